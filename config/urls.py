@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from predictors import views as predictor_views
+
+urlpatterns = [
+    path("", include("movie.urls")),
+    path("movie/<slug:model_name>", predictor_views.model_page, name="model_page"),
+    path("paper_review/", include("paper_review.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "movie.views.bad_request"
+handler404 = "movie.views.page_not_found"
+handler500 = "movie.views.server_error"

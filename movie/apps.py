@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MovieConfig(AppConfig):
+    name = "movie"
+    verbose_name = "Movie catalog"

@@ -1,0 +1,66 @@
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
+
+from movie import catalog, posters
+
+
+@require_safe
+def home(request):
+    page = catalog.paginate(catalog.catalog_movies(), request.GET.get("page"))
+    return render(
+        request,
+        "movie/home.html",
+        {"page": page, "genres": catalog.catalog_genres()},
+    )
+
+
+@require_safe
+def detail(request, pk):
+    movie = get_object_or_404(catalog.catalog_movies(), pk=pk)
+    return render(request, "movie/detail.html", {"movie": movie})
+
+
+@require_safe
+def search(request):
+    query = catalog.clean_query(request.GET.get("q"))
+    page = catalog.paginate(catalog.search_movies(query), request.GET.get("page"))
+    return render(request, "movie/search.html", {"page": page, "query": query})
+
+
+@require_safe
+def genre(request, slug):
+    chosen = get_object_or_404(catalog.catalog_genres(), slug=slug)
+    movies = catalog.catalog_movies().filter(genres=chosen)
+    page = catalog.paginate(movies, request.GET.get("page"))
+    return render(
+        request,
+        "movie/genre.html",
+        {"page": page, "genre": chosen, "genres": catalog.catalog_genres()},
+    )
+
+
+@require_safe
+@cache_control(public=True, max_age=86400)
+def poster(request, pk):
+    movie = get_object_or_404(catalog.catalog_movies(), pk=pk)
+    return HttpResponse(posters.poster_svg(movie), content_type="image/svg+xml")
+
+
+def _error_page(request, status, heading, message):
+    return render(
+        request, "error.html", {"status": status, "heading": heading, "message": message}, status=status
+    )
+
+
+def bad_request(request, exception=None):
+    return _error_page(request, 400, "Bad request", "The request could not be understood.")
+
+
+def page_not_found(request, exception=None):
+    return _error_page(request, 404, "Not found", "There is nothing at this address.")
+
+
+def server_error(request):
+    return _error_page(request, 500, "Something went wrong", "The error was logged; please try again.")

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PredictorsConfig(AppConfig):
+    name = "predictors"
+    verbose_name = "Recommendation models"
