@@ -64,7 +64,7 @@ def render_poster(title, year, genre_names):
         f'<stop offset="1" stop-color="hsl({second},55%,16%)"/>'
         "</linearGradient>"
         "<style>text{font-family:'DejaVu Sans',Verdana,sans-serif;fill:#fff;text-anchor:middle}"
-        ".t{font-size:19px;font-weight:700}.y{font-size:15px;opacity:.85}.g{font-size:11px;opacity:.8}</style>"
+        ".t{font-size:17px;font-weight:700}.y{font-size:15px;opacity:.85}.g{font-size:11px;opacity:.8}</style>"
         "</defs>"
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="url(#g)"/>'
         f'<rect x="10" y="10" width="{WIDTH - 20}" height="{HEIGHT - 20}" fill="none" '
