@@ -1,12 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from paper_review.accounts import signup
 from predictors import views as predictor_views
 
 urlpatterns = [
     path("", include("movie.urls")),
     path("movie/<slug:model_name>", predictor_views.model_page, name="model_page"),
     path("paper_review/", include("paper_review.urls")),
+    path("accounts/signup/", signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,5 +1,73 @@
-from django.shortcuts import render
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from paper_review import comments
+from paper_review.forms import CommentForm
+from paper_review.live_numbers import PROTOCOLS, live_rows
+from paper_review.models import Review
+from paper_review.rendering import render_markdown, split_at_live_numbers
 
 
+@require_safe
 def index(request):
-    return render(request, "paper_review/index.html")
+    reviews = Review.objects.select_related("paper").annotate(
+        comment_count=Count("comments", filter=Q(comments__is_hidden=False))
+    )
+    return render(request, "paper_review/index.html", {"reviews": reviews})
+
+
+def _review_page(request, review, form, status=200):
+    body_before, body_after = split_at_live_numbers(render_markdown(review.body))
+    context = {
+        "review": review,
+        "paper": review.paper,
+        "body_before": body_before,
+        "body_after": body_after,
+        "live_rows": live_rows(review.paper.model_names),
+        "protocols": PROTOCOLS,
+        "comments": comments.visible_comments(review),
+        "form": form,
+    }
+    return render(request, "paper_review/detail.html", context, status=status)
+
+
+@require_safe
+def detail(request, slug):
+    review = get_object_or_404(Review.objects.select_related("paper"), slug=slug)
+    return _review_page(request, review, CommentForm())
+
+
+@require_POST
+def post_comment(request, slug):
+    review = get_object_or_404(Review.objects.select_related("paper"), slug=slug)
+    if not request.user.is_authenticated:
+        # Back to the review after logging in: this URL itself only accepts POST.
+        return redirect_to_login(review.get_absolute_url())
+    comment, form = comments.post_comment(review, request.user, request.POST)
+    if comment is None:
+        return _review_page(request, review, form, status=400)
+    messages.success(request, "Your comment was posted.")
+    return redirect(f"{review.get_absolute_url()}#comment-{comment.pk}")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def delete_comment(request, slug, pk):
+    """GET asks for confirmation, POST deletes; only the comment's author may do either."""
+    review = get_object_or_404(Review, slug=slug)
+    comment = get_object_or_404(review.comments.select_related("author"), pk=pk)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not comment.can_delete(request.user):
+        return render_error(request, 403, "Not your comment", "Only the author of a comment can delete it.")
+    if request.method == "POST":
+        comments.delete_comment(comment, request.user)
+        messages.success(request, "Your comment was deleted.")
+        return redirect(f"{review.get_absolute_url()}#comments")
+    return render(request, "paper_review/comment_confirm_delete.html", {"review": review, "comment": comment})
+
+
+def render_error(request, status, heading, message):
+    return render(request, "error.html", {"status": status, "heading": heading, "message": message}, status=status)

@@ -1,0 +1,36 @@
+"""Sign-up, so that readers can become users and comment on reviews.
+
+Logging in and out are Django's own views (django.contrib.auth.urls under
+/accounts/, templates in templates/registration/); this adds the one page
+Django does not ship. It lives here because commenting is the only reason
+the site has accounts today; if accounts grow (profiles, e-mail), they
+deserve an app of their own.
+"""
+from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth.forms import UserCreationForm
+from django.shortcuts import redirect, render, resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+
+
+def safe_next_url(request):
+    """The ?next= target if it stays on this site, else the default after login."""
+    target = request.POST.get("next") or request.GET.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect(safe_next_url(request))
+    form = UserCreationForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect(safe_next_url(request))
+    next_url = request.POST.get("next") or request.GET.get("next", "")
+    status = 400 if form.is_bound else 200
+    return render(request, "registration/signup.html", {"form": form, "next": next_url}, status=status)
