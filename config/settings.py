@@ -95,6 +95,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(VAR_DIR / "static")))
+# WhiteNoise warns on every request while the folder is missing.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Hashed, compressed file names once `collectstatic` has written its manifest
 # (production); plain names before that (tests, a fresh checkout).
 _COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
@@ -109,6 +111,9 @@ STORAGES = {
         )
     },
 }
+# Before collectstatic (a fresh checkout, `./run serve`) WhiteNoise serves the
+# files straight from static/ and the apps, so the site works without DEBUG.
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", not _COLLECTED)
 
 # --- Security -------------------------------------------------------------------
 # DJANGO_HTTPS=1 when the site is served over TLS (directly or behind a proxy
@@ -155,3 +160,35 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
     },
 }
+
+# --- Events -----------------------------------------------------------------------
+# Clicks, detail views and ratings (movie/events.py). Without a broker the
+# events are written straight to the click-log store ("inline").
+KAFKA_BOOTSTRAP_SERVERS = env_list("KAFKA_BOOTSTRAP_SERVERS")
+KAFKA_TOPIC = env_str("KAFKA_TOPIC", "movie-events")
+KAFKA_TOPIC_PARTITIONS = env_int("KAFKA_TOPIC_PARTITIONS", 3)
+KAFKA_CONSUMER_GROUP = env_str("KAFKA_CONSUMER_GROUP", "clicklog-writer")
+KAFKA_SECURITY_PROTOCOL = env_str("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+KAFKA_SEND_RETRIES = env_int("KAFKA_SEND_RETRIES", 5)
+# How long a client waits for the first broker contact before giving up.
+KAFKA_CONNECT_TIMEOUT_MS = env_int("KAFKA_CONNECT_TIMEOUT_MS", 10_000)
+KAFKA_MAX_POLL_INTERVAL_MS = env_int("KAFKA_MAX_POLL_INTERVAL_MS", 300_000)
+# Store: "sql" (the ClickEvent table) or "dynamodb".
+CLICKLOG_STORE = env_str("CLICKLOG_STORE", "sql")
+DYNAMODB_TABLE = env_str("DYNAMODB_TABLE", "movie-click-log")
+AWS_REGION = env_str("AWS_REGION", "us-east-1")
+# Only for a local stand-in (moto, DynamoDB Local); empty means the real AWS endpoint.
+AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL")
+DYNAMODB_WRITE_CONCURRENCY = env_int("DYNAMODB_WRITE_CONCURRENCY", 8)
+DYNAMODB_MAX_ATTEMPTS = env_int("DYNAMODB_MAX_ATTEMPTS", 6)
+# Request limits for POST /api/events.
+EVENTS_MAX_BODY_BYTES = env_int("EVENTS_MAX_BODY_BYTES", 16 * 1024)
+EVENTS_MAX_BATCH = env_int("EVENTS_MAX_BATCH", 50)
+# Per visitor, counted in Django's cache (per process with the default
+# LocMemCache; configure a shared CACHES backend to count across workers).
+EVENTS_RATE_LIMIT = env_int("EVENTS_RATE_LIMIT", 600)
+EVENTS_RATE_WINDOW_SECONDS = env_int("EVENTS_RATE_WINDOW_SECONDS", 60)
+# Outbox rows still unconfirmed after this long are sent again.
+EVENTS_OUTBOX_RESEND_SECONDS = env_int("EVENTS_OUTBOX_RESEND_SECONDS", 30)
+# A JSON answer when an /api/ write lacks its CSRF token (pages keep Django's).
+CSRF_FAILURE_VIEW = "movie.event_views.csrf_failure"

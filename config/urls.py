@@ -1,11 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from movie import event_views
 from paper_review.accounts import signup
 from predictors import views as predictor_views
 
 urlpatterns = [
     path("", include("movie.urls")),
+    path("api/events", event_views.post_events, name="post_events"),
     path("movie/<slug:model_name>", predictor_views.model_page, name="model_page"),
     path("paper_review/", include("paper_review.urls")),
     path("accounts/signup/", signup, name="signup"),

@@ -1,0 +1,244 @@
+"""Click-log stores: where accepted events end up.
+
+``ClickLogStore`` has two implementations, chosen by ``settings.CLICKLOG_STORE``:
+``sql`` (the ClickEvent table, SQLite or MySQL) and ``dynamodb`` (boto3; the
+partition key is the visitor key and the sort key timestamp#event id, so a
+visitor's history is one Query, newest first).
+
+Writes are idempotent on the event id: storing the same event again (a Kafka
+redelivery, an outbox resend) leaves one copy.
+"""
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+
+from movie.event_record import Event, format_timestamp, parse_timestamp
+from movie.event_rows import events_from, insert_events
+from movie.models import ClickEvent
+
+logger = logging.getLogger(__name__)
+
+
+class StoreUnavailable(RuntimeError):
+    """The store could not be written after retrying; nothing was lost, try later."""
+
+
+class ClickLogStore:
+    name = "abstract"
+
+    def write(self, events):
+        """Store ``events`` (an iterable of Event); already stored ones are skipped."""
+        raise NotImplementedError
+
+    def history(self, visitor_keys, limit, event_type=None):
+        """Events of these visitors, newest first, at most ``limit``."""
+        raise NotImplementedError
+
+
+class SqlClickLogStore(ClickLogStore):
+    name = "sql"
+
+    def write(self, events):
+        # One transaction (one commit) per batch; the unique event_id makes a
+        # redelivered event a no-op.
+        with transaction.atomic():
+            insert_events(ClickEvent, events, stored_at=datetime.now(timezone.utc))
+
+    def history(self, visitor_keys, limit, event_type=None):
+        rows = ClickEvent.objects.filter(visitor_key__in=list(visitor_keys))
+        if event_type:
+            rows = rows.filter(event_type=event_type)
+        return events_from(rows.order_by("-timestamp", "-pk")[:limit])
+
+
+# DynamoDB answers these when it is overloaded; they are worth waiting out.
+RETRYABLE_DYNAMODB_ERRORS = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+}
+
+
+class DynamoDbClickLogStore(ClickLogStore):
+    name = "dynamodb"
+
+    def __init__(self, table_name=None, client=None):
+        self.table_name = table_name or settings.DYNAMODB_TABLE
+        self._client = client
+        self._client_lock = threading.Lock()
+        # Threads start on first use; PutItem (not BatchWriteItem) because only
+        # it takes a condition, so several are kept in flight.
+        self._pool = ThreadPoolExecutor(settings.DYNAMODB_WRITE_CONCURRENCY, thread_name_prefix="dynamodb-put")
+
+    @property
+    def client(self):
+        # Created on first use: nothing contacts AWS at import time.
+        with self._client_lock:
+            if self._client is None:
+                self._client = dynamodb_client()
+            return self._client
+
+    def write(self, events):
+        events = list(events)
+        if not events:
+            return
+        for _ in self._pool.map(self._put_once, events):
+            pass
+
+    def _put_once(self, event):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        item = {
+            "pk": {"S": event.visitor_key},
+            "sk": {"S": event.sort_key},
+            "event_id": {"S": event.event_id},
+            "event_type": {"S": event.event_type},
+            "movie_id": {"N": str(event.movie_id)},
+            "ts": {"S": format_timestamp(event.timestamp)},
+            "stored_at": {"S": format_timestamp(datetime.now(timezone.utc))},
+        }
+        if event.rating is not None:
+            item["rating"] = {"N": str(event.rating)}
+        attempts = settings.DYNAMODB_MAX_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            try:
+                self.client.put_item(
+                    TableName=self.table_name,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(sk)",
+                )
+                return
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code == "ConditionalCheckFailedException":
+                    return  # stored before: a redelivery
+                if code not in RETRYABLE_DYNAMODB_ERRORS:
+                    raise StoreUnavailable(f"DynamoDB refused the write: {code}") from error
+                problem = code
+            except BotoCoreError as error:  # connection refused, timeouts
+                problem = type(error).__name__
+            if attempt < attempts:
+                delay = min(2.0, 0.05 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+                logger.warning("DynamoDB write failed (%s), attempt %d/%d; retrying in %.2fs", problem, attempt, attempts, delay)
+                time.sleep(delay)
+        raise StoreUnavailable(f"DynamoDB write failed {attempts} times ({problem}).")
+
+    def history(self, visitor_keys, limit, event_type=None):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        found = []
+        try:
+            for key in visitor_keys:
+                found += self._query(key, limit, event_type)
+        except (BotoCoreError, ClientError) as error:
+            raise StoreUnavailable(f"DynamoDB read failed: {error}") from error
+        found.sort(key=lambda event: event.sort_key, reverse=True)
+        return found[:limit]
+
+    def _query(self, visitor_key, limit, event_type):
+        request = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": visitor_key}},
+            "ScanIndexForward": False,
+        }
+        if event_type:
+            request["FilterExpression"] = "event_type = :type"
+            request["ExpressionAttributeValues"][":type"] = {"S": event_type}
+        events = []
+        while len(events) < limit:
+            page = self.client.query(Limit=max(limit - len(events), 1), **request)
+            events += [_event_from_item(item) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return events[:limit]
+
+    def create_table(self):
+        """Create the table (on-demand capacity); False when it already exists."""
+        client = self.client
+        try:
+            client.create_table(
+                TableName=self.table_name,
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                KeySchema=[
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        except client.exceptions.ResourceInUseException:
+            return False
+        client.get_waiter("table_exists").wait(TableName=self.table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        return True
+
+
+def _event_from_item(item):
+    rating = item.get("rating")
+    return Event(
+        event_id=item["event_id"]["S"],
+        visitor_key=item["pk"]["S"],
+        event_type=item["event_type"]["S"],
+        movie_id=int(item["movie_id"]["N"]),
+        rating=float(Decimal(rating["N"])) if rating else None,
+        timestamp=parse_timestamp(item["ts"]["S"]),
+    )
+
+
+def dynamodb_client():
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=2,
+        read_timeout=5,
+        # Our own loop retries with backoff and gives the final word.
+        retries={"max_attempts": 1, "mode": "standard"},
+        max_pool_connections=max(10, settings.DYNAMODB_WRITE_CONCURRENCY * 2),
+    )
+    return boto3.client(
+        "dynamodb",
+        region_name=settings.AWS_REGION,
+        endpoint_url=settings.AWS_ENDPOINT_URL or None,
+        config=config,
+    )
+
+
+STORES = {"sql": SqlClickLogStore, "dynamodb": DynamoDbClickLogStore}
+_store = None
+_store_lock = threading.Lock()
+
+
+def get_store():
+    """The configured store, built on first use."""
+    global _store
+    with _store_lock:
+        if _store is None or _store.name != settings.CLICKLOG_STORE:
+            try:
+                _store = STORES[settings.CLICKLOG_STORE]()
+            except KeyError:
+                from django.core.exceptions import ImproperlyConfigured
+
+                raise ImproperlyConfigured(
+                    f"CLICKLOG_STORE must be one of {', '.join(STORES)}; got {settings.CLICKLOG_STORE!r}."
+                ) from None
+        return _store
+
+
+def reset_store():
+    """Forget the built store (tests change settings between cases)."""
+    global _store
+    with _store_lock:
+        _store = None

@@ -1,0 +1,227 @@
+"""The click-log writer: a Kafka consumer group that moves events from the
+topic into the store.
+
+Each poll is one batch: decode, write to the store (idempotent on event id),
+drop the matching outbox rows, dead-letter what cannot be decoded, and only
+then commit the offsets. A crash between the write and the commit means a
+redelivery, which the store absorbs. When the consumer has caught up with the
+end of the topic, outbox rows that are still waiting must have missed Kafka
+(broker down, or a broker that lost data), so they are sent again.
+"""
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+from movie import outbox
+from movie.clicklog import StoreUnavailable, get_store
+from movie.event_record import InvalidEvent, from_message
+from movie.kafka_io import client_options, ensure_topic, new_producer, send_now
+from movie.models import DeadLetter
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ConsumerStats:
+    batches: int = 0
+    messages: int = 0
+    stored: int = 0
+    dead_lettered: int = 0
+    resent: int = 0
+    lag: dict = field(default_factory=dict)
+
+    @property
+    def total_lag(self):
+        return sum(self.lag.values())
+
+    def summary(self):
+        return (
+            f"{self.messages} messages in {self.batches} batches: {self.stored} stored, "
+            f"{self.dead_lettered} dead-lettered, {self.resent} re-sent from the outbox, lag {self.total_lag}"
+        )
+
+
+class ClickLogConsumer:
+    def __init__(self, store=None, topic=None, group_id=None, max_records=1000, poll_timeout_ms=500,
+                 progress_seconds=10, report=None):
+        self.store = store or get_store()
+        self.topic = topic or settings.KAFKA_TOPIC
+        self.group_id = group_id or settings.KAFKA_CONSUMER_GROUP
+        self.max_records = self.batch_limit = max_records
+        self.poll_timeout_ms = poll_timeout_ms
+        self.progress_seconds = progress_seconds
+        self.report = report or logger.info
+        self.stop_requested = threading.Event()
+        self.stats = ConsumerStats()
+        self._consumer = None
+        self._resend_producer = None
+
+    # --- lifecycle ---
+
+    def _connect(self):
+        from kafka import KafkaConsumer
+
+        ensure_topic(self.topic)
+        max_poll_ms = settings.KAFKA_MAX_POLL_INTERVAL_MS
+        self._consumer = KafkaConsumer(
+            self.topic,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=max_poll_ms,
+            session_timeout_ms=min(10000, max_poll_ms),
+            heartbeat_interval_ms=min(3000, max_poll_ms // 3),
+            request_timeout_ms=max(max_poll_ms + 1000, 6000),
+            **client_options(),
+        )
+
+    def stop(self):
+        """Finish the batch in hand, commit it, and leave (SIGTERM calls this)."""
+        self.stop_requested.set()
+
+    def run(self, until=None, max_seconds=None):
+        """Poll until stop() (or ``until()`` is true, or ``max_seconds`` pass)."""
+        started = time.monotonic()
+        last_progress = started
+        if self._consumer is None:
+            self._connect()
+        try:
+            while not self.stop_requested.is_set():
+                self.process_batch()
+                now = time.monotonic()
+                if now - last_progress >= self.progress_seconds:
+                    self.progress(now - started)
+                    last_progress = now
+                if until is not None and until():
+                    break
+                if max_seconds is not None and now - started >= max_seconds:
+                    break
+        finally:
+            self.close()
+        return self.stats
+
+    def close(self):
+        if self._consumer is not None:
+            self._consumer.close(autocommit=False)
+            self._consumer = None
+        if self._resend_producer is not None:
+            self._resend_producer.close(timeout=2)
+            self._resend_producer = None
+
+    # --- one batch ---
+
+    def process_batch(self):
+        records = self._consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.batch_limit)
+        messages = [message for batch in records.values() for message in batch]
+        if not messages:
+            return 0
+        events, dead = [], []
+        for message in messages:
+            try:
+                events.append(from_message(message.value))
+            except InvalidEvent as reason:
+                dead.append(_dead_letter(message, str(reason)))
+        started = time.monotonic()
+        self._write(events, dead)
+        self._commit()
+        self._fit_batch_limit(time.monotonic() - started)
+        self.stats.batches += 1
+        self.stats.messages += len(messages)
+        self.stats.stored += len(events)
+        self.stats.dead_lettered += len(dead)
+        return len(messages)
+
+    def _write(self, events, dead):
+        """Write until it succeeds; a store outage pauses the consumer rather than dropping events."""
+        delay = 0.2
+        while True:
+            try:
+                with transaction.atomic():
+                    self.store.write(events)
+                    outbox.forget(event.event_id for event in events)
+                    DeadLetter.objects.bulk_create(dead, ignore_conflicts=True)
+                return
+            except (StoreUnavailable, DatabaseError) as error:
+                # A locked SQLite file or a MySQL restart is waited out like a DynamoDB outage.
+                connection.close_if_unusable_or_obsolete()
+                if self.stop_requested.is_set():
+                    # Leave without committing: the batch comes again next time.
+                    raise
+                logger.warning("Store unavailable (%s); retrying the batch in %.1fs", error, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _fit_batch_limit(self, seconds):
+        """Keep a batch well inside max_poll_interval: a slower store (DynamoDB
+        under throttling) would otherwise get the consumer thrown out of the
+        group before it commits, and the same batch would come back forever."""
+        budget = settings.KAFKA_MAX_POLL_INTERVAL_MS / 1000 / 4
+        if seconds > budget and self.batch_limit > 10:
+            self.batch_limit = max(10, self.batch_limit // 2)
+            logger.info("Batch took %.1fs; polling at most %d messages now", seconds, self.batch_limit)
+        elif seconds < budget / 8 and self.batch_limit < self.max_records:
+            self.batch_limit = min(self.max_records, self.batch_limit * 2)
+
+    def _commit(self):
+        from kafka.errors import KafkaError
+
+        try:
+            self._consumer.commit()
+        except KafkaError as error:
+            # The batch is stored; a redelivery after this is absorbed by the store.
+            logger.warning("Offset commit failed (%s); the batch may be delivered again", error)
+
+    # --- progress and outbox ---
+
+    def progress(self, elapsed):
+        from kafka.errors import KafkaError
+
+        assignment = list(self._consumer.assignment())
+        try:
+            ends = self._consumer.end_offsets(assignment) if assignment else {}
+            self.stats.lag = {
+                f"{tp.topic}[{tp.partition}]": max(0, ends[tp] - self._consumer.position(tp)) for tp in assignment
+            }
+        except KafkaError as error:
+            logger.warning("Could not read the lag (%s)", error)
+            return
+        if assignment and self.stats.total_lag == 0:
+            self.resend_outbox()
+        rate = self.stats.messages / elapsed if elapsed else 0.0
+        self.report(f"consume_events: {self.stats.summary()}, {rate:.0f} msg/s, outbox {outbox.size()}")
+
+    def resend_outbox(self, limit=1000):
+        """Send again the outbox rows that should have reached the store by now."""
+        from kafka.errors import KafkaError
+
+        try:
+            if self._resend_producer is None:
+                self._resend_producer = new_producer()
+            resent = outbox.resend_due(lambda due: send_now(self._resend_producer, due, self.topic), limit)
+        except KafkaError as error:
+            logger.warning("Outbox resend failed (%s); will try again", error)
+            return 0
+        if resent:
+            self.stats.resent += resent
+            logger.info("Re-sent %d outbox event(s) to %s", resent, self.topic)
+        return resent
+
+
+def _dead_letter(message, reason):
+    def text(raw):
+        if raw is None:
+            return ""
+        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+    return DeadLetter(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=text(message.key)[:1000],
+        value=text(message.value)[:10000],
+        reason=reason[:1000],
+    )

@@ -1,0 +1,74 @@
+"""The durable outbox: accepted events not yet known to be in the store.
+
+With Kafka configured, the endpoint writes every event here (one insert, in the
+request's transaction) before handing it to the background producer, and the
+consumer deletes the rows once the store holds the events. What is left in the
+table is therefore exactly what might still be missing from the store: it is
+what read-your-writes adds to a visitor's history, and what is sent again when
+the broker was down, slow, or lost messages.
+"""
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from movie.event_rows import events_from, insert_events
+from movie.models import OutboxEvent
+
+
+
+def save(events):
+    with transaction.atomic():
+        insert_events(OutboxEvent, events, last_sent_at=timezone.now(), attempts=1)
+
+
+def forget(event_ids):
+    """The store holds these events now."""
+    OutboxEvent.objects.filter(event_id__in=list(event_ids)).delete()
+
+
+def pending(visitor_keys, limit, event_type=None):
+    """These visitors' events that may not be in the store yet, newest first."""
+    rows = OutboxEvent.objects.filter(visitor_key__in=list(visitor_keys))
+    if event_type:
+        rows = rows.filter(event_type=event_type)
+    return events_from(rows.order_by("-timestamp", "-pk")[:limit])
+
+
+def due(limit=1000, sent_before=None):
+    """Rows last handed over before ``sent_before`` (default: more than
+    EVENTS_OUTBOX_RESEND_SECONDS ago), oldest first."""
+    cutoff = sent_before or timezone.now() - timedelta(seconds=settings.EVENTS_OUTBOX_RESEND_SECONDS)
+    return events_from(OutboxEvent.objects.filter(last_sent_at__lte=cutoff).order_by("last_sent_at", "pk")[:limit])
+
+
+def mark_sent(event_ids):
+    OutboxEvent.objects.filter(event_id__in=list(event_ids)).update(
+        last_sent_at=timezone.now(), attempts=F("attempts") + 1
+    )
+
+
+def size():
+    return OutboxEvent.objects.count()
+
+
+def resend_due(send, limit=1000, sent_before=None):
+    """Hand the due rows to ``send`` (a callable taking the events) and note the
+    attempt; the rows stay until the store confirms them. Returns how many."""
+    events = due(limit, sent_before)
+    if events:
+        send(events)
+        mark_sent(event.event_id for event in events)
+    return len(events)
+
+
+def store_due(store, limit=1000, sent_before=None):
+    """Write the due rows straight to ``store`` and drop them (no broker)."""
+    events = due(limit, sent_before)
+    if events:
+        with transaction.atomic():
+            store.write(events)
+            forget(event.event_id for event in events)
+    return len(events)

@@ -1,0 +1,25 @@
+"""{% rating_widget movie %}: the visitor's current rating, editable (static/js/events.js)."""
+from django import template
+
+from movie import events
+
+register = template.Library()
+
+STARS = 5
+
+
+@register.inclusion_tag("movie/_rating_widget.html", takes_context=True)
+def rating_widget(context, movie):
+    request = context.get("request")
+    key = events.visitor_key(request, create=False) if request is not None else None
+    current = events.visitor_rating(key, movie.pk) if key else None
+    stars = []
+    for star in range(1, STARS + 1):
+        if current is not None and current >= star:
+            fill = "full"
+        elif current is not None and current >= star - 0.5:
+            fill = "half"
+        else:
+            fill = "empty"
+        stars.append({"half": star - 0.5, "full": star, "fill": fill})
+    return {"movie": movie, "current": current, "stars": stars}

