@@ -192,3 +192,13 @@ EVENTS_RATE_WINDOW_SECONDS = env_int("EVENTS_RATE_WINDOW_SECONDS", 60)
 EVENTS_OUTBOX_RESEND_SECONDS = env_int("EVENTS_OUTBOX_RESEND_SECONDS", 30)
 # A JSON answer when an /api/ write lacks its CSRF token (pages keep Django's).
 CSRF_FAILURE_VIEW = "movie.event_views.csrf_failure"
+
+# --- Model registry -----------------------------------------------------------------
+# Where trained model artifacts go: a directory, or s3://bucket/prefix (boto3
+# reads AWS credentials from its usual environment variables / config files).
+MODEL_STORE_URI = env_str("MODEL_STORE_URI", str(VAR_DIR / "models"))
+# An S3-compatible endpoint (MinIO, moto in tests); empty means AWS itself.
+MODEL_STORE_ENDPOINT_URL = env_str("MODEL_STORE_ENDPOINT_URL")
+# torch threads for train_model/evaluate_model (0 keeps torch's own choice). One is
+# fastest on a small shared machine: the tensors are small, thread hand-offs dear.
+MODEL_TRAINING_THREADS = env_int("MODEL_TRAINING_THREADS", 1)

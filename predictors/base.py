@@ -1,0 +1,131 @@
+"""What every recommender model offers the training loop and the serving code.
+
+A user enters a model only through a *user representation*: a row of
+``user_representation(users)`` for a known user, or
+``fold_in_representation(ego, history_items)`` for a new one, where ``ego`` is
+a fresh ``new_user_embedding()`` parameter the serving code trains against the
+frozen model. ``score_items(user_repr, items)`` then scores any items.
+"""
+import torch
+from torch import nn
+
+INIT_STD = 0.01
+
+
+def embedding(count, dim):
+    table = nn.Embedding(count, dim)
+    nn.init.normal_(table.weight, std=INIT_STD)
+    return table
+
+
+class Recommender(nn.Module):
+    n_items: int
+
+    def user_representation(self, users):
+        """(B,) user rows -> (B, D) representation."""
+        raise NotImplementedError
+
+    def user_dim(self):
+        """D, the width of a user's trainable ego parameters."""
+        raise NotImplementedError
+
+    def new_user_embedding(self):
+        """(1, D) trainable ego parameters for a user the model has not seen."""
+        return nn.Parameter(torch.randn(1, self.user_dim()) * INIT_STD)
+
+    def user_parameters(self):
+        """(n_users, D) every trained user's ego parameters, as fold-in learns them."""
+        return self.user_embedding.weight
+
+    def fold_in_representation(self, ego, history_items):
+        """A new user's representation from its ego parameters (1, D) and the
+        (h,) item indices it interacted with; only graph models use the history."""
+        return ego
+
+    def score_pairs(self, user_repr, items):
+        """user_repr (B, D'), items (B, K) -> logits (B, K)."""
+        raise NotImplementedError
+
+    def score_items(self, user_repr, items=None):
+        """user_repr (B, D'), items (K,) or all items -> logits (B, K)."""
+        if self._serving_item_side is not None:
+            side = self.cached_item_side(torch.arange(self.n_items) if items is None else items)  # (K, F)
+            return self.score_item_side(user_repr, side.unsqueeze(0).expand(user_repr.shape[0], -1, -1))
+        if items is None:
+            items = torch.arange(self.n_items)
+        return self.score_pairs(user_repr, items.unsqueeze(0).expand(user_repr.shape[0], -1))
+
+    # Serving. The part of a score that depends on the item alone (an embedding
+    # row, the item half of a first MLP layer, a propagated item) is computed
+    # once per frozen model, so a request pays only for the visitor's half.
+    _serving_item_side = None  # (n_items, F) once frozen for serving
+
+    def item_side(self, items):
+        """items (...) -> (..., F): the user-independent part of their scores."""
+        raise NotImplementedError
+
+    def score_item_side(self, user_repr, item_side):
+        """user_repr (B, D'), item_side (B, K, F) -> logits (B, K); equals score_pairs."""
+        raise NotImplementedError
+
+    def cached_item_side(self, items):
+        """item_side(items), gathered from the serving cache when there is one."""
+        if self._serving_item_side is None:
+            return self.item_side(items)
+        return self._serving_item_side[items]
+
+    def freeze_for_serving(self):
+        """Eval mode, no gradients, item sides precomputed: the model is read-only from now on."""
+        self.eval()
+        self.requires_grad_(False)
+        with torch.no_grad():
+            self._serving_item_side = self.item_side(torch.arange(self.n_items))
+        return self
+
+    def item_parameters(self, items):
+        """items (B, K) -> (B, K, E): the item embeddings the L2 term covers."""
+        raise NotImplementedError
+
+    def training_logits(self, users, items):
+        """users (B,), items (B, K) -> logits (B, K) and the batch's L2 term."""
+        user_repr = self.user_representation(users)
+        l2 = (user_repr.pow(2).sum() + self.item_parameters(items).pow(2).sum()) / len(users)
+        return self.score_pairs(user_repr, items), l2
+
+    def forward(self, users, items):
+        return self.training_logits(users, items)[0]
+
+
+class PairFeatureModel(Recommender):
+    """NCF-style models: a feature vector per (user, item) pair, then one
+    linear output unit ``h``: (B, K, F) -> (B, K). A user is one embedding row."""
+
+    output: nn.Linear
+    user_embedding: nn.Embedding
+    item_embedding: nn.Embedding
+
+    def user_dim(self):
+        return self.user_embedding.embedding_dim
+
+    def user_representation(self, users):
+        return self.user_embedding(users)  # (B, D)
+
+    def item_parameters(self, items):
+        return self.item_embedding(items)  # (B, K, D)
+
+    def features(self, user_repr, items):
+        """user_repr (B, D), items (B, K) -> (B, K, F)."""
+        raise NotImplementedError
+
+    def score_pairs(self, user_repr, items):
+        return self.output(self.features(user_repr, items)).squeeze(-1)
+
+    def item_side(self, items):
+        return self.item_embedding(items)
+
+    def features_from_item_side(self, user_repr, item_side):
+        """user_repr (B, D), item_side (B, K, F) -> (B, K, F'): ``features`` for serving."""
+        raise NotImplementedError
+
+    def score_item_side(self, user_repr, item_side):
+        return self.output(self.features_from_item_side(user_repr, item_side)).squeeze(-1)

@@ -1,0 +1,19 @@
+"""Generalized Matrix Factorization (He et al. 2017, section 3.2)."""
+from torch import nn
+
+from predictors.base import PairFeatureModel, embedding
+
+
+class GMF(PairFeatureModel):
+    def __init__(self, n_users, n_items, dim=32):
+        super().__init__()
+        self.n_items = n_items
+        self.user_embedding = embedding(n_users, dim)  # p_u
+        self.item_embedding = embedding(n_items, dim)  # q_i
+        self.output = nn.Linear(dim, 1)  # h
+
+    def features(self, user_repr, items):
+        return user_repr.unsqueeze(1) * self.item_embedding(items)  # (B, 1, d) * (B, K, d) -> (B, K, d)
+
+    def features_from_item_side(self, user_repr, item_side):
+        return user_repr.unsqueeze(1) * item_side  # (B, K, d)

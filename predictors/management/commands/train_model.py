@@ -1,0 +1,90 @@
+import logging
+
+import torch
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from predictors.data import DataError, fingerprint, from_database
+from predictors.evaluation import PROTOCOLS
+from predictors.models import TrainingRun
+from predictors.registry import register
+from predictors.training import DEFAULTS, MODEL_NAMES, hyperparameters, train_and_evaluate
+
+log = logging.getLogger(__name__)
+
+
+def metrics_summary(metrics):
+    return "; ".join(
+        f"{protocol} " + " ".join(f"{name}={value:.4f}" for name, value in values.items()) for protocol, values in metrics.items()
+    )
+
+
+class Command(BaseCommand):
+    help = (
+        "Train GMF, MLP, NeuMF or NGCF on a dataset's interactions, evaluate it with a protocol "
+        "(full: 75/25 random split ranked against all items; ncf/d2l: latest interaction held out), "
+        "store the artifact and register a model version (named MODEL:VERSION, e.g. ngcf:3). "
+        "Options left out take the model's defaults: "
+        + "; ".join(f"{name}: dim {d['dim']}, layers {d['layers']}, lr {d['lr']}, epochs {d['epochs']}" for name, d in DEFAULTS.items())
+        + "."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("model_name", choices=MODEL_NAMES, help="Which model to train.")
+        parser.add_argument("--epochs", type=int, help="Most epochs (early stopping may end sooner).")
+        parser.add_argument("--lr", type=float, help="Adam learning rate.")
+        parser.add_argument("--dim", type=int, help="Embedding size (GMF, NGCF) or predictive factors of the MLP tower.")
+        parser.add_argument("--layers", type=int, help="MLP tower layers or NGCF propagation layers.")
+        parser.add_argument("--negatives", type=int, help="Sampled negatives per positive (pointwise loss).")
+        parser.add_argument("--loss", choices=["bce", "bpr"], help="Pointwise cross-entropy or pairwise BPR.")
+        parser.add_argument("--l2", type=float, help="L2 weight on the batch embeddings.")
+        parser.add_argument("--batch-size", type=int, help="Positives per batch.")
+        parser.add_argument("--patience", type=int, help="Epochs without validation gain before stopping.")
+        parser.add_argument("--seed", type=int, default=0, help="Seed of the split, sampling and initialisation (default 0).")
+        parser.add_argument("--dataset", default=None, help="Dataset name (default: settings.MOVIELENS_DATASET).")
+        parser.add_argument("--protocol", choices=PROTOCOLS, default="full", help="Evaluation protocol (default full).")
+        parser.add_argument("--activate", action="store_true", help="Make the new version the one the site serves.")
+
+    def handle(self, *args, model_name, dataset, protocol, seed, activate, **options):
+        overrides = {key: options[key] for key in ("epochs", "lr", "dim", "layers", "negatives", "loss", "l2", "batch_size", "patience")}
+        for key in ("epochs", "dim", "negatives", "batch_size", "patience"):
+            if overrides[key] is not None and overrides[key] < 1:
+                raise CommandError(f"--{key.replace('_', '-')} must be at least 1; got {overrides[key]}.")
+        if overrides["layers"] is not None and overrides["layers"] < 1:
+            raise CommandError(f"--layers must be at least 1; got {overrides['layers']}.")
+        if overrides["lr"] is not None and not overrides["lr"] > 0:
+            raise CommandError(f"--lr must be a positive number; got {overrides['lr']}.")
+        if overrides["l2"] is not None and not overrides["l2"] >= 0:
+            raise CommandError(f"--l2 must be zero or a positive number; got {overrides['l2']}.")
+        params = hyperparameters(model_name, **overrides)
+        dataset = dataset or settings.MOVIELENS_DATASET
+        if settings.MODEL_TRAINING_THREADS:
+            torch.set_num_threads(settings.MODEL_TRAINING_THREADS)
+        try:
+            data = from_database(dataset)
+        except DataError as error:
+            raise CommandError(str(error)) from None
+
+        run = TrainingRun.objects.create(model_name=model_name, dataset=dataset, protocol=protocol, hyperparameters=params)
+        try:
+            result = train_and_evaluate(data, model_name, params, protocol, seed, progress=options["verbosity"] > 0)
+            version = register(model_name, result, data, dataset, fingerprint(data), activate=activate)
+        except DataError as error:
+            self._finish(run, TrainingRun.Status.FAILED, str(error))
+            raise CommandError(str(error)) from None
+        except BaseException as error:
+            self._finish(run, TrainingRun.Status.FAILED, f"{type(error).__name__}: {error}")
+            raise
+        summary = (
+            f"Registered {version.label} ({version.status}) on {dataset}: {metrics_summary(result.metrics)}; "
+            f"{len(result.curves)} epochs in {result.seconds:.0f} s."
+        )
+        run.epochs, run.version = result.curves, version
+        self._finish(run, TrainingRun.Status.FINISHED, summary)
+        self.stdout.write(summary)
+
+    @staticmethod
+    def _finish(run, status, summary):
+        run.status, run.summary, run.finished_at = status, summary, timezone.now()
+        run.save()

@@ -1,0 +1,56 @@
+"""Neural Matrix Factorization (He et al. 2017, section 3.4): GMF and MLP
+branches with their own embeddings, fused by one output unit on the
+concatenation of their predictive factors."""
+import copy
+
+import torch
+from torch import nn
+
+from predictors.base import PairFeatureModel
+from predictors.gmf import GMF
+from predictors.mlp import MLP
+
+
+class NeuMF(PairFeatureModel):
+    def __init__(self, n_users, n_items, dim=16, layers=3, dropout=0.0, gmf=None, mlp=None):
+        super().__init__()
+        self.n_items = n_items
+        self.gmf = gmf if gmf is not None else GMF(n_users, n_items, dim)
+        self.mlp = mlp if mlp is not None else MLP(n_users, n_items, dim, layers, dropout)
+        self.split = self.gmf.user_dim()
+        self.output = nn.Linear(self.gmf.output.in_features + self.mlp.output.in_features, 1)
+
+    @classmethod
+    def from_pretrained(cls, gmf, mlp, alpha=0.5):
+        """Copies both trained branches; the output unit is alpha * h_gmf
+        beside (1 - alpha) * h_mlp, as the paper initialises NeuMF."""
+        model = cls(gmf.user_embedding.num_embeddings, gmf.n_items, gmf=copy.deepcopy(gmf), mlp=copy.deepcopy(mlp))
+        with torch.no_grad():
+            model.output.weight.copy_(torch.cat([alpha * gmf.output.weight, (1 - alpha) * mlp.output.weight], dim=1))
+            model.output.bias.copy_(alpha * gmf.output.bias + (1 - alpha) * mlp.output.bias)
+        return model
+
+    def user_dim(self):
+        return self.gmf.user_dim() + self.mlp.user_dim()
+
+    def user_representation(self, users):
+        return torch.cat([self.gmf.user_representation(users), self.mlp.user_representation(users)], dim=-1)  # (B, dg + dm)
+
+    def user_parameters(self):
+        return torch.cat([self.gmf.user_parameters(), self.mlp.user_parameters()], dim=-1)  # (Nu, dg + dm)
+
+    def item_parameters(self, items):
+        return torch.cat([self.gmf.item_parameters(items), self.mlp.item_parameters(items)], dim=-1)
+
+    def features(self, user_repr, items):
+        gmf_user, mlp_user = user_repr[:, : self.split], user_repr[:, self.split :]
+        return torch.cat([self.gmf.features(gmf_user, items), self.mlp.features(mlp_user, items)], dim=-1)  # (B, K, dim + dim)
+
+    def item_side(self, items):
+        return torch.cat([self.gmf.item_side(items), self.mlp.item_side(items)], dim=-1)
+
+    def features_from_item_side(self, user_repr, item_side):
+        gmf_width = self.gmf.item_embedding.embedding_dim
+        gmf_user, mlp_user = user_repr[:, : self.split], user_repr[:, self.split :]
+        return torch.cat([self.gmf.features_from_item_side(gmf_user, item_side[..., :gmf_width]),
+                          self.mlp.features_from_item_side(mlp_user, item_side[..., gmf_width:])], dim=-1)

@@ -1,0 +1,102 @@
+"""From a training result to a registered version, and back to a model.
+
+The serving code loads the active version with
+``load_version(ModelVersion.objects.active("gmf"))``.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from predictors import artifacts
+from predictors.models import ModelVersion
+from predictors.training import build_model
+
+
+class VersionLabelError(ValueError):
+    """A version label that names no registered version."""
+
+
+@dataclass
+class LoadedModel:
+    version: ModelVersion
+    model: torch.nn.Module  # in eval mode
+    user_ids: np.ndarray  # (n_users,) dataset user id of each row
+    item_ids: np.ndarray  # (n_items,) Movie.pk of each item index
+    fit_users: np.ndarray  # (n,) the interactions the model was fitted on
+    fit_items: np.ndarray
+
+    def item_index(self):
+        """Movie.pk -> item index."""
+        return {int(pk): index for index, pk in enumerate(self.item_ids)}
+
+
+def artifact_payload(model_name, result, data):
+    return {
+        "model_name": model_name,
+        "hyperparameters": result.params,
+        "state_dict": result.model.state_dict(),
+        "user_ids": torch.from_numpy(data.user_ids),
+        "item_ids": torch.from_numpy(data.item_ids),
+        "fit_users": torch.from_numpy(result.fit.users),
+        "fit_items": torch.from_numpy(result.fit.items),
+        "metrics": result.metrics,
+        "curves": result.curves,
+    }
+
+
+def model_from_payload(payload):
+    user_ids, item_ids = payload["user_ids"], payload["item_ids"]
+    model = build_model(
+        payload["model_name"], payload["hyperparameters"], len(user_ids), len(item_ids), payload["fit_users"], payload["fit_items"]
+    )
+    model.load_state_dict(payload["state_dict"])
+    return model.eval()
+
+
+def register(model_name, result, data, dataset_name, fingerprint, store=None, activate=False):
+    """Writes the artifact and records a candidate (or active) version."""
+    store = store or artifacts.default_store()
+    uri, size, sha256 = artifacts.save(store, model_name, artifact_payload(model_name, result, data))
+    version = ModelVersion.objects.register(
+        model_name=model_name,
+        dataset=dataset_name,
+        dataset_fingerprint=fingerprint,
+        hyperparameters=result.params,
+        metrics=result.metrics,
+        training_seconds=result.seconds,
+        artifact_uri=uri,
+        artifact_size=size,
+        artifact_sha256=sha256,
+    )
+    if activate:
+        version.activate()
+    return version
+
+
+def load_version(version, store=None):
+    payload = artifacts.load(version.artifact_uri, version.artifact_sha256, store)
+    return LoadedModel(
+        version=version,
+        model=model_from_payload(payload),
+        user_ids=payload["user_ids"].numpy(),
+        item_ids=payload["item_ids"].numpy(),
+        fit_users=payload["fit_users"].numpy(),
+        fit_items=payload["fit_items"].numpy(),
+    )
+
+
+def find_version(label):
+    """``ngcf:3`` -> that version; ``ngcf`` -> the active NGCF version."""
+    model_name, _, number = label.partition(":")
+    if not number:
+        version = ModelVersion.objects.active(model_name)
+        if version is None:
+            raise VersionLabelError(f"No version of {model_name!r} is active; name one as {model_name}:N.")
+        return version
+    if not number.isdigit():
+        raise VersionLabelError(f"{label!r} is not a version label; write it as MODEL:NUMBER, e.g. ngcf:3.")
+    try:
+        return ModelVersion.objects.get(model_name=model_name, version=int(number))
+    except ModelVersion.DoesNotExist:
+        raise VersionLabelError(f"There is no model version {label}.") from None

@@ -1,0 +1,170 @@
+"""Training loop shared by the train_model command, the benchmark and tests.
+
+Every batch holds B positives, each with K sampled negatives, as items (B, 1+K):
+pointwise training uses binary cross-entropy on all 1+K logits (He et al.
+2017, K=4), BPR uses -log sigmoid(positive - negative) (K=1). The validation
+metric is NDCG@10 over all unseen items for one random training interaction
+per user, held back from the fitting; the best epoch's weights are kept.
+"""
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from predictors.data import DataError, split_one_random
+from predictors.evaluation import evaluate, full_ranking, model_scorer, split_for_protocol
+from predictors.gmf import GMF
+from predictors.mlp import MLP
+from predictors.neumf import NeuMF
+from predictors.ngcf import NGCF, interaction_graph
+from predictors.sampling import sample_negatives
+
+log = logging.getLogger(__name__)
+
+MODEL_NAMES = ("gmf", "mlp", "neumf", "ngcf")
+COMMON = {"negatives": 4, "loss": "bce", "batch_size": 256, "patience": 4, "dropout": 0.0, "l2": 0.0, "weight_decay": 0.0}
+DEFAULTS = {
+    "gmf": {**COMMON, "dim": 64, "layers": 0, "lr": 2e-3, "epochs": 30, "l2": 1e-2},
+    "mlp": {**COMMON, "dim": 32, "layers": 2, "lr": 1e-3, "epochs": 30, "l2": 1e-4},
+    # NeuMF pre-trains a GMF and an MLP with their defaults (and its dim/layers), then fine-tunes.
+    "neumf": {**COMMON, "dim": 64, "layers": 2, "lr": 2e-4, "epochs": 20, "l2": 1e-4, "alpha": 0.5, "pretrain": True, "patience": 3},
+    "ngcf": {**COMMON, "dim": 64, "layers": 3, "lr": 3e-3, "epochs": 80, "loss": "bpr", "negatives": 1,
+             "batch_size": 4096, "dropout": 0.1, "l2": 1e-5, "patience": 6},
+}
+
+
+def hyperparameters(model_name, **overrides):
+    """The defaults for ``model_name`` with the given non-None overrides."""
+    if model_name not in DEFAULTS:
+        raise ValueError(f"Unknown model {model_name!r}; choose one of {', '.join(MODEL_NAMES)}.")
+    params = dict(DEFAULTS[model_name])
+    params.update({key: value for key, value in overrides.items() if value is not None})
+    if params["loss"] == "bpr":
+        params["negatives"] = 1
+    return params
+
+
+def build_model(model_name, params, n_users, n_items, users, items):
+    """An untrained model; ``users``/``items`` are the interactions a graph model propagates over."""
+    if model_name == "gmf":
+        return GMF(n_users, n_items, params["dim"])
+    if model_name == "mlp":
+        return MLP(n_users, n_items, params["dim"], params["layers"], params["dropout"])
+    if model_name == "neumf":
+        return NeuMF(n_users, n_items, params["dim"], params["layers"], params["dropout"])
+    if model_name == "ngcf":
+        return NGCF(interaction_graph(users, items, n_users, n_items), params["dim"], params["layers"], params["dropout"])
+    raise ValueError(f"Unknown model {model_name!r}; choose one of {', '.join(MODEL_NAMES)}.")
+
+
+def batch_loss(model, users, items, params):
+    """users (B,), items (B, 1+K) with the positive first -> scalar loss."""
+    logits, l2 = model.training_logits(users, items)  # (B, 1+K)
+    if params["loss"] == "bpr":
+        loss = -F.logsigmoid(logits[:, :1] - logits[:, 1:]).mean()
+    else:
+        labels = torch.zeros_like(logits)
+        labels[:, 0] = 1.0
+        loss = F.binary_cross_entropy_with_logits(logits, labels)
+    return loss + params["l2"] * l2 / 2
+
+
+def train_epochs(model, fit, validation, params, rng, stage, progress=True):
+    """Trains in place with early stopping; returns the per-epoch curve."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
+    known = fit.keys()
+    # A user who has seen every item has no negatives to contrast with.
+    rows = np.flatnonzero(fit.counts_per_user()[fit.users] < fit.n_items)
+    if not len(rows):
+        raise DataError("Every user has interacted with every item, so there is nothing to rank.")
+    curve, best, best_state, waited = [], -1.0, None, 0
+    bar = tqdm(range(1, params["epochs"] + 1), desc=stage, disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        started = time.perf_counter()
+        order = rng.permutation(rows)
+        users = fit.users[order]
+        items = np.concatenate([fit.items[order, None], sample_negatives(users, fit.n_items, known, rng, params["negatives"])], axis=1)
+        users, items = torch.from_numpy(users), torch.from_numpy(items)
+        total = 0.0
+        for start in range(0, len(users), params["batch_size"]):
+            batch = slice(start, start + params["batch_size"])
+            loss = batch_loss(model, users[batch], items[batch], params)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(users[batch])
+        score = full_ranking(model_scorer(model), fit, validation)["ndcg@10"]
+        curve.append({"stage": stage, "epoch": epoch, "loss": total / len(users), "val_ndcg@10": score,
+                      "seconds": time.perf_counter() - started})
+        bar.set_postfix(loss=f"{total / len(users):.4f}", val_ndcg=f"{score:.4f}")
+        if score > best:
+            best, best_state, waited = score, copy.deepcopy(model.state_dict()), 0
+        else:
+            waited += 1
+            if waited >= params["patience"]:
+                break
+    bar.close()
+    model.load_state_dict(best_state)
+    model.eval()
+    log.info("%s: best validation NDCG@10 %.4f after %d epochs", stage, best, len(curve))
+    return curve
+
+
+def fit_model(model_name, train, params, rng, progress=True):
+    """A trained model and its curves. NeuMF first trains GMF and MLP branches
+    and starts from them, as He et al. do. ``train`` keeps every interaction
+    the model may learn from; validation is carved out of it."""
+    fit, validation = split_one_random(train, rng)
+    if model_name == "neumf" and params.get("pretrain", True):
+        curves = []
+        branches = {}
+        for branch in ("gmf", "mlp"):
+            branch_params = hyperparameters(branch, dim=params["dim"], layers=params["layers"] or None)
+            branches[branch] = build_model(branch, branch_params, fit.n_users, fit.n_items, fit.users, fit.items)
+            curves += train_epochs(branches[branch], fit, validation, branch_params, rng, f"neumf/{branch}", progress)
+        model = NeuMF.from_pretrained(branches["gmf"], branches["mlp"], params["alpha"])
+    else:
+        model, curves = build_model(model_name, params, fit.n_users, fit.n_items, fit.users, fit.items), []
+    curves += train_epochs(model, fit, validation, params, rng, model_name, progress)
+    return model, fit, curves
+
+
+@dataclass
+class TrainingResult:
+    model: torch.nn.Module
+    params: dict
+    metrics: dict
+    curves: list
+    seconds: float
+    fit: object  # the interactions the model was fitted on (a graph model's graph)
+    split: tuple = field(repr=False)
+
+
+def protocol_split(data, protocol, seed):
+    """The (train, test) split a seed gives; evaluate_model rebuilds it the same way."""
+    train, test = split_for_protocol(data, protocol, np.random.default_rng(seed))
+    if not len(test) or not len(train):
+        raise DataError("There are too few interactions per user to hold some out for evaluation.")
+    return train, test
+
+
+def score_held_out(model, protocol, train, test, seed):
+    return evaluate(model_scorer(model), protocol, train, test, np.random.default_rng(seed + 2))
+
+
+def train_and_evaluate(data, model_name, params, protocol, seed, progress=True):
+    """Split ``data`` for ``protocol``, train, and score the held-out part."""
+    torch.manual_seed(seed)
+    train, test = protocol_split(data, protocol, seed)
+    params = {**params, "protocol": protocol, "seed": seed}
+    started = time.perf_counter()
+    model, fit, curves = fit_model(model_name, train, params, np.random.default_rng(seed + 1), progress)
+    seconds = time.perf_counter() - started
+    metrics = score_held_out(model, protocol, train, test, seed)
+    return TrainingResult(model, params, metrics, curves, seconds, fit, (train, test))

@@ -1,0 +1,119 @@
+"""Short trainings on generated data, artifacts and the model store."""
+import socket
+
+import boto3
+import numpy as np
+import pytest
+import torch
+
+from predictors import artifacts
+from predictors.baselines import fit_popularity
+from predictors.data import from_frame
+from predictors.evaluation import full_ranking, model_scorer
+from predictors.models import ModelVersion
+from predictors.registry import load_version, register
+from predictors.synthetic import planted_interactions
+from predictors.training import hyperparameters, train_and_evaluate
+
+FAST = {"gmf": {"dim": 8, "lr": 0.05, "epochs": 20, "l2": 1e-4, "batch_size": 128, "patience": 20},
+        "ngcf": {"dim": 8, "layers": 2, "lr": 0.05, "epochs": 6, "batch_size": 256, "l2": 1e-4},
+        "neumf": {"dim": 4, "layers": 1, "lr": 0.005, "epochs": 2, "batch_size": 256}}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    # Tiny tensors on a shared 2-core machine: thread hand-offs cost more than they save.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return from_frame(planted_interactions(n_users=120, n_items=60, n_groups=3, per_user=15, noise=0.05, seed=0))
+
+
+def quick_training(data, name, seed=0):
+    return train_and_evaluate(data, name, hyperparameters(name, **FAST[name]), "full", seed, progress=False)
+
+
+@pytest.mark.parametrize("name", ["gmf", "ngcf"])
+def test_short_training_on_planted_tastes_beats_popularity(planted, name):
+    result = quick_training(planted, name)
+    train, test = result.split
+    popularity = full_ranking(fit_popularity(train), train, test)
+    assert result.metrics["full"]["ndcg@10"] > popularity["ndcg@10"] + 0.1
+    assert result.metrics["full"]["recall@10"] > popularity["recall@10"]
+    assert [entry["epoch"] for entry in result.curves] == list(range(1, len(result.curves) + 1))
+
+
+def test_neumf_training_starts_from_pretrained_branches(planted):
+    result = quick_training(planted, "neumf")
+    assert [entry["stage"] for entry in result.curves][0] == "neumf/gmf"
+    assert {"neumf/gmf", "neumf/mlp", "neumf"} <= {entry["stage"] for entry in result.curves}
+
+
+def test_same_seed_gives_the_same_model(planted):
+    first, second = quick_training(planted, "gmf", seed=4), quick_training(planted, "gmf", seed=4)
+    assert first.metrics == second.metrics
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["gmf", "neumf", "ngcf"])
+def test_artifact_round_trip_scores_the_same(planted, tmp_path, name):
+    result = quick_training(planted, name)
+    version = register(name, result, planted, "planted", {"n_interactions": len(planted)}, store=artifacts.LocalStore(tmp_path))
+    loaded = load_version(version)
+    users = torch.arange(planted.n_users)
+    assert np.allclose(model_scorer(loaded.model)(users), model_scorer(result.model)(users), atol=1e-6)
+    assert list(loaded.item_ids) == list(planted.item_ids) and list(loaded.user_ids) == list(planted.user_ids)
+    assert version.artifact_size == (tmp_path / name / f"{version.artifact_sha256}.pt").stat().st_size
+
+
+@pytest.mark.django_db
+def test_a_corrupted_artifact_is_refused(planted, tmp_path):
+    version = register("gmf", quick_training(planted, "gmf"), planted, "planted", {}, store=artifacts.LocalStore(tmp_path))
+    path = tmp_path / "gmf" / f"{version.artifact_sha256}.pt"
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    with pytest.raises(artifacts.ArtifactError, match="corrupted"):
+        load_version(version)
+    path.unlink()
+    with pytest.raises(artifacts.ArtifactError, match="does not exist"):
+        load_version(version)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def s3_endpoint(monkeypatch):
+    from moto.server import ThreadedMotoServer
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.mark.django_db
+def test_artifacts_round_trip_through_s3(planted, s3_endpoint, settings):
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket="models")
+    settings.MODEL_STORE_URI, settings.MODEL_STORE_ENDPOINT_URL = "s3://models/registry", s3_endpoint
+    result = quick_training(planted, "gmf")
+    version = register("gmf", result, planted, "planted", {})
+    assert version.artifact_uri == f"s3://models/registry/gmf/{version.artifact_sha256}.pt"
+    loaded = load_version(version)
+    users = torch.arange(5)
+    assert np.allclose(model_scorer(loaded.model)(users), model_scorer(result.model)(users), atol=1e-6)
+    version.artifact_sha256 = "0" * 64
+    with pytest.raises(artifacts.ArtifactError, match="corrupted"):
+        load_version(version)
