@@ -110,3 +110,88 @@ class TrainingRun(models.Model):
 
     def __str__(self):
         return f"{self.model_name} on {self.dataset} ({self.status})"
+
+
+# --- Dashboard: training jobs, served recommendations, consumer heartbeats ------------
+
+
+class TrainingJob(models.Model):
+    """Work an admin asked for in the dashboard, done by ``manage.py run_training_jobs``
+    (training is far too slow for a web request)."""
+
+    class Kind(models.TextChoices):
+        TRAIN = "train"
+        EVALUATE = "evaluate"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        FINISHED = "finished"
+        FAILED = "failed"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TRAIN)
+    model_name = models.CharField(max_length=16, choices=MODEL_CHOICES)
+    dataset = models.CharField(max_length=32)
+    protocol = models.CharField(max_length=8, default="full")
+    seed = models.IntegerField(default=0)
+    hyperparameters = models.JSONField(default=dict, blank=True, help_text="Overrides of the model's defaults.")
+    target = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="evaluation_jobs",
+        help_text="The version to re-evaluate.",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=32, blank=True, help_text="What is being trained, e.g. neumf/gmf.")
+    epoch = models.PositiveIntegerField(default=0)
+    max_epochs = models.PositiveIntegerField(default=0)
+    last_loss = models.FloatField(null=True, blank=True)
+    last_validation = models.FloatField(null=True, blank=True, help_text="Validation NDCG@10 of the last epoch.")
+    message = models.TextField(blank=True)
+    training_run = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The registered candidate."
+    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "created_at"], name="trainingjob_queue_idx")]
+
+    def __str__(self):
+        what = f"re-evaluate {self.target}" if self.kind == self.Kind.EVALUATE else f"train {self.model_name}"
+        return f"{what} ({self.status})"
+
+
+class RecommendationImpression(models.Model):
+    """One list a model page (or the API) served: what, to whom, how fast."""
+
+    model_name = models.CharField(max_length=16)
+    version_label = models.CharField(max_length=32, blank=True)
+    fallback = models.CharField(max_length=16, blank=True, help_text="Why popularity stood in, if it did.")
+    visitor_key = models.CharField(max_length=80, blank=True)
+    movie_ids = models.JSONField(default=list)
+    seconds = models.FloatField(help_text="Time serving.recommend took.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["model_name", "created_at"], name="impression_model_time_idx")]
+
+    def __str__(self):
+        return f"{self.version_label or self.model_name} -> {self.visitor_key or 'anonymous'}"
+
+
+class ConsumerHeartbeat(models.Model):
+    """What a running click-log consumer last reported: one row per consumer process."""
+
+    worker = models.CharField(max_length=120, unique=True, help_text="host:pid")
+    group_id = models.CharField(max_length=200)
+    topic = models.CharField(max_length=200)
+    lag = models.JSONField(default=dict, help_text="Per assigned partition.")
+    total_lag = models.BigIntegerField(default=0)
+    messages = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.worker} ({self.group_id}): lag {self.total_lag}"
