@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("movie.urls")),
     path("api/events", event_views.post_events, name="post_events"),
     path("movie/<slug:model_name>", predictor_views.model_page, name="model_page"),
+    path("api/recommendations", predictor_views.recommendations_api, name="recommendations_api"),
     path("paper_review/", include("paper_review.urls")),
     path("accounts/signup/", signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),

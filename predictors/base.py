@@ -49,7 +49,7 @@ class Recommender(nn.Module):
     def score_items(self, user_repr, items=None):
         """user_repr (B, D'), items (K,) or all items -> logits (B, K)."""
         if self._serving_item_side is not None:
-            side = self.cached_item_side(torch.arange(self.n_items) if items is None else items)  # (K, F)
+            side = self._serving_item_side if items is None else self._serving_item_side[items]  # (K, F), no copy for all
             return self.score_item_side(user_repr, side.unsqueeze(0).expand(user_repr.shape[0], -1, -1))
         if items is None:
             items = torch.arange(self.n_items)
@@ -59,6 +59,10 @@ class Recommender(nn.Module):
     # row, the item half of a first MLP layer, a propagated item) is computed
     # once per frozen model, so a request pays only for the visitor's half.
     _serving_item_side = None  # (n_items, F) once frozen for serving
+    # Fold-in learns with the loss the model is trained with by default:
+    # pointwise scores are calibrated, pairwise ones only ordered.
+    fold_in_loss = "bce"
+    fold_in_init = "mean"  # see foldin.starting_point
 
     def item_side(self, items):
         """items (...) -> (..., F): the user-independent part of their scores."""

@@ -17,3 +17,7 @@ class GMF(PairFeatureModel):
 
     def features_from_item_side(self, user_repr, item_side):
         return user_repr.unsqueeze(1) * item_side  # (B, K, d)
+
+    def score_item_side(self, user_repr, item_side):
+        # h((p * q)) = q . (p * h_w) + h_b: one matrix-vector product, no (B, K, d) temporary.
+        return (item_side @ (user_repr * self.output.weight).unsqueeze(-1)).squeeze(-1) + self.output.bias  # (B, K)

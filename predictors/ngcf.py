@@ -78,6 +78,8 @@ class NGCFLayer(nn.Module):
 
 
 class NGCF(Recommender):
+    fold_in_loss = "bpr"
+
     def __init__(self, graph, dim=64, layers=3, dropout=0.1):
         super().__init__()
         self.graph = graph

@@ -1,0 +1,261 @@
+"""Speed and memory of fold-in + top-10 (issue 5), against the "PseudoRec style" baseline.
+
+Three parts, each run on its own (``--part``) so that one process's memory
+reading is not another part's:
+
+- ``ml-100k``: GMF, NeuMF and NGCF of the project's default sizes on the
+  MovieLens-100k catalog (NGCF propagated over the real interactions), frozen
+  for serving as predictors.serving does; fold-in + top-10 latency p50/p95
+  for histories of 1, 5, 20 and 100 movies, one torch thread and the default
+  number; the baseline's latency for a few requests, same run.
+- ``ml-25m``: the same on a generated catalog of ml-25m's size (62,423 movies,
+  162,541 users, 25M interactions, Zipf-like popularity), random weights; the
+  resident memory with all three models loaded (steady and peak); a bounded
+  number of baseline requests (its epochs beyond the time budget are
+  extrapolated from the measured ones and marked so).
+- ``page``: GET /movie/ngcf through the Django test client for new visitors
+  with 10 clicks each, caches cleared before every request, on a temporary
+  SQLite with ml-100k imported and an NGCF trained and activated by the
+  management commands (APP_VAR_DIR and SQLITE_PATH point at a scratch dir).
+
+    .venv/bin/python benchmarks/bench_foldin_speed.py --part ml-100k
+    .venv/bin/python benchmarks/bench_foldin_speed.py --part ml-25m
+    .venv/bin/python benchmarks/bench_foldin_speed.py --part page
+"""
+import argparse
+import gc
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from foldin_common import (BASELINE_EPOCHS, DEFAULT_DATA, REPO_DIR, RESULTS_DIR, markdown_table, percentiles, pseudorec_request,
+                           rss_mb, timed, write_report)
+from predictors import foldin
+from predictors.data import from_frame, read_movielens_ratings
+from predictors.training import build_model, hyperparameters
+
+log = logging.getLogger("bench_foldin_speed")
+
+MODELS = ("gmf", "neumf", "ngcf")
+HISTORY_LENGTHS = (1, 5, 20, 100)
+ML_25M = {"n_users": 162_541, "n_items": 62_423, "n_interactions": 25_000_095}
+GOAL_MS = {"ml-100k": {"gmf": 25, "neumf": 25, "ngcf": 50}, "ml-25m": {"gmf": 100, "neumf": 100, "ngcf": 100}}
+GOAL_SPEEDUP = {"ml-100k": 10, "ml-25m": 100}
+MEMORY_GOAL_MB = 2048
+
+
+def synthetic_interactions(n_users, n_items, n_interactions, seed=0):
+    """(users, items) int64: lognormal activity per user (at least 20, as
+    MovieLens keeps), items drawn with a Zipf-like popularity."""
+    rng = np.random.default_rng(seed)
+    activity = rng.lognormal(mean=0.0, sigma=1.2, size=n_users)
+    counts = 20 + np.floor(activity / activity.sum() * (n_interactions - 20 * n_users)).astype(np.int64)
+    counts[: n_interactions - counts.sum()] += 1  # exact total
+    users = np.repeat(np.arange(n_users, dtype=np.int64), counts)
+    popularity = 1.0 / (np.arange(n_items) + 10.0) ** 0.9
+    cumulative = np.cumsum(popularity / popularity.sum())
+    items = np.minimum(np.searchsorted(cumulative, rng.random(n_interactions)), n_items - 1).astype(np.int64)
+    return users, items
+
+
+def serving_models(n_users, n_items, users, items):
+    """Default-size GMF, NeuMF and NGCF, frozen for serving (NGCF propagated, graph dropped)."""
+    models = {}
+    for name in MODELS:
+        torch.manual_seed(0)
+        started = time.perf_counter()
+        models[name] = build_model(name, hyperparameters(name), n_users, n_items, users, items).freeze_for_serving()
+        gc.collect()
+        log.info("%s ready in %.1f s; RSS now %.0f MB, peak %.0f MB", name, time.perf_counter() - started, *rss_mb())
+    return models
+
+
+def request_latencies(model, n_items, length, requests, rng):
+    """Seconds of fold-in + top-10 for ``requests`` different histories (so no cache helps)."""
+    seconds = []
+    for _ in range(requests):
+        history = rng.choice(n_items, length, replace=False).tolist()
+        started = time.perf_counter()
+        foldin.top_k_unseen(model, foldin.fold_in(model, history), history, 10)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def latency_rows(models, n_items, requests, thread_counts, scale):
+    rows, p95 = [], {}
+    for threads in thread_counts:
+        torch.set_num_threads(threads)
+        for name, model in models.items():
+            request_latencies(model, n_items, 5, 3, np.random.default_rng(99))  # warm-up
+            for length in tqdm(HISTORY_LENGTHS, desc=f"{scale} {name} {threads} threads", leave=False):
+                p50_ms, p95_ms = percentiles(request_latencies(model, n_items, length, requests, np.random.default_rng(length)))
+                p95[(threads, name, length)] = p95_ms
+                goal = GOAL_MS[scale][name]
+                rows.append([threads, name, length, f"{p50_ms:.1f}", f"{p95_ms:.1f}", f"{goal}", "met" if p95_ms <= goal else "NOT met"])
+    return rows, p95
+
+
+def baseline_rows(users, items, n_users, n_items, lengths, requests, budget_seconds, p95, scale):
+    """The PseudoRec-style request at each history length, and our p95 as a speed-up."""
+    rows = []
+    torch.set_num_threads(1)
+    for length in lengths:
+        rng = np.random.default_rng(length)
+        seconds, extrapolated = [], False
+        for request in range(requests):
+            history = rng.choice(n_items, length, replace=False).tolist()
+            if budget_seconds and request == 0:
+                took, extrapolated = bounded_baseline(users, items, n_users, n_items, history, budget_seconds)
+            else:
+                took = timed(pseudorec_request, users, items, n_users, n_items, history, 10, BASELINE_EPOCHS, request)[1]
+            seconds.append(took)
+            if budget_seconds:
+                break  # one request at this size is what the budget allows
+        base_p50, base_p95 = percentiles(seconds)
+        for name in MODELS:
+            ours = p95[(1, name, length)]
+            goal = GOAL_SPEEDUP[scale]
+            rows.append([length, name, f"{ours:.1f}", f"{base_p50:.0f}{' (extrapolated)' if extrapolated else ''}", len(seconds),
+                         f"{base_p50 / ours:.0f}x", f">= {goal}x", "met" if base_p50 / ours >= goal else "NOT met"])
+    return rows
+
+
+def bounded_baseline(users, items, n_users, n_items, history, budget_seconds):
+    """One baseline request at a size where ten epochs may not fit the budget:
+    times the request with no epoch and with one (the same code path), and runs
+    all ten only if they fit; otherwise extrapolates. -> (seconds, extrapolated?)."""
+    build_and_score = timed(pseudorec_request, users, items, n_users, n_items, history, 10, 0, 0)[1]
+    per_epoch = max(timed(pseudorec_request, users, items, n_users, n_items, history, 10, 1, 0)[1] - build_and_score, 0.0)
+    estimate = build_and_score + BASELINE_EPOCHS * per_epoch
+    log.info("baseline: build + score %.1f s, one epoch %.1f s -> %.0f s for %d epochs", build_and_score, per_epoch, estimate, BASELINE_EPOCHS)
+    if estimate > budget_seconds:
+        return estimate, True
+    return timed(pseudorec_request, users, items, n_users, n_items, history, 10, BASELINE_EPOCHS, 0)[1], False
+
+
+def latency_report(title, rows, base_rows, extra=()):
+    header = ["torch threads", "model", "history", "p50 ms", "p95 ms", "goal p95 ms", "goal"]
+    base_header = ["history", "model", "ours p95 ms (1 thread)", "baseline p50 ms", "baseline requests", "speed-up", "goal", "met?"]
+    return "\n".join([title, "", markdown_table(header, rows), "",
+                      "Against the PseudoRec-style request (fresh NGCF with the visitor in the graph, 10 epochs), same run:", "",
+                      markdown_table(base_header, base_rows), "", *extra,
+                      f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine)."])
+
+
+def part_ml_100k(args):
+    data = from_frame(read_movielens_ratings(Path(args.data) / "u.data"))
+    models = serving_models(data.n_users, data.n_items, data.users, data.items)
+    rows, p95 = latency_rows(models, data.n_items, args.requests, args.threads, "ml-100k")
+    base_rows = baseline_rows(data.users, data.items, data.n_users, data.n_items, HISTORY_LENGTHS, args.baseline_requests, 0, p95, "ml-100k")
+    return latency_report(f"Fold-in + top-10 latency, ml-100k size ({data.n_users} users, {data.n_items} movies), "
+                          f"{args.requests} requests per cell", rows, base_rows)
+
+
+def part_ml_25m(args):
+    started = time.perf_counter()
+    users, items = synthetic_interactions(**ML_25M)
+    log.info("generated %d interactions in %.0f s; RSS %.0f MB", len(users), time.perf_counter() - started, rss_mb()[0])
+    before_models = rss_mb()[0]
+    models = serving_models(ML_25M["n_users"], ML_25M["n_items"], users, items)
+    rows, p95 = latency_rows(models, ML_25M["n_items"], args.requests, args.threads, "ml-25m")
+    del users, items
+    gc.collect()
+    steady, peak = rss_mb()
+    memory = [f"Memory, one process with all three models loaded and frozen (NGCF graph dropped), after {args.requests * 8 * 3} requests: "
+              f"steady RSS {steady:.0f} MB (the generated interactions freed), peak RSS {peak:.0f} MB (includes the 25M generated "
+              f"interactions, {before_models:.0f} MB before any model, and NGCF's graph build and propagation); "
+              f"goal < {MEMORY_GOAL_MB} MB: steady {'met' if steady < MEMORY_GOAL_MB else 'NOT met'}, "
+              f"peak {'met' if peak < MEMORY_GOAL_MB else 'NOT met'}."]
+    if args.baseline_lengths:
+        users, items = synthetic_interactions(**ML_25M)
+        base_rows = baseline_rows(users, items, ML_25M["n_users"], ML_25M["n_items"], args.baseline_lengths, 1, args.baseline_budget,
+                                  p95, "ml-25m")
+    else:
+        base_rows = []
+    return latency_report(f"Fold-in + top-10 latency, synthetic ml-25m size ({ML_25M}), random weights, "
+                          f"{args.requests} requests per cell", rows, base_rows, memory)
+
+
+def manage(env, *command):
+    subprocess.run([sys.executable, str(REPO_DIR / "manage.py"), *command], env=env, check=True, cwd=REPO_DIR,
+                   stdout=subprocess.DEVNULL)
+
+
+def part_page(args):
+    workdir = Path(args.workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "APP_VAR_DIR": str(workdir), "SQLITE_PATH": str(workdir / "db.sqlite3"),
+           "DJANGO_ALLOWED_HOSTS": "testserver,localhost", "DJANGO_SETTINGS_MODULE": "config.settings"}
+    if not (workdir / "ready").exists():
+        log.info("preparing %s: migrate, import ml-100k, train and activate NGCF (%s epochs)", workdir, args.page_epochs or "default")
+        manage(env, "migrate", "--noinput")
+        manage(env, "load_movielens", "--dataset", "ml-100k", "--path", args.data)
+        manage(env, "train_model", "ngcf", "--activate", *(["--epochs", str(args.page_epochs)] if args.page_epochs else []))
+        (workdir / "ready").write_text("ok\n")
+    os.environ.update(env)
+    sys.path.insert(0, str(REPO_DIR))
+    import django
+
+    django.setup()
+    from django.core.cache import cache
+
+    from movie.models import Movie
+    from predictors import serving
+    from tests.services import Browser
+
+    torch.set_num_threads(args.threads[0])
+    pks = np.array(Movie.objects.values_list("pk", flat=True))
+    rng = np.random.default_rng(0)
+    seconds, load_seconds = [], None
+    for visitor in tqdm(range(args.requests + 1), desc="page /movie/ngcf", leave=False):
+        browser = Browser()
+        for pk in rng.choice(pks, 10, replace=False):
+            assert browser.click(int(pk)).status_code == 202
+        cache.clear()
+        serving.get_predictor("ngcf")._cache.clear()
+        response, took = timed(browser.client.get, "/movie/ngcf")
+        assert response.status_code == 200 and b"data-fallback" not in response.content, response.content[:500]
+        if visitor == 0:
+            load_seconds = took  # includes loading the artifact and propagating once
+        else:
+            seconds.append(took)
+    p50_ms, p95_ms = percentiles(seconds)
+    rows = [["/movie/ngcf, new visitor, 10 clicks, caches cold", args.requests, f"{p50_ms:.1f}", f"{p95_ms:.1f}", "150",
+             "met" if p95_ms <= 150 else "NOT met"]]
+    return "\n".join([f"Whole page through the Django test client (torch threads {args.threads[0]}); first request, which loads "
+                      f"the model, took {load_seconds * 1000:.0f} ms and is not counted.", "",
+                      markdown_table(["page", "requests", "p50 ms", "p95 ms", "goal p95 ms", "goal"], rows)])
+
+
+PARTS = {"ml-100k": part_ml_100k, "ml-25m": part_ml_25m, "page": part_page}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=sorted(PARTS), required=True)
+    parser.add_argument("--data", default=DEFAULT_DATA)
+    parser.add_argument("--requests", type=int, default=40, help="timed requests per (threads, model, history length)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, torch.get_num_threads()], help="torch thread counts to time")
+    parser.add_argument("--baseline-requests", type=int, default=5, help="baseline requests per history length (ml-100k)")
+    parser.add_argument("--baseline-lengths", type=int, nargs="*", default=[5], help="history lengths the ml-25m baseline is timed at")
+    parser.add_argument("--baseline-budget", type=float, default=240, help="seconds one ml-25m baseline request may run")
+    parser.add_argument("--page-epochs", type=int, default=None, help="NGCF epochs for the page part (default: the project's)")
+    parser.add_argument("--workdir", default=str(RESULTS_DIR / "foldin-page"), help="scratch APP_VAR_DIR for the page part")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    started = time.perf_counter()
+    text = PARTS[args.part](args)
+    path = write_report(f"foldin-speed-{args.part}.md", text)
+    print(text)
+    print(f"Benchmark finished in {time.perf_counter() - started:.0f} s; table in {path}.")
+
+
+if __name__ == "__main__":
+    main()

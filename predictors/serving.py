@@ -1,0 +1,166 @@
+"""In-process predictors: one per model name, shared by the requests of a
+process, serving the version the registry marks active.
+
+Each request asks the registry (one indexed query) which version is active;
+only when that changed is the artifact loaded again, checksum verified, so an
+admin's activation reaches every process without a restart. Results are
+cached on (version, history): a reload repeats no fold-in.
+
+Anything that goes wrong here ends in the popularity list with a reason the
+page can show; the error itself is logged, never raised into the page.
+"""
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from predictors import foldin
+from predictors.models import ModelVersion
+from predictors.popularity import popular_movie_ids
+from predictors.registry import load_version
+
+log = logging.getLogger(__name__)
+
+SERVED_MODELS = {"gmf": "GMF", "neumf": "NeuMF", "ngcf": "NGCF"}
+CACHE_SIZE = 2048
+
+
+class Fallback:
+    NO_HISTORY = "no-history"
+    NOT_TRAINED = "not-trained"
+    FAILED = "failed"
+
+
+@dataclass
+class Recommendation:
+    model_name: str
+    movie_ids: list[int]
+    version_label: str | None = None  # "ngcf:3" when the model produced the list
+    fallback: str | None = None  # a Fallback value when popularity stood in
+    seconds: float = 0.0
+    scores: list[float] = field(default_factory=list)
+
+    @property
+    def is_fallback(self):
+        return self.fallback is not None
+
+
+class Predictor:
+    """The active version of one model in this process."""
+
+    def __init__(self, model_name):
+        self.model_name = model_name
+        self._loaded = None
+        self._load_lock = threading.Lock()
+        self._cache = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def _active_version(self):
+        """(pk, artifact sha256) of the active version: identifies it even
+        across databases that reuse primary keys (tests)."""
+        return (
+            ModelVersion.objects.filter(model_name=self.model_name, status=ModelVersion.Status.ACTIVE)
+            .values_list("pk", "artifact_sha256")
+            .first()
+        )
+
+    @staticmethod
+    def _identity(loaded):
+        return None if loaded is None else (loaded.version.pk, loaded.version.artifact_sha256)
+
+    def current(self):
+        """The loaded active version, loading it if the registry changed; None
+        when no version is active. Raises ArtifactError on a bad artifact."""
+        active = self._active_version()
+        if active is None:
+            return None
+        loaded = self._loaded
+        if self._identity(loaded) == active:
+            return loaded
+        with self._load_lock:  # one thread loads; the others wait for it
+            if self._identity(self._loaded) != active:
+                started = time.monotonic()
+                loaded = load_version(ModelVersion.objects.get(pk=active[0]))
+                loaded.index = loaded.item_index()
+                # Item halves of the scores computed once; NGCF's graph is freed after one propagation.
+                loaded.model.freeze_for_serving()
+                loaded.fit_users = loaded.fit_items = None  # training data: not needed to serve
+                self._loaded = loaded
+                log.info("loaded %s in %.2f s", loaded.version.label, time.monotonic() - started)
+            return self._loaded
+
+    def recommend(self, history_movie_ids, k=10):
+        """Top-k unseen movies for a visitor whose history is ``history_movie_ids``
+        (Movie pks, oldest first)."""
+        loaded = self.current()
+        if loaded is None:
+            return None
+        known = [loaded.index[pk] for pk in history_movie_ids if pk in loaded.index]
+        if not known:
+            return None
+        key = (self._identity(loaded), tuple(known), k)
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        user_repr = foldin.fold_in(loaded.model, known, fold_in_settings())
+        indices, scores = foldin.top_k_unseen(loaded.model, user_repr, known, k + len(history_movie_ids))
+        seen = set(history_movie_ids)
+        picks = [(int(loaded.item_ids[i]), s) for i, s in zip(indices, scores) if int(loaded.item_ids[i]) not in seen][:k]
+        result = (loaded.version.label, [pk for pk, _ in picks], [s for _, s in picks])
+        with self._cache_lock:
+            self._cache[key] = result
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return result
+
+
+def fold_in_settings():
+    return foldin.FoldInSettings(**getattr(settings, "FOLD_IN", {}))
+
+
+_predictors = {}
+_predictors_lock = threading.Lock()
+
+
+def get_predictor(model_name):
+    if model_name not in SERVED_MODELS:
+        raise KeyError(model_name)
+    with _predictors_lock:
+        if model_name not in _predictors:
+            _predictors[model_name] = Predictor(model_name)
+        return _predictors[model_name]
+
+
+def reset_predictors():
+    """Forget every loaded model (tests; a worker that must drop memory)."""
+    with _predictors_lock:
+        _predictors.clear()
+
+
+def recommend(model_name, history_movie_ids, k=10):
+    """The page's list: the model's top-k, or popularity with the reason."""
+    started = time.monotonic()
+    history_movie_ids = list(dict.fromkeys(history_movie_ids))
+    label, answer, fallback = None, None, None
+    try:
+        predictor = get_predictor(model_name)
+        loaded = predictor.current()
+        if loaded is None:
+            fallback = Fallback.NOT_TRAINED
+        else:
+            label = loaded.version.label
+            answer = predictor.recommend(history_movie_ids, k) if history_movie_ids else None
+            if answer is None:  # no history, or none of it is known to the model
+                fallback = Fallback.NO_HISTORY
+    except Exception:
+        log.exception("%s could not recommend; showing the popular list instead", model_name)
+        fallback = Fallback.FAILED
+    if answer is not None:
+        label, movie_ids, scores = answer
+        return Recommendation(model_name, movie_ids, label, None, time.monotonic() - started, scores)
+    movie_ids = popular_movie_ids(k, exclude=history_movie_ids)
+    return Recommendation(model_name, movie_ids, label, fallback, time.monotonic() - started)

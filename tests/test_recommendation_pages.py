@@ -1,0 +1,190 @@
+"""/movie/<model> and /api/recommendations: a visitor's clicks in, ten unseen
+movies out, with the popular column, the history and the fallbacks."""
+import re
+
+import pytest
+from django.core.cache import cache
+
+from movie.models import Movie
+from predictors import serving
+from predictors.data import fingerprint, from_database
+from predictors.models import ModelVersion
+from predictors.registry import register
+from predictors.training import hyperparameters, train_and_evaluate
+from tests.services import Browser
+
+MODELS = ("gmf", "neumf", "ngcf")
+TINY = {"dim": 8, "epochs": 3, "patience": 1}
+
+
+@pytest.fixture(autouse=True)
+def fresh_predictors():
+    """Each test's database reuses primary keys: forget what earlier tests loaded."""
+    serving.reset_predictors()
+    cache.clear()
+    yield
+    serving.reset_predictors()
+
+
+@pytest.fixture
+def store(settings, tmp_path):
+    settings.MODEL_STORE_URI = str(tmp_path / "models")
+
+
+def train_version(model_name, activate=True, seed=0):
+    data = from_database("test-catalog")
+    params = hyperparameters(model_name, **TINY, **({"layers": 1} if model_name != "gmf" else {}))
+    result = train_and_evaluate(data, model_name, params, "full", seed, progress=False)
+    return register(model_name, result, data, "test-catalog", fingerprint(data), activate=activate)
+
+
+@pytest.fixture
+def trained(catalog, store):
+    return {name: train_version(name) for name in MODELS}
+
+
+@pytest.fixture
+def visitor(catalog):
+    return Browser()
+
+
+def card_ids(html, list_name):
+    section = html.split(f'data-list="{list_name}"', 1)[1].split("</ol>", 1)[0]
+    return [int(pk) for pk in dict.fromkeys(re.findall(r'data-movie-id="(\d+)"', section))]
+
+
+def movie_pks(n):
+    return list(Movie.objects.order_by("pk").values_list("pk", flat=True)[:n])
+
+
+@pytest.mark.parametrize("model_name", MODELS)
+def test_history_gives_ten_unseen_ranked_movies(trained, visitor, model_name):
+    clicked = movie_pks(4)
+    for pk in clicked[:3]:
+        assert visitor.click(pk).status_code == 202
+    visitor.rate(clicked[3], 4.5)
+
+    response = visitor.client.get(f"/movie/{model_name}")
+    assert response.status_code == 200
+    html = response.content.decode()
+    picks = card_ids(html, "recommendations")
+    assert len(picks) == 10 and not set(picks) & set(clicked)
+    assert f"/movie/{picks[0]}/" in html  # each pick links to its page
+    assert trained[model_name].label in html
+    assert "data-fallback" not in html
+    popular = card_ids(html, "popular")
+    assert len(popular) == 10 and not set(popular) & set(clicked)
+    history = html.split('data-list="history"', 1)[1]
+    assert "★ 4.5" in history and history.count("clicked") == 3
+
+
+@pytest.mark.parametrize("model_name, slug", [
+    ("ngcf", "neural-graph-collaborative-filtering"),
+    ("neumf", "neural-collaborative-filtering"),
+    ("gmf", "neural-collaborative-filtering"),
+])
+def test_the_page_links_to_its_paper_review(catalog, client, model_name, slug):
+    html = client.get(f"/movie/{model_name}").content.decode()
+    assert f'href="/paper_review/{slug}/"' in html
+    assert client.get(f"/paper_review/{slug}/").status_code == 200
+
+
+def test_no_history_shows_the_popular_list_and_an_invitation(trained, visitor):
+    response = visitor.client.get("/movie/gmf")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-fallback="no-history"' in html and "Click or rate a few movies" in html
+    most_rated = list(Movie.objects.order_by("-rating_count", "pk").values_list("pk", flat=True)[:10])
+    assert card_ids(html, "recommendations") == most_rated
+    assert "Nothing yet" in html
+
+
+def test_untrained_model_falls_back_with_a_notice(catalog, visitor):
+    visitor.click(movie_pks(1)[0])
+    response = visitor.client.get("/movie/neumf")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-fallback="not-trained"' in html and "not trained yet" in html
+    assert len(card_ids(html, "recommendations")) == 10
+
+
+def test_unknown_model_is_a_404(catalog, client):
+    assert client.get("/movie/svd").status_code == 404
+    assert client.get("/movie/mlp").status_code == 404  # trained, but not served on its own
+
+
+def test_a_broken_artifact_is_logged_and_falls_back(trained, visitor, caplog, tmp_path):
+    version = trained["gmf"]
+    with open(version.artifact_uri.removeprefix("file://"), "r+b") as artifact:
+        artifact.seek(100)
+        artifact.write(b"corrupted")
+    visitor.click(movie_pks(1)[0])
+    response = visitor.client.get("/movie/gmf")
+    assert response.status_code == 200
+    assert 'data-fallback="failed"' in response.content.decode()
+    assert "could not recommend" in caplog.text
+
+
+def test_activating_another_version_switches_without_restart(trained, visitor):
+    visitor.click(movie_pks(1)[0])
+    assert trained["gmf"].label in visitor.client.get("/movie/gmf").content.decode()
+    newer = train_version("gmf", activate=False, seed=1)
+    newer.activate()
+    html = visitor.client.get("/movie/gmf").content.decode()
+    assert newer.label in html and trained["gmf"].label not in html
+
+
+def test_the_same_history_gives_the_same_list_and_is_cached(trained, visitor):
+    for pk in movie_pks(3):
+        visitor.click(pk)
+    first = visitor.client.get("/api/recommendations", {"model": "ngcf"}).json()
+    serving.reset_predictors()  # a fresh process: fold-in runs again
+    again = visitor.client.get("/api/recommendations", {"model": "ngcf"}).json()
+    assert [r["movie_id"] for r in first["recommendations"]] == [r["movie_id"] for r in again["recommendations"]]
+    predictor = serving.get_predictor("ngcf")
+    assert len(predictor._cache) == 1
+    visitor.client.get("/api/recommendations", {"model": "ngcf"})
+    assert len(predictor._cache) == 1  # served from the cache
+
+
+def test_json_endpoint(trained, visitor):
+    clicked = movie_pks(2)
+    for pk in clicked:
+        visitor.click(pk)
+    body = visitor.client.get("/api/recommendations", {"model": "neumf", "k": "5"}).json()
+    assert body["model"] == "neumf" and body["version"] == trained["neumf"].label and body["fallback"] is None
+    assert len(body["recommendations"]) == 5
+    assert not {r["movie_id"] for r in body["recommendations"]} & set(clicked)
+    assert set(body["recommendations"][0]) == {"movie_id", "title", "year", "url", "score"}
+    assert body["history"] == clicked
+
+
+@pytest.mark.parametrize("query, message", [
+    ({"model": "svd"}, "model must be one of"),
+    ({}, "model must be one of"),
+    ({"model": "gmf", "k": "0"}, "k must be a whole number"),
+    ({"model": "gmf", "k": "abc"}, "k must be a whole number"),
+    ({"model": "gmf", "k": "1000"}, "k must be a whole number"),
+])
+def test_json_endpoint_bad_input(catalog, client, query, message):
+    response = client.get("/api/recommendations", query)
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+def test_pages_do_not_create_sessions_for_bots(catalog, client):
+    client.get("/movie/gmf")
+    assert "sessionid" not in client.cookies
+
+
+def test_popular_now_weights_recent_site_events(catalog, visitor):
+    quiet = Movie.objects.order_by("rating_count", "pk").first()  # the least rated movie
+    for _ in range(3):
+        Browser().click(quiet.pk)
+    cache.clear()
+    html = visitor.client.get("/movie/gmf").content.decode()
+    assert quiet.pk in card_ids(html, "popular")[:3]
+
+
+def test_model_versions_keep_one_active(trained):
+    assert ModelVersion.objects.filter(status="active").count() == 3
