@@ -4,6 +4,7 @@ from django.urls import include, path
 from movie import event_views
 from paper_review.accounts import signup
 from predictors import views as predictor_views
+from predictors.admin import dashboard_view as registry_dashboard
 
 urlpatterns = [
     path("", include("movie.urls")),
@@ -13,6 +14,7 @@ urlpatterns = [
     path("paper_review/", include("paper_review.urls")),
     path("accounts/signup/", signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/dashboard/", admin.site.admin_view(registry_dashboard), name="registry_dashboard"),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,16 +1,365 @@
-from django.contrib import admin
+"""The model registry in the admin: versions (read-only, changed only through
+the actions), training jobs (the add form starts one), and the dashboard page.
 
-from predictors.models import ModelVersion, TrainingRun
+Versions come from training only, so nobody can add or edit one here; what an
+admin can do is activate, roll back, retire and queue a re-evaluation.
+"""
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from movie.models import Dataset
+from predictors import jobs
+from predictors.artifacts import ArtifactError, load
+from predictors.charts import training_curves_svg
+from predictors.dashboard import KEY_METRICS, dashboard_context, metric
+from predictors.evaluation import PROTOCOLS
+from predictors.models import ModelVersion, TrainingJob, TrainingRun
+
+# The admin index links to the dashboard.
+admin.site.index_template = "admin/predictors/index.html"
+
+
+def _metric_column(protocol, name, heading):
+    def column(version):
+        value = metric(version, protocol, name)
+        return "–" if value is None else f"{value:.4f}"
+
+    column.short_description = heading
+    column.__name__ = f"{protocol}_{name}".replace("@", "_at_")
+    return column
+
+
+def check_artifact(version):
+    """None when the version's artifact loads with its recorded sha256, else why not."""
+    try:
+        load(version.artifact_uri, version.artifact_sha256)
+    except ArtifactError as error:
+        return str(error)
+    except Exception as error:  # an unreachable S3 store, a permission problem, ...
+        return f"Artifact {version.artifact_uri} cannot be read: {error}"
+    return None
+
+
+def previous_active(model_name):
+    """The version that was served before the current one: the most recently
+    activated version that is no longer active."""
+    return (
+        ModelVersion.objects.filter(model_name=model_name, activated_at__isnull=False)
+        .exclude(status=ModelVersion.Status.ACTIVE)
+        .order_by("-activated_at")
+        .first()
+    )
 
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["label", "dataset", "status", "training_seconds", "artifact_size", "created_at"]
-    list_filter = ["model_name", "status"]
-    readonly_fields = ["active_flag", "created_at", "activated_at"]
+    list_display = [
+        "label", "status_badge", "dataset", "created", "training_time",
+        *[_metric_column(protocol, name, heading) for protocol, name, heading in KEY_METRICS],
+        "artifact",
+    ]
+    list_filter = ["model_name", "status", "dataset"]
+    search_fields = ["model_name", "dataset", "artifact_sha256", "artifact_uri"]
+    list_per_page = 50
+    actions = ["activate_selected", "rollback_selected", "retire_selected", "reevaluate_selected"]
+    fields = [
+        "model_name", "version", "status", "dataset", "created_at", "activated_at", "training_time",
+        "artifact_uri", "artifact_size_display", "artifact_sha256",
+    ]
+    readonly_fields = ["training_time", "artifact_size_display"]
+    change_form_template = "admin/predictors/modelversion/change_form.html"
+    change_list_template = "admin/predictors/modelversion/change_list.html"
+
+    # --- columns ---
+
+    @admin.display(description="version", ordering="model_name")
+    def label(self, version):
+        return version.label
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, version):
+        return version.created_at.strftime("%Y-%m-%d %H:%M")
+
+    @admin.display(description="training time", ordering="training_seconds")
+    def training_time(self, version):
+        return f"{version.training_seconds:.0f} s"
+
+    @admin.display(description="artifact size", ordering="artifact_size")
+    def artifact_size_display(self, version):
+        return f"{filesizeformat(version.artifact_size)} ({version.artifact_size} bytes)"
+
+    @admin.display(description="artifact")
+    def artifact(self, version):
+        return format_html(
+            '{}<br><code title="sha256 {}">{}…</code>', filesizeformat(version.artifact_size),
+            version.artifact_sha256, version.artifact_sha256[:8],
+        )
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, version):
+        return format_html('<span class="registry-status registry-{}">{}</span>', version.status, version.status)
+
+    def get_search_results(self, request, queryset, search_term):
+        """``gmf:3`` finds that version; anything else searches the text fields."""
+        model_name, colon, number = search_term.strip().partition(":")
+        if colon and number.isdigit():
+            return queryset.filter(model_name=model_name.lower(), version=int(number)), False
+        return super().get_search_results(request, queryset, search_term)
+
+    # --- permissions: versions are made by training, changed only by the actions ---
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.status == ModelVersion.Status.ACTIVE:
+            return False  # retire or replace it first: the site serves it
+        return super().has_delete_permission(request, obj)
+
+    def has_manage_permission(self, request):
+        return request.user.has_perm("predictors.change_modelversion")
+
+    def has_reevaluate_permission(self, request):
+        return request.user.has_perm("predictors.add_trainingjob")
+
+    # --- actions ---
+
+    def _activate(self, request, version, verb="Activated"):
+        problem = check_artifact(version)
+        if problem:
+            self.message_user(request, f"Refused to activate {version.label}: {problem}", messages.ERROR)
+            return False
+        version.activate()
+        self.log_change(request, version, f"{verb} {version.label}.")
+        self.message_user(request, f"{verb} {version.label}; the site serves it from the next request.", messages.SUCCESS)
+        return True
+
+    @admin.action(description="Activate the selected version (one per model)", permissions=["manage"])
+    def activate_selected(self, request, queryset):
+        chosen = {}
+        for version in queryset.order_by("model_name", "version"):
+            if version.model_name in chosen:
+                self.message_user(
+                    request, f"Select one version of {version.model_name} to activate, not several; nothing was changed.",
+                    messages.ERROR,
+                )
+                return
+            chosen[version.model_name] = version
+        for version in chosen.values():
+            if version.status == ModelVersion.Status.ACTIVE:
+                self.message_user(request, f"{version.label} is already active.", messages.INFO)
+            else:
+                self._activate(request, version)
+
+    @admin.action(description="Roll back the selected versions' models to the previously active version",
+                  permissions=["manage"])
+    def rollback_selected(self, request, queryset):
+        for model_name in sorted(set(queryset.values_list("model_name", flat=True))):
+            current = ModelVersion.objects.active(model_name)
+            target = previous_active(model_name)
+            if target is None:
+                self.message_user(request, f"{model_name} has no earlier active version to roll back to.", messages.ERROR)
+                continue
+            verb = f"Rolled {model_name} back from {current.label} to" if current else f"Rolled {model_name} back to"
+            self._activate(request, target, verb)
+
+    @admin.action(description="Retire the selected versions", permissions=["manage"])
+    def retire_selected(self, request, queryset):
+        retired = []
+        for version in queryset.exclude(status=ModelVersion.Status.RETIRED).order_by("model_name", "version"):
+            if version.status == ModelVersion.Status.ACTIVE:
+                self.message_user(
+                    request, f"{version.model_name} has no active version now: its page shows the popular movies "
+                    "until another version is activated.", messages.WARNING,
+                )
+            version.status, version.active_flag = ModelVersion.Status.RETIRED, None
+            version.save(update_fields=["status", "active_flag"])
+            self.log_change(request, version, "Retired.")
+            retired.append(version.label)
+        if retired:
+            self.message_user(request, f"Retired {', '.join(retired)}.", messages.SUCCESS)
+        else:
+            self.message_user(request, "The selected versions were already retired.", messages.INFO)
+
+    @admin.action(description="Re-evaluate the selected versions (queued for the job worker)", permissions=["reevaluate"])
+    def reevaluate_selected(self, request, queryset):
+        queued = [jobs.queue_evaluation(version, request.user) for version in queryset.order_by("model_name", "version")]
+        self.message_user(
+            request, f"Queued re-evaluation of {', '.join(job.target.label for job in queued)}; "
+            "`manage.py run_training_jobs` runs it and stores the new metrics.", messages.SUCCESS,
+        )
+
+    # --- detail page ---
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        version = self.get_object(request, object_id)
+        extra_context = {**(extra_context or {}), **(version_details(version) if version else {})}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+def comparison_rows(version, active):
+    """Every metric either version has: (protocol, metric, this, active, difference)."""
+    rows = []
+    protocols = dict.fromkeys([*(version.metrics or {}), *((active.metrics or {}) if active else {})])
+    for protocol in protocols:
+        names = dict.fromkeys([*version.metrics.get(protocol, {}), *((active.metrics or {}).get(protocol, {}) if active else {})])
+        for name in names:
+            mine, theirs = metric(version, protocol, name), metric(active, protocol, name)
+            difference = mine - theirs if mine is not None and theirs is not None else None
+            rows.append((protocol, name, mine, theirs, difference))
+    return rows
+
+
+def version_details(version):
+    active = ModelVersion.objects.active(version.model_name)
+    run = next((run for run in version.training_runs.order_by("-started_at") if run.epochs), None)
+    return {
+        "version": version,
+        "hyperparameters": sorted((version.hyperparameters or {}).items()),
+        "fingerprint": sorted((version.dataset_fingerprint or {}).items()),
+        "curves_svg": training_curves_svg(run.epochs) if run else "",
+        "training_run": run,
+        "active_version": active,
+        "comparison": comparison_rows(version, active),
+    }
+
+
+# --- Training jobs ---------------------------------------------------------------------------
+
+
+def dataset_choices():
+    return [(name, name) for name in Dataset.objects.order_by("name").values_list("name", flat=True)]
+
+
+class TrainingJobForm(forms.ModelForm):
+    """Start a training run: the model's defaults, with the fields filled in overriding them."""
+
+    dataset = forms.ChoiceField(choices=dataset_choices)
+    protocol = forms.ChoiceField(choices=[(p, p) for p in PROTOCOLS], initial="full",
+                                 help_text="full: 75/25 random split ranked against all items; ncf/d2l: latest interaction held out.")
+    epochs = forms.IntegerField(required=False, min_value=1, max_value=500, help_text="Most epochs (early stopping may end sooner).")
+    lr = forms.FloatField(required=False, min_value=1e-7, max_value=1.0, label="Learning rate")
+    dim = forms.IntegerField(required=False, min_value=1, max_value=1024, help_text="Embedding size / predictive factors.")
+    layers = forms.IntegerField(required=False, min_value=1, max_value=8, help_text="MLP tower or NGCF propagation layers.")
+    negatives = forms.IntegerField(required=False, min_value=1, max_value=100, help_text="Sampled negatives per positive.")
+    loss = forms.ChoiceField(required=False, choices=[("", "model default"), ("bce", "bce (pointwise)"), ("bpr", "bpr (pairwise)")])
+    l2 = forms.FloatField(required=False, min_value=0.0, max_value=10.0, label="L2 weight")
+    batch_size = forms.IntegerField(required=False, min_value=1, max_value=100_000)
+    patience = forms.IntegerField(required=False, min_value=1, max_value=100, help_text="Epochs without validation gain before stopping.")
+
+    OVERRIDES = ["epochs", "lr", "dim", "layers", "negatives", "loss", "l2", "batch_size", "patience"]
+
+    class Meta:
+        model = TrainingJob
+        fields = ["model_name", "dataset", "protocol", "seed"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if settings.MOVIELENS_DATASET in dict(self.fields["dataset"].choices):
+            self.fields["dataset"].initial = settings.MOVIELENS_DATASET
+
+    def save(self, commit=True):
+        job = super().save(commit=False)
+        job.kind = TrainingJob.Kind.TRAIN
+        job.hyperparameters = {
+            name: self.cleaned_data[name] for name in self.OVERRIDES if self.cleaned_data.get(name) not in (None, "")
+        }
+        if commit:
+            job.save()
+        return job
+
+
+@admin.register(TrainingJob)
+class TrainingJobAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "kind", "model_name", "status", "progress", "version", "requested_by", "created_at", "finished_at"]
+    list_filter = ["kind", "status", "model_name"]
+    add_form = TrainingJobForm
+    add_fieldsets = [
+        (None, {"fields": ["model_name", "dataset", "protocol", "seed"]}),
+        ("Hyper-parameters (empty fields keep the model's defaults)", {"fields": TrainingJobForm.OVERRIDES}),
+    ]
+
+    @admin.display(description="progress")
+    def progress(self, job):
+        return job_progress(job)
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the worker writes a job's progress; nobody edits it
+
+    def save_model(self, request, obj, form, change):
+        obj.requested_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        extra_context = {
+            "title": "Start a training run", "show_save_and_add_another": False, "show_save_and_continue": False,
+            **(extra_context or {}),
+        }
+        return super().add_view(request, form_url, extra_context)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(
+            request, f"Queued job {obj.pk}: train {obj.model_name} on {obj.dataset}. "
+            "`manage.py run_training_jobs` picks it up; progress shows here.", messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("registry_dashboard"))
+
+
+def job_progress(job):
+    if job.status == TrainingJob.Status.QUEUED:
+        return "waiting for the worker"
+    if job.status == TrainingJob.Status.FAILED:
+        return "failed"
+    if not job.epoch:
+        return "starting" if job.status == TrainingJob.Status.RUNNING else "done"
+    loss = "" if job.last_loss is None else f", loss {job.last_loss:.4f}"
+    return f"{job.stage} epoch {job.epoch}/{job.max_epochs}{loss}"
 
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(admin.ModelAdmin):
-    list_display = ["model_name", "dataset", "protocol", "status", "started_at", "finished_at"]
+    list_display = ["model_name", "dataset", "protocol", "status", "version", "started_at", "finished_at"]
     list_filter = ["model_name", "status"]
+    readonly_fields = ["epochs", "started_at", "finished_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+# --- The dashboard page ------------------------------------------------------------------------
+
+
+def dashboard_view(request):
+    """/admin/dashboard/ (wrapped in admin.site.admin_view: staff only)."""
+    if not request.user.has_perm("predictors.view_modelversion"):
+        raise PermissionDenied
+    context = {
+        **admin.site.each_context(request),
+        **dashboard_context(),
+        "title": "Model registry dashboard",
+        "can_train": request.user.has_perm("predictors.add_trainingjob"),
+    }
+    for job in context["jobs"]:
+        job.progress = job_progress(job)
+    for row in context["serving"].values():
+        row["click_through_percent"] = None if row["click_through"] is None else 100 * row["click_through"]
+    context["refresh"] = any(job.status in (TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING) for job in context["jobs"])
+    return TemplateResponse(request, "admin/predictors/dashboard.html", context)

@@ -1,0 +1,171 @@
+"""The numbers on the admin dashboard, as plain functions of the database.
+
+Windows are measured back from ``now`` (an argument, so tests can pin it).
+Click-through counts a (visitor, movie) pair once per model: the movie was in
+a list the model itself produced for that visitor (not the popularity
+fallback), and the visitor then clicked or opened it.
+"""
+from collections import defaultdict
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db.models import Count
+from django.utils import timezone
+
+from movie.clicklog import get_store
+from movie.models import ClickEvent
+from predictors.models import MODEL_CHOICES, ConsumerHeartbeat, ModelVersion, RecommendationImpression, TrainingJob, TrainingRun
+from predictors.serving import SERVED_MODELS
+
+HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+SERVING_WINDOW = DAY
+# Heartbeats come every consume_events --progress-seconds (10 s by default).
+HEARTBEAT_STALE_AFTER = timedelta(minutes=2)
+# Bounds that keep the page quick on a busy site; the newest rows count.
+MAX_IMPRESSIONS = 20_000
+MAX_CLICK_EVENTS = 100_000
+ENGAGEMENT_TYPES = ("click", "view")
+
+# (protocol, metric, column heading): HR@10 only exists under the NCF protocol,
+# NDCG@10 under both, so both are shown and named by protocol.
+KEY_METRICS = [
+    ("ncf", "hr@10", "HR@10 (ncf)"),
+    ("ncf", "ndcg@10", "NDCG@10 (ncf)"),
+    ("full", "ndcg@10", "NDCG@10 (full)"),
+    ("full", "recall@20", "Recall@20 (full)"),
+]
+
+
+def metric(version, protocol, name):
+    value = (version.metrics or {}).get(protocol, {}).get(name) if version is not None else None
+    return value if isinstance(value, (int, float)) else None
+
+
+def percentile(values, q):
+    """Linear-interpolated percentile (numpy's default), None for no values."""
+    return float(np.percentile(values, q)) if len(values) else None
+
+
+def event_counts(now=None):
+    """Visitor events stored in the last hour and day, or None when the click
+    log lives in DynamoDB (counting there means a table scan)."""
+    if settings.CLICKLOG_STORE != "sql":
+        return None
+    now = now or timezone.now()
+    counts = {}
+    for label, window in (("hour", HOUR), ("day", DAY)):
+        recent = ClickEvent.objects.filter(timestamp__gte=now - window).values("event_type")
+        by_type = dict.fromkeys(("click", "view", "rating"), 0)
+        by_type.update({row["event_type"]: row["n"] for row in recent.annotate(n=Count("pk")).order_by()})
+        counts[label] = {"total": sum(by_type.values()), **by_type}
+    return counts
+
+
+def _recent_impressions(now):
+    rows = RecommendationImpression.objects.filter(created_at__gte=now - SERVING_WINDOW).order_by("-created_at")
+    return list(rows.values("model_name", "fallback", "visitor_key", "movie_ids", "seconds", "created_at")[:MAX_IMPRESSIONS])
+
+
+def _engagements(visitor_keys, since):
+    """(visitor, movie) -> latest click or view at or after ``since``."""
+    latest = {}
+    if not visitor_keys:
+        return latest
+    if settings.CLICKLOG_STORE == "sql":
+        rows = ClickEvent.objects.filter(
+            visitor_key__in=visitor_keys, event_type__in=ENGAGEMENT_TYPES, timestamp__gte=since
+        ).values_list("visitor_key", "movie_id", "timestamp")[:MAX_CLICK_EVENTS]
+    else:
+        events = get_store().history(visitor_keys, MAX_CLICK_EVENTS)
+        rows = [(e.visitor_key, e.movie_id, e.timestamp) for e in events if e.event_type in ENGAGEMENT_TYPES]
+    for visitor, movie_id, when in rows:
+        pair = (visitor, movie_id)
+        if when >= since and (pair not in latest or when > latest[pair]):
+            latest[pair] = when
+    return latest
+
+
+def serving_stats(now=None):
+    """Per served model over the last day: lists served, fallbacks, latency of
+    the model's own lists (p50/p95 in ms), and click-through."""
+    now = now or timezone.now()
+    impressions = _recent_impressions(now)
+    first_shown = defaultdict(dict)  # model -> {(visitor, movie): first time the model showed it}
+    stats = {}
+    for name, label in SERVED_MODELS.items():
+        stats[name] = {"label": label, "served": 0, "fallbacks": 0, "latencies": []}
+    for row in impressions:
+        entry = stats.get(row["model_name"])
+        if entry is None:
+            continue
+        entry["served"] += 1
+        if row["fallback"]:
+            entry["fallbacks"] += 1
+            continue
+        entry["latencies"].append(row["seconds"])
+        if row["visitor_key"]:
+            shown = first_shown[row["model_name"]]
+            for movie_id in row["movie_ids"]:
+                pair = (row["visitor_key"], movie_id)
+                if pair not in shown or row["created_at"] < shown[pair]:
+                    shown[pair] = row["created_at"]
+    visitors = sorted({visitor for shown in first_shown.values() for visitor, _ in shown})
+    engaged = _engagements(visitors, now - SERVING_WINDOW)
+    for name, entry in stats.items():
+        latencies = entry.pop("latencies")
+        shown = first_shown.get(name, {})
+        clicked = sum(1 for pair, when in shown.items() if pair in engaged and engaged[pair] >= when)
+        entry.update(
+            p50_ms=None if not latencies else percentile(latencies, 50) * 1000,
+            p95_ms=None if not latencies else percentile(latencies, 95) * 1000,
+            recommended=len(shown),
+            clicked=clicked,
+            click_through=clicked / len(shown) if shown else None,
+        )
+    return stats
+
+
+def consumer_state(now=None):
+    """None without Kafka (events are written inline); else the consumers'
+    last heartbeats, and the lag summed over the ones still reporting."""
+    if not settings.KAFKA_BOOTSTRAP_SERVERS:
+        return None
+    now = now or timezone.now()
+    heartbeats = list(ConsumerHeartbeat.objects.filter(topic=settings.KAFKA_TOPIC).order_by("-updated_at"))
+    for heartbeat in heartbeats:
+        heartbeat.stale = now - heartbeat.updated_at > HEARTBEAT_STALE_AFTER
+    live = [heartbeat for heartbeat in heartbeats if not heartbeat.stale]
+    return {"heartbeats": heartbeats, "live": len(live), "total_lag": sum(h.total_lag for h in live) if live else None}
+
+
+def model_overview():
+    """Per registry model: the active version, the last training run and job."""
+    active = {version.model_name: version for version in ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE)}
+    overview = []
+    for name, label in MODEL_CHOICES:
+        version = active.get(name)
+        overview.append(
+            {
+                "name": name,
+                "label": label,
+                "active": version,
+                "metrics": [(heading, metric(version, protocol, key)) for protocol, key, heading in KEY_METRICS],
+                "last_run": TrainingRun.objects.filter(model_name=name).order_by("-started_at").first(),
+                "last_job": TrainingJob.objects.filter(model_name=name).order_by("-created_at", "-pk").first(),
+            }
+        )
+    return overview
+
+
+def dashboard_context(now=None):
+    now = now or timezone.now()
+    return {
+        "models": model_overview(),
+        "metric_headings": [heading for _, _, heading in KEY_METRICS],
+        "jobs": list(TrainingJob.objects.select_related("version", "target", "requested_by")[:10]),
+        "events": event_counts(now),
+        "consumer": consumer_state(now),
+        "serving": serving_stats(now),
+        "kafka": bool(settings.KAFKA_BOOTSTRAP_SERVERS),
+    }

@@ -1,0 +1,149 @@
+"""Training and re-evaluation jobs asked for in the admin and run by
+``manage.py run_training_jobs``, outside any web request.
+
+A job row is the whole interface: the admin inserts it (status queued), a
+worker claims it with a conditional update (so two workers never run the same
+job), writes the epoch, stage and last loss as training goes, and ends with the
+registered candidate or the reason it failed.
+"""
+import io
+import logging
+from contextlib import contextmanager
+
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+from tqdm import tqdm
+
+from predictors import training
+from predictors.data import DataError, fingerprint, from_database
+from predictors.management.commands.train_model import metrics_summary
+from predictors.models import TrainingJob, TrainingRun
+from predictors.registry import register
+
+log = logging.getLogger(__name__)
+
+
+def queue_evaluation(version, user=None):
+    """A job that recomputes ``version``'s metrics and stores them on it."""
+    return TrainingJob.objects.create(
+        kind=TrainingJob.Kind.EVALUATE,
+        model_name=version.model_name,
+        dataset=version.dataset,
+        target=version,
+        requested_by=user,
+    )
+
+
+def claim_next():
+    """The oldest queued job, now marked running by this worker; None when idle."""
+    for job in TrainingJob.objects.filter(status=TrainingJob.Status.QUEUED).order_by("created_at", "pk")[:5]:
+        claimed = TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.QUEUED).update(
+            status=TrainingJob.Status.RUNNING, started_at=timezone.now()
+        )
+        if claimed:
+            job.refresh_from_db()
+            return job
+    return None
+
+
+def _progress_bar_class(job):
+    """A tqdm that also writes each finished epoch onto the job row."""
+
+    class JobProgressBar(tqdm):
+        def __init__(self, iterable=None, desc=None, *args, **kwargs):
+            super().__init__(iterable, desc, *args, **kwargs)
+            self.job_stage, self.job_epochs = desc or job.model_name, 0
+
+        def set_postfix(self, ordered_dict=None, refresh=True, **kwargs):
+            super().set_postfix(ordered_dict, refresh, **kwargs)
+            self.job_epochs += 1
+            TrainingJob.objects.filter(pk=job.pk).update(
+                stage=self.job_stage[:32],
+                epoch=self.job_epochs,
+                max_epochs=self.total or 0,
+                last_loss=float(kwargs.get("loss", "nan")),
+                last_validation=float(kwargs.get("val_ndcg", "nan")),
+            )
+
+    return JobProgressBar
+
+
+@contextmanager
+def reporting_progress(job):
+    """The training loop reports epochs only through its tqdm bar, so the
+    worker (one job at a time, one thread) swaps in a bar that records them."""
+    original = training.tqdm
+    training.tqdm = _progress_bar_class(job)
+    try:
+        yield
+    finally:
+        training.tqdm = original
+
+
+def _finish(job, status, message, **fields):
+    for name, value in {"status": status, "message": message, "finished_at": timezone.now(), **fields}.items():
+        setattr(job, name, value)
+    job.save()
+    return job
+
+
+def train(job, progress=False):
+    """Trains the job's model and registers a candidate version."""
+    params = training.hyperparameters(job.model_name, **job.hyperparameters)
+    data = from_database(job.dataset)
+    run = TrainingRun.objects.create(
+        model_name=job.model_name, dataset=job.dataset, protocol=job.protocol, hyperparameters=params
+    )
+    TrainingJob.objects.filter(pk=job.pk).update(training_run=run)
+    job.training_run = run
+    try:
+        with reporting_progress(job):
+            result = training.train_and_evaluate(data, job.model_name, params, job.protocol, job.seed, progress)
+        version = register(job.model_name, result, data, job.dataset, fingerprint(data))
+    except BaseException as error:
+        run.status, run.summary, run.finished_at = TrainingRun.Status.FAILED, f"{type(error).__name__}: {error}", timezone.now()
+        run.save()
+        raise
+    summary = (
+        f"Registered {version.label} (candidate) on {job.dataset}: {metrics_summary(result.metrics)}; "
+        f"{len(result.curves)} epochs in {result.seconds:.0f} s."
+    )
+    run.status, run.summary, run.finished_at, run.epochs, run.version = (
+        TrainingRun.Status.FINISHED, summary, timezone.now(), result.curves, version
+    )
+    run.save()
+    job.refresh_from_db()
+    return _finish(job, TrainingJob.Status.FINISHED, summary, version=version)
+
+
+def evaluate(job):
+    """Recomputes and stores the target version's metrics (evaluate_model --save)."""
+    output = io.StringIO()
+    call_command("evaluate_model", job.target.label, "--save", stdout=output)
+    return _finish(job, TrainingJob.Status.FINISHED, output.getvalue().strip(), version=job.target)
+
+
+def run(job, progress=False):
+    """Runs a claimed job to its end; a failure is recorded on the job, not raised
+    (except an interrupt, which is recorded and re-raised so the worker stops)."""
+    try:
+        if job.kind == TrainingJob.Kind.EVALUATE:
+            if job.target is None:
+                return _finish(job, TrainingJob.Status.FAILED, "The version to re-evaluate no longer exists.")
+            return evaluate(job)
+        return train(job, progress)
+    except (CommandError, DataError, ValueError) as error:
+        return _finish(job, TrainingJob.Status.FAILED, str(error))
+    except KeyboardInterrupt:
+        _finish(job, TrainingJob.Status.FAILED, "The worker was stopped while this job ran.")
+        raise
+    except Exception as error:
+        log.exception("job %s failed", job.pk)
+        return _finish(job, TrainingJob.Status.FAILED, f"{type(error).__name__}: {error}")
+
+
+def run_queued(progress=False):
+    """Runs queued jobs one after another until none is left, yielding each when it ends."""
+    while (job := claim_next()) is not None:
+        log.info("running job %s: %s", job.pk, job)
+        yield run(job, progress)
