@@ -167,12 +167,17 @@ LOGGING = {
 KAFKA_BOOTSTRAP_SERVERS = env_list("KAFKA_BOOTSTRAP_SERVERS")
 KAFKA_TOPIC = env_str("KAFKA_TOPIC", "movie-events")
 KAFKA_TOPIC_PARTITIONS = env_int("KAFKA_TOPIC_PARTITIONS", 3)
+# Copies of each partition when ensure_topic creates the topic (3 on a production cluster).
+KAFKA_TOPIC_REPLICATION = env_int("KAFKA_TOPIC_REPLICATION", 1)
 KAFKA_CONSUMER_GROUP = env_str("KAFKA_CONSUMER_GROUP", "clicklog-writer")
 KAFKA_SECURITY_PROTOCOL = env_str("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
 KAFKA_SEND_RETRIES = env_int("KAFKA_SEND_RETRIES", 5)
 # How long a client waits for the first broker contact before giving up.
 KAFKA_CONNECT_TIMEOUT_MS = env_int("KAFKA_CONNECT_TIMEOUT_MS", 10_000)
 KAFKA_MAX_POLL_INTERVAL_MS = env_int("KAFKA_MAX_POLL_INTERVAL_MS", 300_000)
+# A consumer without partitions this long (say after a broker lost its topics)
+# is rebuilt: the topic is created again and the group rejoined.
+KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS = env_int("KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS", 60)
 # Store: "sql" (the ClickEvent table) or "dynamodb".
 CLICKLOG_STORE = env_str("CLICKLOG_STORE", "sql")
 DYNAMODB_TABLE = env_str("DYNAMODB_TABLE", "movie-click-log")
@@ -192,6 +197,11 @@ EVENTS_RATE_WINDOW_SECONDS = env_int("EVENTS_RATE_WINDOW_SECONDS", 60)
 EVENTS_OUTBOX_RESEND_SECONDS = env_int("EVENTS_OUTBOX_RESEND_SECONDS", 30)
 # A JSON answer when an /api/ write lacks its CSRF token (pages keep Django's).
 CSRF_FAILURE_VIEW = "movie.event_views.csrf_failure"
+# Anonymous visitors are told apart by a signed random id in this cookie, set
+# by the first page they load (movie/visitors.py); no session row is created.
+EVENTS_VISITOR_COOKIE_NAME = env_str("EVENTS_VISITOR_COOKIE_NAME", "visitor_id")
+EVENTS_VISITOR_COOKIE_AGE_SECONDS = env_int("EVENTS_VISITOR_COOKIE_AGE_SECONDS", 365 * 24 * 3600)
+MIDDLEWARE = [*MIDDLEWARE, "movie.visitors.VisitorCookieMiddleware"]
 
 # --- Model registry -----------------------------------------------------------------
 # Where trained model artifacts go: a directory, or s3://bucket/prefix (boto3

@@ -4,9 +4,14 @@ topic into the store.
 Each poll is one batch: decode, write to the store (idempotent on event id),
 drop the matching outbox rows, dead-letter what cannot be decoded, and only
 then commit the offsets. A crash between the write and the commit means a
-redelivery, which the store absorbs. When the consumer has caught up with the
-end of the topic, outbox rows that are still waiting must have missed Kafka
-(broker down, or a broker that lost data), so they are sent again.
+redelivery, which the store absorbs. Outbox rows still waiting after
+EVENTS_OUTBOX_RESEND_SECONDS may have missed Kafka (broker down, or a broker
+that lost data), so they are sent again, whatever the consumer's own state:
+a second copy costs one message and the store drops it by event id.
+
+A broker that lost its topics leaves a subscribed consumer without
+partitions, quietly idle; after KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS of that the
+consumer is rebuilt (topic created again, group rejoined).
 """
 import logging
 import threading
@@ -19,8 +24,9 @@ from django.db import DatabaseError, connection, transaction
 from movie import outbox
 from movie.clicklog import StoreUnavailable, get_store
 from movie.event_record import InvalidEvent, from_message
-from movie.kafka_io import client_options, ensure_topic, new_producer, send_now
+from movie.kafka_io import client_options, close_quietly, ensure_topic, new_producer, send_now
 from movie.models import DeadLetter
+from predictors.metrics_log import record_consumer_heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +38,8 @@ class ConsumerStats:
     stored: int = 0
     dead_lettered: int = 0
     resent: int = 0
+    rebuilt: int = 0
+    assigned: int = 0
     lag: dict = field(default_factory=dict)
 
     @property
@@ -39,9 +47,11 @@ class ConsumerStats:
         return sum(self.lag.values())
 
     def summary(self):
+        rebuilt = f", consumer rebuilt {self.rebuilt}x" if self.rebuilt else ""
         return (
             f"{self.messages} messages in {self.batches} batches: {self.stored} stored, "
-            f"{self.dead_lettered} dead-lettered, {self.resent} re-sent from the outbox, lag {self.total_lag}"
+            f"{self.dead_lettered} dead-lettered, {self.resent} re-sent from the outbox, lag {self.total_lag}, "
+            f"{self.assigned} partitions assigned{rebuilt}"
         )
 
 
@@ -59,15 +69,16 @@ class ClickLogConsumer:
         self.stats = ConsumerStats()
         self._consumer = None
         self._resend_producer = None
+        self._unassigned_since = None
 
     # --- lifecycle ---
 
-    def _connect(self):
+    def _new_consumer(self):
         from kafka import KafkaConsumer
 
         ensure_topic(self.topic)
         max_poll_ms = settings.KAFKA_MAX_POLL_INTERVAL_MS
-        self._consumer = KafkaConsumer(
+        return KafkaConsumer(
             self.topic,
             group_id=self.group_id,
             enable_auto_commit=False,
@@ -88,11 +99,12 @@ class ClickLogConsumer:
         started = time.monotonic()
         last_progress = started
         if self._consumer is None:
-            self._connect()
+            self._consumer = self._new_consumer()
         try:
             while not self.stop_requested.is_set():
                 self.process_batch()
                 now = time.monotonic()
+                self._watch_assignment(now)
                 if now - last_progress >= self.progress_seconds:
                     self.progress(now - started)
                     last_progress = now
@@ -109,8 +121,32 @@ class ClickLogConsumer:
             self._consumer.close(autocommit=False)
             self._consumer = None
         if self._resend_producer is not None:
-            self._resend_producer.close(timeout=2)
+            # Unsent re-sends stay in the outbox: nothing to report beyond a log line.
+            close_quietly(self._resend_producer, timeout=2)
             self._resend_producer = None
+
+    def _watch_assignment(self, now):
+        """Rebuild a consumer that has had no partitions for too long."""
+        from kafka.errors import KafkaError
+
+        if self._consumer.assignment():
+            self._unassigned_since = None
+            return
+        if self._unassigned_since is None:
+            self._unassigned_since = now
+        if now - self._unassigned_since < settings.KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS:
+            return
+        self._unassigned_since = now  # the new consumer gets the same time to join
+        logger.warning("No partitions of %s assigned for %ds; rebuilding the consumer",
+                       self.topic, settings.KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS)
+        try:
+            replacement = self._new_consumer()
+        except KafkaError as error:
+            logger.warning("Kafka still unreachable (%s); keeping the old consumer", error)
+            return
+        self._consumer.close(autocommit=False)
+        self._consumer = replacement
+        self.stats.rebuilt += 1
 
     # --- one batch ---
 
@@ -147,7 +183,11 @@ class ClickLogConsumer:
                 return
             except (StoreUnavailable, DatabaseError) as error:
                 # A locked SQLite file or a MySQL restart is waited out like a DynamoDB outage.
-                connection.close_if_unusable_or_obsolete()
+                # Outside a transaction (always, in the command) a broken connection
+                # is dropped so the next try reconnects; inside one (a caller's, a
+                # test's) closing it would throw away the caller's work.
+                if not connection.in_atomic_block:
+                    connection.close_if_unusable_or_obsolete()
                 if self.stop_requested.is_set():
                     # Leave without committing: the batch comes again next time.
                     raise
@@ -181,6 +221,7 @@ class ClickLogConsumer:
         from kafka.errors import KafkaError
 
         assignment = list(self._consumer.assignment())
+        self.stats.assigned = len(assignment)
         try:
             ends = self._consumer.end_offsets(assignment) if assignment else {}
             self.stats.lag = {
@@ -188,9 +229,9 @@ class ClickLogConsumer:
             }
         except KafkaError as error:
             logger.warning("Could not read the lag (%s)", error)
-            return
-        if assignment and self.stats.total_lag == 0:
-            self.resend_outbox()
+        else:
+            record_consumer_heartbeat(self.group_id, self.topic, self.stats.lag, self.stats.messages)
+        self.resend_outbox()
         rate = self.stats.messages / elapsed if elapsed else 0.0
         self.report(f"consume_events: {self.stats.summary()}, {rate:.0f} msg/s, outbox {outbox.size()}")
 

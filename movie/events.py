@@ -12,22 +12,17 @@ import threading
 import time
 
 from django.conf import settings
-from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from movie import outbox
+from movie import outbox, visitors
 from movie.clicklog import StoreUnavailable, get_store, reset_store
 from movie.event_record import InvalidEvent, check_event_type, check_movie_id, check_rating, new_event
 from movie.models import Movie, VisitorLink
 
 logger = logging.getLogger(__name__)
 
-# The visitor key of an anonymous session, kept in the session itself: login
-# rotates the session key but carries the session's data over, which is how
-# the login hook finds the history to attach.
-SESSION_VISITOR_KEY = "events_visitor_key"
 REQUEST_FIELDS = {"type", "movie_id", "rating"}
 HISTORY_LIMIT = 50
 RATINGS_LIMIT = 2000
@@ -37,25 +32,17 @@ RATINGS_LIMIT = 2000
 
 
 def visitor_key(request, create=True):
-    """The visitor's key: "user:<id>" when logged in, else "session:<session key>".
+    """The visitor's key: "user:<id>" when logged in, else "session:<visitor id>"
+    from the visitor-id cookie (movie/visitors.py).
 
-    With ``create`` an anonymous visitor without a session gets one; without
-    it such a visitor has no key (None) and so no history.
+    With ``create`` an anonymous visitor without the cookie gets a new id (the
+    response sets the cookie); without it such a visitor has no key (None)
+    and so no history.
     """
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return f"user:{user.pk}"
-    session = request.session
-    key = session.get(SESSION_VISITOR_KEY)
-    if key:
-        return key
-    if not session.session_key:
-        if not create:
-            return None
-        session.save()
-    key = f"session:{session.session_key}"
-    session[SESSION_VISITOR_KEY] = key
-    return key
+    return visitors.anonymous_key(request, create)
 
 
 def _linked_keys(key):
@@ -64,14 +51,6 @@ def _linked_keys(key):
         links = VisitorLink.objects.filter(user_id=key.removeprefix("user:"))
         return [key, *links.values_list("session_visitor_key", flat=True)]
     return [key]
-
-
-@receiver(user_logged_in, dispatch_uid="movie.events.attach_session_history")
-def attach_session_history(sender, request, user, **kwargs):
-    session = getattr(request, "session", None)
-    key = session.pop(SESSION_VISITOR_KEY, None) if session is not None else None
-    if key and key.startswith("session:"):
-        VisitorLink.objects.get_or_create(session_visitor_key=key, defaults={"user": user})
 
 
 # --- What --------------------------------------------------------------------------

@@ -35,6 +35,11 @@ def new_producer(max_block_ms=5000):
         linger_ms=5,
         # One request in flight per partition keeps a visitor's events in order across retries.
         max_in_flight_requests_per_connection=1,
+        # Not idempotent: the store already drops a second copy by event id, and
+        # an idempotent producer turns a broker that forgot its producer ids (a
+        # restart that lost data) into a fatal "InitProducerId UnknownError"
+        # that fails every later send of that producer.
+        enable_idempotence=False,
         **client_options(),
     )
 
@@ -49,12 +54,28 @@ def ensure_topic(topic=None):
     admin = KafkaAdminClient(request_timeout_ms=5000, **client_options())
     try:
         if topic not in admin.list_topics():
-            admin.create_topics([NewTopic(topic, settings.KAFKA_TOPIC_PARTITIONS, 1)])
+            admin.create_topics([NewTopic(topic, settings.KAFKA_TOPIC_PARTITIONS, settings.KAFKA_TOPIC_REPLICATION)])
             logger.info("Created Kafka topic %s", topic)
     except TopicAlreadyExistsError:
         pass
     finally:
         admin.close()
+
+
+def close_quietly(producer, timeout):
+    """Close a producer without raising. kafka-python's close() first flushes
+    and raises KafkaTimeoutError while records are still pending (broker down),
+    leaving its network thread running; stop that thread the way close()
+    itself does when its own timeout runs out."""
+    from kafka.errors import KafkaError
+
+    try:
+        producer.close(timeout=timeout)
+    except KafkaError as error:
+        logger.warning("Kafka producer closed with records undelivered (%s); they wait in the outbox", error)
+        sender = getattr(producer, "_sender", None)
+        if sender is not None:
+            sender.force_close()
 
 
 def send_now(producer, events, topic=None, timeout=10):
@@ -82,6 +103,7 @@ class BackgroundPublisher:
         self.topic = topic
         self._queue = queue.Queue(maxsize=queue_size)
         self._producer = None
+        self._failed_producer = None
         self._retry_at = 0.0
         self._thread = None
         self._lock = threading.Lock()
@@ -117,7 +139,7 @@ class BackgroundPublisher:
             for _ in batch:
                 self._queue.task_done()
         if self._producer is not None:
-            self._producer.close(timeout=2)
+            close_quietly(self._producer, timeout=2)
 
     def _send(self, batch):
         producer = self._connected_producer()
@@ -126,11 +148,23 @@ class BackgroundPublisher:
         try:
             for event in batch:
                 key, value = to_message(event)
-                producer.send(self.topic, key=key, value=value).add_errback(_log_send_failure)
+                producer.send(self.topic, key=key, value=value).add_errback(self._send_failed, producer)
         except Exception as error:  # broker gone mid-batch; the outbox keeps them
-            logger.warning("Kafka send failed (%s); events wait in the outbox", error)
+            self._send_failed(producer, error)
+
+    def _send_failed(self, producer, error):
+        """A send that failed for good: the event waits in the outbox. A
+        non-retriable error may have left the producer unusable (a fatal
+        state fails every later send), so the next batch gets a new one."""
+        logger.warning("Kafka did not take an event (%s); it waits in the outbox", error)
+        if not getattr(error, "retriable", False):
+            self._failed_producer = producer
 
     def _connected_producer(self):
+        if self._producer is not None and self._failed_producer is self._producer:
+            logger.warning("Replacing the Kafka producer after a non-retriable error")
+            close_quietly(self._producer, timeout=0)
+            self._producer = self._failed_producer = None
         if self._producer is None and time.monotonic() >= self._retry_at:
             try:
                 self._producer = new_producer()
@@ -151,7 +185,3 @@ class BackgroundPublisher:
         self._closed = True
         if self._thread is not None:
             self._thread.join(timeout=5)
-
-
-def _log_send_failure(error):
-    logger.warning("Kafka did not take an event (%s); it waits in the outbox", error)

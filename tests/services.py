@@ -218,6 +218,15 @@ class Browser:
         return self.post_events([{"type": "rating", "movie_id": movie_id, "rating": rating}])
 
     def visitor_key(self):
-        from movie.events import SESSION_VISITOR_KEY
+        """The anonymous key the browser's cookies carry (None before its first page)."""
+        from movie.visitors import anonymous_key_in
 
-        return self.client.session.get(SESSION_VISITOR_KEY)
+        return anonymous_key_in({name: morsel.value for name, morsel in self.client.cookies.items()})
+
+    def sending_at_once(self):
+        """Another request from this page, sent before any answer could set a
+        cookie: a copy of the browser as it is now."""
+        twin = Browser(type(self.client))
+        twin.client.cookies.load({name: morsel.value for name, morsel in self.client.cookies.items()})
+        twin.token = self.token
+        return twin

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
 
 from movie import events
 from movie.models import ClickEvent, Movie, OutboxEvent, VisitorLink
@@ -137,6 +138,42 @@ def test_anonymous_visitor_gets_a_session_key(browser, movie):
     assert ClickEvent.objects.get().visitor_key == key
 
 
+def test_a_page_gives_a_new_visitor_an_id_cookie_and_no_session(browser, settings, movie):
+    browser.open(movie.get_absolute_url())
+    cookie = browser.client.cookies[settings.EVENTS_VISITOR_COOKIE_NAME]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax" and not cookie["secure"]
+    assert "sessionid" not in browser.client.cookies and Session.objects.count() == 0
+    key = browser.visitor_key()
+    assert key.startswith("session:")
+    browser.open("/")
+    assert browser.visitor_key() == key  # kept, not issued again
+    settings.SESSION_COOKIE_SECURE = True
+    assert Browser().open("/").cookies[settings.EVENTS_VISITOR_COOKIE_NAME]["secure"]
+
+
+def test_events_a_new_visitor_sends_at_once_share_one_visitor_key(browser, movie):
+    """The poster click (keepalive, as the page navigates), the detail page's
+    view and a rating leave before any of their answers arrive."""
+    browser.open("/")
+    in_flight = [browser.sending_at_once() for _ in range(3)]
+    assert in_flight[0].click(movie.pk).status_code == 202
+    assert in_flight[1].post_events([{"type": "view", "movie_id": movie.pk}]).status_code == 202
+    assert in_flight[2].rate(movie.pk, 4.5).status_code == 202
+    key = browser.visitor_key()
+    assert set(ClickEvent.objects.values_list("visitor_key", flat=True)) == {key}
+    assert [e.event_type for e in events.visitor_history(key)] == ["rating", "view", "click"]
+    assert Session.objects.count() == 0
+
+
+def test_a_forged_visitor_cookie_is_a_new_visitor(browser, settings, movie):
+    browser.open("/")
+    browser.client.cookies[settings.EVENTS_VISITOR_COOKIE_NAME] = "someone-else:forged"
+    assert browser.visitor_key() is None
+    assert browser.click(movie.pk).status_code == 202
+    key = browser.visitor_key()  # the POST's answer set a fresh, signed id
+    assert key and ClickEvent.objects.get().visitor_key == key
+
+
 def test_logged_in_visitor_key_is_the_user(browser, movie):
     user = User.objects.create_user("ann", password="pw-for-tests-1")
     browser.client.force_login(user)
@@ -144,13 +181,23 @@ def test_logged_in_visitor_key_is_the_user(browser, movie):
     assert ClickEvent.objects.get().visitor_key == f"user:{user.pk}"
 
 
-def test_login_attaches_the_session_history_to_the_user(browser, movie):
+def log_in(browser, username):
+    """Through the login form, as a person does (the request carries the visitor's cookies)."""
+    browser.open("/accounts/login/")
+    response = browser.client.post(
+        "/accounts/login/", {"username": username, "password": "pw-for-tests-1", "csrfmiddlewaretoken": browser.token}
+    )
+    assert response.status_code == 302, response.content[:500]
+
+
+def test_login_attaches_the_session_history_to_the_user(browser, settings, movie):
     browser.click(movie.pk)
     browser.rate(movie.pk, 4.5)
     session_key = browser.visitor_key()
     user = User.objects.create_user("bob", password="pw-for-tests-1")
-    assert browser.client.login(username="bob", password="pw-for-tests-1")
+    log_in(browser, "bob")
     assert VisitorLink.objects.get(user=user).session_visitor_key == session_key
+    assert browser.visitor_key() is None  # the anonymous id is retired with the login
     browser.open("/")
     browser.click(movie.pk)
     history = events.visitor_history(f"user:{user.pk}")
@@ -159,6 +206,19 @@ def test_login_attaches_the_session_history_to_the_user(browser, movie):
     # Another user logging in on another browser does not see it.
     other = User.objects.create_user("eve", password="pw-for-tests-1")
     assert events.visitor_history(f"user:{other.pk}") == []
+
+
+def test_after_logout_the_next_visitor_of_the_browser_starts_afresh(browser, movie):
+    user = User.objects.create_user("dan", password="pw-for-tests-1")
+    browser.open("/")
+    log_in(browser, "dan")
+    browser.open("/")
+    response = browser.client.post("/accounts/logout/", {"csrfmiddlewaretoken": browser.token})
+    assert response.status_code == 302
+    browser.open("/")
+    browser.click(movie.pk)
+    assert browser.visitor_key() and ClickEvent.objects.get().visitor_key == browser.visitor_key()
+    assert events.visitor_history(f"user:{user.pk}") == []
 
 
 def test_rating_widget_shows_and_follows_the_current_rating(browser, movie):

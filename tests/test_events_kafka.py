@@ -1,6 +1,7 @@
 """Events through a real Kafka-compatible broker (tansu): endpoint -> topic ->
 consume_events -> SQL store -> visitor history, and the faults around it."""
 import io
+import json
 import os
 import signal
 import threading
@@ -8,11 +9,12 @@ import time
 
 import pytest
 from django.core.management import call_command
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer
 
 from movie import events
 from movie.consumer import ClickLogConsumer
 from movie.event_record import new_event, to_message
+from movie.kafka_io import BackgroundPublisher, ensure_topic, new_producer, send_now
 from movie.models import ClickEvent, DeadLetter, Movie, OutboxEvent
 from tests.services import Browser, configure_kafka, kafka_broker, kafka_events, private_kafka_broker  # noqa: F401
 
@@ -52,7 +54,8 @@ def test_clicks_travel_through_kafka_to_the_store_and_history(kafka_events, movi
 
     events.get_producer().flush()
     stats = consume_until(stored(12))
-    assert stats.stored == 12 and stats.dead_lettered == 0
+    # Outbox rows overdue while the consumer joined were sent twice: one row each all the same.
+    assert ClickEvent.objects.count() == 12 and stats.dead_lettered == 0
     assert OutboxEvent.objects.count() == 0
     assert set(posted) <= {str(e.event_id) for e in ClickEvent.objects.all()}
     history = events.visitor_history(key)
@@ -65,8 +68,6 @@ def test_the_same_message_twice_is_stored_once_and_junk_is_dead_lettered(kafka_e
     good = new_event("session:abc", "click", movies[0].pk)
     key, value = to_message(good)
     producer = raw_producer(kafka_events)
-    from movie.kafka_io import ensure_topic
-
     ensure_topic()
     for payload in (value, b"{not json", value, b'{"schema": 99}', b'{"schema": 1, "event_id": "x"}'):
         producer.send(settings.KAFKA_TOPIC, key=key, value=payload)
@@ -116,7 +117,120 @@ def test_broker_down_and_restarted_mid_stream_loses_and_doubles_nothing(settings
     assert OutboxEvent.objects.count() == 0
 
 
+def test_a_running_consumer_recovers_from_a_broker_restart_by_itself(settings, private_kafka_broker, movies):
+    """tansu's memory storage forgets topics, groups and offsets on a restart:
+    the consumer must rejoin and the outbox fill the gap, with no one's help."""
+    configure_kafka(settings, private_kafka_broker)
+    settings.KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS = 5
+    browser = Browser()
+    posted = []
+
+    def post_clicks(n):
+        for i in range(n):
+            posted.extend(browser.click(movies[i % len(movies)].pk).json()["ids"])
+
+    restarted = threading.Event()
+
+    def scenario():
+        """Runs between the consumer's batches, in its thread."""
+        if not restarted.is_set() and ClickEvent.objects.count() >= 5:
+            private_kafka_broker.stop()
+            post_clicks(5)  # only the outbox has these
+            private_kafka_broker.start()
+            restarted.set()
+            post_clicks(5)
+            events.get_producer().flush()
+        return restarted.is_set() and ClickEvent.objects.count() >= 15 and OutboxEvent.objects.count() == 0
+
+    post_clicks(5)
+    events.get_producer().flush()
+    lines = []
+    consumer = ClickLogConsumer(progress_seconds=0.5, poll_timeout_ms=200, report=lines.append)
+    consumer.run(until=scenario, max_seconds=60)
+
+    assert restarted.is_set()
+    stored_ids = list(ClickEvent.objects.values_list("event_id", flat=True))
+    assert sorted(map(str, stored_ids)) == sorted(posted)
+    assert OutboxEvent.objects.count() == 0
+    assert any("partitions assigned" in line for line in lines)
+
+
+def topic_event_ids(broker, topic):
+    reader = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest",
+                           consumer_timeout_ms=3000)
+    try:
+        return {json.loads(message.value)["event_id"] for message in reader}
+    finally:
+        reader.close()
+
+
+def handed_over_after(publisher, movie, in_between):
+    """Ids of events given to ``publisher`` after ``in_between()`` ran (one event goes before it)."""
+    try:
+        publisher.submit([new_event("session:abc", "click", movie.pk)])
+        publisher.flush()
+        in_between()
+        later = [new_event("session:abc", "view", movie.pk) for _ in range(3)]
+        publisher.submit(later)
+        publisher.flush()
+    finally:
+        publisher.close()
+    return {event.event_id for event in later}
+
+
+def test_the_web_producer_keeps_publishing_after_a_broker_restart(settings, private_kafka_broker, movies):
+    configure_kafka(settings, private_kafka_broker)
+    ensure_topic()
+
+    def restart():
+        private_kafka_broker.stop()
+        private_kafka_broker.start()  # forgets the producer ids an idempotent producer relies on
+        ensure_topic()
+
+    later = handed_over_after(BackgroundPublisher(settings.KAFKA_TOPIC), movies[0], restart)
+    assert later <= topic_event_ids(private_kafka_broker, settings.KAFKA_TOPIC)
+
+
+def test_a_producer_that_failed_for_good_is_replaced(kafka_events, settings, movies):
+    ensure_topic()
+    publisher = BackgroundPublisher(settings.KAFKA_TOPIC)
+    # A closed producer refuses every send with a non-retriable error, as one in
+    # kafka-python's fatal state does; the first event is refused (the outbox keeps it).
+    publisher._producer = new_producer()
+    publisher._producer.close()
+    later = handed_over_after(publisher, movies[0], lambda: None)
+    assert later <= topic_event_ids(kafka_events, settings.KAFKA_TOPIC)
+
+
+def test_closing_with_resends_stuck_on_a_stopped_broker_does_not_raise(settings, private_kafka_broker, movies):
+    configure_kafka(settings, private_kafka_broker)
+    ensure_topic()
+    consumer = ClickLogConsumer()
+    consumer._resend_producer = producer = new_producer()
+    send_now(producer, [new_event("session:abc", "click", movies[0].pk)])
+    private_kafka_broker.stop()
+    producer.send(settings.KAFKA_TOPIC, *reversed(to_message(new_event("session:abc", "click", movies[1].pk))))
+    started = time.monotonic()
+    consumer.close()  # the record cannot be delivered within close's 2 s
+    assert time.monotonic() - started < 5
+    assert not producer._sender.is_alive() or producer._sender._force_close
+
+
+def test_topics_are_created_with_the_configured_replication(kafka_events, settings):
+    from kafka import KafkaAdminClient
+
+    settings.KAFKA_TOPIC_REPLICATION = 2
+    ensure_topic()
+    admin = KafkaAdminClient(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS)
+    try:
+        [topic] = admin.describe_topics([settings.KAFKA_TOPIC])
+    finally:
+        admin.close()
+    assert [len(p["replica_nodes"]) for p in topic["partitions"]] == [2] * settings.KAFKA_TOPIC_PARTITIONS
+
+
 def test_sigterm_finishes_the_batch_commits_and_exits(kafka_events, settings, movies):
+    settings.EVENTS_OUTBOX_RESEND_SECONDS = 30  # longer than the group join: nothing is re-sent
     browser = Browser()
     for movie in movies:
         browser.click(movie.pk)

@@ -1,0 +1,117 @@
+"""Who an anonymous visitor is: a random id in a signed cookie of its own.
+
+A page gives a visitor without the cookie a fresh id (a cookie only: no
+database row, so crawlers cost nothing). The events that page then sends at
+once (a poster click with keepalive while the page navigates, the next page's
+detail view, a rating) all carry the same id. A session created by the first
+event POST could not do that: concurrent first POSTs each created a session
+of their own, and the browser kept only the last cookie, so the other events
+fell out of the visitor's history.
+
+Login links the id's history to the user and retires the cookie, and so does
+logout: a shared computer's next visitor starts with a fresh id.
+"""
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.core import signing
+from django.dispatch import receiver
+
+from movie.models import VisitorLink
+
+# The prefix predates this cookie (the id used to be the session key); keys
+# already in the click log and in VisitorLink rows keep their meaning.
+KEY_PREFIX = "session:"
+COOKIE_SALT = "movie.visitors"
+_ISSUED = "_movie_visitor_id"
+_RETIRE = "_movie_visitor_retire"
+
+
+def anonymous_key(request, create=False):
+    """"session:<visitor id>" for the request's visitor, or None when they
+    have no id yet and ``create`` is false. With ``create`` a new id is issued;
+    ``VisitorCookieMiddleware`` puts it in the response's cookie."""
+    visitor_id = getattr(request, _ISSUED, None) or _id_in(request.COOKIES)
+    if visitor_id is None and create:
+        visitor_id = _issue(request)
+    return KEY_PREFIX + visitor_id if visitor_id else None
+
+
+def anonymous_key_in(cookies):
+    """The key a browser's cookies ({name: value}) carry, or None."""
+    visitor_id = _id_in(cookies)
+    return KEY_PREFIX + visitor_id if visitor_id else None
+
+
+def _id_in(cookies):
+    name = settings.EVENTS_VISITOR_COOKIE_NAME
+    if name not in cookies:
+        return None
+    try:
+        return _signer().unsign(cookies[name])
+    except signing.BadSignature:
+        return None  # forged or from another SECRET_KEY: a new visitor
+
+
+def _signer():
+    # A plain Signer rather than set_signed_cookie's: the same one reads a
+    # request's cookies and a test client's cookie jar.
+    return signing.Signer(salt=COOKIE_SALT)
+
+
+def _issue(request):
+    visitor_id = secrets.token_urlsafe(18)
+    setattr(request, _ISSUED, visitor_id)
+    return visitor_id
+
+
+@receiver(user_logged_in, dispatch_uid="movie.visitors.link_history_on_login")
+def link_history_on_login(sender, request, user, **kwargs):
+    if request is None:
+        return
+    key = anonymous_key(request)
+    if key:
+        VisitorLink.objects.get_or_create(session_visitor_key=key, defaults={"user": user})
+    setattr(request, _RETIRE, True)
+
+
+@receiver(user_logged_out, dispatch_uid="movie.visitors.retire_id_on_logout")
+def retire_id_on_logout(sender, request, **kwargs):
+    if request is not None:
+        setattr(request, _RETIRE, True)
+
+
+class VisitorCookieMiddleware:
+    """Sets the visitor-id cookie: a new id on every HTML page for an anonymous
+    visitor without one (the page's script sends events next), or the id an
+    event POST issued; deletes it at login and logout."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        name = settings.EVENTS_VISITOR_COOKIE_NAME
+        if getattr(request, _RETIRE, False):
+            response.delete_cookie(name, samesite="Lax")
+            return response
+        issued = getattr(request, _ISSUED, None)
+        if issued is None and _is_page_for_anonymous(request, response) and anonymous_key(request) is None:
+            issued = _issue(request)
+        if issued is not None:
+            response.set_cookie(
+                name, _signer().sign(issued), max_age=settings.EVENTS_VISITOR_COOKIE_AGE_SECONDS,
+                httponly=True, samesite="Lax", secure=settings.SESSION_COOKIE_SECURE,
+            )
+        return response
+
+
+def _is_page_for_anonymous(request, response):
+    user = getattr(request, "user", None)
+    return (
+        request.method == "GET"
+        and response.status_code == 200
+        and response.get("Content-Type", "").startswith("text/html")
+        and not (user is not None and user.is_authenticated)
+    )
