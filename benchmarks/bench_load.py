@@ -1,0 +1,438 @@
+"""Load and fault benchmark: the site under gunicorn, with the broker and the
+click-log consumer, driven by many concurrent new visitors.
+
+Each visitor is a fresh cookie jar that opens home, one movie page, sends
+five poster clicks and one rating to /api/events, then opens the three model
+pages twice (cold: a fold-in for this history; cached: the same history
+again), pausing like a person between requests (--think-seconds; 0 makes a
+closed loop that measures capacity instead). Two phases run back to back:
+
+1. steady: no faults;
+2. faults: the same load while the broker is stopped and restarted (tansu's
+   memory storage: a restart also loses what the topic held), the consumer is
+   stopped and restarted, and one gunicorn worker gets SIGTERM.
+
+Afterwards every event the site accepted (202 and its event ids) must be in
+the store exactly once. Prints a table per phase and writes it, with the raw
+numbers, to benchmarks/results/. Not a test: run it by hand, once.
+
+    .venv/bin/python benchmarks/bench_load.py [--visitors 32] [--think-seconds 2] [--steady-seconds 60] [--fault-seconds 75]
+        [--work-dir DIR]   # reuse a prepared database (skips import and training)
+
+Everything listens on 127.0.0.1 only; every loop is bounded in time and count.
+"""
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import secrets
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from http.cookies import SimpleCookie
+from pathlib import Path
+from statistics import quantiles
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_DIR))
+
+from tests.services import TansuBroker, free_port, wait_for_port  # noqa: E402
+
+PYTHON = str(REPO_DIR / ".venv" / "bin" / "python")
+GUNICORN = str(REPO_DIR / ".venv" / "bin" / "gunicorn")
+RESULTS_DIR = REPO_DIR / "benchmarks" / "results"
+ML100K = Path(os.environ.get("MOVIELENS_100K_DIR", REPO_DIR.parent / "shared" / "data" / "ml-100k"))
+MODELS = ("gmf", "neumf", "ngcf")
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+REQUEST_TIMEOUT = 30
+MAX_JOURNEYS_PER_VISITOR = 10_000
+
+
+# --- The site and its services ------------------------------------------------------
+
+
+def site_env(work_dir, broker):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "KAFKA_"))}
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_SECRET_KEY": (work_dir / "secret").read_text(),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "APP_VAR_DIR": str(work_dir),
+        "SQLITE_PATH": str(work_dir / "db.sqlite3"),
+        "MOVIELENS_DATASET": "ml-100k",
+        "MOVIELENS_DOWNLOAD": "0",
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+        "KAFKA_MAX_POLL_INTERVAL_MS": "6000",
+        "EVENTS_OUTBOX_RESEND_SECONDS": "5",
+        "LOG_LEVEL": "WARNING",
+        # Two workers on two cores: one torch thread each, no oversubscription.
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    })
+    return env
+
+
+def manage(env, *args, log=None):
+    started = time.monotonic()
+    subprocess.run([PYTHON, "manage.py", *args], cwd=REPO_DIR, env=env, check=True,
+                   stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT, timeout=1800)
+    return time.monotonic() - started
+
+
+def prepare(work_dir, env, epochs):
+    """A fresh SQLite database with ml-100k imported and the three models trained and active."""
+    marker = work_dir / "prepared.json"
+    if marker.exists():
+        return json.loads(marker.read_text())
+    log = open(work_dir / "prepare.log", "w")
+    seconds = {"migrate": manage(env, "migrate", "--noinput", log=log)}
+    seconds["load_movielens"] = manage(env, "load_movielens", "--dataset", "ml-100k", "--path", str(ML100K), "--no-download", log=log)
+    for model_name in MODELS:
+        seconds[f"train {model_name}"] = manage(
+            env, "train_model", model_name, "--epochs", str(epochs), "--patience", "2", "--activate", "-v", "0", log=log
+        )
+    marker.write_text(json.dumps(seconds))
+    return seconds
+
+
+class Site:
+    """gunicorn (2 workers) and the consume_events process, restartable."""
+
+    def __init__(self, env, work_dir, workers=2, threads=4):
+        self.env, self.work_dir = env, work_dir
+        self.port = free_port()
+        self.workers, self.threads = workers, threads
+        self.gunicorn = None
+        self.consumer = None
+
+    def start_web(self):
+        self.gunicorn = subprocess.Popen(
+            [GUNICORN, "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+             "--worker-class", "gthread", "--threads", str(self.threads), "--timeout", "60", "--graceful-timeout", "20"],
+            cwd=REPO_DIR, env=self.env, stdout=open(self.work_dir / "gunicorn.log", "a"), stderr=subprocess.STDOUT,
+        )
+        wait_for_port(self.port, timeout=30)
+
+    def worker_pids(self):
+        children = Path(f"/proc/{self.gunicorn.pid}/task/{self.gunicorn.pid}/children").read_text().split()
+        return [int(pid) for pid in children]
+
+    def start_consumer(self):
+        self.consumer = subprocess.Popen(
+            [PYTHON, "manage.py", "consume_events", "--progress-seconds", "2"],
+            cwd=REPO_DIR, env=self.env, stdout=open(self.work_dir / "consumer.log", "a"), stderr=subprocess.STDOUT,
+        )
+
+    def stop_consumer(self):
+        terminate(self.consumer)
+        self.consumer = None
+
+    def stop(self):
+        self.stop_consumer()
+        terminate(self.gunicorn)
+        self.gunicorn = None
+
+
+def terminate(process, timeout=30):
+    """SIGTERM (both servers finish what they hold), SIGKILL after ``timeout``."""
+    if process is None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# --- The visitors ------------------------------------------------------------------
+
+
+class Recorder:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.samples = defaultdict(list)  # label -> [(seconds, ok)]
+        self.fallbacks = defaultdict(int)  # label -> model pages that showed popularity instead
+        self.accepted = set()  # event ids the site answered 202 for
+        self.error_notes = defaultdict(int)
+
+    def add(self, label, seconds, ok, note=None):
+        with self.lock:
+            self.samples[label].append((seconds, ok))
+            if not ok:
+                self.error_notes[f"{label}: {note}"] += 1
+
+
+class Visitor:
+    """One new visitor: its own cookies, one connection per request (the worker
+    that answers may be the one the fault kills)."""
+
+    def __init__(self, port, recorder, think_seconds=0.0, rng=None):
+        self.port, self.recorder = port, recorder
+        self.think_seconds, self.rng = think_seconds, rng or random.Random()
+        self.cookies = {}
+        self.token = None
+
+    def think(self):
+        """A person's pause before the next click: uniform around the mean."""
+        if self.think_seconds:
+            time.sleep(self.rng.uniform(0.5, 1.5) * self.think_seconds)
+
+    def request(self, label, method, path, body=None, expect=200):
+        self.think()
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if body is not None:
+            headers.update({"Content-Type": "application/json", "X-CSRFToken": self.token or ""})
+        started = time.perf_counter()
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT)
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            content = response.read()
+            for header in response.msg.get_all("Set-Cookie") or []:
+                for name, morsel in SimpleCookie(header).items():
+                    self.cookies[name] = morsel.value
+        except (OSError, http.client.HTTPException) as error:
+            self.recorder.add(label, time.perf_counter() - started, False, type(error).__name__)
+            return None
+        finally:
+            connection.close()
+        ok = response.status == expect
+        self.recorder.add(label, time.perf_counter() - started, ok, f"HTTP {response.status}")
+        return content.decode("utf-8", "replace") if ok else None
+
+    def post_events(self, events):
+        body = json.dumps({"events": events})
+        answer = self.request("event POST", "POST", "/api/events", body, expect=202)
+        if answer is not None:
+            with self.recorder.lock:
+                self.recorder.accepted.update(json.loads(answer)["ids"])
+
+    def journey(self, movie_ids, rng):
+        home = self.request("home", "GET", "/")
+        if home is None:
+            return
+        found = CSRF_META.search(home)
+        self.token = found.group(1) if found else None
+        picked = rng.sample(movie_ids, 6)
+        self.request("detail", "GET", f"/movie/{picked[0]}/")
+        for movie_id in picked[:5]:
+            self.post_events([{"type": "click", "movie_id": movie_id}])
+        self.post_events([{"type": "rating", "movie_id": picked[5], "rating": rng.choice([3, 3.5, 4, 4.5, 5])}])
+        for visit in ("cold", "cached"):
+            for model_name in MODELS:
+                label = f"/movie/{model_name} {visit}"
+                page = self.request(label, "GET", f"/movie/{model_name}")
+                if page is not None and "data-fallback=" in page:
+                    with self.recorder.lock:
+                        self.recorder.fallbacks[label] += 1
+
+
+def drive(port, movie_ids, visitors, seconds, recorder, seed, think_seconds=0.0):
+    """``visitors`` threads, each running new-visitor journeys until ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+
+    def run(index):
+        rng = random.Random(seed * 1000 + index)
+        for _ in range(MAX_JOURNEYS_PER_VISITOR):
+            if time.monotonic() >= deadline:
+                return
+            Visitor(port, recorder, think_seconds, rng).journey(movie_ids, rng)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(visitors)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=seconds + 4 * REQUEST_TIMEOUT)
+    return time.monotonic() - started
+
+
+def faults(site, broker, started_at, log):
+    """Broker down 10 s, consumer down 8 s, one web worker terminated; logged with times."""
+    def at(offset):
+        time.sleep(max(0.0, started_at + offset - time.monotonic()))
+
+    def note(text):
+        log.append((round(time.monotonic() - started_at, 1), text))
+
+    at(8)
+    broker.stop()
+    note("broker stopped (memory storage: topic, offsets and groups are gone)")
+    at(18)
+    broker.start()
+    note("broker restarted")
+    at(30)
+    site.stop_consumer()
+    note("consumer stopped (SIGTERM)")
+    at(38)
+    site.start_consumer()
+    note("consumer restarted")
+    at(48)
+    victim = site.worker_pids()[0]
+    os.kill(victim, signal.SIGTERM)
+    note(f"gunicorn worker {victim} terminated (SIGTERM); master respawns it")
+    at(53)
+    note(f"workers now {site.worker_pids()}")
+
+
+# --- Results -----------------------------------------------------------------------
+
+
+LABELS = ["home", "detail", "event POST"] + [f"/movie/{m} {v}" for v in ("cold", "cached") for m in MODELS]
+
+
+def summarize(recorder, wall_seconds):
+    rows = []
+    for label in LABELS:
+        samples = recorder.samples.get(label, [])
+        if not samples:
+            continue
+        times = sorted(seconds * 1000 for seconds, _ in samples)
+        cuts = quantiles(times, n=100, method="inclusive") if len(times) > 1 else times * 99
+        rows.append({
+            "endpoint": label,
+            "requests": len(samples),
+            "req_per_s": len(samples) / wall_seconds,
+            "p50_ms": cuts[49],
+            "p95_ms": cuts[94],
+            "p99_ms": cuts[98],
+            "errors": sum(1 for _, ok in samples if not ok),
+            "fallbacks": recorder.fallbacks.get(label, 0),
+        })
+    return rows
+
+
+def table(title, rows, wall_seconds):
+    total = sum(row["requests"] for row in rows)
+    lines = [f"{title}: {total} requests in {wall_seconds:.0f} s = {total / wall_seconds:.1f} req/s",
+             f"{'endpoint':<22}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'fallback':>10}"]
+    for row in rows:
+        lines.append(f"{row['endpoint']:<22}{row['requests']:>9}{row['req_per_s']:>8.1f}{row['p50_ms']:>9.0f}"
+                     f"{row['p95_ms']:>9.0f}{row['p99_ms']:>9.0f}{row['errors']:>8}{row['fallbacks']:>10}")
+    return "\n".join(lines)
+
+
+def stored_event_ids(db_path):
+    with sqlite3.connect(db_path, timeout=30) as db:
+        rows = db.execute("SELECT event_id FROM movie_clickevent").fetchall()
+        outbox = db.execute("SELECT COUNT(*) FROM movie_outboxevent").fetchone()[0]
+    return [str(row[0]).replace("-", "") for row in rows], outbox
+
+
+def wait_for_store(db_path, accepted, timeout):
+    """Until every accepted event is stored (the consumer re-sends the outbox), or ``timeout``."""
+    wanted = {event_id.replace("-", "") for event_id in accepted}
+    started = time.monotonic()
+    while True:
+        stored, outbox = stored_event_ids(db_path)
+        missing = wanted - set(stored)
+        if not missing or time.monotonic() - started > timeout:
+            return {
+                "accepted": len(wanted),
+                "stored": len(wanted & set(stored)),
+                "missing": len(missing),
+                "duplicates": len(stored) - len(set(stored)),
+                "outbox_left": outbox,
+                "seconds_to_drain": round(time.monotonic() - started, 1),
+            }
+        time.sleep(1)
+
+
+def catalog_movie_ids(db_path):
+    with sqlite3.connect(db_path) as db:
+        return [row[0] for row in db.execute(
+            "SELECT m.id FROM movie_movie m JOIN movie_dataset d ON d.id = m.dataset_id WHERE d.name = 'ml-100k'")]
+
+
+def warm_up(port, movie_ids):
+    """Load every model in both workers before measuring (a worker loads on its first model page)."""
+    recorder = Recorder()
+    drive(port, movie_ids, visitors=4, seconds=10, recorder=recorder, seed=999)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--visitors", type=int, default=32)
+    parser.add_argument("--steady-seconds", type=float, default=60)
+    parser.add_argument("--fault-seconds", type=float, default=75)
+    parser.add_argument("--think-seconds", type=float, default=2.0,
+                        help="mean pause of a visitor between two requests (0: closed loop, measures capacity)")
+    parser.add_argument("--epochs", type=int, default=3, help="training epochs per model (speed over quality)")
+    parser.add_argument("--work-dir", type=Path, default=None, help="a prepared folder to reuse")
+    args = parser.parse_args()
+    if args.fault_seconds < 60:
+        parser.error("--fault-seconds must be at least 60: the faults are spread over the first 55 s.")
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    work_dir = args.work_dir or RESULTS_DIR / f"load-{stamp}"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    secret = work_dir / "secret"
+    if not secret.exists():
+        secret.write_text(secrets.token_urlsafe(50))
+    broker = TansuBroker().start()
+    env = site_env(work_dir, broker)
+    site = Site(env, work_dir)
+    report = {"visitors": args.visitors, "think_seconds": args.think_seconds, "work_dir": str(work_dir)}
+    try:
+        print(f"Preparing {work_dir} (import ml-100k, train {', '.join(MODELS)} with {args.epochs} epochs)…", flush=True)
+        report["prepare_seconds"] = prepare(work_dir, env, args.epochs)
+        movie_ids = catalog_movie_ids(work_dir / "db.sqlite3")
+        site.start_web()
+        site.start_consumer()
+        warm_up(site.port, movie_ids)
+
+        print(f"Steady load: {args.visitors} visitors for {args.steady_seconds:.0f} s…", flush=True)
+        steady = Recorder()
+        steady_wall = drive(site.port, movie_ids, args.visitors, args.steady_seconds, steady, 1, args.think_seconds)
+
+        print(f"Load with faults: {args.visitors} visitors for {args.fault_seconds:.0f} s…", flush=True)
+        faulty = Recorder()
+        fault_log = []
+        started_at = time.monotonic()
+        injector = threading.Thread(target=faults, args=(site, broker, started_at, fault_log), daemon=True)
+        injector.start()
+        fault_wall = drive(site.port, movie_ids, args.visitors, args.fault_seconds, faulty, 2, args.think_seconds)
+        injector.join(timeout=60)
+
+        accepted = steady.accepted | faulty.accepted
+        (RESULTS_DIR / f"load-{stamp}-accepted.txt").write_text("\n".join(sorted(accepted)) + "\n")
+        report["events"] = wait_for_store(work_dir / "db.sqlite3", accepted, timeout=120)
+        if report["events"]["missing"]:
+            # What an operator would do: restart the consumer, which re-sends the outbox once it has caught up.
+            site.stop_consumer()
+            site.start_consumer()
+            report["events_after_consumer_restart"] = wait_for_store(work_dir / "db.sqlite3", accepted, timeout=90)
+        report["faults"] = fault_log
+        report["steady"] = summarize(steady, steady_wall)
+        report["with_faults"] = summarize(faulty, fault_wall)
+        report["error_kinds"] = {**steady.error_notes, **{f"faults/{k}": v for k, v in faulty.error_notes.items()}}
+        text = "\n\n".join([
+            table(f"Steady, {args.visitors} concurrent new visitors, think {args.think_seconds:g} s", report["steady"], steady_wall),
+            table(f"With faults, {args.visitors} concurrent new visitors, think {args.think_seconds:g} s", report["with_faults"], fault_wall),
+            "Faults (s after the phase started):\n" + "\n".join(f"  {t:>5} s  {what}" for t, what in fault_log),
+            "Events: " + ", ".join(f"{k} {v}" for k, v in report["events"].items()),
+            *(["After restarting the consumer once more: " + ", ".join(
+                f"{k} {v}" for k, v in report["events_after_consumer_restart"].items())]
+              if "events_after_consumer_restart" in report else []),
+            "Error kinds: " + (json.dumps(report["error_kinds"]) if report["error_kinds"] else "none"),
+            "Setup seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in report["prepare_seconds"].items()),
+        ])
+        print(text)
+        (RESULTS_DIR / f"load-{stamp}.txt").write_text(text + "\n")
+        (RESULTS_DIR / f"load-{stamp}.json").write_text(json.dumps(report, indent=2))
+        print(f"Written to {RESULTS_DIR}/load-{stamp}.txt and .json")
+    finally:
+        site.stop()
+        broker.stop()
+
+
+if __name__ == "__main__":
+    main()
