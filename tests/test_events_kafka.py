@@ -236,11 +236,20 @@ def test_sigterm_finishes_the_batch_commits_and_exits(kafka_events, settings, mo
         browser.click(movie.pk)
     events.get_producer().flush()
     previous_handler = signal.getsignal(signal.SIGTERM)
-    threading.Timer(6.0, os.kill, (os.getpid(), signal.SIGTERM)).start()
     out = io.StringIO()
+
+    def terminate_once_consuming():
+        # The group join takes a few seconds, longer on a busy machine: wait
+        # for the consumer's own progress line rather than a fixed time.
+        deadline = time.monotonic() + 25
+        while f"{len(movies)} messages" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=terminate_once_consuming, daemon=True).start()
     started = time.monotonic()
-    call_command("consume_events", "--max-seconds", "30", "--progress-seconds", "1", stdout=out)
-    assert time.monotonic() - started < 15
+    call_command("consume_events", "--max-seconds", "40", "--progress-seconds", "1", stdout=out)
+    assert time.monotonic() - started < 35  # stopped by the signal, not by --max-seconds
     assert ClickEvent.objects.count() == len(movies)
     assert "Stopped: 5 messages" in out.getvalue()
     assert "consume_events:" in out.getvalue()  # periodic progress with lag
