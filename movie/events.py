@@ -217,12 +217,18 @@ def visitor_history(key, limit=HISTORY_LIMIT, event_type=None):
     return sorted(merged.values(), key=lambda event: event.sort_key, reverse=True)[:limit]
 
 
+def latest_ratings(history):
+    """{movie_id: latest rating} from events ordered newest first."""
+    ratings = {}
+    for event in history:
+        if event.event_type == "rating":
+            ratings.setdefault(event.movie_id, event.rating)
+    return ratings
+
+
 def visitor_ratings(key):
     """{movie_id: the visitor's latest rating} (read-your-writes as above)."""
-    ratings = {}
-    for event in visitor_history(key, RATINGS_LIMIT, event_type="rating"):
-        ratings.setdefault(event.movie_id, event.rating)
-    return ratings
+    return latest_ratings(visitor_history(key, RATINGS_LIMIT, event_type="rating"))
 
 
 def visitor_rating(key, movie_id):

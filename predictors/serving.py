@@ -92,12 +92,9 @@ class Predictor:
                 log.info("loaded %s in %.2f s", loaded.version.label, time.monotonic() - started)
             return self._loaded
 
-    def recommend(self, history_movie_ids, k=10):
-        """Top-k unseen movies for a visitor whose history is ``history_movie_ids``
-        (Movie pks, oldest first)."""
-        loaded = self.current()
-        if loaded is None:
-            return None
+    def recommend(self, loaded, history_movie_ids, k=10):
+        """Top-k unseen movies from ``loaded`` (what ``current()`` returned) for
+        a visitor whose history is ``history_movie_ids`` (Movie pks, oldest first)."""
         known = [loaded.index[pk] for pk in history_movie_ids if pk in loaded.index]
         if not known:
             return None
@@ -153,7 +150,7 @@ def recommend(model_name, history_movie_ids, k=10):
             fallback = Fallback.NOT_TRAINED
         else:
             label = loaded.version.label
-            answer = predictor.recommend(history_movie_ids, k) if history_movie_ids else None
+            answer = predictor.recommend(loaded, history_movie_ids, k) if history_movie_ids else None
             if answer is None:  # no history, or none of it is known to the model
                 fallback = Fallback.NO_HISTORY
     except Exception:

@@ -3,7 +3,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from movie.catalog import movies_by_ids
-from movie.events import visitor_history, visitor_key
+from movie.events import latest_ratings, visitor_history, visitor_key
 from paper_review.links import review_url_for_model
 from predictors import serving
 from predictors.metrics_log import record_impression
@@ -17,11 +17,7 @@ def _visitor(request):
     """(history events newest first, movie pks oldest first, {movie pk: rating})."""
     events = visitor_history(visitor_key(request, create=False))
     movie_ids = list(dict.fromkeys(event.movie_id for event in reversed(events)))
-    ratings = {}
-    for event in events:  # newest first: the first rating seen is the current one
-        if event.event_type == "rating":
-            ratings.setdefault(event.movie_id, event.rating)
-    return events, movie_ids, ratings
+    return events, movie_ids, latest_ratings(events)
 
 
 @require_safe
