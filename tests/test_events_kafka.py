@@ -231,6 +231,7 @@ def test_topics_are_created_with_the_configured_replication(kafka_events, settin
 
 def test_sigterm_finishes_the_batch_commits_and_exits(kafka_events, settings, movies):
     settings.EVENTS_OUTBOX_RESEND_SECONDS = 30  # longer than the group join: nothing is re-sent
+    settings.KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS = 5  # a stalled group join is retried, not waited out
     browser = Browser()
     for movie in movies:
         browser.click(movie.pk)
@@ -250,7 +251,7 @@ def test_sigterm_finishes_the_batch_commits_and_exits(kafka_events, settings, mo
     started = time.monotonic()
     call_command("consume_events", "--max-seconds", "40", "--progress-seconds", "1", stdout=out)
     assert time.monotonic() - started < 35  # stopped by the signal, not by --max-seconds
-    assert ClickEvent.objects.count() == len(movies)
+    assert ClickEvent.objects.count() == len(movies), out.getvalue()
     assert "Stopped: 5 messages" in out.getvalue()
     assert "consume_events:" in out.getvalue()  # periodic progress with lag
     assert signal.getsignal(signal.SIGTERM) == previous_handler
