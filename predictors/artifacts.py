@@ -8,9 +8,16 @@ version and checked on every load, so a truncated or altered file is refused.
 The store is a local directory (MODEL_STORE_URI, default var/models) or
 ``s3://bucket/prefix`` through boto3 (MODEL_STORE_ENDPOINT_URL for S3-compatible
 servers such as moto in the tests).
+
+Loading memory-maps the file (an S3 artifact is downloaded to a temporary
+file first): the parts a reader never touches, such as the fitted
+interactions a serving process does not need, never become resident, and no
+second copy of the file sits in memory while it is unpacked.
 """
+import contextlib
 import hashlib
 import io
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -39,11 +46,12 @@ class LocalStore:
         partial.replace(path)  # readers never see half a file
         return str(path.resolve())
 
-    def get(self, uri):
-        try:
-            return Path(uri).read_bytes()
-        except FileNotFoundError:
-            raise ArtifactError(f"Artifact {uri} does not exist.") from None
+    @contextlib.contextmanager
+    def local_file(self, uri):
+        path = Path(uri)
+        if not path.is_file():
+            raise ArtifactError(f"Artifact {uri} does not exist.")
+        yield path
 
 
 class S3Store:
@@ -64,12 +72,22 @@ class S3Store:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=blob)
         return f"s3://{self.bucket}/{key}"
 
-    def get(self, uri):
+    @contextlib.contextmanager
+    def local_file(self, uri):
+        """Streams the object into a temporary file, removed afterwards (a memory
+        map of it stays valid: the data lives until the last mapping goes)."""
+        from botocore.exceptions import ClientError
+
         parts = urlsplit(uri)
-        try:
-            return self.client.get_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))["Body"].read()
-        except self.client.exceptions.NoSuchKey:
-            raise ArtifactError(f"Artifact {uri} does not exist.") from None
+        with tempfile.NamedTemporaryFile(suffix=".pt") as file:
+            try:
+                self.client.download_fileobj(parts.netloc, parts.path.lstrip("/"), file)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                    raise ArtifactError(f"Artifact {uri} does not exist.") from None
+                raise
+            file.flush()
+            yield Path(file.name)
 
 
 def store_for(uri, endpoint_url=None):
@@ -100,20 +118,27 @@ def save(store, folder, payload):
     return store.put(f"{folder}/{digest}.pt", blob), len(blob), digest
 
 
+def file_sha256(path):
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
 def load(uri, expected_sha256, store=None):
-    """The artifact's dict, after checking its sha256."""
+    """The artifact's dict, after checking its sha256; tensors are memory-mapped."""
     if store is None:
         from django.conf import settings
 
         store = store_for(uri, settings.MODEL_STORE_ENDPOINT_URL)
-    blob = store.get(uri)
-    actual = sha256_hex(blob)
-    if actual != expected_sha256:
-        raise ArtifactError(f"Artifact {uri} is corrupted: its sha256 is {actual}, expected {expected_sha256}.")
-    try:
-        payload = torch.load(io.BytesIO(blob), weights_only=True)
-    except Exception as error:  # the checksum matched, so the writer produced something unreadable
-        raise ArtifactError(f"Artifact {uri} cannot be read: {error}") from None
+    # Artifacts are named by their sha256 and written by rename, so the file
+    # checked here is the file read next.
+    with store.local_file(uri) as path:
+        actual = file_sha256(path)
+        if actual != expected_sha256:
+            raise ArtifactError(f"Artifact {uri} is corrupted: its sha256 is {actual}, expected {expected_sha256}.")
+        try:
+            payload = torch.load(path, mmap=True, weights_only=True)
+        except Exception as error:  # the checksum matched, so the writer produced something unreadable
+            raise ArtifactError(f"Artifact {uri} cannot be read: {error}") from None
     if payload.get("format") != FORMAT:
         raise ArtifactError(f"Artifact {uri} has format {payload.get('format')!r}; this code reads format {FORMAT}.")
     return payload

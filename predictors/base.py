@@ -78,6 +78,13 @@ class Recommender(nn.Module):
             return self.item_side(items)
         return self._serving_item_side[items]
 
+    def serving_state(self):
+        """Tensors beyond the state_dict that serving needs (saved in the artifact); none here."""
+        return {}
+
+    def load_serving_state(self, state):
+        return self
+
     def freeze_for_serving(self):
         """Eval mode, no gradients, item sides precomputed: the model is read-only from now on."""
         self.eval()

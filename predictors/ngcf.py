@@ -80,10 +80,14 @@ class NGCFLayer(nn.Module):
 class NGCF(Recommender):
     fold_in_loss = "bpr"
 
-    def __init__(self, graph, dim=64, layers=3, dropout=0.1):
+    def __init__(self, graph, dim=64, layers=3, dropout=0.1, n_nodes=None):
+        """``graph`` from interaction_graph; or None and ``n_nodes`` = (users,
+        items) for a serving copy whose item layers come from load_serving_state."""
         super().__init__()
         self.graph = graph
-        self.n_users, self.n_items = graph.num_nodes("user"), graph.num_nodes("item")
+        if graph is not None:
+            n_nodes = graph.num_nodes("user"), graph.num_nodes("item")
+        self.n_users, self.n_items = n_nodes
         self.user_embedding = embedding(self.n_users, dim)  # e_u^(0)
         self.item_embedding = embedding(self.n_items, dim)  # e_i^(0)
         nn.init.xavier_uniform_(self.user_embedding.weight)
@@ -91,9 +95,14 @@ class NGCF(Recommender):
         self.layers = nn.ModuleList(NGCFLayer(dim, dim, dropout) for _ in range(layers))
         self._cache = None  # eval-mode propagation, reused until the next train() call
         # |N_i|, kept apart from the graph so that serving can drop the graph.
-        self.register_buffer("item_degree", graph.nodes["item"].data["degree"], persistent=False)
+        degree = graph.nodes["item"].data["degree"] if graph is not None else torch.ones(self.n_items)
+        self.register_buffer("item_degree", degree, persistent=False)
 
     def train(self, mode=True):
+        if self.graph is None:
+            if mode:
+                raise RuntimeError("This NGCF has no graph (a serving copy): it cannot be trained.")
+            return super().train(False)  # keeps the propagated layers: nothing could change them
         self._cache = None
         return super().train(mode)
 
@@ -111,6 +120,8 @@ class NGCF(Recommender):
         if self.training:
             return self._concatenate(self.propagate())
         if self._cache is None:
+            if self.graph is None:
+                raise RuntimeError("This NGCF has neither a graph nor propagated layers; load_serving_state gives it the latter.")
             with torch.no_grad():
                 per_layer = self.propagate()
             self._cache = (self._concatenate(per_layer), per_layer)
@@ -124,7 +135,10 @@ class NGCF(Recommender):
         return self.user_embedding.embedding_dim
 
     def user_representation(self, users):
-        return self.representations()[0][users]
+        user_all = self.representations()[0]
+        if user_all is None:
+            raise RuntimeError("A serving copy of NGCF keeps no trained users; fold a user in instead.")
+        return user_all[users]
 
     def score_pairs(self, user_repr, items):
         return self.score_item_side(user_repr, self.item_side(items))
@@ -140,6 +154,24 @@ class NGCF(Recommender):
 
     def score_item_side(self, user_repr, item_side):
         return (item_side @ user_repr.unsqueeze(-1)).squeeze(-1)  # (B, K, D) @ (B, D, 1)
+
+    def serving_state(self):
+        """What serving needs besides the weights, saved in the artifact so that
+        a web process never builds the graph (two edges per interaction: at
+        ml-25m size more memory than all three models): the item side of every
+        layer, concatenated, (Ni, d(L+1)), and |N_i| (Ni,)."""
+        if self.training:
+            raise RuntimeError("Save the serving state of an eval-mode model.")
+        return {"item_layers": self.representations()[1], "item_degree": self.item_degree}
+
+    def load_serving_state(self, state):
+        """The counterpart of serving_state, for a model built with graph=None."""
+        item_layers = state["item_layers"].clone()  # (Ni, d(L+1)); a copy, not a view of the artifact file
+        widths = [self.user_embedding.embedding_dim] + [layer.W1.out_features for layer in self.layers]
+        self.item_degree = state["item_degree"].clone()
+        self.eval()
+        self._cache = ((None, item_layers), [{"item": part} for part in item_layers.split(widths, dim=-1)])
+        return self
 
     def freeze_for_serving(self):
         """The propagated layers are already the item sides: keep them, drop the graph."""

@@ -1,7 +1,9 @@
 """From a training result to a registered version, and back to a model.
 
 The serving code loads the active version with
-``load_version(ModelVersion.objects.active("gmf"))``.
+``load_version(ModelVersion.objects.active("gmf"), serving=True)``: a
+read-only copy that skips what only training and evaluation need (NGCF's
+graph and trained users, the fitted interactions).
 """
 from dataclasses import dataclass
 
@@ -19,12 +21,12 @@ class VersionLabelError(ValueError):
 
 @dataclass
 class LoadedModel:
-    version: ModelVersion
+    version: ModelVersion | None
     model: torch.nn.Module  # in eval mode
     user_ids: np.ndarray  # (n_users,) dataset user id of each row
     item_ids: np.ndarray  # (n_items,) Movie.pk of each item index
-    fit_users: np.ndarray  # (n,) the interactions the model was fitted on
-    fit_items: np.ndarray
+    fit_users: np.ndarray | None  # (n,) the interactions the model was fitted on; None in a serving copy
+    fit_items: np.ndarray | None
 
     def item_index(self):
         """Movie.pk -> item index."""
@@ -32,10 +34,12 @@ class LoadedModel:
 
 
 def artifact_payload(model_name, result, data):
+    model = result.model.eval()
     return {
         "model_name": model_name,
         "hyperparameters": result.params,
-        "state_dict": result.model.state_dict(),
+        "state_dict": model.state_dict(),
+        "serving": model.serving_state(),
         "user_ids": torch.from_numpy(data.user_ids),
         "item_ids": torch.from_numpy(data.item_ids),
         "fit_users": torch.from_numpy(result.fit.users),
@@ -45,13 +49,25 @@ def artifact_payload(model_name, result, data):
     }
 
 
-def model_from_payload(payload):
-    user_ids, item_ids = payload["user_ids"], payload["item_ids"]
-    model = build_model(
-        payload["model_name"], payload["hyperparameters"], len(user_ids), len(item_ids), payload["fit_users"], payload["fit_items"]
-    )
+def model_from_payload(payload, serving=False):
+    """The model in eval mode. ``serving``: without the graph when the artifact
+    carries the propagated layers (artifacts written before them rebuild it)."""
+    n_users, n_items = len(payload["user_ids"]), len(payload["item_ids"])
+    serving_state = payload.get("serving") if serving else None
+    fit = (None, None) if serving_state else (payload["fit_users"], payload["fit_items"])
+    model = build_model(payload["model_name"], payload["hyperparameters"], n_users, n_items, *fit)
     model.load_state_dict(payload["state_dict"])
+    if serving_state:
+        model.load_serving_state(serving_state)
     return model.eval()
+
+
+def loaded_model(payload, version=None, serving=False):
+    """An artifact's payload -> LoadedModel. Arrays are copied out of the
+    payload, so that nothing keeps the artifact file's memory map alive."""
+    fit = (None, None) if serving else (payload["fit_users"].numpy().copy(), payload["fit_items"].numpy().copy())
+    return LoadedModel(version, model_from_payload(payload, serving), payload["user_ids"].numpy().copy(),
+                       payload["item_ids"].numpy().copy(), *fit)
 
 
 def register(model_name, result, data, dataset_name, fingerprint, store=None, activate=False):
@@ -74,16 +90,9 @@ def register(model_name, result, data, dataset_name, fingerprint, store=None, ac
     return version
 
 
-def load_version(version, store=None):
+def load_version(version, store=None, serving=False):
     payload = artifacts.load(version.artifact_uri, version.artifact_sha256, store)
-    return LoadedModel(
-        version=version,
-        model=model_from_payload(payload),
-        user_ids=payload["user_ids"].numpy(),
-        item_ids=payload["item_ids"].numpy(),
-        fit_users=payload["fit_users"].numpy(),
-        fit_items=payload["fit_items"].numpy(),
-    )
+    return loaded_model(payload, version, serving)
 
 
 def find_version(label):

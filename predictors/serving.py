@@ -83,11 +83,10 @@ class Predictor:
         with self._load_lock:  # one thread loads; the others wait for it
             if self._identity(self._loaded) != active:
                 started = time.monotonic()
-                loaded = load_version(ModelVersion.objects.get(pk=active[0]))
+                loaded = load_version(ModelVersion.objects.get(pk=active[0]), serving=True)
                 loaded.index = loaded.item_index()
-                # Item halves of the scores computed once; NGCF's graph is freed after one propagation.
+                # Item halves of the scores computed once (NGCF's come propagated in the artifact).
                 loaded.model.freeze_for_serving()
-                loaded.fit_users = loaded.fit_items = None  # training data: not needed to serve
                 self._loaded = loaded
                 log.info("loaded %s in %.2f s", loaded.version.label, time.monotonic() - started)
             return self._loaded

@@ -50,7 +50,8 @@ def hyperparameters(model_name, **overrides):
 
 
 def build_model(model_name, params, n_users, n_items, users, items):
-    """An untrained model; ``users``/``items`` are the interactions a graph model propagates over."""
+    """An untrained model; ``users``/``items`` are the interactions a graph model
+    propagates over (None for a serving copy, see NGCF.load_serving_state)."""
     if model_name == "gmf":
         return GMF(n_users, n_items, params["dim"])
     if model_name == "mlp":
@@ -58,7 +59,8 @@ def build_model(model_name, params, n_users, n_items, users, items):
     if model_name == "neumf":
         return NeuMF(n_users, n_items, params["dim"], params["layers"], params["dropout"])
     if model_name == "ngcf":
-        return NGCF(interaction_graph(users, items, n_users, n_items), params["dim"], params["layers"], params["dropout"])
+        graph = None if users is None else interaction_graph(users, items, n_users, n_items)
+        return NGCF(graph, params["dim"], params["layers"], params["dropout"], n_nodes=(n_users, n_items))
     raise ValueError(f"Unknown model {model_name!r}; choose one of {', '.join(MODEL_NAMES)}.")
 
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from predictors import artifacts
+from predictors import artifacts, foldin
 from predictors.baselines import fit_popularity
 from predictors.data import from_frame
 from predictors.evaluation import full_ranking, model_scorer
 from predictors.models import ModelVersion
-from predictors.registry import load_version, register
+from predictors.registry import artifact_payload, load_version, loaded_model, register
 from predictors.synthetic import planted_interactions
 from predictors.training import hyperparameters, train_and_evaluate
 
@@ -85,6 +85,34 @@ def test_a_corrupted_artifact_is_refused(planted, tmp_path):
         load_version(version)
 
 
+def recommendations(loaded, history):
+    model = loaded.model.freeze_for_serving()
+    return foldin.top_k_unseen(model, foldin.fold_in(model, history), history, 10)
+
+
+@pytest.mark.django_db
+def test_the_serving_copy_of_ngcf_has_no_graph_and_recommends_the_same(planted, tmp_path):
+    version = register("ngcf", quick_training(planted, "ngcf"), planted, "planted", {}, store=artifacts.LocalStore(tmp_path))
+    complete, serving = load_version(version), load_version(version, serving=True)
+    assert serving.model.graph is None and serving.fit_users is None and serving.fit_items is None
+    history = [0, 5, 7, 21]
+    (expected_items, expected_scores), (items, scores) = recommendations(complete, history), recommendations(serving, history)
+    assert list(items) == list(expected_items) and np.allclose(scores, expected_scores, atol=1e-5)
+    with pytest.raises(RuntimeError, match="cannot be trained"):
+        serving.model.train()
+    with pytest.raises(RuntimeError, match="fold a user in"):
+        serving.model.user_representation(torch.tensor([0]))
+
+
+def test_an_ngcf_artifact_without_propagated_layers_is_served_by_rebuilding_the_graph(planted, tmp_path):
+    result = quick_training(planted, "ngcf")
+    older_payload = {key: value for key, value in artifact_payload("ngcf", result, planted).items() if key != "serving"}
+    uri, _, sha256 = artifacts.save(artifacts.LocalStore(tmp_path), "ngcf", older_payload)
+    loaded = loaded_model(artifacts.load(uri, sha256, artifacts.LocalStore(tmp_path)), serving=True)
+    assert loaded.model.graph is not None
+    assert len(recommendations(loaded, [1, 2, 3])[0]) == 10
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -116,4 +144,7 @@ def test_artifacts_round_trip_through_s3(planted, s3_endpoint, settings):
     assert np.allclose(model_scorer(loaded.model)(users), model_scorer(result.model)(users), atol=1e-6)
     version.artifact_sha256 = "0" * 64
     with pytest.raises(artifacts.ArtifactError, match="corrupted"):
+        load_version(version)
+    version.artifact_uri = "s3://models/registry/gmf/missing.pt"
+    with pytest.raises(artifacts.ArtifactError, match="does not exist"):
         load_version(version)
