@@ -212,3 +212,6 @@ MODEL_STORE_ENDPOINT_URL = env_str("MODEL_STORE_ENDPOINT_URL")
 # torch threads for train_model/evaluate_model (0 keeps torch's own choice). One is
 # fastest on a small shared machine: the tensors are small, thread hand-offs dear.
 MODEL_TRAINING_THREADS = env_int("MODEL_TRAINING_THREADS", 1)
+# A running training job whose worker reported no epoch for this long (and is
+# not a process of this host, which is checked directly) is marked failed.
+TRAINING_JOB_STALE_SECONDS = env_int("TRAINING_JOB_STALE_SECONDS", 6 * 3600)

@@ -281,7 +281,7 @@ class TrainingJobForm(forms.ModelForm):
 
 @admin.register(TrainingJob)
 class TrainingJobAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "kind", "model_name", "status", "progress", "version", "requested_by", "created_at", "finished_at"]
+    list_display = ["__str__", "kind", "model_name", "status", "progress", "version", "worker", "heartbeat_at", "requested_by", "created_at", "finished_at"]
     list_filter = ["kind", "status", "model_name"]
     add_form = TrainingJobForm
     add_fieldsets = [

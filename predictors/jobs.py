@@ -5,11 +5,20 @@ A job row is the whole interface: the admin inserts it (status queued), a
 worker claims it with a conditional update (so two workers never run the same
 job), writes the epoch, stage and last loss as training goes, and ends with the
 registered candidate or the reason it failed.
+
+A worker that dies without a chance to say so (kill -9, a lost machine)
+leaves its job "running"; ``fail_abandoned`` ends such jobs: at once when the
+worker was on this host and its process is gone, otherwise once the job has
+reported no progress for TRAINING_JOB_STALE_SECONDS.
 """
 import io
 import logging
+import os
+import socket
 from contextlib import contextmanager
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from tqdm import tqdm
@@ -17,6 +26,7 @@ from tqdm import tqdm
 from predictors import training
 from predictors.data import DataError, fingerprint, from_database
 from predictors.management.commands.train_model import metrics_summary
+from predictors.metrics_log import worker_name
 from predictors.models import TrainingJob, TrainingRun
 from predictors.registry import register
 
@@ -37,13 +47,52 @@ def queue_evaluation(version, user=None):
 def claim_next():
     """The oldest queued job, now marked running by this worker; None when idle."""
     for job in TrainingJob.objects.filter(status=TrainingJob.Status.QUEUED).order_by("created_at", "pk")[:5]:
+        now = timezone.now()
         claimed = TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.QUEUED).update(
-            status=TrainingJob.Status.RUNNING, started_at=timezone.now()
+            status=TrainingJob.Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker_name()
         )
         if claimed:
             job.refresh_from_db()
             return job
     return None
+
+
+def _process_is_gone(worker):
+    """True when ``worker`` (host:pid) ran on this host and that process no longer exists."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists, under another user
+        return False
+    return False
+
+
+def fail_abandoned():
+    """Marks failed the running jobs whose worker is gone; returns them."""
+    stale_before = timezone.now() - timedelta(seconds=settings.TRAINING_JOB_STALE_SECONDS)
+    abandoned = []
+    for job in TrainingJob.objects.filter(status=TrainingJob.Status.RUNNING):
+        if _process_is_gone(job.worker):
+            reason = f"Its worker ({job.worker}) stopped without finishing it; queue it again."
+        elif job.heartbeat_at is None or job.heartbeat_at < stale_before:
+            reason = (f"Its worker ({job.worker or 'unknown'}) reported no progress for "
+                      f"{settings.TRAINING_JOB_STALE_SECONDS} s and is taken to be gone; queue it again.")
+        else:
+            continue
+        # Conditional, like claiming: a worker finishing it meanwhile wins.
+        if TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING).update(
+            status=TrainingJob.Status.FAILED, message=reason, finished_at=timezone.now()
+        ):
+            TrainingRun.objects.filter(pk=job.training_run_id, status=TrainingRun.Status.RUNNING).update(
+                status=TrainingRun.Status.FAILED, summary=reason, finished_at=timezone.now()
+            )
+            log.warning("job %s: %s", job.pk, reason)
+            abandoned.append(job)
+    return abandoned
 
 
 def _progress_bar_class(job):
@@ -63,6 +112,7 @@ def _progress_bar_class(job):
                 max_epochs=self.total or 0,
                 last_loss=float(kwargs.get("loss", "nan")),
                 last_validation=float(kwargs.get("val_ndcg", "nan")),
+                heartbeat_at=timezone.now(),
             )
 
     return JobProgressBar
@@ -144,6 +194,7 @@ def run(job, progress=False):
 
 def run_queued(progress=False):
     """Runs queued jobs one after another until none is left, yielding each when it ends."""
+    fail_abandoned()
     while (job := claim_next()) is not None:
         log.info("running job %s: %s", job.pk, job)
         yield run(job, progress)

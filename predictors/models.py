@@ -154,6 +154,8 @@ class TrainingJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=120, blank=True, help_text="host:pid of the worker that claimed it.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="When its worker last reported progress.")
 
     class Meta:
         ordering = ["-created_at", "-pk"]

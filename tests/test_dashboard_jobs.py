@@ -1,7 +1,14 @@
 """The job worker: a training job asked for in the admin ends as a registered
 candidate with its progress recorded; a re-evaluation stores new metrics."""
+import socket
+import subprocess
+import sys
+from datetime import timedelta
+from io import StringIO
+
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from predictors import jobs, training
 from predictors.models import ModelVersion, TrainingJob, TrainingRun
@@ -33,8 +40,6 @@ def test_worker_trains_and_registers_a_candidate(catalog, store, capsys):
 
 
 def test_worker_output_ends_with_a_summary(catalog, store):
-    from io import StringIO
-
     queue_training(dataset="no-such-dataset")
     out = StringIO()
     call_command("run_training_jobs", "--once", verbosity=0, stdout=out)
@@ -81,3 +86,45 @@ def test_a_stopped_worker_marks_its_job_failed(catalog, store, monkeypatch):
     job.refresh_from_db()
     assert job.status == "failed" and "stopped" in job.message
     assert job.training_run.status == "failed"
+
+
+def running_job(worker, heartbeat_age_seconds=0):
+    job = queue_training()
+    run = TrainingRun.objects.create(model_name="gmf", dataset="test-catalog", protocol="full", hyperparameters={})
+    heartbeat = timezone.now() - timedelta(seconds=heartbeat_age_seconds)
+    TrainingJob.objects.filter(pk=job.pk).update(status="running", worker=worker, heartbeat_at=heartbeat, training_run=run)
+    return job
+
+
+def dead_pid():
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_a_job_whose_worker_was_killed_is_failed_by_the_next_worker(catalog):
+    killed = running_job(f"{socket.gethostname()}:{dead_pid()}")
+    alive = running_job(jobs.worker_name())  # this test's own process: still running
+    call_command("run_training_jobs", "--once", verbosity=0, stdout=StringIO())
+    killed.refresh_from_db()
+    alive.refresh_from_db()
+    assert killed.status == "failed" and "stopped without finishing it; queue it again" in killed.message
+    assert killed.finished_at and TrainingRun.objects.get(pk=killed.training_run_id).status == "failed"
+    assert alive.status == "running"
+
+
+def test_a_job_silent_for_too_long_on_another_host_is_failed(db, settings):
+    settings.TRAINING_JOB_STALE_SECONDS = 600
+    silent = running_job("other-host:123", heartbeat_age_seconds=601)
+    recent = running_job("other-host:456", heartbeat_age_seconds=30)
+    assert [job.pk for job in jobs.fail_abandoned()] == [silent.pk]
+    silent.refresh_from_db()
+    recent.refresh_from_db()
+    assert silent.status == "failed" and "no progress for 600 s" in silent.message
+    assert recent.status == "running"
+
+
+def test_claiming_records_the_worker_and_a_heartbeat(db):
+    queue_training()
+    job = jobs.claim_next()
+    assert job.worker == jobs.worker_name() and job.heartbeat_at is not None
