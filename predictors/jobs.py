@@ -15,13 +15,11 @@ import io
 import logging
 import os
 import socket
-from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
-from tqdm import tqdm
 
 from predictors import training
 from predictors.data import DataError, fingerprint, from_database
@@ -95,39 +93,20 @@ def fail_abandoned():
     return abandoned
 
 
-def _progress_bar_class(job):
-    """A tqdm that also writes each finished epoch onto the job row."""
+def epoch_recorder(job):
+    """A training on_epoch callback that writes each finished epoch onto the job row."""
 
-    class JobProgressBar(tqdm):
-        def __init__(self, iterable=None, desc=None, *args, **kwargs):
-            super().__init__(iterable, desc, *args, **kwargs)
-            self.job_stage, self.job_epochs = desc or job.model_name, 0
+    def record(entry, max_epochs):
+        TrainingJob.objects.filter(pk=job.pk).update(
+            stage=entry["stage"][:32],
+            epoch=entry["epoch"],
+            max_epochs=max_epochs,
+            last_loss=entry["loss"],
+            last_validation=entry["val_ndcg@10"],
+            heartbeat_at=timezone.now(),
+        )
 
-        def set_postfix(self, ordered_dict=None, refresh=True, **kwargs):
-            super().set_postfix(ordered_dict, refresh, **kwargs)
-            self.job_epochs += 1
-            TrainingJob.objects.filter(pk=job.pk).update(
-                stage=self.job_stage[:32],
-                epoch=self.job_epochs,
-                max_epochs=self.total or 0,
-                last_loss=float(kwargs.get("loss", "nan")),
-                last_validation=float(kwargs.get("val_ndcg", "nan")),
-                heartbeat_at=timezone.now(),
-            )
-
-    return JobProgressBar
-
-
-@contextmanager
-def reporting_progress(job):
-    """The training loop reports epochs only through its tqdm bar, so the
-    worker (one job at a time, one thread) swaps in a bar that records them."""
-    original = training.tqdm
-    training.tqdm = _progress_bar_class(job)
-    try:
-        yield
-    finally:
-        training.tqdm = original
+    return record
 
 
 def _finish(job, status, message, **fields):
@@ -147,8 +126,7 @@ def train(job, progress=False):
     TrainingJob.objects.filter(pk=job.pk).update(training_run=run)
     job.training_run = run
     try:
-        with reporting_progress(job):
-            result = training.train_and_evaluate(data, job.model_name, params, job.protocol, job.seed, progress)
+        result = training.train_and_evaluate(data, job.model_name, params, job.protocol, job.seed, progress, epoch_recorder(job))
         version = register(job.model_name, result, data, job.dataset, fingerprint(data))
     except BaseException as error:
         run.status, run.summary, run.finished_at = TrainingRun.Status.FAILED, f"{type(error).__name__}: {error}", timezone.now()

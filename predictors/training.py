@@ -76,8 +76,9 @@ def batch_loss(model, users, items, params):
     return loss + params["l2"] * l2 / 2
 
 
-def train_epochs(model, fit, validation, params, rng, stage, progress=True):
-    """Trains in place with early stopping; returns the per-epoch curve."""
+def train_epochs(model, fit, validation, params, rng, stage, progress=True, on_epoch=None):
+    """Trains in place with early stopping; returns the per-epoch curve.
+    ``on_epoch(entry, max_epochs)`` is called with each epoch's curve entry."""
     optimizer = torch.optim.Adam(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
     known = fit.keys()
     # A user who has seen every item has no negatives to contrast with.
@@ -105,6 +106,8 @@ def train_epochs(model, fit, validation, params, rng, stage, progress=True):
         curve.append({"stage": stage, "epoch": epoch, "loss": total / len(users), "val_ndcg@10": score,
                       "seconds": time.perf_counter() - started})
         bar.set_postfix(loss=f"{total / len(users):.4f}", val_ndcg=f"{score:.4f}")
+        if on_epoch is not None:
+            on_epoch(curve[-1], params["epochs"])
         if score > best:
             best, best_state, waited = score, copy.deepcopy(model.state_dict()), 0
         else:
@@ -118,7 +121,7 @@ def train_epochs(model, fit, validation, params, rng, stage, progress=True):
     return curve
 
 
-def fit_model(model_name, train, params, rng, progress=True):
+def fit_model(model_name, train, params, rng, progress=True, on_epoch=None):
     """A trained model and its curves. NeuMF first trains GMF and MLP branches
     and starts from them, as He et al. do. ``train`` keeps every interaction
     the model may learn from; validation is carved out of it."""
@@ -129,11 +132,11 @@ def fit_model(model_name, train, params, rng, progress=True):
         for branch in ("gmf", "mlp"):
             branch_params = hyperparameters(branch, dim=params["dim"], layers=params["layers"] or None)
             branches[branch] = build_model(branch, branch_params, fit.n_users, fit.n_items, fit.users, fit.items)
-            curves += train_epochs(branches[branch], fit, validation, branch_params, rng, f"neumf/{branch}", progress)
+            curves += train_epochs(branches[branch], fit, validation, branch_params, rng, f"neumf/{branch}", progress, on_epoch)
         model = NeuMF.from_pretrained(branches["gmf"], branches["mlp"], params["alpha"])
     else:
         model, curves = build_model(model_name, params, fit.n_users, fit.n_items, fit.users, fit.items), []
-    curves += train_epochs(model, fit, validation, params, rng, model_name, progress)
+    curves += train_epochs(model, fit, validation, params, rng, model_name, progress, on_epoch)
     return model, fit, curves
 
 
@@ -160,13 +163,14 @@ def score_held_out(model, protocol, train, test, seed):
     return evaluate(model_scorer(model), protocol, train, test, np.random.default_rng(seed + 2))
 
 
-def train_and_evaluate(data, model_name, params, protocol, seed, progress=True):
-    """Split ``data`` for ``protocol``, train, and score the held-out part."""
+def train_and_evaluate(data, model_name, params, protocol, seed, progress=True, on_epoch=None):
+    """Split ``data`` for ``protocol``, train, and score the held-out part
+    (``on_epoch``: see train_epochs)."""
     torch.manual_seed(seed)
     train, test = protocol_split(data, protocol, seed)
     params = {**params, "protocol": protocol, "seed": seed}
     started = time.perf_counter()
-    model, fit, curves = fit_model(model_name, train, params, np.random.default_rng(seed + 1), progress)
+    model, fit, curves = fit_model(model_name, train, params, np.random.default_rng(seed + 1), progress, on_epoch)
     seconds = time.perf_counter() - started
     metrics = score_held_out(model, protocol, train, test, seed)
     return TrainingResult(model, params, metrics, curves, seconds, fit, (train, test))
