@@ -9,7 +9,12 @@ from threadpoolctl import threadpool_limits
 
 BASELINES = ("popularity", "als", "bpr")
 ALS_DEFAULTS = {"factors": 32, "regularization": 0.1, "alpha": 2.0, "iterations": 15}
-BPR_DEFAULTS = {"factors": 128, "learning_rate": 0.01, "regularization": 0.01, "iterations": 200}
+# Chosen on two splits the benchmark does not report (seeds 8 and 9 of the 75/25
+# protocol): NDCG@10 .344 against .21 for the previous 128/.01/.01/200. implicit's
+# BPR draws its negatives from the interaction list, i.e. in proportion to
+# popularity, which pushes popular movies down; on MovieLens, where the held-out
+# part is popularity-heavy, that caps it well below ALS however it is tuned.
+BPR_DEFAULTS = {"factors": 64, "learning_rate": 0.005, "regularization": 0.03, "iterations": 150}
 
 
 def fit_popularity(train):
