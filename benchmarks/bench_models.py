@@ -8,6 +8,13 @@ baselines (popularity, implicit ALS and BPR) are fitted on the same training
 part. Prints a mean ± std table (also written to --out, refreshed after every seed).
 
     .venv/bin/python benchmarks/bench_models.py --seeds 0 1 2
+
+On a 2-core machine two processes (one thread each) halve the wall time; the
+table of all seeds is then made from their JSON files:
+
+    .venv/bin/python benchmarks/bench_models.py --seeds 0 2 --out benchmarks/results/models-a.md &
+    .venv/bin/python benchmarks/bench_models.py --seeds 1 --out benchmarks/results/models-b.md
+    .venv/bin/python benchmarks/bench_models.py --merge benchmarks/results/models-a.json benchmarks/results/models-b.json
 """
 import argparse
 import json
@@ -103,9 +110,21 @@ def main():
     parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (and implicit's)")
     parser.add_argument("--out", default=str(REPO_DIR / "benchmarks" / "results" / "models.md"))
+    parser.add_argument("--merge", nargs="+", metavar="JSON", help="no training: the table of the seeds in these result files")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
+    if args.merge:
+        missing = [path for path in args.merge if not Path(path).is_file()]
+        if missing:
+            parser.error(f"no such result file: {', '.join(missing)}")
+        per_seed = [seed_results for path in args.merge for seed_results in json.loads(Path(path).read_text())]
+        names = [name for name in list(BASELINES) + list(MODEL_NAMES) if all(name in seed_results for seed_results in per_seed)]
+        report = table(per_seed, names)
+        Path(args.out).write_text(report + "\n")
+        print(report)
+        print(f"Merged {len(per_seed)} seeds from {len(args.merge)} files; table in {args.out}.")
+        return
     ratings = Path(args.data) / "u.data"
     if not ratings.exists():
         parser.error(f"{ratings} does not exist; pass --data or set MOVIELENS_100K_DIR.")
