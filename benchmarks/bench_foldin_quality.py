@@ -151,8 +151,10 @@ def fold_in_ranking(model, history, settings):
 def run(args):
     data = from_frame(read_movielens_ratings(Path(args.data) / "u.data"))
     split = cold_split(data, args.held_out, args.seed)
-    settings = foldin.FoldInSettings(**{key: value for key, value in vars(args).items()
-                                        if key in {f.name for f in dataclasses.fields(foldin.FoldInSettings)} and value is not None})
+    # Settings given on the command line override every model's own (foldin.settings_for).
+    overrides = {key: value for key, value in vars(args).items()
+                 if key in {f.name for f in dataclasses.fields(foldin.FoldInSettings)} and value is not None}
+    settings = {}
     cache_dir = RESULTS_DIR / "foldin-models"
     base = split.training_part()
     popularity = np.bincount(base.items, minlength=base.n_items).astype(np.float64)
@@ -162,6 +164,7 @@ def run(args):
     for name in args.models:
         params = hyperparameters(name, epochs=epochs_for(args.epochs, name))
         model, seconds[(name, "train")] = trained_model(name, base, params, args.seed, cache_dir, "cold")
+        settings[name] = foldin.settings_for(model, overrides)
         if args.train_only:
             for n in REVEALED:
                 trained_model(name, split.training_part(n), params, args.seed, cache_dir, f"revealed{n}")
@@ -170,7 +173,7 @@ def run(args):
             fold_seconds = []
             for history, test in tqdm(per_user[n].values(), desc=f"{name} fold-in n={n}", leave=False):
                 started = time.perf_counter()
-                scores.add(name, n, fold_in_ranking(model, history, settings), test)
+                scores.add(name, n, fold_in_ranking(model, history, settings[name]), test)
                 fold_seconds.append(time.perf_counter() - started)
             seconds[(name, n)] = float(np.mean(fold_seconds))
         if args.no_retrain:
@@ -220,7 +223,8 @@ def report(args, settings, scores, seconds, per_user, baseline_users):
     train_seconds = ", ".join(f"{name} {seconds[(name, 'train')]:.0f} s" for name in args.models)
     text = "\n".join([
         f"Cold-visitor fold-in quality, ml-100k, {args.held_out:.0%} users held out (seed {args.seed}); epochs: "
-        f"{' '.join(args.epochs) or 'project defaults'}; fold-in settings: {settings}",
+        f"{' '.join(args.epochs) or 'project defaults'}; fold-in settings:",
+        *(f"- {name}: {model_settings}" for name, model_settings in settings.items()),
         "", markdown_table(header, rows), "",
         "Goal (recall@10 >= 0.9x full re-training and >= 1.5x popularity at n = 5 and 20):", *goals,
         f"Training time (0 = loaded from cache): {train_seconds}. Torch threads: {torch.get_num_threads()}.",
@@ -242,7 +246,7 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     for field in dataclasses.fields(foldin.FoldInSettings):
         parser.add_argument(f"--{field.name.replace('_', '-')}", type=field.type,
-                            help=f"fold-in setting (default {field.default})")
+                            help=f"fold-in setting for every model (default: the model's own, else {field.default})")
     parser.add_argument("--out", default="foldin-quality.md")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -63,6 +63,9 @@ class Recommender(nn.Module):
     # pointwise scores are calibrated, pairwise ones only ordered.
     fold_in_loss = "bce"
     fold_in_init = "mean"  # see foldin.starting_point
+    # FoldInSettings fields where this model differs from the shared defaults
+    # (foldin.settings_for); tuned per model with benchmarks/bench_foldin_quality.py.
+    fold_in_tuning = {}
 
     def item_side(self, items):
         """items (...) -> (..., F): the user-independent part of their scores."""

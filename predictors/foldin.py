@@ -17,6 +17,7 @@ is sampled in batches of positives, and Adam runs by hand on the one tensor.
 The result depends only on (model, history, settings): the sampler is seeded
 from the history itself, so a reload shows the same list.
 """
+import dataclasses
 import hashlib
 import weakref
 from dataclasses import dataclass
@@ -27,8 +28,9 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class FoldInSettings:
-    # Tuned with benchmarks/bench_foldin_quality.py: fewer steps lose recall
-    # at n = 5, more buy little and cost latency linearly.
+    # Shared defaults; a model class adjusts them in its ``fold_in_tuning``
+    # (see settings_for). Tuned with benchmarks/bench_foldin_quality.py: fewer
+    # steps lose recall at n = 5, more buy little and cost latency linearly.
     steps: int = 30
     lr: float = 0.07
     negatives: int = 8  # per positive and step
@@ -42,6 +44,12 @@ class FoldInSettings:
 
 
 DEFAULT_SETTINGS = FoldInSettings()
+
+
+def settings_for(model, overrides=None):
+    """The shared defaults, then the model's own ``fold_in_tuning``, then
+    ``overrides`` (a dict of FoldInSettings fields, e.g. settings.FOLD_IN)."""
+    return dataclasses.replace(DEFAULT_SETTINGS, **{**model.fold_in_tuning, **(overrides or {})})
 
 
 def history_seed(history_items):
@@ -97,12 +105,14 @@ def starting_point(model, init):
     return _mean_users[model]
 
 
-def fold_in(model, history_items, settings=DEFAULT_SETTINGS):
+def fold_in(model, history_items, settings=None):
     """Learn a representation for a visitor with the given item indices.
 
     history_items: (h,) item indices, most recent last, h >= 1.
+    settings: a FoldInSettings; by default ``settings_for(model)``.
     Returns the (1, D') user representation ``model.score_items`` takes.
     """
+    settings = settings_for(model) if settings is None else settings
     model.requires_grad_(False)  # serving models are frozen for good; only ego learns
     history = torch.as_tensor(list(dict.fromkeys(history_items))[-settings.max_history :], dtype=torch.int64)
     if history.numel() == 0:

@@ -5,6 +5,11 @@ from predictors.base import PairFeatureModel, embedding
 
 
 class GMF(PairFeatureModel):
+    # A stronger pull back to the mean user than the shared 1e-3: recall@10 at
+    # n = 5 +0.05..0.08x re-training on each of 3 held-out seeds, n = 20 within
+    # noise; same work per request.
+    fold_in_tuning = {"l2": 0.02}
+
     def __init__(self, n_users, n_items, dim=32):
         super().__init__()
         self.n_items = n_items

@@ -102,7 +102,7 @@ class Predictor:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        user_repr = foldin.fold_in(loaded.model, known, fold_in_settings())
+        user_repr = foldin.fold_in(loaded.model, known, foldin.settings_for(loaded.model, getattr(settings, "FOLD_IN", {})))
         indices, scores = foldin.top_k_unseen(loaded.model, user_repr, known, k + len(history_movie_ids))
         seen = set(history_movie_ids)
         picks = [(int(loaded.item_ids[i]), s) for i, s in zip(indices, scores) if int(loaded.item_ids[i]) not in seen][:k]
@@ -112,10 +112,6 @@ class Predictor:
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
         return result
-
-
-def fold_in_settings():
-    return foldin.FoldInSettings(**getattr(settings, "FOLD_IN", {}))
 
 
 _predictors = {}
