@@ -11,7 +11,10 @@ a second copy costs one message and the store drops it by event id.
 
 A broker that lost its topics leaves a subscribed consumer without
 partitions, quietly idle; after KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS of that the
-consumer is rebuilt (topic created again, group rejoined).
+consumer is rebuilt (topic created again, group rejoined). Each replacement
+gets twice its predecessor's time: a join that is only slow (a busy broker, or
+the group coordinator waiting out the member just replaced) must not be cut off
+again and again.
 """
 import logging
 import threading
@@ -29,6 +32,8 @@ from movie.models import DeadLetter
 from predictors.metrics_log import record_consumer_heartbeat
 
 logger = logging.getLogger(__name__)
+
+MAX_JOIN_BACKOFF = 8  # a replacement waits at most 8x KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS
 
 
 @dataclass
@@ -70,6 +75,7 @@ class ClickLogConsumer:
         self._consumer = None
         self._resend_producer = None
         self._unassigned_since = None
+        self._join_seconds = settings.KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS  # for the current consumer's join
 
     # --- lifecycle ---
 
@@ -129,16 +135,19 @@ class ClickLogConsumer:
         """Rebuild a consumer that has had no partitions for too long."""
         from kafka.errors import KafkaError
 
+        base = settings.KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS
         if self._consumer.assignment():
             self._unassigned_since = None
+            self._join_seconds = base
             return
         if self._unassigned_since is None:
             self._unassigned_since = now
-        if now - self._unassigned_since < settings.KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS:
+        if now - self._unassigned_since < self._join_seconds:
             return
-        self._unassigned_since = now  # the new consumer gets the same time to join
         logger.warning("No partitions of %s assigned for %ds; rebuilding the consumer",
-                       self.topic, settings.KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS)
+                       self.topic, self._join_seconds)
+        self._unassigned_since = now
+        self._join_seconds = min(2 * self._join_seconds, MAX_JOIN_BACKOFF * base)
         try:
             replacement = self._new_consumer()
         except KafkaError as error:
