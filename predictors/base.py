@@ -50,7 +50,9 @@ class Recommender(nn.Module):
         """user_repr (B, D'), items (K,) or all items -> logits (B, K)."""
         if self._serving_item_side is not None:
             side = self._serving_item_side if items is None else self._serving_item_side[items]  # (K, F), no copy for all
-            return self.score_item_side(user_repr, side.unsqueeze(0).expand(user_repr.shape[0], -1, -1))
+            chunks = side.split(self.scoring_chunk) if self.scoring_chunk else (side,)
+            return torch.cat([self.score_item_side(user_repr, chunk.unsqueeze(0).expand(user_repr.shape[0], -1, -1))
+                              for chunk in chunks], dim=1)  # (B, K)
         if items is None:
             items = torch.arange(self.n_items)
         return self.score_pairs(user_repr, items.unsqueeze(0).expand(user_repr.shape[0], -1))
@@ -59,10 +61,13 @@ class Recommender(nn.Module):
     # row, the item half of a first MLP layer, a propagated item) is computed
     # once per frozen model, so a request pays only for the visitor's half.
     _serving_item_side = None  # (n_items, F) once frozen for serving
+    # Items per block when scoring the catalog for serving, or None for one
+    # block. A tower's (K, F) temporaries for all 62k items of ml-25m are tens
+    # of MB each, fresh pages every request; in blocks they stay in cache.
+    scoring_chunk = None
     # Fold-in learns with the loss the model is trained with by default:
     # pointwise scores are calibrated, pairwise ones only ordered.
     fold_in_loss = "bce"
-    fold_in_init = "mean"  # see foldin.starting_point
     # FoldInSettings fields where this model differs from the shared defaults
     # (foldin.settings_for); tuned per model with benchmarks/bench_foldin_quality.py.
     fold_in_tuning = {}
@@ -95,6 +100,11 @@ class Recommender(nn.Module):
         with torch.no_grad():
             self._serving_item_side = self.item_side(torch.arange(self.n_items))
         return self
+
+    def mean_user(self):
+        """(1, D) the average trained user's ego parameters: where fold-in starts a
+        visitor (and pulls them back to) under the "mean" initialisation."""
+        return self.user_parameters().mean(dim=0, keepdim=True)
 
     def item_parameters(self, items):
         """items (B, K) -> (B, K, E): the item embeddings the L2 term covers."""

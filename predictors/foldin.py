@@ -38,9 +38,9 @@ class FoldInSettings:
     max_history: int = 200  # most recent movies kept; older ones add little
     batch_positives: int = 32  # positives per step; a longer history is sampled
     loss: str = "auto"  # "bce" (pointwise), "bpr" (pairwise) or "auto": the model's own (Recommender.fold_in_loss)
-    # "mean": start at (and shrink toward) the mean trained user; "random": near
-    # zero; "auto": the model's choice (Recommender.fold_in_init).
-    init: str = "auto"
+    # "mean": start at (and shrink toward) the model's mean trained user
+    # (Recommender.mean_user); "random": near zero.
+    init: str = "mean"
 
 
 DEFAULT_SETTINGS = FoldInSettings()
@@ -101,7 +101,7 @@ def starting_point(model, init):
         raise ValueError(f"Unknown fold-in initialisation {init!r}; use 'mean' or 'random'.")
     if model not in _mean_users:
         with torch.no_grad():
-            _mean_users[model] = model.user_parameters().mean(dim=0, keepdim=True)
+            _mean_users[model] = model.mean_user()
     return _mean_users[model]
 
 
@@ -118,7 +118,7 @@ def fold_in(model, history_items, settings=None):
     if history.numel() == 0:
         raise ValueError("Fold-in needs at least one interaction.")
     generator = torch.Generator().manual_seed(history_seed(history.tolist()))
-    anchor = starting_point(model, model.fold_in_init if settings.init == "auto" else settings.init)
+    anchor = starting_point(model, settings.init)
     ego = (anchor + torch.randn(1, model.user_dim(), generator=generator) * 0.01).requires_grad_()
     # A long history is seen a random batch of positives per step, so a step's cost stays bounded.
     per_step = min(history.numel(), settings.batch_positives)

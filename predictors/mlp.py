@@ -13,6 +13,8 @@ def tower_widths(dim, layers):
 
 
 class MLP(PairFeatureModel):
+    scoring_chunk = 4096  # see Recommender.scoring_chunk
+
     def __init__(self, n_users, n_items, dim=16, layers=3, dropout=0.0):
         super().__init__()
         self.n_items = n_items

@@ -127,3 +127,24 @@ def test_ngcf_fold_in_of_an_existing_users_history_reproduces_its_representation
     history = torch.tensor([i for u, i in zip(USERS, ITEMS) if u == 2])
     folded = model.fold_in_representation(ego, history)
     assert torch.allclose(folded, model.user_representation(torch.tensor([2])), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["gmf", "mlp", "neumf", "ngcf"])
+def test_a_model_frozen_for_serving_scores_exactly_as_in_training(name, monkeypatch):
+    model = make(name).eval()
+    user_repr = model.user_representation(torch.tensor([0, 3, 4]))
+    with torch.no_grad():
+        expected = model.score_pairs(user_repr, torch.arange(N_ITEMS).expand(3, -1))
+        model.freeze_for_serving()
+        # Blocks of 3 items: the catalog is scored in several, the last one short.
+        monkeypatch.setattr(model, "scoring_chunk", 3, raising=False)
+        assert torch.allclose(model.score_items(user_repr), expected, atol=1e-6)
+        assert torch.allclose(model.score_items(user_repr, torch.tensor([6, 1])), expected[:, [6, 1]], atol=1e-6)
+
+
+def test_neumf_folds_a_visitor_in_from_the_mean_gmf_user_and_a_zero_mlp_user():
+    model = make("neumf")
+    start = model.mean_user()  # (1, GMF width + MLP width)
+    gmf_width = model.gmf.user_dim()
+    assert torch.allclose(start[:, :gmf_width], model.gmf.user_embedding.weight.mean(dim=0, keepdim=True))
+    assert start.shape == (1, model.user_dim()) and not start[:, gmf_width:].any()
