@@ -3,8 +3,8 @@
 Every batch holds B positives, each with K sampled negatives, as items (B, 1+K):
 pointwise training uses binary cross-entropy on all 1+K logits (He et al.
 2017, K=4), BPR uses -log sigmoid(positive - negative) averaged over the K
-pairs (K=1 is Rendle et al.'s; NGCF takes K=4 because one propagation per
-batch then serves four pairs per positive, for nearly the same time). The validation
+pairs (K=1 is Rendle et al.'s; NGCF takes K=8 because one propagation per
+batch then serves eight pairs per positive, for little more time). The validation
 metric is NDCG@10 over all unseen items for one random training interaction
 per user, held back from the fitting; the best epoch's weights are kept.
 """
@@ -35,9 +35,15 @@ DEFAULTS = {
     "mlp": {**COMMON, "dim": 32, "layers": 2, "lr": 1e-3, "epochs": 30, "l2": 1e-4},
     # NeuMF pre-trains a GMF and an MLP with their defaults (and its dim/layers), then fine-tunes.
     "neumf": {**COMMON, "dim": 64, "layers": 2, "lr": 2e-4, "epochs": 20, "l2": 1e-4, "alpha": 0.5, "pretrain": True, "patience": 3},
-    # 65 epochs at ~4.5 s keep a run that never stops early under 5 minutes; the best epoch is usually 40-46.
-    "ngcf": {**COMMON, "dim": 64, "layers": 3, "lr": 3e-3, "epochs": 65, "loss": "bpr", "negatives": 4,
-             "batch_size": 4096, "dropout": 0.1, "l2": 1e-5, "patience": 6},
+    # Chosen on seed 3 of the full protocol (not a reported seed; implicit ALS .4475
+    # there): four negatives and message dropout .1 peak at .447, eight at .453,
+    # eight without dropout at .458 (dropout .2: .445), so message dropout stays
+    # in the model (--dropout, the paper's .1) but is off by default. The peak is
+    # at epoch 37-44 and the one-item validation stays flat within its noise after
+    # it, so the 45-epoch cap is the real guard (and keeps a run under 5 minutes);
+    # patience 10 rides out the noise that stopped patience 6 at epoch 32 on seed 1.
+    "ngcf": {**COMMON, "dim": 64, "layers": 3, "lr": 3e-3, "epochs": 45, "loss": "bpr", "negatives": 8,
+             "batch_size": 4096, "dropout": 0.0, "l2": 1e-5, "patience": 10},
 }
 
 

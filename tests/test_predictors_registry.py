@@ -58,6 +58,7 @@ def test_the_database_refuses_a_second_active_version():
         (["gmf", "--epochs", "0"], "--epochs must be at least 1"),
         (["gmf", "--lr", "-1"], "--lr must be a positive number"),
         (["ngcf", "--layers", "0"], "--layers must be at least 1"),
+        (["ngcf", "--dropout", "1"], "--dropout must be at least 0 and below 1"),
         (["gmf", "--protocol", "loo"], "invalid choice"),
         (["gmf", "--dataset", "ml-nothing"], "has no interactions"),
     ],
@@ -94,9 +95,9 @@ def test_train_then_evaluate_a_model_from_the_catalog(catalog, capsys):
 
 
 def test_latest_protocols_record_ncf_and_d2l_metrics(catalog):
-    call_command("train_model", "ngcf", "--epochs", "1", "--dim", "4", "--layers", "1", "--protocol", "d2l", "--verbosity", "0")
+    call_command("train_model", "ngcf", "--epochs", "1", "--dim", "4", "--layers", "1", "--dropout", "0.1", "--protocol", "d2l", "--verbosity", "0")
     version = ModelVersion.objects.get()
-    assert version.status == "candidate"
+    assert version.status == "candidate" and version.hyperparameters["dropout"] == 0.1
     assert set(version.metrics) == {"ncf", "d2l"} and set(version.metrics["d2l"]) == {"hit@50", "auc"}
 
 

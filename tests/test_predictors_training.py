@@ -153,5 +153,5 @@ def test_artifacts_round_trip_through_s3(planted, s3_endpoint, settings):
 def test_bpr_pairs_one_negative_per_positive_unless_told_otherwise():
     assert hyperparameters("gmf", loss="bpr")["negatives"] == 1  # a pointwise model switched to BPR
     assert hyperparameters("gmf", loss="bpr", negatives=3)["negatives"] == 3
-    assert hyperparameters("ngcf")["negatives"] == 4  # NGCF's own default: four pairs per propagation
+    assert hyperparameters("ngcf")["negatives"] == 8  # NGCF's own default: eight pairs per propagation
     assert hyperparameters("gmf")["negatives"] == 4 and hyperparameters("gmf")["loss"] == "bce"

@@ -39,6 +39,8 @@ class Command(BaseCommand):
         parser.add_argument("--negatives", type=int, help="Sampled negatives per positive (pointwise loss).")
         parser.add_argument("--loss", choices=["bce", "bpr"], help="Pointwise cross-entropy or pairwise BPR.")
         parser.add_argument("--l2", type=float, help="L2 weight on the batch embeddings.")
+        parser.add_argument("--dropout", type=float,
+                            help="NGCF's message dropout or the MLP tower's dropout, 0 <= p < 1 (default 0; the NGCF paper uses 0.1).")
         parser.add_argument("--batch-size", type=int, help="Positives per batch.")
         parser.add_argument("--patience", type=int, help="Epochs without validation gain before stopping.")
         parser.add_argument("--seed", type=int, default=0, help="Seed of the split, sampling and initialisation (default 0).")
@@ -47,7 +49,7 @@ class Command(BaseCommand):
         parser.add_argument("--activate", action="store_true", help="Make the new version the one the site serves.")
 
     def handle(self, *args, model_name, dataset, protocol, seed, activate, **options):
-        overrides = {key: options[key] for key in ("epochs", "lr", "dim", "layers", "negatives", "loss", "l2", "batch_size", "patience")}
+        overrides = {key: options[key] for key in ("epochs", "lr", "dim", "layers", "negatives", "loss", "l2", "dropout", "batch_size", "patience")}
         for key in ("epochs", "dim", "negatives", "batch_size", "patience"):
             if overrides[key] is not None and overrides[key] < 1:
                 raise CommandError(f"--{key.replace('_', '-')} must be at least 1; got {overrides[key]}.")
@@ -57,6 +59,8 @@ class Command(BaseCommand):
             raise CommandError(f"--lr must be a positive number; got {overrides['lr']}.")
         if overrides["l2"] is not None and not overrides["l2"] >= 0:
             raise CommandError(f"--l2 must be zero or a positive number; got {overrides['l2']}.")
+        if overrides["dropout"] is not None and not 0 <= overrides["dropout"] < 1:
+            raise CommandError(f"--dropout must be at least 0 and below 1; got {overrides['dropout']}.")
         params = hyperparameters(model_name, **overrides)
         dataset = dataset or settings.MOVIELENS_DATASET
         if settings.MODEL_TRAINING_THREADS:
