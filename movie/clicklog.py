@@ -7,23 +7,32 @@ visitor's history is one Query, newest first).
 
 Writes are idempotent on the event id: storing the same event again (a Kafka
 redelivery, an outbox resend) leaves one copy.
+
+Both count events per type since a moment (the admin dashboard). DynamoDB
+cannot count a time range without a table scan, so that store also keeps one
+counter item per event type and 10-minute bucket, incremented once per batch
+for the events first stored in it (a redelivery does not count again).
 """
 import logging
 import random
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 
 from movie.event_record import Event, format_timestamp, parse_timestamp
 from movie.event_rows import events_from, insert_events
 from movie.models import ClickEvent
 
 logger = logging.getLogger(__name__)
+
+EVENT_TYPES = ("click", "view", "rating")
 
 
 class StoreUnavailable(RuntimeError):
@@ -39,6 +48,10 @@ class ClickLogStore:
 
     def history(self, visitor_keys, limit, event_type=None):
         """Events of these visitors, newest first, at most ``limit``."""
+        raise NotImplementedError
+
+    def event_counts(self, since, now):
+        """{event type: events timestamped since ``since``} (every type, zeros included)."""
         raise NotImplementedError
 
 
@@ -57,6 +70,12 @@ class SqlClickLogStore(ClickLogStore):
             rows = rows.filter(event_type=event_type)
         return events_from(rows.order_by("-timestamp", "-pk")[:limit])
 
+    def event_counts(self, since, now):
+        recent = ClickEvent.objects.filter(timestamp__gte=since).values("event_type")
+        counts = dict.fromkeys(EVENT_TYPES, 0)
+        counts.update({row["event_type"]: row["n"] for row in recent.annotate(n=Count("pk")).order_by()})
+        return counts
+
 
 # DynamoDB answers these when it is overloaded; they are worth waiting out.
 RETRYABLE_DYNAMODB_ERRORS = {
@@ -66,6 +85,31 @@ RETRYABLE_DYNAMODB_ERRORS = {
     "InternalServerError",
     "ServiceUnavailable",
 }
+
+
+COUNT_BUCKET = timedelta(minutes=10)
+# Counter items share the table; no visitor key starts with "#".
+COUNTER_KEY_PREFIX = "#counts#"
+
+
+def bucket_start(moment):
+    """The start of the 10-minute bucket ``moment`` falls in (UTC)."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.replace(minute=moment.minute - moment.minute % 10, second=0, microsecond=0)
+
+
+def count_bucket(moment):
+    """The partition key of the counters of ``moment``'s bucket."""
+    return COUNTER_KEY_PREFIX + format_timestamp(bucket_start(moment))
+
+
+def count_buckets(since, now):
+    """The counter keys of every bucket from the one holding ``since`` to the one holding ``now``."""
+    keys, start = [], bucket_start(since)
+    while start <= now:
+        keys.append(COUNTER_KEY_PREFIX + format_timestamp(start))
+        start += COUNT_BUCKET
+    return keys
 
 
 class DynamoDbClickLogStore(ClickLogStore):
@@ -91,10 +135,14 @@ class DynamoDbClickLogStore(ClickLogStore):
         events = list(events)
         if not events:
             return
-        for _ in self._pool.map(self._put_once, events):
-            pass
+        stored = [event for event, new in zip(events, self._pool.map(self._put_once, events)) if new]
+        # One counter update per (bucket, type) of the batch, for the events stored just now.
+        batch_counts = Counter((count_bucket(event.timestamp), event.event_type) for event in stored)
+        for (bucket, event_type), count in batch_counts.items():
+            self._count(bucket, event_type, count)
 
     def _put_once(self, event):
+        """Store one event; True when it is new, False when it was stored before."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         item = {
@@ -116,11 +164,11 @@ class DynamoDbClickLogStore(ClickLogStore):
                     Item=item,
                     ConditionExpression="attribute_not_exists(sk)",
                 )
-                return
+                return True
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
                 if code == "ConditionalCheckFailedException":
-                    return  # stored before: a redelivery
+                    return False  # stored before: a redelivery
                 if code not in RETRYABLE_DYNAMODB_ERRORS:
                     raise StoreUnavailable(f"DynamoDB refused the write: {code}") from error
                 problem = code
@@ -131,6 +179,41 @@ class DynamoDbClickLogStore(ClickLogStore):
                 logger.warning("DynamoDB write failed (%s), attempt %d/%d; retrying in %.2fs", problem, attempt, attempts, delay)
                 time.sleep(delay)
         raise StoreUnavailable(f"DynamoDB write failed {attempts} times ({problem}).")
+
+    def _count(self, bucket, event_type, count):
+        """Add newly stored events to a bucket's counter. Best effort: the events
+        are stored already, and the dashboard's counts may only run short."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": bucket}, "sk": {"S": event_type}},
+                UpdateExpression="ADD n :count",
+                ExpressionAttributeValues={":count": {"N": str(count)}},
+            )
+        except (BotoCoreError, ClientError) as error:
+            logger.warning("%d %s event(s) stored, but counter %s was not updated: %s", count, event_type, bucket, error)
+
+    def event_counts(self, since, now):
+        """From the bucket counters: whole buckets, so the window may start up
+        to 10 minutes before ``since``. One BatchGetItem per 100 counters."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        keys = [{"pk": {"S": bucket}, "sk": {"S": event_type}} for bucket in count_buckets(since, now) for event_type in EVENT_TYPES]
+        counts = dict.fromkeys(EVENT_TYPES, 0)
+        try:
+            while keys:
+                request, keys = keys[:100], keys[100:]
+                pending = {self.table_name: {"Keys": request, "ProjectionExpression": "sk, n"}}
+                while pending:
+                    answer = self.client.batch_get_item(RequestItems=pending)
+                    for item in answer.get("Responses", {}).get(self.table_name, []):
+                        counts[item["sk"]["S"]] += int(item["n"]["N"])
+                    pending = answer.get("UnprocessedKeys") or {}
+        except (BotoCoreError, ClientError) as error:
+            raise StoreUnavailable(f"DynamoDB read failed: {error}") from error
+        return counts
 
     def history(self, visitor_keys, limit, event_type=None):
         from botocore.exceptions import BotoCoreError, ClientError

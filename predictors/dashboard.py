@@ -5,18 +5,20 @@ Click-through counts a (visitor, movie) pair once per model: the movie was in
 a list the model itself produced for that visitor (not the popularity
 fallback), and the visitor then clicked or opened it.
 """
+import logging
 from collections import defaultdict
 from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count
 from django.utils import timezone
 
-from movie.clicklog import get_store
+from movie.clicklog import StoreUnavailable, get_store
 from movie.models import ClickEvent
 from predictors.models import MODEL_CHOICES, ConsumerHeartbeat, ModelVersion, RecommendationImpression, TrainingJob, TrainingRun
 from predictors.serving import SERVED_MODELS
+
+log = logging.getLogger(__name__)
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 SERVING_WINDOW = DAY
@@ -48,17 +50,18 @@ def percentile(values, q):
 
 
 def event_counts(now=None):
-    """Visitor events stored in the last hour and day, or None when the click
-    log lives in DynamoDB (counting there means a table scan)."""
-    if settings.CLICKLOG_STORE != "sql":
-        return None
+    """Visitor events stored in the last hour and day, by type; None when the
+    click log cannot be read (the page says so instead of failing)."""
     now = now or timezone.now()
     counts = {}
     for label, window in (("hour", HOUR), ("day", DAY)):
-        recent = ClickEvent.objects.filter(timestamp__gte=now - window).values("event_type")
-        by_type = dict.fromkeys(("click", "view", "rating"), 0)
-        by_type.update({row["event_type"]: row["n"] for row in recent.annotate(n=Count("pk")).order_by()})
+        try:
+            by_type = get_store().event_counts(now - window, now)
+        except StoreUnavailable as error:
+            log.warning("Event counts unavailable: %s", error)
+            return None
         counts[label] = {"total": sum(by_type.values()), **by_type}
+    counts["approximate"] = settings.CLICKLOG_STORE != "sql"
     return counts
 
 

@@ -43,8 +43,13 @@ def test_events_in_the_last_hour_and_day(db):
     assert counts["day"] == {"total": 5, "click": 3, "view": 1, "rating": 1}
 
 
-def test_events_are_not_counted_in_dynamodb(db, settings):
-    settings.CLICKLOG_STORE = "dynamodb"
+def test_events_are_not_counted_when_the_click_log_cannot_be_read(db, monkeypatch):
+    from movie.clicklog import SqlClickLogStore, StoreUnavailable
+
+    def unreadable(self, since, now):
+        raise StoreUnavailable("DynamoDB read failed: connection refused")
+
+    monkeypatch.setattr(SqlClickLogStore, "event_counts", unreadable)
     assert dashboard.event_counts(NOW) is None
 
 

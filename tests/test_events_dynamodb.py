@@ -12,6 +12,7 @@ from movie.clicklog import StoreUnavailable
 from movie.consumer import ClickLogConsumer
 from movie.event_record import new_event
 from movie.models import ClickEvent, Movie, OutboxEvent
+from tests.dashboard_helpers import admin_client_, admin_user  # noqa: F401
 from tests.services import Browser, dynamodb_server, dynamodb_store, kafka_broker, kafka_events  # noqa: F401
 
 
@@ -99,3 +100,29 @@ def test_create_dynamodb_table_command_is_repeatable(dynamodb_store):
     call_command("create_dynamodb_table", "--table", "created-by-command", stdout=out)
     assert "Created DynamoDB table created-by-command" in out.getvalue()
     assert "already exists" in out.getvalue()
+
+
+def test_the_dashboard_counts_dynamodb_events_per_hour_and_day(dynamodb_store, dynamodb_server, admin_client_):
+    from datetime import datetime, timedelta, timezone
+
+    from predictors import dashboard
+
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)  # on a bucket boundary: the windows are exact
+    minutes_ago = {"click": [5, 61, 23 * 60, 25 * 60], "view": [50], "rating": [59]}
+    stored = [new_event("session:count", kind, 1, now=now - timedelta(minutes=m)) for kind, ago in minutes_ago.items() for m in ago]
+    dynamodb_store.write(stored)
+    dynamodb_store.write(stored[:2])  # a redelivery counts once
+    counts = dashboard.event_counts(now)
+    assert counts["hour"] == {"total": 3, "click": 1, "view": 1, "rating": 1}
+    assert counts["day"] == {"total": 5, "click": 3, "view": 1, "rating": 1}
+    assert len(dynamodb_store.history(["session:count"], 100)) == 6  # the counters are no visitor's history
+
+    page = admin_client_.get("/admin/dashboard/").content.decode()
+    assert "10-minute buckets" in page
+
+    dynamodb_server.stop()
+    try:
+        assert dashboard.event_counts(now) is None
+        assert "could not be read" in admin_client_.get("/admin/dashboard/").content.decode()
+    finally:
+        dynamodb_server.start()
