@@ -40,7 +40,7 @@ DEFAULTS = {
     # eight without dropout at .458 (dropout .2: .445), so message dropout stays
     # in the model (--dropout, the paper's .1) but is off by default. The peak is
     # at epoch 37-44 and the one-item validation stays flat within its noise after
-    # it, so the 45-epoch cap is the real guard (and keeps a run under 5 minutes);
+    # it, so the 45-epoch cap is the real guard (a run takes 2-3 minutes);
     # patience 10 rides out the noise that stopped patience 6 at epoch 32 on seed 1.
     "ngcf": {**COMMON, "dim": 64, "layers": 3, "lr": 3e-3, "epochs": 45, "loss": "bpr", "negatives": 8,
              "batch_size": 4096, "dropout": 0.0, "l2": 1e-5, "patience": 10},

@@ -39,6 +39,20 @@ def test_logits_have_one_score_per_pair_and_every_parameter_gets_a_gradient(name
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, parameter_name
 
 
+def test_ngcf_batch_loss_is_the_inner_product_and_l2_of_the_batch_representations():
+    model = make("ngcf").train()
+    users, items = torch.tensor([0, 1, 4, 0]), torch.tensor([[0, 3, 3], [1, 2, 0], [6, 5, 1], [0, 0, 6]])  # repeats
+    user_all, item_all = model.representations()
+    user_repr, item_repr = user_all[users], item_all[items]  # (B, D), (B, K, D)
+    expected_logits = (item_repr * user_repr.unsqueeze(1)).sum(-1)
+    expected_l2 = (user_repr.pow(2).sum() + item_repr.pow(2).sum()) / len(users)
+    logits, l2 = model.training_logits(users, items)
+    assert torch.allclose(logits, expected_logits, atol=1e-6) and torch.allclose(l2, expected_l2, atol=1e-6)
+    expected_grads = torch.autograd.grad(expected_logits.sum() + expected_l2, list(model.parameters()))
+    grads = torch.autograd.grad(logits.sum() + l2, list(model.parameters()))
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(grads, expected_grads))
+
+
 @pytest.mark.parametrize("name", ["gmf", "mlp", "neumf", "ngcf"])
 def test_a_folded_in_user_scores_every_item_and_only_its_ego_parameters_learn(name):
     model = make(name).eval()
