@@ -61,7 +61,7 @@ def run_seed(data, seed, model_names, threads, bar):
             entry["time"][f"{split_name}_seconds"] = seconds
         for name in model_names:
             bar.set_description(f"seed {seed} {split_name} {name}")
-            result = train_and_evaluate(data, name, hyperparameters(name), protocol, seed, progress=False)
+            result = train_and_evaluate(data, name, hyperparameters(name, protocol), protocol, seed, progress=False)
             assert np.array_equal(result.split[1].items, test.items)  # the baselines' split
             entry = results.setdefault(name, {"time": {}})
             entry.update(result.metrics)

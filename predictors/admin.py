@@ -254,10 +254,15 @@ class TrainingJobForm(forms.ModelForm):
     negatives = forms.IntegerField(required=False, min_value=1, max_value=100, help_text="Sampled negatives per positive.")
     loss = forms.ChoiceField(required=False, choices=[("", "model default"), ("bce", "bce (pointwise)"), ("bpr", "bpr (pairwise)")])
     l2 = forms.FloatField(required=False, min_value=0.0, max_value=10.0, label="L2 weight")
+    dropout = forms.FloatField(required=False, min_value=0.0, max_value=0.99, help_text="NGCF message or MLP tower dropout.")
+    recent_positives = forms.IntegerField(required=False, min_value=0, max_value=1000,
+                                          help_text="Each user's latest interactions weighted more (ncf/d2l default 10, full 0).")
+    recent_weight = forms.IntegerField(required=False, min_value=1, max_value=100, help_text="How many times an epoch counts them.")
     batch_size = forms.IntegerField(required=False, min_value=1, max_value=100_000)
     patience = forms.IntegerField(required=False, min_value=1, max_value=100, help_text="Epochs without validation gain before stopping.")
 
-    OVERRIDES = ["epochs", "lr", "dim", "layers", "negatives", "loss", "l2", "batch_size", "patience"]
+    OVERRIDES = ["epochs", "lr", "dim", "layers", "negatives", "loss", "l2", "dropout", "recent_positives", "recent_weight",
+                 "batch_size", "patience"]
 
     class Meta:
         model = TrainingJob

@@ -89,25 +89,39 @@ def fingerprint(data):
     return {"n_users": data.n_users, "n_items": data.n_items, "n_interactions": len(data), "sha256": digest}
 
 
-def _hold_out(data, order_key, n_held_out):
-    """Per user, the ``n_held_out[user]`` interactions with the largest
-    ``order_key`` go to the second part. Returns (kept, held_out)."""
+def _last_per_user(data, order_key, n_per_user):
+    """Mask of each user's ``n_per_user[user]`` interactions with the largest ``order_key``."""
     order = np.lexsort((order_key, data.users))  # by user, then by key
     sorted_users = data.users[order]
     counts = data.counts_per_user()
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     position_from_end = counts[sorted_users] - (np.arange(len(order)) - starts[sorted_users])  # 1 = last
-    held = np.zeros(len(data), dtype=bool)
-    held[order] = position_from_end <= n_held_out[sorted_users]
+    mask = np.zeros(len(data), dtype=bool)
+    mask[order] = position_from_end <= n_per_user[sorted_users]
+    return mask
+
+
+def _hold_out(data, order_key, n_held_out):
+    """Per user, the ``n_held_out[user]`` interactions with the largest
+    ``order_key`` go to the second part. Returns (kept, held_out)."""
+    held = _last_per_user(data, order_key, n_held_out)
     return data.subset(~held), data.subset(held)
+
+
+def _time_order(data):
+    # Interactions in the same second: the later row in the data is the later one.
+    return data.timestamps * len(data) + np.arange(len(data))
+
+
+def latest_per_user(data, n):
+    """Mask of each user's ``n`` latest interactions (all of a user's, if fewer)."""
+    return _last_per_user(data, _time_order(data), np.full(data.n_users, n, dtype=np.int64))
 
 
 def split_latest(data):
     """Each user's latest interaction is held out (users with one interaction keep it)."""
     counts = data.counts_per_user()
-    # Interactions in the same second: the later row in the data is the later one.
-    order_key = data.timestamps * len(data) + np.arange(len(data))
-    return _hold_out(data, order_key, (counts >= 2).astype(np.int64))
+    return _hold_out(data, _time_order(data), (counts >= 2).astype(np.int64))
 
 
 def split_random(data, test_fraction, rng):

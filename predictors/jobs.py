@@ -118,7 +118,7 @@ def _finish(job, status, message, **fields):
 
 def train(job, progress=False):
     """Trains the job's model and registers a candidate version."""
-    params = training.hyperparameters(job.model_name, **job.hyperparameters)
+    params = training.hyperparameters(job.model_name, job.protocol, **job.hyperparameters)
     data = from_database(job.dataset)
     run = TrainingRun.objects.create(
         model_name=job.model_name, dataset=job.dataset, protocol=job.protocol, hyperparameters=params

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from predictors.data import fingerprint, from_frame, split_latest, split_one_random, split_random
+from predictors.data import fingerprint, from_frame, latest_per_user, split_latest, split_one_random, split_random
 from predictors.evaluation import d2l_protocol, full_ranking, ncf_protocol, ranking_metrics, top_k
 from predictors.sampling import is_positive, sample_negatives
 
@@ -95,6 +95,13 @@ def test_latest_split_holds_out_each_users_last_interaction():
     held = sorted(zip(data.user_ids[test.users], data.item_ids[test.items]))
     assert held == [(1, 11), (3, 12)]  # user 2 has one interaction and keeps it; ties: later row wins
     assert len(train) + len(test) == len(data)
+
+
+def test_latest_per_user_marks_each_users_newest_interactions():
+    data = from_frame(frame([(1, 10, 5), (1, 11, 9), (1, 12, 7), (2, 10, 3), (3, 11, 4), (3, 12, 4), (3, 13, 1)]))
+    recent = latest_per_user(data, 2)
+    marked = sorted(zip(data.user_ids[data.users[recent]], data.item_ids[data.items[recent]]))
+    assert marked == [(1, 11), (1, 12), (2, 10), (3, 11), (3, 12)]  # user 2 has only one
 
 
 def test_random_split_is_stratified_per_user_and_reproducible():

@@ -59,6 +59,8 @@ def test_the_database_refuses_a_second_active_version():
         (["gmf", "--lr", "-1"], "--lr must be a positive number"),
         (["ngcf", "--layers", "0"], "--layers must be at least 1"),
         (["ngcf", "--dropout", "1"], "--dropout must be at least 0 and below 1"),
+        (["gmf", "--recent-weight", "0"], "--recent-weight must be at least 1"),
+        (["gmf", "--recent-positives", "-1"], "--recent-positives must be zero or more"),
         (["gmf", "--protocol", "loo"], "invalid choice"),
         (["gmf", "--dataset", "ml-nothing"], "has no interactions"),
     ],

@@ -3,6 +3,7 @@ import socket
 
 import boto3
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -13,7 +14,7 @@ from predictors.evaluation import full_ranking, model_scorer
 from predictors.models import ModelVersion
 from predictors.registry import artifact_payload, load_version, loaded_model, register
 from predictors.synthetic import planted_interactions
-from predictors.training import hyperparameters, train_and_evaluate
+from predictors.training import branch_hyperparameters, epoch_rows, hyperparameters, train_and_evaluate
 
 FAST = {"gmf": {"dim": 8, "lr": 0.05, "epochs": 20, "l2": 1e-4, "batch_size": 128, "patience": 20},
         "ngcf": {"dim": 8, "layers": 2, "lr": 0.05, "epochs": 6, "batch_size": 256, "l2": 1e-4},
@@ -155,3 +156,19 @@ def test_bpr_pairs_one_negative_per_positive_unless_told_otherwise():
     assert hyperparameters("gmf", loss="bpr", negatives=3)["negatives"] == 3
     assert hyperparameters("ngcf")["negatives"] == 8  # NGCF's own default: eight pairs per propagation
     assert hyperparameters("gmf")["negatives"] == 4 and hyperparameters("gmf")["loss"] == "bce"
+
+
+def test_next_movie_protocols_weight_each_users_latest_interactions():
+    assert hyperparameters("gmf")["recent_positives"] == 0  # full: a random hold-out has no order to lean on
+    neumf = hyperparameters("neumf", "d2l")
+    assert (neumf["recent_positives"], neumf["recent_weight"]) == (10, 3) and hyperparameters("ngcf", "ncf")["recent_weight"] == 3
+    assert branch_hyperparameters(neumf, "gmf")["recent_positives"] == 10  # NeuMF's pre-training weights them too
+    assert hyperparameters("gmf", "d2l", recent_positives=0)["recent_positives"] == 0
+
+    # User 1 has four interactions (times 1..4), user 2 one: the two latest of each count three times.
+    data = from_frame(pd.DataFrame({"user_id": [1, 1, 1, 1, 2], "item_id": [1, 2, 3, 4, 5], "timestamp": [3, 1, 4, 2, 5]}))
+    rows = epoch_rows(data, hyperparameters("gmf", "d2l", recent_positives=2))
+    times_seen = {(int(data.user_ids[data.users[row]]), int(data.item_ids[data.items[row]])): int(n)
+                  for row, n in enumerate(np.bincount(rows, minlength=len(data)))}
+    assert times_seen == {(1, 2): 1, (1, 4): 1, (1, 1): 3, (1, 3): 3, (2, 5): 3}
+    assert sorted(epoch_rows(data, hyperparameters("gmf"))) == list(range(len(data)))

@@ -41,6 +41,9 @@ class Command(BaseCommand):
         parser.add_argument("--l2", type=float, help="L2 weight on the batch embeddings.")
         parser.add_argument("--dropout", type=float,
                             help="NGCF's message dropout or the MLP tower's dropout, 0 <= p < 1 (default 0; the NGCF paper uses 0.1).")
+        parser.add_argument("--recent-positives", type=int,
+                            help="How many of each user's latest interactions an epoch weights more (default 10 for ncf/d2l, 0 for full).")
+        parser.add_argument("--recent-weight", type=int, help="How many times an epoch counts each of them (default 3 for ncf/d2l).")
         parser.add_argument("--batch-size", type=int, help="Positives per batch.")
         parser.add_argument("--patience", type=int, help="Epochs without validation gain before stopping.")
         parser.add_argument("--seed", type=int, default=0, help="Seed of the split, sampling and initialisation (default 0).")
@@ -49,19 +52,22 @@ class Command(BaseCommand):
         parser.add_argument("--activate", action="store_true", help="Make the new version the one the site serves.")
 
     def handle(self, *args, model_name, dataset, protocol, seed, activate, **options):
-        overrides = {key: options[key] for key in ("epochs", "lr", "dim", "layers", "negatives", "loss", "l2", "dropout", "batch_size", "patience")}
-        for key in ("epochs", "dim", "negatives", "batch_size", "patience"):
+        overrides = {key: options[key] for key in ("epochs", "lr", "dim", "layers", "negatives", "loss", "l2", "dropout",
+                                                     "recent_positives", "recent_weight", "batch_size", "patience")}
+        for key in ("epochs", "dim", "negatives", "batch_size", "patience", "recent_weight"):
             if overrides[key] is not None and overrides[key] < 1:
                 raise CommandError(f"--{key.replace('_', '-')} must be at least 1; got {overrides[key]}.")
         if overrides["layers"] is not None and overrides["layers"] < 1:
             raise CommandError(f"--layers must be at least 1; got {overrides['layers']}.")
+        if overrides["recent_positives"] is not None and overrides["recent_positives"] < 0:
+            raise CommandError(f"--recent-positives must be zero or more; got {overrides['recent_positives']}.")
         if overrides["lr"] is not None and not overrides["lr"] > 0:
             raise CommandError(f"--lr must be a positive number; got {overrides['lr']}.")
         if overrides["l2"] is not None and not overrides["l2"] >= 0:
             raise CommandError(f"--l2 must be zero or a positive number; got {overrides['l2']}.")
         if overrides["dropout"] is not None and not 0 <= overrides["dropout"] < 1:
             raise CommandError(f"--dropout must be at least 0 and below 1; got {overrides['dropout']}.")
-        params = hyperparameters(model_name, **overrides)
+        params = hyperparameters(model_name, protocol, **overrides)
         dataset = dataset or settings.MOVIELENS_DATASET
         if settings.MODEL_TRAINING_THREADS:
             torch.set_num_threads(settings.MODEL_TRAINING_THREADS)
