@@ -107,7 +107,7 @@ def count_buckets(since, now):
     """The counter keys of every bucket from the one holding ``since`` to the one holding ``now``."""
     keys, start = [], bucket_start(since)
     while start <= now:
-        keys.append(COUNTER_KEY_PREFIX + format_timestamp(start))
+        keys.append(count_bucket(start))
         start += COUNT_BUCKET
     return keys
 
