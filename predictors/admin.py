@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from movie.models import Dataset
-from predictors import jobs
+from predictors import jobs, training
 from predictors.artifacts import ArtifactError, load
 from predictors.charts import training_curves_svg
 from predictors.dashboard import KEY_METRICS, dashboard_context, metric
@@ -253,7 +253,8 @@ class TrainingJobForm(forms.ModelForm):
     layers = forms.IntegerField(required=False, min_value=1, max_value=8, help_text="MLP tower or NGCF propagation layers.")
     negatives = forms.IntegerField(required=False, min_value=1, max_value=100, help_text="Sampled negatives per positive.")
     loss = forms.ChoiceField(required=False, choices=[("", "model default"), ("bce", "bce (pointwise)"), ("bpr", "bpr (pairwise)")])
-    l2 = forms.FloatField(required=False, min_value=0.0, max_value=10.0, label="L2 weight")
+    l2 = forms.FloatField(required=False, min_value=0.0, max_value=1e6, label="L2 weight",
+                          help_text="On the batch embeddings; EASE's lambda (default 400), its only setting.")
     dropout = forms.FloatField(required=False, min_value=0.0, max_value=0.99, help_text="NGCF message or MLP tower dropout.")
     recent_positives = forms.IntegerField(required=False, min_value=0, max_value=1000,
                                           help_text="Each user's latest interactions weighted more (ncf/d2l default 10, full 0).")
@@ -273,12 +274,22 @@ class TrainingJobForm(forms.ModelForm):
         if settings.MOVIELENS_DATASET in dict(self.fields["dataset"].choices):
             self.fields["dataset"].initial = settings.MOVIELENS_DATASET
 
+    def overrides(self):
+        return {name: self.cleaned_data[name] for name in self.OVERRIDES if self.cleaned_data.get(name) not in (None, "")}
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("model_name") and cleaned.get("protocol"):
+            try:  # the settings a model does not take (EASE's epochs, say) are refused here, not by the worker
+                training.hyperparameters(cleaned["model_name"], cleaned["protocol"], **self.overrides())
+            except ValueError as error:
+                raise forms.ValidationError(str(error)) from None
+        return cleaned
+
     def save(self, commit=True):
         job = super().save(commit=False)
         job.kind = TrainingJob.Kind.TRAIN
-        job.hyperparameters = {
-            name: self.cleaned_data[name] for name in self.OVERRIDES if self.cleaned_data.get(name) not in (None, "")
-        }
+        job.hyperparameters = self.overrides()
         if commit:
             job.save()
         return job

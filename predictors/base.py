@@ -42,6 +42,12 @@ class Recommender(nn.Module):
         (h,) item indices it interacted with; only graph models use the history."""
         return ego
 
+    def history_representation(self, history_items):
+        """A new user's (1, D') representation read straight off their (h,)
+        items, for a model whose users are their histories (EASE); None when
+        it has to be learned (fold-in)."""
+        return None
+
     def score_pairs(self, user_repr, items):
         """user_repr (B, D'), items (B, K) -> logits (B, K)."""
         raise NotImplementedError

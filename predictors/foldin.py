@@ -7,7 +7,9 @@ MLP user embeddings side by side, NGCF's layer-0 embedding) are learned, a
 bounded number of Adam steps on their history as positives against sampled
 unseen movies as negatives. NGCF then turns the ego vector into the final
 representation through the trained propagation layers over the visitor's
-neighbourhood (see ``NGCF.fold_in_representation``).
+neighbourhood (see ``NGCF.fold_in_representation``). A model whose users
+are their histories (EASE) has nothing to learn: its
+``history_representation`` is returned as it is.
 
 Latency: the ego starts at the average trained user (fewer steps needed),
 the item half of every step's scores is gathered once per request from the
@@ -117,6 +119,9 @@ def fold_in(model, history_items, settings=None):
     history = torch.as_tensor(list(dict.fromkeys(history_items))[-settings.max_history :], dtype=torch.int64)
     if history.numel() == 0:
         raise ValueError("Fold-in needs at least one interaction.")
+    exact = model.history_representation(history)
+    if exact is not None:  # nothing to learn
+        return exact
     generator = torch.Generator().manual_seed(history_seed(history.tolist()))
     anchor = starting_point(model, settings.init)
     ego = (anchor + torch.randn(1, model.user_dim(), generator=generator) * 0.01).requires_grad_()

@@ -5,7 +5,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-MODEL_CHOICES = [("gmf", "GMF"), ("mlp", "MLP"), ("neumf", "NeuMF"), ("ngcf", "NGCF")]
+MODEL_CHOICES = [("gmf", "GMF"), ("mlp", "MLP"), ("neumf", "NeuMF"), ("ngcf", "NGCF"), ("ease", "EASE")]
 
 
 class ModelVersionQuerySet(models.QuerySet):

@@ -248,12 +248,19 @@ def test_actions_require_the_csrf_token(admin_user, store):
 
 @pytest.mark.parametrize(
     "fields, error_field",
-    [({"epochs": "0"}, "epochs"), ({"lr": "-1"}, "lr"), ({"dataset": "nope"}, "dataset"), ({"model_name": "svd"}, "model_name")],
+    [({"epochs": "0"}, "epochs"), ({"lr": "-1"}, "lr"), ({"dataset": "nope"}, "dataset"), ({"model_name": "svd"}, "model_name"),
+     ({"model_name": "ease", "epochs": "5"}, "__all__")],  # EASE is fitted in closed form: lambda only
 )
 def test_training_form_rejects_bad_values(catalog, admin_client_, fields, error_field):
     response = admin_client_.post(TRAIN_FORM, training_form(**fields))
     assert response.status_code == 200 and error_field in response.context["adminform"].form.errors
     assert not TrainingJob.objects.exists()
+
+
+def test_training_form_queues_ease_with_its_lambda(catalog, admin_client_):
+    response = admin_client_.post(TRAIN_FORM, training_form(model_name="ease", l2="250"))
+    assert response.status_code == 302
+    assert TrainingJob.objects.get().hyperparameters == {"l2": 250.0}
 
 
 def test_curves_of_a_pretrained_neumf_have_one_line_per_stage():

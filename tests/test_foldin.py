@@ -14,9 +14,10 @@ N_PER_GROUP = 20  # items 0..19 are "group A" (say, comedies), 20..39 "group B"
 # that branch's ml-100k defaults, with which on these 600 interactions the GMF
 # branch never learns (its loss stays at ln 2), and a NeuMF whose GMF half is
 # noise is not the model fold-in serves.
-SMALL = {"gmf": {"dim": 16, "epochs": 40, "lr": 1e-2},
-         "neumf": {"dim": 16, "layers": 1, "epochs": 20, "lr": 5e-3, "pretrain": False},
-         "ngcf": {"dim": 16, "layers": 2, "epochs": 60, "lr": 5e-3}}
+SMALL = {"gmf": {"dim": 16, "epochs": 40, "lr": 1e-2, "patience": 100},
+         "neumf": {"dim": 16, "layers": 1, "epochs": 20, "lr": 5e-3, "pretrain": False, "patience": 100},
+         "ngcf": {"dim": 16, "layers": 2, "epochs": 60, "lr": 5e-3, "patience": 100},
+         "ease": {"l2": 10.0}}
 
 
 def planted_interactions(seed=0, n_users_per_group=30, per_user=10):
@@ -34,7 +35,7 @@ def planted_interactions(seed=0, n_users_per_group=30, per_user=10):
 def trained(request):
     torch.manual_seed(0)
     data = planted_interactions()
-    params = hyperparameters(request.param, patience=100, **SMALL[request.param])
+    params = hyperparameters(request.param, **SMALL[request.param])
     model, _, _ = fit_model(request.param, data, params, np.random.default_rng(1), progress=False)
     return request.param, model.eval()
 

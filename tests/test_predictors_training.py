@@ -18,7 +18,8 @@ from predictors.training import branch_hyperparameters, epoch_rows, hyperparamet
 
 FAST = {"gmf": {"dim": 8, "lr": 0.05, "epochs": 20, "l2": 1e-4, "batch_size": 128, "patience": 20},
         "ngcf": {"dim": 8, "layers": 2, "lr": 0.05, "epochs": 6, "batch_size": 256, "l2": 1e-4},
-        "neumf": {"dim": 4, "layers": 1, "lr": 0.005, "epochs": 2, "batch_size": 256}}
+        "neumf": {"dim": 4, "layers": 1, "lr": 0.005, "epochs": 2, "batch_size": 256},
+        "ease": {"l2": 10.0}}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -39,7 +40,7 @@ def quick_training(data, name, seed=0):
     return train_and_evaluate(data, name, hyperparameters(name, **FAST[name]), "full", seed, progress=False)
 
 
-@pytest.mark.parametrize("name", ["gmf", "ngcf"])
+@pytest.mark.parametrize("name", ["gmf", "ngcf", "ease"])
 def test_short_training_on_planted_tastes_beats_popularity(planted, name):
     result = quick_training(planted, name)
     train, test = result.split
@@ -61,7 +62,7 @@ def test_same_seed_gives_the_same_model(planted):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name", ["gmf", "neumf", "ngcf"])
+@pytest.mark.parametrize("name", ["gmf", "neumf", "ngcf", "ease"])
 def test_artifact_round_trip_scores_the_same(planted, tmp_path, name):
     result = quick_training(planted, name)
     version = register(name, result, planted, "planted", {"n_interactions": len(planted)}, store=artifacts.LocalStore(tmp_path))

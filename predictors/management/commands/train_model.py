@@ -9,7 +9,7 @@ from predictors.data import DataError, fingerprint, from_database
 from predictors.evaluation import PROTOCOLS
 from predictors.models import TrainingRun
 from predictors.registry import register
-from predictors.training import DEFAULTS, MODEL_NAMES, hyperparameters, train_and_evaluate
+from predictors.training import CLOSED_FORM, DEFAULTS, MODEL_NAMES, hyperparameters, train_and_evaluate
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +22,13 @@ def metrics_summary(metrics):
 
 class Command(BaseCommand):
     help = (
-        "Train GMF, MLP, NeuMF or NGCF on a dataset's interactions, evaluate it with a protocol "
+        "Train GMF, MLP, NeuMF, NGCF or EASE on a dataset's interactions, evaluate it with a protocol "
         "(full: 75/25 random split ranked against all items; ncf/d2l: latest interaction held out), "
         "store the artifact and register a model version (named MODEL:VERSION, e.g. ngcf:3). "
         "Options left out take the model's defaults: "
-        + "; ".join(f"{name}: dim {d['dim']}, layers {d['layers']}, lr {d['lr']}, epochs {d['epochs']}" for name, d in DEFAULTS.items())
-        + "."
+        + "; ".join(f"{name}: dim {d['dim']}, layers {d['layers']}, lr {d['lr']}, epochs {d['epochs']}"
+                    for name, d in DEFAULTS.items() if name not in CLOSED_FORM)
+        + "; ease: fitted in closed form, --l2 (its lambda) " + str(DEFAULTS["ease"]["l2"]) + " and no other option."
     )
 
     def add_arguments(self, parser):
@@ -38,7 +39,7 @@ class Command(BaseCommand):
         parser.add_argument("--layers", type=int, help="MLP tower layers or NGCF propagation layers.")
         parser.add_argument("--negatives", type=int, help="Sampled negatives per positive (pointwise loss).")
         parser.add_argument("--loss", choices=["bce", "bpr"], help="Pointwise cross-entropy or pairwise BPR.")
-        parser.add_argument("--l2", type=float, help="L2 weight on the batch embeddings.")
+        parser.add_argument("--l2", type=float, help="L2 weight on the batch embeddings (EASE: lambda, default 400).")
         parser.add_argument("--dropout", type=float,
                             help="NGCF's message dropout or the MLP tower's dropout, 0 <= p < 1 (default 0; the NGCF paper uses 0.1).")
         parser.add_argument("--recent-positives", type=int,
@@ -67,7 +68,10 @@ class Command(BaseCommand):
             raise CommandError(f"--l2 must be zero or a positive number; got {overrides['l2']}.")
         if overrides["dropout"] is not None and not 0 <= overrides["dropout"] < 1:
             raise CommandError(f"--dropout must be at least 0 and below 1; got {overrides['dropout']}.")
-        params = hyperparameters(model_name, protocol, **overrides)
+        try:
+            params = hyperparameters(model_name, protocol, **overrides)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
         dataset = dataset or settings.MOVIELENS_DATASET
         if settings.MODEL_TRAINING_THREADS:
             torch.set_num_threads(settings.MODEL_TRAINING_THREADS)
