@@ -1,7 +1,7 @@
 from django.urls import reverse
 
 # Model pages shown in the navigation, in the order a reader meets them.
-MODEL_PAGES = [("gmf", "GMF"), ("neumf", "NeuMF"), ("ngcf", "NGCF")]
+MODEL_PAGES = [("gmf", "GMF"), ("neumf", "NeuMF"), ("ngcf", "NGCF"), ("ease", "EASE")]
 
 
 def site_navigation(request):

@@ -4,7 +4,7 @@ from django.db import models
 from django.urls import reverse
 
 # The recommenders this site trains (predictors/); a paper lists the ones that implement it.
-SITE_MODELS = {"gmf": "GMF", "mlp": "MLP", "neumf": "NeuMF", "ngcf": "NGCF"}
+SITE_MODELS = {"gmf": "GMF", "mlp": "MLP", "neumf": "NeuMF", "ngcf": "NGCF", "ease": "EASE"}
 COMMENT_MAX_LENGTH = 2000
 
 

@@ -56,13 +56,17 @@ def shipped_reviews(directory=REVIEWS_DIR):
     return [parse_review_file(path) for path in sorted(Path(directory).glob("*.md"))]
 
 
-def load_shipped_reviews(paper_model, review_model, directory=REVIEWS_DIR):
+def load_shipped_reviews(paper_model, review_model, directory=REVIEWS_DIR, only_missing=False):
     """Create or update every shipped review; returns [(review, created)].
+    ``only_missing``: create the reviews the database lacks, leave the others
+    (and any edits made to them in the admin) alone.
 
     Takes the model classes as arguments so a migration can pass its historical ones.
     """
     results = []
     for shipped in shipped_reviews(directory):
+        if only_missing and review_model.objects.filter(slug=shipped.review["slug"]).exists():
+            continue
         paper_fields = dict(shipped.paper)
         paper, _ = paper_model.objects.update_or_create(slug=paper_fields.pop("slug"), defaults=paper_fields)
         review_fields = dict(shipped.review, paper=paper, body=shipped.body)

@@ -24,7 +24,7 @@ from predictors.registry import load_version
 
 log = logging.getLogger(__name__)
 
-SERVED_MODELS = {"gmf": "GMF", "neumf": "NeuMF", "ngcf": "NGCF"}
+SERVED_MODELS = {"gmf": "GMF", "neumf": "NeuMF", "ngcf": "NGCF", "ease": "EASE"}
 CACHE_SIZE = 2048
 
 

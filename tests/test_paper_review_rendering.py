@@ -95,7 +95,7 @@ def test_committed_pygments_css_matches_the_generator():
 
 def test_shipped_reviews_render_math_code_and_live_marker():
     reviews = {shipped.review["slug"]: shipped for shipped in shipped_reviews()}
-    assert set(reviews) == {"neural-collaborative-filtering", "neural-graph-collaborative-filtering"}
+    assert set(reviews) == {"neural-collaborative-filtering", "neural-graph-collaborative-filtering", "embarrassingly-shallow-autoencoders"}
     for shipped in reviews.values():
         html = render_markdown(shipped.body)
         assert "math-error" not in html
@@ -104,14 +104,25 @@ def test_shipped_reviews_render_math_code_and_live_marker():
         assert "<p>[live-numbers]</p>" in html
     assert reviews["neural-collaborative-filtering"].paper["site_models"] == "gmf, mlp, neumf"
     assert "0.1569" in reviews["neural-graph-collaborative-filtering"].body
+    assert reviews["embarrassingly-shallow-autoencoders"].paper["site_models"] == "ease"
 
 
 @pytest.mark.django_db
 def test_migration_loaded_the_reviews_and_loading_again_changes_nothing():
-    assert Review.objects.count() == 2  # by migration 0002
+    assert Review.objects.count() == 3  # by migrations 0002 and 0003
     results = load_shipped_reviews(Paper, Review)
-    assert [created for _, created in results] == [False, False]
-    assert Review.objects.count() == 2 and Paper.objects.count() == 2
+    assert [created for _, created in results] == [False, False, False]
+    assert Review.objects.count() == 3 and Paper.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_loading_only_missing_reviews_adds_new_ones_and_keeps_admin_edits():
+    """What migration 0003 does on a site migrated before the EASE review shipped."""
+    Review.objects.filter(slug="embarrassingly-shallow-autoencoders").delete()
+    Review.objects.filter(slug="neural-collaborative-filtering").update(body="edited in the admin")
+    results = load_shipped_reviews(Paper, Review, only_missing=True)
+    assert [(review.slug, created) for review, created in results] == [("embarrassingly-shallow-autoencoders", True)]
+    assert Review.objects.get(slug="neural-collaborative-filtering").body == "edited in the admin"
 
 
 @pytest.mark.django_db
@@ -119,7 +130,7 @@ def test_load_reviews_command_restores_an_edited_review(capsys):
     Review.objects.filter(slug="neural-collaborative-filtering").update(body="vandalised")
     call_command("load_reviews")
     assert "The problem" in Review.objects.get(slug="neural-collaborative-filtering").body
-    assert "2 review(s) loaded: 0 created, 2 updated." in capsys.readouterr().out
+    assert "3 review(s) loaded: 0 created, 3 updated." in capsys.readouterr().out
 
 
 @pytest.mark.django_db
