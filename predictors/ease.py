@@ -14,15 +14,21 @@ history would be. The price is the dense B, n_items^2 floats: EASE is
 offered for catalogs up to MAX_ITEMS movies (MovieLens-100k, -1m and
 latest-small), not for ml-25m's 62k.
 """
+import numpy as np
+import scipy.sparse as sp
 import torch
 
 from predictors.base import Recommender
 from predictors.data import DataError
 
-MAX_ITEMS = 20_000  # B in float32: 1.6 GB; the float64 inversion behind it needs twice that
+# B in float32 at 20k movies: 1.6 GB; fitting it holds two float64 matrices
+# of that size besides (X^T X and its inverse), about 8 GB at the peak.
+MAX_ITEMS = 20_000
 
 
 class EASE(Recommender):
+    reconstruction_error = None  # per trained user, set by fit (the training curve's "loss")
+
     def __init__(self, n_users, n_items, users=None, items=None):
         """``users``/``items``: the interactions the trained users' rows come
         from (None for a serving copy, which only scores visitors' histories)."""
@@ -35,29 +41,32 @@ class EASE(Recommender):
         self.register_buffer("weights", torch.zeros(n_items, n_items))  # B
         self.user_rows = None
         if users is not None:
-            self.user_rows = torch.sparse_coo_tensor(
-                torch.stack([torch.as_tensor(users, dtype=torch.int64), torch.as_tensor(items, dtype=torch.int64)]),
-                torch.ones(len(users)), (n_users, n_items), check_invariants=True,
-            ).coalesce()  # X, (n_users, n_items)
+            users, items = np.asarray(users), np.asarray(items)
+            self.user_rows = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)), shape=(n_users, n_items))  # X
+            self.user_rows.sum_duplicates()
+            self.user_rows.data[:] = 1.0  # a repeated interaction is still one
 
     def fit(self, l2):
-        """The closed form above, on the trained users' rows; in float64, since
-        the Gram matrix of a popular catalog is badly conditioned in float32."""
+        """The closed form above, on the trained users' rows. X^T X is built
+        from the sparse rows (never a dense user-by-item matrix) and inverted in
+        float64: the Gram matrix of a catalog with a few very popular movies is
+        badly conditioned in float32."""
         if self.user_rows is None:
             raise RuntimeError("This EASE has no interactions to fit (a serving copy).")
-        rows = self.user_rows.to_dense().double()  # (n_users, n_items)
-        gram = rows.T @ rows + l2 * torch.eye(self.n_items, dtype=torch.float64)
+        gram = torch.from_numpy((self.user_rows.T @ self.user_rows).toarray().astype(np.float64))  # X^T X (n_items, n_items)
+        gram.diagonal().add_(l2)
         precision = torch.linalg.inv(gram)  # P
-        weights = -precision / precision.diagonal()  # column j divided by P_jj
+        del gram
+        diagonal = precision.diagonal().clone()
+        # ||X - X B||^2 per user, the objective without its penalty. With the
+        # diagonal at 0, X - X B = X P D^-1 (D = diag P), and X^T X = P^-1 - l2 I,
+        # so the error is sum_j (P_jj - l2 ||P_j||^2) / P_jj^2: no pass over the users.
+        error = ((diagonal - l2 * torch.linalg.vector_norm(precision, dim=1).pow(2)) / diagonal.pow(2)).sum()
+        self.reconstruction_error = float(error) / max(self.n_users, 1)
+        weights = precision.div_(-diagonal)  # in place: B = -P_ij / P_jj, column by column
         weights.fill_diagonal_(0.0)
-        self.weights.copy_(weights.float())
+        self.weights.copy_(weights)
         return self
-
-    def reconstruction_error(self):
-        """||X - X B||^2 per trained user: the fitted objective without its penalty."""
-        with torch.no_grad():
-            rows = self.user_rows.to_dense()
-            return float((rows - rows @ self.weights).pow(2).sum() / max(self.n_users, 1))
 
     def user_dim(self):
         return self.n_items
@@ -65,7 +74,7 @@ class EASE(Recommender):
     def user_representation(self, users):
         if self.user_rows is None:
             raise RuntimeError("A serving copy of EASE keeps no trained users; score a visitor's history instead.")
-        return self.user_rows.index_select(0, torch.as_tensor(users, dtype=torch.int64)).to_dense()  # (B, n_items)
+        return torch.from_numpy(self.user_rows[np.asarray(users)].toarray())  # (B, n_items)
 
     def history_representation(self, history_items):
         """(h,) items -> (1, n_items): the visitor's row of X, exactly."""

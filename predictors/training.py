@@ -187,7 +187,7 @@ def fit_closed_form(model_name, train, fit, validation, params, progress=True, o
     model = build_model(model_name, params, train.n_users, train.n_items, train.users, train.items).fit(params["l2"]).eval()
     bar.update()
     bar.close()
-    curve.append({"stage": model_name, "epoch": 1, "loss": model.reconstruction_error(), "val_ndcg@10": score,
+    curve.append({"stage": model_name, "epoch": 1, "loss": model.reconstruction_error, "val_ndcg@10": score,
                   "seconds": time.perf_counter() - started})
     if on_epoch is not None:
         on_epoch(curve[-1], 1)

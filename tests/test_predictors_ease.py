@@ -30,6 +30,13 @@ def test_each_column_is_the_ridge_regression_of_that_item_on_the_others():
         assert weights[item, item] == 0.0
 
 
+def test_the_reported_loss_is_the_reconstruction_error_per_user():
+    model = fitted(0.5)
+    rows = model.user_representation(torch.arange(N_USERS)).double()
+    direct = (rows - rows @ model.weights.double()).pow(2).sum().item() / N_USERS
+    assert model.reconstruction_error == pytest.approx(direct, rel=1e-5)
+
+
 def test_a_visitor_is_scored_exactly_as_the_trained_user_with_the_same_history():
     model = fitted()
     visitor = foldin.fold_in(model, [0, 1, 2])  # user 0's history
