@@ -97,6 +97,15 @@ def test_train_then_evaluate_a_model_from_the_catalog(catalog, capsys):
     assert recomputed.startswith("gmf:1 on test-catalog") and f"ndcg@10={expected}" in recomputed
 
 
+def test_ease_trains_from_the_command_and_evaluates_to_the_same_numbers(catalog, capsys):
+    call_command("train_model", "ease", "--l2", "50", "--verbosity", "0")
+    version = ModelVersion.objects.get(model_name="ease")
+    assert version.hyperparameters["l2"] == 50.0 and version.status == "candidate"
+    assert "Registered ease:1 (candidate)" in capsys.readouterr().out
+    call_command("evaluate_model", "ease:1")
+    assert f"ndcg@10={version.metrics['full']['ndcg@10']:.4f}" in capsys.readouterr().out
+
+
 def test_latest_protocols_record_ncf_and_d2l_metrics(catalog):
     call_command("train_model", "ngcf", "--epochs", "1", "--dim", "4", "--layers", "1", "--dropout", "0.1", "--protocol", "d2l", "--verbosity", "0")
     version = ModelVersion.objects.get()
