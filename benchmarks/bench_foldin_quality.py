@@ -33,11 +33,11 @@ from foldin_common import DEFAULT_DATA, RESULTS_DIR, markdown_table, pseudorec_r
 from predictors import foldin
 from predictors.data import Interactions, from_frame, read_movielens_ratings
 from predictors.evaluation import ranking_metrics
-from predictors.training import build_model, fit_model, hyperparameters
+from predictors.training import CLOSED_FORM, build_model, fit_model, hyperparameters
 
 log = logging.getLogger("bench_foldin_quality")
 
-MODELS = ("gmf", "neumf", "ngcf")
+MODELS = ("gmf", "neumf", "ngcf", "ease")  # EASE: a visitor's row is their history; nothing is learned per request
 REVEALED = (1, 5, 20)
 K = 10
 
@@ -92,7 +92,7 @@ def cold_split(data, fraction, seed):
 
 def trained_model(name, part, params, seed, cache_dir, tag):
     """fit_model with the project's defaults, cached on disk by (model, part, epochs, seed)."""
-    path = cache_dir / f"{name}-{tag}-epochs{params['epochs']}-seed{seed}.pt"
+    path = cache_dir / f"{name}-{tag}-epochs{params.get('epochs', 1)}-seed{seed}.pt"
     if path.exists():
         saved = torch.load(path, weights_only=True)
         model = build_model(name, params, part.n_users, part.n_items, saved["fit_users"], saved["fit_items"])
@@ -162,7 +162,7 @@ def run(args):
     scores, seconds = Scores(), {}
     per_user = {n: {int(u): split.history_and_test(u, n) for u in users if split.data.counts_per_user()[u] > n} for n in REVEALED}
     for name in args.models:
-        params = hyperparameters(name, epochs=epochs_for(args.epochs, name))
+        params = hyperparameters(name, epochs=None if name in CLOSED_FORM else epochs_for(args.epochs, name))
         model, seconds[(name, "train")] = trained_model(name, base, params, args.seed, cache_dir, "cold")
         settings[name] = foldin.settings_for(model, overrides)
         if args.train_only:
@@ -224,7 +224,8 @@ def report(args, settings, scores, seconds, per_user, baseline_users):
     text = "\n".join([
         f"Cold-visitor fold-in quality, ml-100k, {args.held_out:.0%} users held out (seed {args.seed}); epochs: "
         f"{' '.join(args.epochs) or 'project defaults'}; fold-in settings:",
-        *(f"- {name}: {model_settings}" for name, model_settings in settings.items()),
+        *(f"- {name}: {'none, its row of the interaction matrix is the history' if name in CLOSED_FORM else model_settings}"
+          for name, model_settings in settings.items()),
         "", markdown_table(header, rows), "",
         "Goal (recall@10 >= 0.9x full re-training and >= 1.5x popularity at n = 5 and 20):", *goals,
         f"Training time (0 = loaded from cache): {train_seconds}. Torch threads: {torch.get_num_threads()}.",
