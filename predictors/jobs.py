@@ -134,7 +134,7 @@ def train(job, progress=False):
         raise
     summary = (
         f"Registered {version.label} (candidate) on {job.dataset}: {metrics_summary(result.metrics)}; "
-        f"{len(result.curves)} epochs in {result.seconds:.0f} s."
+        f"{training.effort(result)}."
     )
     run.status, run.summary, run.finished_at, run.epochs, run.version = (
         TrainingRun.Status.FINISHED, summary, timezone.now(), result.curves, version

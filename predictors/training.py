@@ -228,6 +228,13 @@ class TrainingResult:
     split: tuple = field(repr=False)
 
 
+def effort(result):
+    """How a training went, for a summary line: "21 epochs in 13 s"."""
+    if result.curves and all(entry["stage"] in CLOSED_FORM for entry in result.curves):
+        return f"fitted in closed form in {result.seconds:.0f} s"
+    return f"{len(result.curves)} epochs in {result.seconds:.0f} s"
+
+
 def protocol_split(data, protocol, seed):
     """The (train, test) split a seed gives; evaluate_model rebuilds it the same way."""
     train, test = split_for_protocol(data, protocol, np.random.default_rng(seed))

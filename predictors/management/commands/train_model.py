@@ -9,7 +9,7 @@ from predictors.data import DataError, fingerprint, from_database
 from predictors.evaluation import PROTOCOLS
 from predictors.models import TrainingRun
 from predictors.registry import register
-from predictors.training import CLOSED_FORM, DEFAULTS, MODEL_NAMES, hyperparameters, train_and_evaluate
+from predictors.training import CLOSED_FORM, DEFAULTS, MODEL_NAMES, effort, hyperparameters, train_and_evaluate
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class Command(BaseCommand):
             raise
         summary = (
             f"Registered {version.label} ({version.status}) on {dataset}: {metrics_summary(result.metrics)}; "
-            f"{len(result.curves)} epochs in {result.seconds:.0f} s."
+            f"{effort(result)}."
         )
         run.epochs, run.version = result.curves, version
         self._finish(run, TrainingRun.Status.FINISHED, summary)
