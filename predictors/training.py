@@ -70,15 +70,15 @@ def hyperparameters(model_name, protocol="full", **overrides):
     """The defaults for ``model_name`` trained for ``protocol``, with the given non-None overrides."""
     if model_name not in DEFAULTS:
         raise ValueError(f"Unknown model {model_name!r}; choose one of {', '.join(MODEL_NAMES)}.")
-    if model_name in CLOSED_FORM:
-        unused = sorted(key for key, value in overrides.items() if value is not None and key not in DEFAULTS[model_name])
+    given = {key: value for key, value in overrides.items() if value is not None}
+    if model_name in CLOSED_FORM:  # no epochs, so no recency weighting either: only its own settings
+        unused = sorted(set(given) - set(DEFAULTS[model_name]))
         if unused:
             raise ValueError(f"{model_name.upper()} is fitted in closed form and takes only "
                              f"{', '.join(DEFAULTS[model_name])}; {', '.join(unused)} does not apply to it.")
-        return {**DEFAULTS[model_name], **{key: value for key, value in overrides.items() if value is not None}}
-    params = {**DEFAULTS[model_name], **PROTOCOL_DEFAULTS[protocol]}
-    params.update({key: value for key, value in overrides.items() if value is not None})
-    if params["loss"] == "bpr" and overrides.get("negatives") is None and DEFAULTS[model_name]["loss"] != "bpr":
+        return {**DEFAULTS[model_name], **given}
+    params = {**DEFAULTS[model_name], **PROTOCOL_DEFAULTS[protocol], **given}
+    if params["loss"] == "bpr" and "negatives" not in given and DEFAULTS[model_name]["loss"] != "bpr":
         params["negatives"] = 1  # a pointwise model switched to BPR: one negative per pair unless asked for more
     return params
 
@@ -179,7 +179,7 @@ def fit_closed_form(model_name, train, fit, validation, params, progress=True, o
     """EASE: fitted once without the validation interactions, to report the
     same validation NDCG@10 as the other models' curves, then once on all of
     ``train`` (nothing is selected on validation, so nothing is held back)."""
-    curve, bar = [], tqdm(total=2, desc=model_name, disable=not progress, leave=False)
+    bar = tqdm(total=2, desc=model_name, disable=not progress, leave=False)
     started = time.perf_counter()
     held_back = build_model(model_name, params, fit.n_users, fit.n_items, fit.users, fit.items).fit(params["l2"])
     score = full_ranking(model_scorer(held_back), fit, validation)["ndcg@10"]
@@ -187,12 +187,12 @@ def fit_closed_form(model_name, train, fit, validation, params, progress=True, o
     model = build_model(model_name, params, train.n_users, train.n_items, train.users, train.items).fit(params["l2"]).eval()
     bar.update()
     bar.close()
-    curve.append({"stage": model_name, "epoch": 1, "loss": model.reconstruction_error, "val_ndcg@10": score,
-                  "seconds": time.perf_counter() - started})
+    entry = {"stage": model_name, "epoch": 1, "loss": model.reconstruction_error, "val_ndcg@10": score,
+             "seconds": time.perf_counter() - started}
     if on_epoch is not None:
-        on_epoch(curve[-1], 1)
+        on_epoch(entry, 1)
     log.info("%s: validation NDCG@10 %.4f, fitted in closed form", model_name, score)
-    return model, train, curve
+    return model, train, [entry]
 
 
 def fit_model(model_name, train, params, rng, progress=True, on_epoch=None):
