@@ -8,10 +8,11 @@ visitor's history is one Query, newest first).
 Writes are idempotent on the event id: storing the same event again (a Kafka
 redelivery, an outbox resend) leaves one copy.
 
-Both count events per type since a moment (the admin dashboard). DynamoDB
-cannot count a time range without a table scan, so that store also keeps one
-counter item per event type and 10-minute bucket, incremented once per batch
-for the events first stored in it (a redelivery does not count again).
+Both count events per type over several windows back from now in one read
+(the admin dashboard: last hour and last day). DynamoDB cannot count a time
+range without a table scan, so that store also keeps one counter item per
+event type and 10-minute bucket, incremented once per batch for the events
+first stored in it (a redelivery does not count again).
 """
 import logging
 import random
@@ -24,7 +25,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from movie.event_record import Event, format_timestamp, parse_timestamp
 from movie.event_rows import events_from, insert_events
@@ -50,9 +51,15 @@ class ClickLogStore:
         """Events of these visitors, newest first, at most ``limit``."""
         raise NotImplementedError
 
-    def event_counts(self, since, now):
-        """{event type: events timestamped since ``since``} (every type, zeros included)."""
+    def event_counts(self, windows, now):
+        """{label: {event type: events timestamped since that window's start}}
+        for ``windows`` = {label: start}, every type included (zeros too), read
+        once for all windows."""
         raise NotImplementedError
+
+
+def zero_counts(windows):
+    return {label: dict.fromkeys(EVENT_TYPES, 0) for label in windows}
 
 
 class SqlClickLogStore(ClickLogStore):
@@ -70,10 +77,15 @@ class SqlClickLogStore(ClickLogStore):
             rows = rows.filter(event_type=event_type)
         return events_from(rows.order_by("-timestamp", "-pk")[:limit])
 
-    def event_counts(self, since, now):
-        recent = ClickEvent.objects.filter(timestamp__gte=since).values("event_type")
-        counts = dict.fromkeys(EVENT_TYPES, 0)
-        counts.update({row["event_type"]: row["n"] for row in recent.annotate(n=Count("pk")).order_by()})
+    def event_counts(self, windows, now):
+        # One GROUP BY event_type over the widest window, one filtered count per window.
+        labels = list(windows)
+        per_window = {f"n{i}": Count("pk", filter=Q(timestamp__gte=windows[label])) for i, label in enumerate(labels)}
+        rows = ClickEvent.objects.filter(timestamp__gte=min(windows.values())).values("event_type")
+        counts = zero_counts(windows)
+        for row in rows.annotate(**per_window).order_by():
+            for i, label in enumerate(labels):
+                counts[label][row["event_type"]] = row[f"n{i}"]
         return counts
 
 
@@ -195,21 +207,27 @@ class DynamoDbClickLogStore(ClickLogStore):
         except (BotoCoreError, ClientError) as error:
             logger.warning("%d %s event(s) stored, but counter %s was not updated: %s", count, event_type, bucket, error)
 
-    def event_counts(self, since, now):
-        """From the bucket counters: whole buckets, so the window may start up
-        to 10 minutes before ``since``. One BatchGetItem per 100 counters."""
+    def event_counts(self, windows, now):
+        """From the bucket counters: whole buckets, so a window may start up to
+        10 minutes before its start. The widest window's counters are read
+        once (one BatchGetItem per 100) and each counts toward every window
+        its bucket falls in."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        keys = [{"pk": {"S": bucket}, "sk": {"S": event_type}} for bucket in count_buckets(since, now) for event_type in EVENT_TYPES]
-        counts = dict.fromkeys(EVENT_TYPES, 0)
+        first_bucket = {label: count_bucket(since) for label, since in windows.items()}
+        keys = [{"pk": {"S": bucket}, "sk": {"S": event_type}}
+                for bucket in count_buckets(min(windows.values()), now) for event_type in EVENT_TYPES]
+        counts = zero_counts(windows)
         try:
             while keys:
                 request, keys = keys[:100], keys[100:]
-                pending = {self.table_name: {"Keys": request, "ProjectionExpression": "sk, n"}}
+                pending = {self.table_name: {"Keys": request, "ProjectionExpression": "pk, sk, n"}}
                 while pending:
                     answer = self.client.batch_get_item(RequestItems=pending)
                     for item in answer.get("Responses", {}).get(self.table_name, []):
-                        counts[item["sk"]["S"]] += int(item["n"]["N"])
+                        for label, first in first_bucket.items():
+                            if item["pk"]["S"] >= first:  # bucket keys sort like their times
+                                counts[label][item["sk"]["S"]] += int(item["n"]["N"])
                     pending = answer.get("UnprocessedKeys") or {}
         except (BotoCoreError, ClientError) as error:
             raise StoreUnavailable(f"DynamoDB read failed: {error}") from error

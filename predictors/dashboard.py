@@ -53,14 +53,12 @@ def event_counts(now=None):
     """Visitor events stored in the last hour and day, by type; None when the
     click log cannot be read (the page says so instead of failing)."""
     now = now or timezone.now()
-    counts = {}
-    for label, window in (("hour", HOUR), ("day", DAY)):
-        try:
-            by_type = get_store().event_counts(now - window, now)
-        except StoreUnavailable as error:
-            log.warning("Event counts unavailable: %s", error)
-            return None
-        counts[label] = {"total": sum(by_type.values()), **by_type}
+    try:
+        per_window = get_store().event_counts({"hour": now - HOUR, "day": now - DAY}, now)
+    except StoreUnavailable as error:
+        log.warning("Event counts unavailable: %s", error)
+        return None
+    counts = {label: {"total": sum(by_type.values()), **by_type} for label, by_type in per_window.items()}
     counts["approximate"] = settings.CLICKLOG_STORE != "sql"
     return counts
 

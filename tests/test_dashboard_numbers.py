@@ -31,14 +31,15 @@ def impression(model_name, visitor, movie_ids, minutes_ago, seconds=0.01, fallba
     )
 
 
-def test_events_in_the_last_hour_and_day(db):
+def test_events_in_the_last_hour_and_day(db, django_assert_num_queries):
     event("session:a", 1, 5)
     event("session:a", 2, 50, "view")
     event("session:b", 2, 59, "rating")
     event("session:b", 3, 61)
     event("session:b", 3, 23 * 60)
     event("session:c", 4, 25 * 60)  # older than a day
-    counts = dashboard.event_counts(NOW)
+    with django_assert_num_queries(1):  # both windows from one read
+        counts = dashboard.event_counts(NOW)
     assert counts["hour"] == {"total": 3, "click": 1, "view": 1, "rating": 1}
     assert counts["day"] == {"total": 5, "click": 3, "view": 1, "rating": 1}
 
@@ -46,7 +47,7 @@ def test_events_in_the_last_hour_and_day(db):
 def test_events_are_not_counted_when_the_click_log_cannot_be_read(db, monkeypatch):
     from movie.clicklog import SqlClickLogStore, StoreUnavailable
 
-    def unreadable(self, since, now):
+    def unreadable(self, windows, now):
         raise StoreUnavailable("DynamoDB read failed: connection refused")
 
     monkeypatch.setattr(SqlClickLogStore, "event_counts", unreadable)
