@@ -18,6 +18,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler400 = "movie.views.bad_request"
-handler404 = "movie.views.page_not_found"
-handler500 = "movie.views.server_error"
+handler400 = "movie.errors.bad_request"
+handler404 = "movie.errors.page_not_found"
+handler500 = "movie.errors.server_error"

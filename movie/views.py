@@ -47,20 +47,3 @@ def poster(request, pk):
     movie = get_object_or_404(catalog.catalog_movies(), pk=pk)
     return HttpResponse(posters.poster_svg(movie), content_type="image/svg+xml")
 
-
-def _error_page(request, status, heading, message):
-    return render(
-        request, "error.html", {"status": status, "heading": heading, "message": message}, status=status
-    )
-
-
-def bad_request(request, exception=None):
-    return _error_page(request, 400, "Bad request", "The request could not be understood.")
-
-
-def page_not_found(request, exception=None):
-    return _error_page(request, 404, "Not found", "There is nothing at this address.")
-
-
-def server_error(request):
-    return _error_page(request, 500, "Something went wrong", "The error was logged; please try again.")

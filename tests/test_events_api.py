@@ -117,7 +117,16 @@ def test_missing_or_wrong_csrf_token_is_a_403_in_json(browser, movie):
 
 
 def test_only_post_is_allowed(browser):
-    assert browser.client.get("/api/events").status_code == 405
+    response = browser.client.get("/api/events")
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert response.json() == {"error": "GET is not accepted at this address; use POST."}
+
+
+def test_unknown_api_address_answers_json(browser):
+    response = browser.client.get("/api/no-such-endpoint")
+    assert response.status_code == 404
+    assert response.json() == {"error": "There is nothing at this address."}
 
 
 def test_rate_limit_per_visitor(browser, settings, movie, catalog):

@@ -124,8 +124,14 @@ def test_unknown_genre_is_a_404(client, catalog):
 
 
 def test_writes_are_not_allowed_on_pages(client, catalog):
-    assert client.post("/").status_code == 405
-    assert client.post("/search/", {"q": "x"}).status_code == 405
+    for path in ("/", "/search/"):
+        response = client.post(path, {"q": "x"})
+        assert response.status_code == 405
+        assert response["Allow"] == "GET, HEAD"
+        assert response["X-Frame-Options"] == "DENY"  # the other middleware's headers stay
+        # A page that says why, not the blank "HTTP ERROR 405" of an empty body.
+        assert "POST is not accepted at this address; use GET or HEAD." in response.content.decode()
+        assert "<title>" in response.content.decode()
 
 
 def test_navigation_links_everywhere(client, catalog):
