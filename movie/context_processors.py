@@ -1,14 +1,13 @@
 from django.urls import reverse
 
-# Model pages shown in the navigation, in the order a reader meets them.
-MODEL_PAGES = [("gmf", "GMF"), ("neumf", "NeuMF"), ("ngcf", "NGCF"), ("ease", "EASE")]
+from predictors.names import SERVED_MODELS
 
 
 def site_navigation(request):
     """Links for the top navigation bar, with the current section marked."""
     path = request.path
     links = [("Home", reverse("movie:home"))]
-    links += [(label, reverse("model_page", args=[name])) for name, label in MODEL_PAGES]
+    links += [(label, reverse("model_page", args=[name])) for name, label in SERVED_MODELS.items()]
     links += [("Papers", reverse("paper_review:index")), ("Admin", reverse("admin:index"))]
     nav = []
     for label, url in links:

@@ -11,8 +11,8 @@ from django.apps import apps
 from django.db import DatabaseError, transaction
 from django.urls import reverse
 
-from movie.context_processors import MODEL_PAGES
 from paper_review.models import SITE_MODELS
+from predictors.names import SERVED_MODELS
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class LiveRow:
 
 
 def model_page_url(model_name):
-    return reverse("model_page", args=[model_name]) if model_name in dict(MODEL_PAGES) else None
+    return reverse("model_page", args=[model_name]) if model_name in SERVED_MODELS else None
 
 
 def registry_model():

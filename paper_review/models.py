@@ -3,8 +3,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
-# The recommenders this site trains (predictors/); a paper lists the ones that implement it.
-SITE_MODELS = {"gmf": "GMF", "mlp": "MLP", "neumf": "NeuMF", "ngcf": "NGCF", "ease": "EASE"}
+from predictors.names import MODEL_LABELS
+
+# The recommenders this site trains; a paper lists the ones that implement it.
+SITE_MODELS = MODEL_LABELS
 COMMENT_MAX_LENGTH = 2000
 
 

@@ -7,7 +7,6 @@ short allow-list, so not even a staff-written review can carry a script.
 """
 import functools
 import logging
-import re
 import xml.etree.ElementTree as etree
 
 import markdown

@@ -16,7 +16,7 @@ from django.utils import timezone
 from movie.clicklog import StoreUnavailable, get_store
 from movie.models import ClickEvent
 from predictors.models import MODEL_CHOICES, ConsumerHeartbeat, ModelVersion, RecommendationImpression, TrainingJob, TrainingRun
-from predictors.serving import SERVED_MODELS
+from predictors.names import SERVED_MODELS
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,9 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-MODEL_CHOICES = [("gmf", "GMF"), ("mlp", "MLP"), ("neumf", "NeuMF"), ("ngcf", "NGCF"), ("ease", "EASE")]
+from predictors.names import MODEL_LABELS
+
+MODEL_CHOICES = list(MODEL_LABELS.items())
 
 
 class ModelVersionQuerySet(models.QuerySet):

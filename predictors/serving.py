@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from predictors import foldin
-from predictors.models import MODEL_CHOICES, ModelVersion
+from predictors.models import ModelVersion
+from predictors.names import SERVED_MODELS
 from predictors.popularity import popular_movie_ids
 from predictors.registry import load_version
 
 log = logging.getLogger(__name__)
 
-# Every registered model has a page except MLP, NeuMF's branch: registered and evaluated, not served.
-SERVED_MODELS = {name: label for name, label in MODEL_CHOICES if name != "mlp"}
 CACHE_SIZE = 2048
 
 

@@ -23,13 +23,14 @@ from predictors.evaluation import evaluate, full_ranking, model_scorer, split_fo
 from predictors.ease import EASE
 from predictors.gmf import GMF
 from predictors.mlp import MLP
+from predictors.names import MODEL_LABELS
 from predictors.neumf import NeuMF
 from predictors.ngcf import NGCF, interaction_graph
 from predictors.sampling import sample_negatives
 
 log = logging.getLogger(__name__)
 
-MODEL_NAMES = ("gmf", "mlp", "neumf", "ngcf", "ease")
+MODEL_NAMES = tuple(MODEL_LABELS)
 COMMON = {"negatives": 4, "loss": "bce", "batch_size": 256, "patience": 4, "dropout": 0.0, "l2": 0.0, "weight_decay": 0.0,
           "recent_positives": 0, "recent_weight": 1}
 DEFAULTS = {

@@ -7,6 +7,7 @@ from movie.events import latest_ratings, visitor_history, visitor_key
 from paper_review.links import review_url_for_model
 from predictors import serving
 from predictors.metrics_log import record_impression
+from predictors.names import SERVED_MODELS
 from predictors.popularity import popular_movie_ids
 
 MAX_K = 50
@@ -22,7 +23,7 @@ def _visitor(request):
 
 @require_safe
 def model_page(request, model_name):
-    if model_name not in serving.SERVED_MODELS:
+    if model_name not in SERVED_MODELS:
         raise Http404(f"There is no model called {model_name!r}.")
     events, history_ids, ratings = _visitor(request)
     result = serving.recommend(model_name, history_ids, k=10)
@@ -33,13 +34,13 @@ def model_page(request, model_name):
         movie.visitor_rating = ratings.get(movie.pk)
     context = {
         "model_name": model_name,
-        "model_label": serving.SERVED_MODELS[model_name],
+        "model_label": SERVED_MODELS[model_name],
         "result": result,
         "recommended": movies_by_ids(result.movie_ids),
         "popular": movies_by_ids(popular_movie_ids(10, exclude=history_ids)),
         "history": history_movies,
         "review_url": review_url_for_model(model_name),
-        "other_models": [(name, label) for name, label in serving.SERVED_MODELS.items() if name != model_name],
+        "other_models": [(name, label) for name, label in SERVED_MODELS.items() if name != model_name],
     }
     return render(request, "predictors/model_page.html", context)
 
@@ -51,8 +52,8 @@ def _bad_request(message):
 @require_safe
 def recommendations_api(request):
     model_name = request.GET.get("model", "")
-    if model_name not in serving.SERVED_MODELS:
-        return _bad_request(f"model must be one of {', '.join(serving.SERVED_MODELS)}.")
+    if model_name not in SERVED_MODELS:
+        return _bad_request(f"model must be one of {', '.join(SERVED_MODELS)}.")
     raw_k = request.GET.get("k", "10")
     if not raw_k.isdigit() or not 1 <= int(raw_k) <= MAX_K:
         return _bad_request(f"k must be a whole number from 1 to {MAX_K}.")
