@@ -6,9 +6,21 @@ from django.http import JsonResponse
 from django.shortcuts import render
 
 
+def is_api(request):
+    return request.path.startswith("/api/")
+
+
+def json_error(status, message, **headers):
+    """{"error": message} with ``status``; headers by keyword, Retry_After -> Retry-After."""
+    response = JsonResponse({"error": message}, status=status)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
 def error_response(request, status, heading, message):
-    if request.path.startswith("/api/"):
-        return JsonResponse({"error": message}, status=status)
+    if is_api(request):
+        return json_error(status, message)
     return render(request, "error.html", {"status": status, "heading": heading, "message": message}, status=status)
 
 

@@ -11,14 +11,8 @@ from django.views.csrf import csrf_failure as html_csrf_failure
 from django.views.decorators.http import require_POST
 
 from movie import events
+from movie.errors import is_api, json_error
 from movie.event_record import InvalidEvent
-
-
-def _error(status, message, **headers):
-    response = JsonResponse({"error": message}, status=status)
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
-    return response
 
 
 @require_POST
@@ -28,26 +22,26 @@ def post_events(request):
     except ValueError:
         declared = 0
     if declared > settings.EVENTS_MAX_BODY_BYTES:
-        return _error(413, f"Request body is larger than {settings.EVENTS_MAX_BODY_BYTES} bytes.")
+        return json_error(413, f"Request body is larger than {settings.EVENTS_MAX_BODY_BYTES} bytes.")
     try:
         parsed = events.parse_events(request.body)
     except RequestDataTooBig:
-        return _error(413, f"Request body is larger than {settings.EVENTS_MAX_BODY_BYTES} bytes.")
+        return json_error(413, f"Request body is larger than {settings.EVENTS_MAX_BODY_BYTES} bytes.")
     except InvalidEvent as error:
-        return _error(400, str(error))
+        return json_error(400, str(error))
     key = events.visitor_key(request)
     retry_after = events.rate_limit_retry_after(key, len(parsed))
     if retry_after:
-        return _error(429, f"Too many events; try again in {retry_after} s.", Retry_After=str(retry_after))
+        return json_error(429, f"Too many events; try again in {retry_after} s.", Retry_After=str(retry_after))
     try:
         accepted = events.record_events(key, parsed)
     except DatabaseError:
-        return _error(503, "Events cannot be recorded right now; please try again.")
+        return json_error(503, "Events cannot be recorded right now; please try again.")
     return JsonResponse({"accepted": len(accepted), "ids": [event.event_id for event in accepted]}, status=202)
 
 
 def csrf_failure(request, reason=""):
     """JSON for the API, Django's usual page everywhere else."""
-    if request.path.startswith("/api/"):
-        return _error(403, f"CSRF check failed: {reason} Send the X-CSRFToken header from the page's csrf-token meta tag.")
+    if is_api(request):
+        return json_error(403, f"CSRF check failed: {reason} Send the X-CSRFToken header from the page's csrf-token meta tag.")
     return html_csrf_failure(request, reason=reason)

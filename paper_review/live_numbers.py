@@ -11,8 +11,7 @@ from django.apps import apps
 from django.db import DatabaseError, transaction
 from django.urls import reverse
 
-from paper_review.models import SITE_MODELS
-from predictors.names import SERVED_MODELS
+from predictors.names import MODEL_LABELS, SERVED_MODELS
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +94,7 @@ def live_rows(model_names):
     """One LiveRow per model name, with the active version's metrics when there is one."""
     rows = []
     for name in model_names:
-        row = LiveRow(model_name=name, label=SITE_MODELS.get(name, name), page_url=model_page_url(name))
+        row = LiveRow(model_name=name, label=MODEL_LABELS.get(name, name), page_url=model_page_url(name))
         version = active_version(name)
         if version is not None:
             row.version = version.version

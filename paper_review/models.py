@@ -3,10 +3,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
-from predictors.names import MODEL_LABELS
+from predictors.names import MODEL_LABELS  # a paper lists the site's models that implement it
 
-# The recommenders this site trains; a paper lists the ones that implement it.
-SITE_MODELS = MODEL_LABELS
 COMMENT_MAX_LENGTH = 2000
 
 
@@ -16,11 +14,11 @@ def split_model_names(value):
 
 
 def validate_site_models(value):
-    unknown = [name for name in split_model_names(value) if name not in SITE_MODELS]
+    unknown = [name for name in split_model_names(value) if name not in MODEL_LABELS]
     if unknown:
         raise ValidationError(
             "Unknown model name(s): %(unknown)s. Use a comma list of: %(known)s.",
-            params={"unknown": ", ".join(unknown), "known": ", ".join(SITE_MODELS)},
+            params={"unknown": ", ".join(unknown), "known": ", ".join(MODEL_LABELS)},
         )
 
 
@@ -35,7 +33,7 @@ class Paper(models.Model):
         max_length=100,
         blank=True,
         validators=[validate_site_models],
-        help_text="Comma list of the site's models that implement this paper: " + ", ".join(SITE_MODELS),
+        help_text="Comma list of the site's models that implement this paper: " + ", ".join(MODEL_LABELS),
     )
 
     class Meta:
@@ -50,7 +48,7 @@ class Paper(models.Model):
 
     @property
     def model_labels(self):
-        return [SITE_MODELS.get(name, name) for name in self.model_names]
+        return [MODEL_LABELS.get(name, name) for name in self.model_names]
 
 
 class Review(models.Model):

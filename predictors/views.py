@@ -3,6 +3,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from movie.catalog import movies_by_ids
+from movie.errors import json_error
 from movie.events import latest_ratings, visitor_history, visitor_key
 from paper_review.links import review_url_for_model
 from predictors import serving
@@ -45,18 +46,14 @@ def model_page(request, model_name):
     return render(request, "predictors/model_page.html", context)
 
 
-def _bad_request(message):
-    return JsonResponse({"error": message}, status=400)
-
-
 @require_safe
 def recommendations_api(request):
     model_name = request.GET.get("model", "")
     if model_name not in SERVED_MODELS:
-        return _bad_request(f"model must be one of {', '.join(SERVED_MODELS)}.")
+        return json_error(400, f"model must be one of {', '.join(SERVED_MODELS)}.")
     raw_k = request.GET.get("k", "10")
     if not raw_k.isdigit() or not 1 <= int(raw_k) <= MAX_K:
-        return _bad_request(f"k must be a whole number from 1 to {MAX_K}.")
+        return json_error(400, f"k must be a whole number from 1 to {MAX_K}.")
     _, history_ids, _ = _visitor(request)
     result = serving.recommend(model_name, history_ids, k=int(raw_k))
     record_impression(result, visitor_key(request, create=False))
