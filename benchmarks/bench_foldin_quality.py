@@ -43,6 +43,12 @@ log = logging.getLogger("bench_foldin_quality")
 MODELS = ("gmf", "neumf", "ngcf", "ease")  # EASE: a visitor's row is their history; nothing is learned per request
 REVEALED = (1, 5, 20)
 K = 10
+GOAL_VS_RETRAINING, GOAL_VS_POPULARITY = 0.9, 1.5
+
+
+def goal_met(vs_full, vs_pop):
+    """Issue 5's goal; NaN (no re-training measured) fails the first part."""
+    return vs_full >= GOAL_VS_RETRAINING and vs_pop >= GOAL_VS_POPULARITY
 
 
 @dataclasses.dataclass
@@ -221,7 +227,7 @@ def report(args, seed, settings, scores, seconds, per_user, baseline_users):
                          f"{recall / pop_recall:.2f}", f"{seconds[(name, n)] * 1000:.1f}"])
             ratios[f"{name} n={n}"] = {"vs_retraining": vs_full, "vs_popularity": recall / pop_recall}
             if n in (5, 20):
-                met = vs_full >= 0.9 and recall / pop_recall >= 1.5
+                met = goal_met(vs_full, recall / pop_recall)
                 goals.append(f"- {name} n={n}: {vs_full:.2f}x re-training, {recall / pop_recall:.2f}x popularity -> {'met' if met else 'NOT met'}")
     header = ["n revealed", "method", "users", f"recall@{K}", f"NDCG@{K}", "recall / re-training", "recall / popularity", "ms per request"]
     train_seconds = ", ".join(f"{name} {seconds[(name, 'train')]:.0f} s" for name in args.models)
@@ -239,19 +245,20 @@ def report(args, seed, settings, scores, seconds, per_user, baseline_users):
 
 def across_seeds(args, raws):
     """Mean ± standard deviation over the seeds of each fold-in ratio, and the
-    goal judged on the means: one seed's 94 held-out users move a ratio by
-    about ±0.15, more than the margins in question."""
+    goal judged on the means: with 94 held-out users per seed a ratio's
+    standard deviation over seeds reaches 0.26 (8 seeds, 2026-11-24), more
+    than the margins in question."""
     rows, goals = [], []
     for n in REVEALED:
         for name in args.models:
             key = f"{name} n={n}"
-            per_seed = {kind: np.array([raws[seed]["ratios"][key][kind] for seed in args.seeds]) for kind in ("vs_retraining", "vs_popularity")}
-            vs_full, vs_pop = per_seed["vs_retraining"], per_seed["vs_popularity"]
+            vs_full, vs_pop = (np.array([raws[seed]["ratios"][key][kind] for seed in args.seeds])
+                               for kind in ("vs_retraining", "vs_popularity"))
             spread = "" if args.no_retrain else f"{vs_full.mean():.2f} ± {vs_full.std(ddof=1):.2f}"
             rows.append([n, name, spread, f"{vs_pop.mean():.2f} ± {vs_pop.std(ddof=1):.2f}",
-                         " ".join(f"{value:.2f}" for value in vs_pop), f"{(vs_pop >= 1.5).sum()} of {len(vs_pop)}"])
+                         " ".join(f"{value:.2f}" for value in vs_pop), f"{(vs_pop >= GOAL_VS_POPULARITY).sum()} of {len(vs_pop)}"])
             if n in (5, 20):
-                met = (args.no_retrain or vs_full.mean() >= 0.9) and vs_pop.mean() >= 1.5
+                met = vs_pop.mean() >= GOAL_VS_POPULARITY if args.no_retrain else goal_met(vs_full.mean(), vs_pop.mean())
                 goals.append(f"- {name} n={n}: mean {vs_pop.mean():.2f}x popularity"
                              + ("" if args.no_retrain else f", {vs_full.mean():.2f}x re-training") + f" -> {'met' if met else 'NOT met'}")
     header = ["n revealed", "fold-in into", "recall / re-training", "recall / popularity", "per seed", "seeds at >= 1.5x"]
