@@ -2,7 +2,7 @@
 
 Each says in a sentence what went wrong; none shows a traceback.
 """
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 
 
@@ -28,8 +28,23 @@ def bad_request(request, exception=None):
     return error_response(request, 400, "Bad request", "The request could not be understood.")
 
 
+class NotFound(Http404):
+    """A 404 whose sentence was written for the visitor: page_not_found shows
+    it. Django's own 404s (an unknown address, "No Movie matches the given
+    query.") get the general sentence instead."""
+
+
+def get_or_404(queryset, message, **lookup):
+    """``queryset.get(**lookup)``, or NotFound(message)."""
+    try:
+        return queryset.get(**lookup)
+    except queryset.model.DoesNotExist:
+        raise NotFound(message) from None
+
+
 def page_not_found(request, exception=None):
-    return error_response(request, 404, "Not found", "There is nothing at this address.")
+    message = str(exception) if isinstance(exception, NotFound) else "There is nothing at this address."
+    return error_response(request, 404, "Not found", message)
 
 
 def server_error(request):

@@ -1,9 +1,10 @@
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from movie import catalog, posters
+from movie.errors import get_or_404
 
 
 @require_safe
@@ -16,9 +17,13 @@ def home(request):
     )
 
 
+def movie_or_404(pk):
+    return get_or_404(catalog.catalog_movies(), f"There is no movie number {pk} in this catalog.", pk=pk)
+
+
 @require_safe
 def detail(request, pk):
-    movie = get_object_or_404(catalog.catalog_movies(), pk=pk)
+    movie = movie_or_404(pk)
     return render(request, "movie/detail.html", {"movie": movie})
 
 
@@ -31,7 +36,7 @@ def search(request):
 
 @require_safe
 def genre(request, slug):
-    chosen = get_object_or_404(catalog.catalog_genres(), slug=slug)
+    chosen = get_or_404(catalog.catalog_genres(), f"There is no genre called {slug!r}.", slug=slug)
     movies = catalog.catalog_movies().filter(genres=chosen)
     page = catalog.paginate(movies, request.GET.get("page"))
     return render(
@@ -44,6 +49,6 @@ def genre(request, slug):
 @require_safe
 @cache_control(public=True, max_age=86400)
 def poster(request, pk):
-    movie = get_object_or_404(catalog.catalog_movies(), pk=pk)
+    movie = movie_or_404(pk)
     return HttpResponse(posters.poster_svg(movie), content_type="image/svg+xml")
 

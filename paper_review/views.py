@@ -1,14 +1,19 @@
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import Count, Q
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from movie.errors import error_response, get_or_404
 from paper_review import comments
 from paper_review.forms import CommentForm
 from paper_review.live_numbers import PROTOCOLS, live_rows
 from paper_review.models import Review
 from paper_review.rendering import render_markdown, split_at_live_numbers
+
+
+def review_or_404(reviews, slug):
+    return get_or_404(reviews, f"There is no paper review called {slug!r}.", slug=slug)
 
 
 @require_safe
@@ -36,13 +41,13 @@ def _review_page(request, review, form, status=200):
 
 @require_safe
 def detail(request, slug):
-    review = get_object_or_404(Review.objects.select_related("paper"), slug=slug)
+    review = review_or_404(Review.objects.select_related("paper"), slug)
     return _review_page(request, review, CommentForm())
 
 
 @require_POST
 def post_comment(request, slug):
-    review = get_object_or_404(Review.objects.select_related("paper"), slug=slug)
+    review = review_or_404(Review.objects.select_related("paper"), slug)
     if not request.user.is_authenticated:
         # Back to the review after logging in: this URL itself only accepts POST.
         return redirect_to_login(review.get_absolute_url())
@@ -56,18 +61,14 @@ def post_comment(request, slug):
 @require_http_methods(["GET", "HEAD", "POST"])
 def delete_comment(request, slug, pk):
     """GET asks for confirmation, POST deletes; only the comment's author may do either."""
-    review = get_object_or_404(Review, slug=slug)
-    comment = get_object_or_404(review.comments.select_related("author"), pk=pk)
+    review = review_or_404(Review.objects, slug)
+    comment = get_or_404(review.comments.select_related("author"), "There is no such comment here; it may have been deleted.", pk=pk)
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     if not comment.can_delete(request.user):
-        return render_error(request, 403, "Not your comment", "Only the author of a comment can delete it.")
+        return error_response(request, 403, "Not your comment", "Only the author of a comment can delete it.")
     if request.method == "POST":
         comments.delete_comment(comment, request.user)
         messages.success(request, "Your comment was deleted.")
         return redirect(f"{review.get_absolute_url()}#comments")
     return render(request, "paper_review/comment_confirm_delete.html", {"review": review, "comment": comment})
-
-
-def render_error(request, status, heading, message):
-    return render(request, "error.html", {"status": status, "heading": heading, "message": message}, status=status)

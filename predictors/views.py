@@ -1,9 +1,9 @@
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from movie.catalog import movies_by_ids
-from movie.errors import json_error
+from movie.errors import NotFound, json_error
 from movie.events import latest_ratings, visitor_history, visitor_key
 from paper_review.links import review_url_for_model
 from predictors import serving
@@ -25,7 +25,7 @@ def _visitor(request):
 @require_safe
 def model_page(request, model_name):
     if model_name not in SERVED_MODELS:
-        raise Http404(f"There is no model called {model_name!r}.")
+        raise NotFound(f"There is no model called {model_name!r}.")
     events, history_ids, ratings = _visitor(request)
     result = serving.recommend(model_name, history_ids, k=10)
     record_impression(result, visitor_key(request, create=False))

@@ -66,9 +66,11 @@ def test_detail_without_imdb_link_has_none(client, catalog):
 def test_unknown_movie_is_a_404_page(client, catalog):
     response = client.get("/movie/999999/")
     assert response.status_code == 404
-    assert "Not found" in response.content.decode()
+    assert "There is no movie number 999999 in this catalog." in response.content.decode()
     assert client.get("/movie/999999/poster.svg").status_code == 404
-    assert client.get("/movie/abc/").status_code == 404
+    response = client.get("/movie/abc/")  # no such address at all
+    assert response.status_code == 404
+    assert "There is nothing at this address." in response.content.decode()
 
 
 def test_movies_of_another_dataset_are_not_shown(client, catalog, settings):
@@ -120,7 +122,9 @@ def test_genre_page_filters(client, catalog):
 
 
 def test_unknown_genre_is_a_404(client, catalog):
-    assert client.get("/genres/no-such-genre/").status_code == 404
+    response = client.get("/genres/no-such-genre/")
+    assert response.status_code == 404
+    assert "There is no genre called &#x27;no-such-genre&#x27;." in response.content.decode()
 
 
 def test_writes_are_not_allowed_on_pages(client, catalog):

@@ -94,7 +94,7 @@ def test_review_page_shows_live_numbers_table_before_training(client):
 def test_unknown_review_is_a_404(client):
     response = client.get("/paper_review/no-such-paper/")
     assert response.status_code == 404
-    assert "Not found" in response.content.decode()
+    assert "There is no paper review called &#x27;no-such-paper&#x27;." in response.content.decode()
 
 
 def test_review_page_without_comments_says_so(client):
@@ -232,6 +232,7 @@ def test_delete_needs_a_csrf_token(alice, alice_comment):
 def test_comment_of_another_review_is_a_404(alice, alice_comment):
     response = logged_in(alice).post(f"{NGCF}comments/{alice_comment.pk}/delete/")
     assert response.status_code == 404
+    assert "There is no such comment here" in response.content.decode()
     assert Comment.objects.filter(pk=alice_comment.pk).exists()
 
 

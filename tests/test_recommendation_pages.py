@@ -113,7 +113,9 @@ def test_untrained_model_falls_back_with_a_notice(catalog, visitor):
 
 
 def test_unknown_model_is_a_404(catalog, client):
-    assert client.get("/movie/svd").status_code == 404
+    response = client.get("/movie/svd")
+    assert response.status_code == 404
+    assert "There is no model called &#x27;svd&#x27;." in response.content.decode()
     assert client.get("/movie/mlp").status_code == 404  # trained, but not served on its own
 
 
