@@ -216,3 +216,6 @@ MODEL_TRAINING_THREADS = env_int("MODEL_TRAINING_THREADS", 1)
 # A running training job whose worker reported no epoch for this long (and is
 # not a process of this host, which is checked directly) is marked failed.
 TRAINING_JOB_STALE_SECONDS = env_int("TRAINING_JOB_STALE_SECONDS", 6 * 3600)
+# The model behind "Viewers also watched" on a movie's page (predictors/related.py);
+# empty: no such section. EASE is not offered above 20k movies (ml-25m): use gmf there.
+ALSO_WATCHED_MODEL = env_str("ALSO_WATCHED_MODEL", "ease")

@@ -194,3 +194,64 @@ def test_popular_now_weights_recent_site_events(catalog, visitor):
 
 def test_model_versions_keep_one_active(trained):
     assert ModelVersion.objects.filter(status="active").count() == len(MODELS)
+
+
+# "Viewers also watched" on a movie's page (predictors/related.py)
+
+
+def also_watched_ids(html):
+    if 'class="also-watched"' not in html:
+        return None
+    section = html.split('class="also-watched"', 1)[1].split("</section>", 1)[0]
+    return [int(pk) for pk in dict.fromkeys(re.findall(r'data-movie-id="(\d+)"', section))]
+
+
+def test_a_movie_page_shows_what_its_viewers_also_watched(catalog, store, client):
+    train_version("ease")
+    movies = list(Movie.objects.order_by("source_id"))  # index i is watched by the users whose step divides i
+    html = client.get(movies[3].get_absolute_url()).content.decode()
+    shown = also_watched_ids(html)
+    assert "Viewers also watched" in html and "by EASE" in html
+    assert len(shown) == 6 and movies[3].pk not in shown
+    # Movie 4 (index 3) is watched by the step-1 and step-3 users only, and the
+    # step-3 users watch nothing but multiples of 3.
+    assert all(Movie.objects.get(pk=pk).source_id % 3 == 1 for pk in shown)
+    assert shown == serving.recommend("ease", [movies[3].pk], k=6).movie_ids
+
+
+def test_the_configured_model_answers_also_watched(catalog, store, client, settings):
+    train_version("ease")
+    train_version("gmf")
+    settings.ALSO_WATCHED_MODEL = "gmf"
+    html = client.get(Movie.objects.first().get_absolute_url()).content.decode()
+    assert "by GMF" in html and len(also_watched_ids(html)) == 6
+
+
+@pytest.mark.parametrize("setting", ["ease", ""])
+def test_no_also_watched_section_without_a_model(catalog, store, client, settings, setting):
+    """Not trained, or switched off: no popularity stand-in, and the page still works."""
+    settings.ALSO_WATCHED_MODEL = setting
+    response = client.get(Movie.objects.first().get_absolute_url())
+    assert response.status_code == 200
+    assert also_watched_ids(response.content.decode()) is None
+
+
+def test_a_failing_also_watched_model_leaves_the_section_out(catalog, store, client, caplog):
+    version = train_version("ease")
+    with open(version.artifact_uri.removeprefix("file://"), "r+b") as artifact:
+        artifact.seek(100)
+        artifact.write(b"corrupted")
+    response = client.get(Movie.objects.first().get_absolute_url())
+    assert response.status_code == 200
+    assert also_watched_ids(response.content.decode()) is None
+    assert "could not recommend" in caplog.text
+
+
+def test_an_unknown_also_watched_model_fails_the_system_check(settings):
+    from predictors.related import check_also_watched_model
+
+    settings.ALSO_WATCHED_MODEL = "svd"
+    (error,) = check_also_watched_model(None)
+    assert error.id == "predictors.E001" and "'svd'" in error.msg
+    settings.ALSO_WATCHED_MODEL = "ngcf"
+    assert check_also_watched_model(None) == []

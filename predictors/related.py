@@ -1,0 +1,40 @@
+""""Viewers also watched" on a movie's page.
+
+A history of that one movie, folded into a model, answers exactly "what do
+people who watched this movie watch too?". EASE answers it from its
+item-to-item weights (one row of B); an embedding model folds in a one-click
+visitor. The answer is cached on (model version, history) by serving like any
+visitor's, so a page costs one fold-in per movie and model version.
+
+Popularity is no answer to that question, so when the model is missing or
+fails the page leaves the section out instead of showing a fallback.
+"""
+from django.conf import settings
+from django.core import checks
+
+from movie.catalog import movies_by_ids
+from predictors import serving
+from predictors.names import SERVED_MODELS
+
+
+def also_watched(movie_id, k):
+    """(model label, up to k Movies, best first) or None."""
+    model_name = settings.ALSO_WATCHED_MODEL
+    if not model_name:
+        return None
+    result = serving.recommend(model_name, [movie_id], k=k)
+    if result.is_fallback:
+        return None
+    return SERVED_MODELS[model_name], movies_by_ids(result.movie_ids)
+
+
+@checks.register()
+def check_also_watched_model(app_configs, **kwargs):
+    model_name = settings.ALSO_WATCHED_MODEL
+    if model_name and model_name not in SERVED_MODELS:
+        return [checks.Error(
+            f"ALSO_WATCHED_MODEL is {model_name!r}, which is not a served model.",
+            hint=f"Use one of {', '.join(SERVED_MODELS)}, or leave it empty to show no such section.",
+            id="predictors.E001",
+        )]
+    return []
