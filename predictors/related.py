@@ -20,7 +20,7 @@ from predictors.names import SERVED_MODELS
 def also_watched(movie_id, k):
     """(model label, up to k Movies, best first) or None."""
     model_name = settings.ALSO_WATCHED_MODEL
-    if not model_name:
+    if model_name not in SERVED_MODELS:  # empty: switched off; anything else the system check reports
         return None
     result = serving.recommend(model_name, [movie_id], k=k)
     if result.is_fallback:
