@@ -86,7 +86,7 @@ def manage(env, *args, log=None):
 
 
 def prepare(work_dir, env, epochs):
-    """A fresh SQLite database with ml-100k imported and the three models trained and active."""
+    """A fresh SQLite database with ml-100k imported and the four models trained and active."""
     marker = work_dir / "prepared.json"
     if marker.exists():
         return json.loads(marker.read_text())
@@ -97,6 +97,8 @@ def prepare(work_dir, env, epochs):
         seconds[f"train {model_name}"] = manage(
             env, "train_model", model_name, "--epochs", str(epochs), "--patience", "2", "--activate", "-v", "0", log=log
         )
+    # As ./run serve does: EASE answers "Viewers also watched" on every movie page.
+    seconds["train ease"] = manage(env, "train_model", "ease", "--activate", "-v", "0", log=log)
     marker.write_text(json.dumps(seconds))
     return seconds
 
@@ -382,7 +384,7 @@ def main():
     site = Site(env, work_dir)
     report = {"visitors": args.visitors, "think_seconds": args.think_seconds, "work_dir": str(work_dir)}
     try:
-        print(f"Preparing {work_dir} (import ml-100k, train {', '.join(MODELS)} with {args.epochs} epochs)…", flush=True)
+        print(f"Preparing {work_dir} (import ml-100k, train {', '.join(MODELS)} with {args.epochs} epochs, and ease)…", flush=True)
         report["prepare_seconds"] = prepare(work_dir, env, args.epochs)
         movie_ids = catalog_movie_ids(work_dir / "db.sqlite3")
         site.start_web()
