@@ -27,22 +27,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from bench_foldin_quality import K, REVEALED, GOAL_VS_POPULARITY, cold_split, hits_at_k
+from bench_foldin_quality import K, REVEALED, GOAL_VS_POPULARITY, Scores, cold_split, ranked_by
 from foldin_common import DEFAULT_DATA, markdown_table, write_report
 from predictors.data import from_frame, read_movielens_ratings
 from predictors.ease import EASE
-from predictors.evaluation import ranking_metrics
+from predictors.evaluation import interaction_matrix
 from predictors.training import hyperparameters
 
 NEIGHBOURS = (50, 200)
 RIDGE_GRID = (10.0, 100.0, 500.0)
-
-
-def rows_matrix(users, items, n_users, n_items):
-    """(n_users, n_items) float 0/1 matrix."""
-    matrix = np.zeros((n_users, n_items))
-    matrix[users, items] = 1.0
-    return matrix
 
 
 def user_knn(train_rows, neighbours):
@@ -57,8 +50,8 @@ def user_knn(train_rows, neighbours):
     return scores
 
 
-def ease_scorer(train, n_train_users, n_items):
-    ease = EASE(n_train_users, n_items, train.users, train.items).fit(hyperparameters("ease")["l2"])
+def ease_scorer(train):
+    ease = EASE(train.n_users, train.n_items, train.users, train.items).fit(hyperparameters("ease")["l2"])
     weights = ease.weights.numpy()
     return lambda history: weights[history].sum(axis=0)
 
@@ -70,38 +63,26 @@ def prefix_ridge(prefix_rows, rest_rows, strength):
     return lambda history: weights[history].sum(axis=0)
 
 
-def methods_for(split, revealed, popularity):
-    data, n_train, n_items = split.data, split.n_train_users, split.data.n_items
-    training = data.users < n_train
-    train = data.subset(training)
-    train_rows = rows_matrix(train.users, train.items, n_train, n_items)
-    early = training & (split.position < revealed)
-    prefix_rows = rows_matrix(data.users[early], data.items[early], n_train, n_items)
-    rest_rows = train_rows - prefix_rows
+def recalls_for_seed(split, revealed_counts):
+    """{n: {method: recall@10}} over the held-out users with more than n interactions."""
+    train = split.training_part()
+    train_rows = interaction_matrix(train).astype(np.float64)  # (n_train_users, n_items)
+    popularity = train_rows.sum(axis=0)
     methods = {"popularity": lambda history: popularity}
     methods.update({f"user-kNN, k={k}": user_knn(train_rows, k) for k in NEIGHBOURS})
-    methods["EASE"] = ease_scorer(train, n_train, n_items)
-    methods.update({f"prefix -> rest ridge, strength {s:g}": prefix_ridge(prefix_rows, rest_rows, s) for s in RIDGE_GRID})
-    return methods
-
-
-def recall_by_method(split, revealed):
-    """{method: recall@10} over the held-out users with more than ``revealed`` interactions."""
-    data = split.data
-    popularity = np.bincount(data.items[data.users < split.n_train_users], minlength=data.n_items).astype(np.float64)
-    methods = methods_for(split, revealed, popularity)
-    hits, counts, per_user = {name: [] for name in methods}, [], data.counts_per_user()
-    for user in split.held_out_users:
-        if per_user[user] <= revealed:
-            continue
-        history, test = split.history_and_test(user, revealed)
-        counts.append(len(test))
-        for name, scores in methods.items():
-            # Popularity breaks ties, as it does for the models' near-ties.
-            ranked = np.array(scores(np.asarray(history)), dtype=np.float64) + 1e-9 * popularity
-            ranked[history] = -np.inf
-            hits[name].append(hits_at_k(np.argsort(-ranked, kind="stable"), test))
-    return {name: ranking_metrics(np.array(rows), np.array(counts), K)[f"recall@{K}"] for name, rows in hits.items()}
+    methods["EASE"] = ease_scorer(train)
+    recalls = {}
+    for n in revealed_counts:
+        early = (split.data.users < split.n_train_users) & (split.position < n)
+        prefix_rows = interaction_matrix(split.data.subset(early))[: split.n_train_users].astype(np.float64)
+        ridges = {f"prefix -> rest ridge, strength {s:g}": prefix_ridge(prefix_rows, train_rows - prefix_rows, s) for s in RIDGE_GRID}
+        scores = Scores()
+        for history, test in split.cases(n).values():
+            for name, scorer in {**methods, **ridges}.items():
+                # Popularity breaks ties, as it does for the models' near-ties.
+                scores.add(name, n, ranked_by(scorer(np.asarray(history)) + 1e-9 * popularity, history), test)
+        recalls[n] = {name: scores.metrics(name, n)[0] for name in {**methods, **ridges}}
+    return recalls
 
 
 def report(args, recalls):
@@ -139,9 +120,8 @@ def main():
     data = from_frame(read_movielens_ratings(Path(args.data) / "u.data"))
     recalls = {}
     for seed in tqdm(args.seeds, desc="seeds"):
-        split = cold_split(data, args.held_out, seed)
-        for n in args.revealed:
-            recalls[(seed, n)] = recall_by_method(split, n)
+        for n, by_method in recalls_for_seed(cold_split(data, args.held_out, seed), args.revealed).items():
+            recalls[(seed, n)] = by_method
     text = report(args, recalls)
     print(text)
     path = write_report(args.out, text)

@@ -86,6 +86,11 @@ class ColdSplit:
         rows = rows[np.argsort(self.position[rows], kind="stable")]
         return self.data.items[rows[:revealed]].tolist(), self.data.items[rows[revealed:]]
 
+    def cases(self, revealed):
+        """{held-out user: (history, test)} for those with more than ``revealed`` interactions."""
+        counts = self.data.counts_per_user()
+        return {int(user): self.history_and_test(user, revealed) for user in self.held_out_users if counts[user] > revealed}
+
 
 def cold_split(data, fraction, seed):
     rng = np.random.default_rng(seed)
@@ -167,9 +172,8 @@ def run(args, seed):
     cache_dir = RESULTS_DIR / "foldin-models"
     base = split.training_part()
     popularity = np.bincount(base.items, minlength=base.n_items).astype(np.float64)
-    users = split.held_out_users
     scores, seconds = Scores(), {}
-    per_user = {n: {int(u): split.history_and_test(u, n) for u in users if split.data.counts_per_user()[u] > n} for n in REVEALED}
+    per_user = {n: split.cases(n) for n in REVEALED}
     for name in args.models:
         params = hyperparameters(name, epochs=None if name in CLOSED_FORM else epochs_for(args.epochs, name))
         model, seconds[(name, "train")] = trained_model(name, base, params, seed, cache_dir, "cold")
