@@ -200,10 +200,7 @@ def test_model_versions_keep_one_active(trained):
 
 
 def also_watched_ids(html):
-    if 'class="also-watched"' not in html:
-        return None
-    section = html.split('class="also-watched"', 1)[1].split("</section>", 1)[0]
-    return [int(pk) for pk in dict.fromkeys(re.findall(r'data-movie-id="(\d+)"', section))]
+    return card_ids(html, "also-watched") if 'class="also-watched"' in html else None
 
 
 def test_a_movie_page_shows_what_its_viewers_also_watched(catalog, store, client):
