@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+REPO_DIR = Path(__file__).resolve().parent.parent
+
 
 def free_port():
     with socket.socket() as probe:

@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import REPO_DIR
+from tests.services import REPO_DIR
 from tests.services import TansuBroker, free_port, wait_for_port
 
 pytestmark = pytest.mark.browser

@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 
 from movie import datasets
 from movie.models import Dataset, Genre, Interaction, Movie
-from tests.conftest import REPO_DIR
+from tests.services import REPO_DIR
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from django.urls.resolvers import RoutePattern
 from movie.models import ClickEvent, Genre, Movie, OutboxEvent
 from paper_review.models import COMMENT_MAX_LENGTH, Comment
 from predictors.models import ModelVersion
-from tests.conftest import REPO_DIR
+from tests.services import REPO_DIR
 from tests.services import Browser
 from tests.test_settings import settings_in_subprocess
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import database_from_url, env_bool, local_secret_key
-from tests.conftest import REPO_DIR
+from tests.services import REPO_DIR
 
 
 def settings_in_subprocess(env, expression):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_DIR = Path(__file__).resolve().parent.parent
+from tests.services import REPO_DIR
 
 
 def shared_ml100k_dir():
