@@ -9,20 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import REPO_DIR
-
-
-def shared_ml100k_dir():
-    """The original GroupLens ml-100k files shipped beside the project."""
-    return Path(os.environ.get("MOVIELENS_100K_DIR", REPO_DIR.parent / "shared" / "data" / "ml-100k"))
-
 
 @pytest.fixture(scope="session")
-def ml100k_dir():
-    path = shared_ml100k_dir()
-    if not (path / "u.data").exists():
-        pytest.fail(f"MovieLens-100k not found at {path}; set MOVIELENS_100K_DIR.")
-    return path
+def ml100k_dir(tmp_path_factory):
+    """The real MovieLens-100k, found or fetched as the loader does; the test
+    skips, saying where it looked, on a machine that cannot have it."""
+    from tests.datasets import DatasetError, real_dataset_path
+
+    if os.environ.get("MOVIELENS_100K_DIR"):
+        return Path(os.environ["MOVIELENS_100K_DIR"])
+    try:
+        return real_dataset_path("ml-100k", tmp_path_factory.mktemp("ml-100k"))
+    except DatasetError as exc:
+        pytest.skip(f"MovieLens-100k cannot be had on this machine: {exc}")
 
 
 @pytest.fixture
