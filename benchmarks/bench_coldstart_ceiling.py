@@ -32,7 +32,7 @@ from foldin_common import DEFAULT_DATA, markdown_table, write_report
 from predictors.data import from_frame, read_movielens_ratings
 from predictors.ease import EASE
 from predictors.evaluation import interaction_matrix
-from predictors.training import hyperparameters
+from predictors.zoo import hyperparameters
 
 NEIGHBOURS = (50, 200)
 RIDGE_GRID = (10.0, 100.0, 500.0)

@@ -36,7 +36,8 @@ from foldin_common import DEFAULT_DATA, RESULTS_DIR, markdown_table, pseudorec_r
 from predictors import foldin
 from predictors.data import Interactions, from_frame, read_movielens_ratings
 from predictors.evaluation import ranking_metrics
-from predictors.training import CLOSED_FORM, build_model, fit_model, hyperparameters
+from predictors.training import fit_model
+from predictors.zoo import CLOSED_FORM, build_model, hyperparameters
 
 log = logging.getLogger("bench_foldin_quality")
 

@@ -45,7 +45,7 @@ from foldin_common import (BASELINE_EPOCHS, DEFAULT_DATA, REPO_DIR, RESULTS_DIR,
                            rss_mb, timed, write_report)
 from predictors import foldin
 from predictors.data import from_frame, read_movielens_ratings
-from predictors.training import build_model, hyperparameters
+from predictors.zoo import build_model, hyperparameters
 
 log = logging.getLogger("bench_foldin_speed")
 

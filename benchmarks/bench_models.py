@@ -34,7 +34,8 @@ sys.path.insert(0, str(REPO_DIR))
 from predictors.baselines import BASELINES, fit_baseline  # noqa: E402
 from predictors.data import from_frame, read_movielens_ratings  # noqa: E402
 from predictors.evaluation import evaluate  # noqa: E402
-from predictors.training import MODEL_NAMES, hyperparameters, protocol_split, train_and_evaluate  # noqa: E402
+from predictors.training import protocol_split, train_and_evaluate  # noqa: E402
+from predictors.zoo import MODEL_NAMES, hyperparameters  # noqa: E402
 
 log = logging.getLogger("bench_models")
 

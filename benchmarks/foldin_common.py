@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO_DIR))
 
 from predictors import foldin  # noqa: E402
 from predictors.ngcf import NGCF, interaction_graph  # noqa: E402
-from predictors.training import hyperparameters  # noqa: E402
+from predictors.zoo import hyperparameters  # noqa: E402
 
 RESULTS_DIR = REPO_DIR / "benchmarks" / "results"
 DEFAULT_DATA = os.environ.get("MOVIELENS_100K_DIR", str(REPO_DIR.parent / "shared" / "data" / "ml-100k"))

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from movie.models import Dataset
-from predictors import jobs, training
+from predictors import jobs, zoo
 from predictors.artifacts import ArtifactError, load
 from predictors.charts import training_curves_svg
 from predictors.dashboard import KEY_METRICS, dashboard_context, metric
@@ -281,7 +281,7 @@ class TrainingJobForm(forms.ModelForm):
         cleaned = super().clean()
         if cleaned.get("model_name") and cleaned.get("protocol"):
             try:  # the settings a model does not take (EASE's epochs, say) are refused here, not by the worker
-                training.hyperparameters(cleaned["model_name"], cleaned["protocol"], **self.overrides())
+                zoo.hyperparameters(cleaned["model_name"], cleaned["protocol"], **self.overrides())
             except ValueError as error:
                 raise forms.ValidationError(str(error)) from None
         return cleaned

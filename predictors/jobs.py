@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from predictors import training
+from predictors import training, zoo
 from predictors.data import DataError, fingerprint, from_database
 from predictors.management.commands.train_model import metrics_summary
 from predictors.metrics_log import worker_name
@@ -118,7 +118,7 @@ def _finish(job, status, message, **fields):
 
 def train(job, progress=False):
     """Trains the job's model and registers a candidate version."""
-    params = training.hyperparameters(job.model_name, job.protocol, **job.hyperparameters)
+    params = zoo.hyperparameters(job.model_name, job.protocol, **job.hyperparameters)
     data = from_database(job.dataset)
     run = TrainingRun.objects.create(
         model_name=job.model_name, dataset=job.dataset, protocol=job.protocol, hyperparameters=params

@@ -12,7 +12,7 @@ import torch
 
 from predictors import artifacts
 from predictors.models import ModelVersion
-from predictors.training import build_model
+from predictors.zoo import build_model
 
 
 class VersionLabelError(ValueError):

@@ -20,86 +20,11 @@ from tqdm import tqdm
 
 from predictors.data import DataError, latest_per_user, split_one_random
 from predictors.evaluation import evaluate, full_ranking, model_scorer, split_for_protocol
-from predictors.ease import EASE
-from predictors.gmf import GMF
-from predictors.mlp import MLP
-from predictors.names import MODEL_LABELS
 from predictors.neumf import NeuMF
-from predictors.ngcf import NGCF, interaction_graph
 from predictors.sampling import sample_negatives
+from predictors.zoo import CLOSED_FORM, build_model, hyperparameters
 
 log = logging.getLogger(__name__)
-
-MODEL_NAMES = tuple(MODEL_LABELS)
-COMMON = {"negatives": 4, "loss": "bce", "batch_size": 256, "patience": 4, "dropout": 0.0, "l2": 0.0, "weight_decay": 0.0,
-          "recent_positives": 0, "recent_weight": 1}
-DEFAULTS = {
-    "gmf": {**COMMON, "dim": 64, "layers": 0, "lr": 2e-3, "epochs": 30, "l2": 1e-2},
-    "mlp": {**COMMON, "dim": 32, "layers": 2, "lr": 1e-3, "epochs": 30, "l2": 1e-4},
-    # NeuMF pre-trains a GMF and an MLP with their defaults (and its dim/layers), then fine-tunes.
-    "neumf": {**COMMON, "dim": 64, "layers": 2, "lr": 2e-4, "epochs": 20, "l2": 1e-4, "alpha": 0.5, "pretrain": True, "patience": 3},
-    # Chosen on seed 3 of the full protocol (not a reported seed; implicit ALS .4475
-    # there): four negatives and message dropout .1 peak at .447, eight at .453,
-    # eight without dropout at .458 (dropout .2: .445), so message dropout stays
-    # in the model (--dropout, the paper's .1) but is off by default. The peak is
-    # at epoch 37-44 and the one-item validation stays flat within its noise after
-    # it, so the 45-epoch cap is the real guard (a run takes 2-3 minutes);
-    # patience 10 rides out the noise that stopped patience 6 at epoch 32 on seed 1.
-    "ngcf": {**COMMON, "dim": 64, "layers": 3, "lr": 3e-3, "epochs": 45, "loss": "bpr", "negatives": 8,
-             "batch_size": 4096, "dropout": 0.0, "l2": 1e-5, "patience": 10},
-    # Fitted in closed form: no epochs, sampling or learning rate, only lambda.
-    # 400 was chosen on seeds 3, 8 and 9 of the full protocol, which the
-    # benchmark does not report (NDCG@10 .4754 at 200, .4822 at 400, .4811 at
-    # 500, .4793 at 700). lambda adds to co-occurrence counts, so a much larger
-    # dataset wants a larger one (Steck uses 500 on ML-20M's kept items).
-    "ease": {"l2": 400.0},
-}
-CLOSED_FORM = {"ease"}
-
-
-# The latest-interaction protocols (ncf, d2l) ask for each user's next movie.
-# Tastes drift, and what a user watched last says most about what comes next,
-# so an epoch goes through each user's 10 latest training interactions three
-# times. On the d2l protocol (ml-100k, seeds 0-2) this lifts NeuMF's Hit@50
-# from .387 to .424 and AUC from .893 to .900, GMF's from .394 to .429 (10 x 3
-# was chosen on GMF, seed 0). A random hold-out (full) has no such order: off.
-NEXT_MOVIE = {"recent_positives": 10, "recent_weight": 3}
-PROTOCOL_DEFAULTS = {"full": {}, "ncf": NEXT_MOVIE, "d2l": NEXT_MOVIE}
-
-
-def hyperparameters(model_name, protocol="full", **overrides):
-    """The defaults for ``model_name`` trained for ``protocol``, with the given non-None overrides."""
-    if model_name not in DEFAULTS:
-        raise ValueError(f"Unknown model {model_name!r}; choose one of {', '.join(MODEL_NAMES)}.")
-    given = {key: value for key, value in overrides.items() if value is not None}
-    if model_name in CLOSED_FORM:  # no epochs, so no recency weighting either: only its own settings
-        unused = sorted(set(given) - set(DEFAULTS[model_name]))
-        if unused:
-            raise ValueError(f"{model_name.upper()} is fitted in closed form and takes only "
-                             f"{', '.join(DEFAULTS[model_name])}; {', '.join(unused)} does not apply to it.")
-        return {**DEFAULTS[model_name], **given}
-    params = {**DEFAULTS[model_name], **PROTOCOL_DEFAULTS[protocol], **given}
-    if params["loss"] == "bpr" and "negatives" not in given and DEFAULTS[model_name]["loss"] != "bpr":
-        params["negatives"] = 1  # a pointwise model switched to BPR: one negative per pair unless asked for more
-    return params
-
-
-def build_model(model_name, params, n_users, n_items, users, items):
-    """An untrained model; ``users``/``items`` are the interactions a graph model
-    propagates over (None for a serving copy, see NGCF.load_serving_state)."""
-    if model_name == "gmf":
-        return GMF(n_users, n_items, params["dim"])
-    if model_name == "mlp":
-        return MLP(n_users, n_items, params["dim"], params["layers"], params["dropout"])
-    if model_name == "neumf":
-        return NeuMF(n_users, n_items, params["dim"], params["layers"], params["dropout"])
-    if model_name == "ngcf":
-        graph = None if users is None else interaction_graph(users, items, n_users, n_items)
-        return NGCF(graph, params["dim"], params["layers"], params["dropout"], n_nodes=(n_users, n_items))
-    if model_name == "ease":
-        return EASE(n_users, n_items, users, items)
-    raise ValueError(f"Unknown model {model_name!r}; choose one of {', '.join(MODEL_NAMES)}.")
-
 
 def batch_loss(model, users, items, params):
     """users (B,), items (B, 1+K) with the positive first -> scalar loss."""

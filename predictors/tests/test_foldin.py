@@ -7,7 +7,8 @@ import torch
 
 from predictors import foldin
 from predictors.data import from_frame
-from predictors.training import fit_model, hyperparameters
+from predictors.training import fit_model
+from predictors.zoo import hyperparameters
 
 N_PER_GROUP = 20  # items 0..19 are "group A" (say, comedies), 20..39 "group B"
 # NeuMF is trained end to end here: its pre-training trains each branch with

@@ -14,7 +14,8 @@ from predictors.evaluation import full_ranking, model_scorer
 from predictors.models import ModelVersion
 from predictors.registry import artifact_payload, load_version, loaded_model, register
 from predictors.synthetic import planted_interactions
-from predictors.training import branch_hyperparameters, epoch_rows, hyperparameters, train_and_evaluate
+from predictors.training import branch_hyperparameters, epoch_rows, train_and_evaluate
+from predictors.zoo import hyperparameters
 
 FAST = {"gmf": {"dim": 8, "lr": 0.05, "epochs": 20, "l2": 1e-4, "batch_size": 128, "patience": 20},
         "ngcf": {"dim": 8, "layers": 2, "lr": 0.05, "epochs": 6, "batch_size": 256, "l2": 1e-4},

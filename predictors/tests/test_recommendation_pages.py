@@ -10,7 +10,8 @@ from predictors import serving
 from predictors.data import fingerprint, from_database
 from predictors.models import ModelVersion
 from predictors.registry import register
-from predictors.training import CLOSED_FORM, hyperparameters, train_and_evaluate
+from predictors.training import train_and_evaluate
+from predictors.zoo import CLOSED_FORM, hyperparameters
 from tests.services import Browser
 
 MODELS = ("gmf", "neumf", "ngcf", "ease")

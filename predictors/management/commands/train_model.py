@@ -9,7 +9,8 @@ from predictors.data import DataError, fingerprint, from_database
 from predictors.evaluation import PROTOCOLS
 from predictors.models import TrainingRun
 from predictors.registry import register
-from predictors.training import CLOSED_FORM, DEFAULTS, MODEL_NAMES, effort, hyperparameters, train_and_evaluate
+from predictors.training import effort, train_and_evaluate
+from predictors.zoo import CLOSED_FORM, DEFAULTS, MODEL_NAMES, hyperparameters
 
 log = logging.getLogger(__name__)
 
