@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.accounts"]
+
 
 @pytest.fixture(scope="session")
 def ml100k_dir(tmp_path_factory):

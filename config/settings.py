@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "sitewide",
     "movie",
     "predictors",
     "paper_review",
@@ -39,7 +40,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "movie.errors.MethodNotAllowedMiddleware",
+    "sitewide.errors.MethodNotAllowedMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -55,7 +56,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "movie.context_processors.site_navigation",
+                "sitewide.context_processors.site_navigation",
+                "predictors.context_processors.model_navigation",
             ],
         },
     },

@@ -2,7 +2,6 @@ from django.contrib import admin
 from django.urls import include, path
 
 from movie import event_views
-from paper_review.accounts import signup
 from predictors import views as predictor_views
 from predictors.admin import dashboard_view as registry_dashboard
 
@@ -12,12 +11,12 @@ urlpatterns = [
     path("movie/<slug:model_name>", predictor_views.model_page, name="model_page"),
     path("api/recommendations", predictor_views.recommendations_api, name="recommendations_api"),
     path("paper_review/", include("paper_review.urls")),
-    path("accounts/signup/", signup, name="signup"),
+    path("", include("sitewide.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/dashboard/", admin.site.admin_view(registry_dashboard), name="registry_dashboard"),
     path("admin/", admin.site.urls),
 ]
 
-handler400 = "movie.errors.bad_request"
-handler404 = "movie.errors.page_not_found"
-handler500 = "movie.errors.server_error"
+handler400 = "sitewide.errors.bad_request"
+handler404 = "sitewide.errors.page_not_found"
+handler500 = "sitewide.errors.server_error"

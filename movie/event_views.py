@@ -11,8 +11,8 @@ from django.views.csrf import csrf_failure as html_csrf_failure
 from django.views.decorators.http import require_POST
 
 from movie import events
-from movie.errors import is_api, json_error
 from movie.event_record import InvalidEvent
+from sitewide.errors import is_api, json_error
 
 
 @require_POST

@@ -4,10 +4,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from movie import catalog, posters
-from movie.errors import get_or_404
-from predictors.related import also_watched
-
-ALSO_WATCHED_COUNT = 6
+from sitewide.errors import get_or_404
 
 
 @require_safe
@@ -27,7 +24,7 @@ def movie_or_404(pk):
 @require_safe
 def detail(request, pk):
     movie = movie_or_404(pk)
-    return render(request, "movie/detail.html", {"movie": movie, "also_watched": also_watched(movie.pk, ALSO_WATCHED_COUNT)})
+    return render(request, "movie/detail.html", {"movie": movie})
 
 
 @require_safe

@@ -4,12 +4,12 @@ from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from movie.errors import error_response, get_or_404
 from paper_review import comments
 from paper_review.forms import CommentForm
 from paper_review.live_numbers import PROTOCOLS, live_rows
 from paper_review.models import Review
 from paper_review.rendering import render_markdown, split_at_live_numbers
+from sitewide.errors import error_response, get_or_404
 
 
 def review_or_404(reviews, slug):

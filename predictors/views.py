@@ -3,13 +3,12 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from movie.catalog import movies_by_ids
-from movie.errors import NotFound, json_error
 from movie.events import latest_ratings, visitor_history, visitor_key
-from paper_review.links import review_url_for_model
 from predictors import serving
 from predictors.metrics_log import record_impression
 from predictors.names import SERVED_MODELS
 from predictors.popularity import popular_movie_ids
+from sitewide.errors import NotFound, json_error
 
 MAX_K = 50
 HISTORY_SHOWN = 20
@@ -40,7 +39,6 @@ def model_page(request, model_name):
         "recommended": movies_by_ids(result.movie_ids),
         "popular": movies_by_ids(popular_movie_ids(10, exclude=history_ids)),
         "history": history_movies,
-        "review_url": review_url_for_model(model_name),
         "other_models": [(name, label) for name, label in SERVED_MODELS.items() if name != model_name],
     }
     return render(request, "predictors/model_page.html", context)

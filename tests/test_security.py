@@ -20,7 +20,7 @@ from tests.services import REPO_DIR
 from tests.services import Browser
 from tests.test_settings import settings_in_subprocess
 
-SOURCE_DIRS = ["config", "movie", "predictors", "paper_review", "templates", "static"]
+SOURCE_DIRS = ["config", "sitewide", "movie", "events", "predictors", "paper_review", "templates", "static"]
 REVIEW = "neural-collaborative-filtering"
 SCRIPT = '<script>alert("owned")</script>'
 ESCAPED_SCRIPT = "&lt;script&gt;alert(&quot;owned&quot;)&lt;/script&gt;"
@@ -30,11 +30,12 @@ CONVERTER_SAMPLES = {"int": "1", "slug": "x", "str": "x", "path": "1", "uuid": "
 
 
 def source_files(*suffixes):
+    """The site's own files; the apps' tests/ folders (test passwords and all) are not the site."""
     for folder in SOURCE_DIRS + ["manage.py"]:
         root = REPO_DIR / folder
         candidates = [root] if root.is_file() else root.rglob("*")
         for path in candidates:
-            if path.is_file() and path.suffix in suffixes and "__pycache__" not in path.parts:
+            if path.is_file() and path.suffix in suffixes and not {"__pycache__", "tests"} & set(path.relative_to(REPO_DIR).parts):
                 yield path
 
 

@@ -1,32 +1,22 @@
 """Review pages, comments (create, delete, permissions, validation, escaping),
-sign-up and login, and moderation in the admin."""
+signing up to comment, and moderation in the admin."""
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
 from paper_review.models import COMMENT_MAX_LENGTH, Comment, Review
+from tests.accounts import PASSWORD
 
 NCF = "/paper_review/neural-collaborative-filtering/"
 NGCF = "/paper_review/neural-graph-collaborative-filtering/"
 NCF_COMMENTS = NCF + "comments/"
-PASSWORD = "a-long-test-password-42"
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
 
 
 @pytest.fixture
 def ncf_review():
     return Review.objects.get(slug="neural-collaborative-filtering")
-
-
-@pytest.fixture
-def alice():
-    return get_user_model().objects.create_user("alice", password=PASSWORD)
 
 
 @pytest.fixture
@@ -236,7 +226,7 @@ def test_comment_of_another_review_is_a_404(alice, alice_comment):
     assert Comment.objects.filter(pk=alice_comment.pk).exists()
 
 
-# --- Sign-up and login ----------------------------------------------------------------------
+# --- Signing up to comment -----------------------------------------------------------------
 
 
 def test_signup_creates_a_user_logs_in_and_returns_to_the_review(client):
@@ -250,36 +240,6 @@ def test_signup_creates_a_user_logs_in_and_returns_to_the_review(client):
     assert client.session["_auth_user_id"] == str(carol.pk)
     client.post(NCF_COMMENTS, {"body": "new member here"})
     assert Comment.objects.get().author == carol
-
-
-def test_signup_with_mismatched_passwords_is_refused(client):
-    response = client.post("/accounts/signup/", {"username": "dave", "password1": PASSWORD, "password2": "other"})
-    assert response.status_code == 400
-    assert "The two password fields didn" in response.content.decode()
-    assert not get_user_model().objects.filter(username="dave").exists()
-
-
-def test_signup_ignores_an_off_site_next(client):
-    response = client.post(
-        "/accounts/signup/",
-        {"username": "erin", "password1": PASSWORD, "password2": PASSWORD, "next": "https://evil.example/"},
-    )
-    assert response.status_code == 302 and response["Location"] == "/"
-
-
-def test_login_page_links_to_signup_and_logs_in(alice, client):
-    page = client.get(f"/accounts/login/?next={NCF}").content.decode()
-    assert f'href="/accounts/signup/?next={NCF}"' in page
-    assert f'name="next" value="{NCF}"' in page
-    response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD, "next": NCF})
-    assert response.status_code == 302 and response["Location"] == NCF
-    assert client.session["_auth_user_id"] == str(alice.pk)
-
-
-def test_login_with_a_wrong_password_shows_an_error(alice, client):
-    response = client.post("/accounts/login/", {"username": "alice", "password": "wrong"})
-    assert response.status_code == 200
-    assert "Please enter a correct username and password." in response.content.decode()
 
 
 # --- Moderation in the admin ----------------------------------------------------------------

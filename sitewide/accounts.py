@@ -1,10 +1,8 @@
-"""Sign-up, so that readers can become users and comment on reviews.
+"""Sign-up, so that readers can become users (to comment on the paper reviews).
 
 Logging in and out are Django's own views (django.contrib.auth.urls under
-/accounts/, templates in templates/registration/); this adds the one page
-Django does not ship. It lives here because commenting is the only reason
-the site has accounts today; if accounts grow (profiles, e-mail), they
-deserve an app of their own.
+/accounts/, templates in sitewide/templates/registration/); this adds the one
+page Django does not ship.
 """
 from django.conf import settings
 from django.contrib.auth import login

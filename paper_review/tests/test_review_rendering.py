@@ -15,7 +15,7 @@ from paper_review.models import Paper, Review
 from paper_review.rendering import render_markdown, pygments_css, split_at_live_numbers
 from paper_review.shipped import ReviewFileError, load_shipped_reviews, parse_review_file, shipped_reviews
 
-PYGMENTS_CSS = Path(__file__).resolve().parent.parent / "paper_review" / "static" / "paper_review" / "pygments.css"
+PYGMENTS_CSS = Path(__file__).resolve().parent.parent / "static" / "paper_review" / "pygments.css"
 
 
 # --- Markdown, math, code, sanitizing -------------------------------------------

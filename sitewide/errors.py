@@ -21,7 +21,7 @@ def json_error(status, message, **headers):
 def error_response(request, status, heading, message):
     if is_api(request):
         return json_error(status, message)
-    return render(request, "error.html", {"status": status, "heading": heading, "message": message}, status=status)
+    return render(request, "sitewide/error.html", {"status": status, "heading": heading, "message": message}, status=status)
 
 
 def bad_request(request, exception=None):

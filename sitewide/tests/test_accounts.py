@@ -1,0 +1,39 @@
+"""Sign-up and login: a reader becomes a user and comes back to the page they were on."""
+import pytest
+from django.contrib.auth import get_user_model
+
+from tests.accounts import PASSWORD
+
+NCF = "/paper_review/neural-collaborative-filtering/"
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
+
+
+def test_signup_with_mismatched_passwords_is_refused(client):
+    response = client.post("/accounts/signup/", {"username": "dave", "password1": PASSWORD, "password2": "other"})
+    assert response.status_code == 400
+    assert "The two password fields didn" in response.content.decode()
+    assert not get_user_model().objects.filter(username="dave").exists()
+
+
+def test_signup_ignores_an_off_site_next(client):
+    response = client.post(
+        "/accounts/signup/",
+        {"username": "erin", "password1": PASSWORD, "password2": PASSWORD, "next": "https://evil.example/"},
+    )
+    assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_login_page_links_to_signup_and_logs_in(alice, client):
+    page = client.get(f"/accounts/login/?next={NCF}").content.decode()
+    assert f'href="/accounts/signup/?next={NCF}"' in page
+    assert f'name="next" value="{NCF}"' in page
+    response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD, "next": NCF})
+    assert response.status_code == 302 and response["Location"] == NCF
+    assert client.session["_auth_user_id"] == str(alice.pk)
+
+
+def test_login_with_a_wrong_password_shows_an_error(alice, client):
+    response = client.post("/accounts/login/", {"username": "alice", "password": "wrong"})
+    assert response.status_code == 200
+    assert "Please enter a correct username and password." in response.content.decode()

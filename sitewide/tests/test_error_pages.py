@@ -1,0 +1,60 @@
+"""Every error answer says in a sentence what went wrong: a page for people, JSON under /api/."""
+import json
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from sitewide.errors import NotFound, get_or_404, json_error
+
+pytestmark = pytest.mark.django_db
+
+
+def test_writes_are_not_allowed_on_pages(client, catalog):
+    for path in ("/", "/search/"):
+        response = client.post(path, {"q": "x"})
+        assert response.status_code == 405
+        assert response["Allow"] == "GET, HEAD"
+        assert response["X-Frame-Options"] == "DENY"  # the other middleware's headers stay
+        # A page that says why, not the blank "HTTP ERROR 405" of an empty body.
+        assert "POST is not accepted at this address; use GET or HEAD." in response.content.decode()
+        assert "<title>" in response.content.decode()
+
+
+def test_an_unknown_address_is_a_page_with_the_general_sentence(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert "There is nothing at this address." in response.content.decode()
+    assert "<title>" in response.content.decode()
+
+
+def test_get_or_404_raises_the_sentence_written_for_the_visitor():
+    user = User.objects.create_user("ada")
+    assert get_or_404(User.objects, "There is no such user.", pk=user.pk) == user
+    with pytest.raises(NotFound, match="There is no such user."):
+        get_or_404(User.objects, "There is no such user.", pk=user.pk + 1)
+
+
+def test_json_error_names_its_headers_by_keyword():
+    response = json_error(429, "Too many events; wait a minute.", Retry_After="60")
+    assert response.status_code == 429
+    assert response["Retry-After"] == "60"
+    assert json.loads(response.content) == {"error": "Too many events; wait a minute."}
+
+
+@pytest.mark.urls("sitewide.tests.urls")
+def test_a_failing_view_is_a_500_page_or_json_without_a_traceback():
+    client = Client(raise_request_exception=False)
+    page = client.get("/broken/")
+    assert page.status_code == 500
+    assert "The error was logged; please try again." in page.content.decode()
+    assert "Traceback" not in page.content.decode() and "a bug in a view" not in page.content.decode()
+    api = client.get("/api/broken")
+    assert api.status_code == 500
+    assert api.json() == {"error": "The error was logged; please try again."}
+
+
+def test_a_request_for_another_host_is_a_400_page(client):
+    response = client.get("/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert "The request could not be understood." in response.content.decode()
