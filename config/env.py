@@ -6,8 +6,9 @@ Kept apart from settings.py so that tests can exercise the parsing rules
 import os
 import secrets
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import urlsplit
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -47,35 +48,32 @@ def env_list(name, default=()):
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+# The schemes the site ships drivers and tests for; dj-database-url reads more.
+DATABASE_SCHEMES = ("sqlite", "mysql", "mariadb")
+dj_database_url.register("mariadb", "django.db.backends.mysql")(dj_database_url.apply_ssl_ca)
+
+
 def database_from_url(url):
     """Turn ``mysql://user:pass@host:port/name`` or ``sqlite:///path`` into a
-    Django DATABASES entry."""
+    Django DATABASES entry (dj-database-url's reading), with MySQL in utf8mb4
+    and host and port defaulting to 127.0.0.1:3306."""
     parts = urlsplit(url)
-    options = dict(parse_qsl(parts.query))
-    if parts.scheme == "sqlite":
-        # sqlite:///relative.db and sqlite:////absolute.db, as dj-database-url reads them.
-        path = parts.path[1:] if parts.path.startswith("/") else parts.path
-        if not path:
+    if parts.scheme not in DATABASE_SCHEMES:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL scheme {parts.scheme!r} is not supported; use sqlite:/// or mysql://."
+        )
+    if not parts.path.lstrip("/"):
+        if parts.scheme == "sqlite":
             raise ImproperlyConfigured("DATABASE_URL sqlite:// needs a file path, e.g. sqlite:///var/db.sqlite3.")
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "OPTIONS": options}
-    if parts.scheme in ("mysql", "mariadb"):
-        name = parts.path.lstrip("/")
-        if not name:
-            raise ImproperlyConfigured("DATABASE_URL for MySQL needs a database name, e.g. mysql://root@127.0.0.1:3306/movies.")
-        options.setdefault("charset", "utf8mb4")
-        return {
-            "ENGINE": "django.db.backends.mysql",
-            "NAME": unquote(name),
-            "USER": unquote(parts.username or ""),
-            "PASSWORD": unquote(parts.password or ""),
-            "HOST": parts.hostname or "127.0.0.1",
-            "PORT": str(parts.port or 3306),
-            "OPTIONS": options,
-            "TEST": {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"},
-        }
-    raise ImproperlyConfigured(
-        f"DATABASE_URL scheme {parts.scheme!r} is not supported; use sqlite:/// or mysql://."
-    )
+        raise ImproperlyConfigured("DATABASE_URL for MySQL needs a database name, e.g. mysql://root@127.0.0.1:3306/movies.")
+    database = dj_database_url.parse(url)
+    if parts.scheme == "sqlite":
+        return database
+    database["HOST"] = database["HOST"] or "127.0.0.1"
+    database["PORT"] = str(database["PORT"] or 3306)
+    database.setdefault("OPTIONS", {}).setdefault("charset", "utf8mb4")
+    database["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+    return database
 
 
 def local_secret_key(path: Path):

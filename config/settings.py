@@ -146,8 +146,6 @@ MOVIELENS_DIR = env_str("MOVIELENS_DIR")
 MOVIELENS_CACHE_DIR = Path(env_str("MOVIELENS_CACHE_DIR", str(VAR_DIR / "datasets")))
 MOVIELENS_BASE_URL = env_str("MOVIELENS_BASE_URL", "https://files.grouplens.org/datasets/movielens/")
 MOVIELENS_DOWNLOAD = env_bool("MOVIELENS_DOWNLOAD", True)
-# Optional: real posters from TMDB. Without a key the site draws its own.
-TMDB_API_KEY = env_str("TMDB_API_KEY")
 
 # --- Logging --------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

@@ -91,6 +91,15 @@ def test_database_url_errors_are_clear():
     assert database_from_url("sqlite:///var/x.db")["NAME"] == "var/x.db"
 
 
+def test_mysql_urls_default_to_utf8mb4_and_the_local_server():
+    database = database_from_url("mariadb://movie@/movies?ssl-ca=/etc/ca.pem")
+    assert database["ENGINE"] == "django.db.backends.mysql"
+    assert (database["HOST"], database["PORT"], database["NAME"]) == ("127.0.0.1", "3306", "movies")
+    assert database["OPTIONS"] == {"charset": "utf8mb4", "ssl": {"ca": "/etc/ca.pem"}}
+    assert database["TEST"] == {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+    assert database_from_url("mysql://movie@db/movies?charset=latin1")["OPTIONS"]["charset"] == "latin1"
+
+
 def test_local_secret_key_is_created_once(tmp_path):
     path = tmp_path / "k"
     assert local_secret_key(path) == local_secret_key(path)
