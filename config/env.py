@@ -3,6 +3,7 @@
 Kept apart from settings.py so that tests can exercise the parsing rules
 (booleans, lists, database URLs) without reloading Django's settings.
 """
+
 import os
 import secrets
 from pathlib import Path
@@ -65,7 +66,9 @@ def database_from_url(url):
     if not parts.path.lstrip("/"):
         if parts.scheme == "sqlite":
             raise ImproperlyConfigured("DATABASE_URL sqlite:// needs a file path, e.g. sqlite:///var/db.sqlite3.")
-        raise ImproperlyConfigured("DATABASE_URL for MySQL needs a database name, e.g. mysql://root@127.0.0.1:3306/movies.")
+        raise ImproperlyConfigured(
+            "DATABASE_URL for MySQL needs a database name, e.g. mysql://root@127.0.0.1:3306/movies."
+        )
     database = dj_database_url.parse(url)
     if parts.scheme == "sqlite":
         return database

@@ -51,4 +51,3 @@ def genre(request, slug):
 def poster(request, pk):
     movie = movie_or_404(pk)
     return HttpResponse(posters.poster_svg(movie), content_type="image/svg+xml")
-

@@ -1,4 +1,5 @@
 """What a reader may do with comments: plain functions the views (and tests) call."""
+
 from django.core.exceptions import PermissionDenied
 
 from paper_review.forms import CommentForm

@@ -1,4 +1,5 @@
 """Links from other parts of the site (the model pages) to the paper reviews."""
+
 from paper_review.models import Review
 
 

@@ -4,6 +4,7 @@ The registry (predictors.models.ModelVersion) is optional here: before it
 exists, before its table is migrated, or while no version is active, a model's
 row says "not trained yet" instead of breaking the review page.
 """
+
 import logging
 from dataclasses import dataclass, field
 

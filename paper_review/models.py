@@ -9,7 +9,7 @@ COMMENT_MAX_LENGTH = 2000
 
 
 def split_model_names(value):
-    """"gmf, MLP ,neumf" -> ["gmf", "mlp", "neumf"] (order kept, blanks dropped)."""
+    """ "gmf, MLP ,neumf" -> ["gmf", "mlp", "neumf"] (order kept, blanks dropped)."""
     return [name.strip().lower() for name in value.split(",") if name.strip()]
 
 

@@ -5,6 +5,7 @@ natively), code is coloured by Pygments (classes styled by the committed
 static/paper_review/pygments.css), and the result goes through nh3 with a
 short allow-list, so not even a staff-written review can carry a script.
 """
+
 import functools
 import logging
 import xml.etree.ElementTree as etree

@@ -6,13 +6,22 @@ paper's fields prefixed with "paper_"), followed by the Markdown body.
 Loading is idempotent: it creates or updates by slug, so the data migration
 and the load_reviews command can both run it any number of times.
 """
+
 import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
 REVIEWS_DIR = Path(__file__).resolve().parent / "reviews"
 REVIEW_KEYS = ("slug", "title", "author", "date", "summary")
-PAPER_KEYS = ("paper_slug", "paper_title", "paper_authors", "paper_venue", "paper_year", "paper_link", "paper_site_models")
+PAPER_KEYS = (
+    "paper_slug",
+    "paper_title",
+    "paper_authors",
+    "paper_venue",
+    "paper_year",
+    "paper_link",
+    "paper_site_models",
+)
 
 
 class ReviewFileError(ValueError):

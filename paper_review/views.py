@@ -62,7 +62,9 @@ def post_comment(request, slug):
 def delete_comment(request, slug, pk):
     """GET asks for confirmation, POST deletes; only the comment's author may do either."""
     review = review_or_404(Review.objects, slug)
-    comment = get_or_404(review.comments.select_related("author"), "There is no such comment here; it may have been deleted.", pk=pk)
+    comment = get_or_404(
+        review.comments.select_related("author"), "There is no such comment here; it may have been deleted.", pk=pk
+    )
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     if not comment.can_delete(request.user):

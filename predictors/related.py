@@ -1,4 +1,4 @@
-""""Viewers also watched" on a movie's page.
+"""The "Viewers also watched" section of a movie's page.
 
 A history of that one movie, folded into a model, answers exactly "what do
 people who watched this movie watch too?". EASE answers it from its
@@ -9,6 +9,7 @@ visitor's, so a page costs one fold-in per movie and model version.
 Popularity is no answer to that question, so when the model is missing or
 fails the page leaves the section out instead of showing a fallback.
 """
+
 from django.conf import settings
 from django.core import checks
 
@@ -32,9 +33,11 @@ def also_watched(movie_id, k):
 def check_also_watched_model(app_configs, **kwargs):
     model_name = settings.ALSO_WATCHED_MODEL
     if model_name and model_name not in SERVED_MODELS:
-        return [checks.Error(
-            f"ALSO_WATCHED_MODEL is {model_name!r}, which is not a served model.",
-            hint=f"Use one of {', '.join(SERVED_MODELS)}, or leave it empty to show no such section.",
-            id="predictors.E001",
-        )]
+        return [
+            checks.Error(
+                f"ALSO_WATCHED_MODEL is {model_name!r}, which is not a served model.",
+                hint=f"Use one of {', '.join(SERVED_MODELS)}, or leave it empty to show no such section.",
+                id="predictors.E001",
+            )
+        ]
     return []

@@ -4,6 +4,7 @@ The links between them (one per served model) belong to the apps that serve
 those pages, which add them with a context processor of their own built on
 ``nav_link``; the layout (templates/base.html) shows the three groups in order.
 """
+
 from django.urls import reverse
 
 

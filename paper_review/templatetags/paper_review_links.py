@@ -1,4 +1,5 @@
 """{% paper_review_url model_name as url %}: the review behind a model page, for other apps' pages."""
+
 from django import template
 
 from paper_review.links import review_url_for_model

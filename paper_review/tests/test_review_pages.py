@@ -1,5 +1,6 @@
 """Review pages, comments (create, delete, permissions, validation, escaping),
 signing up to comment, and moderation in the admin."""
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -249,9 +250,7 @@ def test_staff_hide_comments_in_the_admin(alice_comment):
     admin = get_user_model().objects.create_superuser("mod", password=PASSWORD)
     client = logged_in(admin)
     assert client.get("/admin/paper_review/comment/").status_code == 200
-    response = client.post(
-        "/admin/paper_review/comment/", {"action": "hide", "_selected_action": [alice_comment.pk]}
-    )
+    response = client.post("/admin/paper_review/comment/", {"action": "hide", "_selected_action": [alice_comment.pk]})
     assert response.status_code == 302
     alice_comment.refresh_from_db()
     assert alice_comment.is_hidden

@@ -1,4 +1,5 @@
 """Review Markdown rendering, the shipped reviews, live numbers and review links."""
+
 import datetime
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from django.utils import timezone
 from paper_review import live_numbers
 from paper_review.links import review_url_for_model
 from paper_review.models import Paper, Review
-from paper_review.rendering import render_markdown, pygments_css, split_at_live_numbers
+from paper_review.rendering import pygments_css, render_markdown, split_at_live_numbers
 from paper_review.shipped import ReviewFileError, load_shipped_reviews, parse_review_file, shipped_reviews
 
 PYGMENTS_CSS = Path(__file__).resolve().parent.parent / "static" / "paper_review" / "pygments.css"
@@ -95,7 +96,11 @@ def test_committed_pygments_css_matches_the_generator():
 
 def test_shipped_reviews_render_math_code_and_live_marker():
     reviews = {shipped.review["slug"]: shipped for shipped in shipped_reviews()}
-    assert set(reviews) == {"neural-collaborative-filtering", "neural-graph-collaborative-filtering", "embarrassingly-shallow-autoencoders"}
+    assert set(reviews) == {
+        "neural-collaborative-filtering",
+        "neural-graph-collaborative-filtering",
+        "embarrassingly-shallow-autoencoders",
+    }
     for shipped in reviews.values():
         html = render_markdown(shipped.body)
         assert "math-error" not in html

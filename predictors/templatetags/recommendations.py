@@ -1,4 +1,5 @@
 """{% also_watched movie %}: the "Viewers also watched" section of a movie's page."""
+
 from django import template
 
 from predictors import related

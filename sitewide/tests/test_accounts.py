@@ -1,4 +1,5 @@
 """Sign-up and login: a reader becomes a user and comes back to the page they were on."""
+
 import pytest
 from django.contrib.auth import get_user_model
 

@@ -1,4 +1,5 @@
 """Every error answer says in a sentence what went wrong: a page for people, JSON under /api/."""
+
 import json
 
 import pytest

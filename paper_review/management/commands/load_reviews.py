@@ -23,5 +23,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{'created' if created else 'updated'}: {review.slug}")
         created_count = sum(created for _, created in results)
         self.stdout.write(
-            self.style.SUCCESS(f"{len(results)} review(s) loaded: {created_count} created, {len(results) - created_count} updated.")
+            self.style.SUCCESS(
+                f"{len(results)} review(s) loaded: {created_count} created, {len(results) - created_count} updated."
+            )
         )
