@@ -25,6 +25,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
     "sitewide",
     "movie",
     "predictors",
@@ -216,6 +218,9 @@ MODEL_TRAINING_THREADS = env_int("MODEL_TRAINING_THREADS", 1)
 # A running training job whose worker reported no epoch for this long (and is
 # not a process of this host, which is checked directly) is marked failed.
 TRAINING_JOB_STALE_SECONDS = env_int("TRAINING_JOB_STALE_SECONDS", 6 * 3600)
+# Training jobs queued from the admin wait in the database (django-tasks'
+# database backend) for `manage.py run_training_jobs` (or `db_worker`).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 # The model behind "Viewers also watched" on a movie's page (predictors/related.py);
 # empty: no such section. EASE is not offered above 20k movies (ml-25m): use gmf there.
 ALSO_WATCHED_MODEL = env_str("ALSO_WATCHED_MODEL", "ease")

@@ -3,7 +3,6 @@ from django.urls import include, path
 
 from movie import event_views
 from predictors import views as predictor_views
-from predictors.admin import dashboard_view as registry_dashboard
 
 urlpatterns = [
     path("", include("movie.urls")),
@@ -13,7 +12,7 @@ urlpatterns = [
     path("paper_review/", include("paper_review.urls")),
     path("", include("sitewide.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("admin/dashboard/", admin.site.admin_view(registry_dashboard), name="registry_dashboard"),
+    path("", include("predictors.urls")),
     path("admin/", admin.site.urls),
 ]
 

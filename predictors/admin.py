@@ -1,8 +1,6 @@
 """The model registry in the admin: versions (read-only, changed only through
-the actions), training jobs (the add form starts one), and the dashboard page.
-
-Versions come from training only, so nobody can add or edit one here; what an
-admin can do is activate, roll back, retire and queue a re-evaluation.
+the actions, which call the registry's rules on ModelVersion), training runs
+(the add form queues one for the job worker), and the dashboard page.
 """
 from django import forms
 from django.conf import settings
@@ -16,11 +14,10 @@ from django.utils.html import format_html
 
 from movie.models import Dataset
 from predictors import jobs, zoo
-from predictors.artifacts import ArtifactError, load
 from predictors.charts import training_curves_svg
 from predictors.dashboard import KEY_METRICS, dashboard_context, metric
 from predictors.evaluation import PROTOCOLS
-from predictors.models import ModelVersion, TrainingJob, TrainingRun
+from predictors.models import ModelVersion, RegistryRuleError, TrainingRun
 
 # The admin index links to the dashboard.
 admin.site.index_template = "admin/predictors/index.html"
@@ -34,28 +31,6 @@ def _metric_column(protocol, name, heading):
     column.short_description = heading
     column.__name__ = f"{protocol}_{name}".replace("@", "_at_")
     return column
-
-
-def check_artifact(version):
-    """None when the version's artifact loads with its recorded sha256, else why not."""
-    try:
-        load(version.artifact_uri, version.artifact_sha256)
-    except ArtifactError as error:
-        return str(error)
-    except Exception as error:  # an unreachable S3 store, a permission problem, ...
-        return f"Artifact {version.artifact_uri} cannot be read: {error}"
-    return None
-
-
-def previous_active(model_name):
-    """The version that was served before the current one: the most recently
-    activated version that is no longer active."""
-    return (
-        ModelVersion.objects.filter(model_name=model_name, activated_at__isnull=False)
-        .exclude(status=ModelVersion.Status.ACTIVE)
-        .order_by("-activated_at")
-        .first()
-    )
 
 
 @admin.register(ModelVersion)
@@ -130,19 +105,18 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return request.user.has_perm("predictors.change_modelversion")
 
     def has_reevaluate_permission(self, request):
-        return request.user.has_perm("predictors.add_trainingjob")
+        return request.user.has_perm("predictors.add_trainingrun")
 
-    # --- actions ---
+    # --- actions: each one a registry rule of ModelVersion ---
 
-    def _activate(self, request, version, verb="Activated"):
-        problem = check_artifact(version)
-        if problem:
-            self.message_user(request, f"Refused to activate {version.label}: {problem}", messages.ERROR)
-            return False
-        version.activate()
-        self.log_change(request, version, f"{verb} {version.label}.")
-        self.message_user(request, f"{verb} {version.label}; the site serves it from the next request.", messages.SUCCESS)
-        return True
+    def _activate(self, request, version, force=False):
+        try:
+            version.activate(force=force, verify_artifact=True)
+        except RegistryRuleError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        self.log_change(request, version, f"Activated {version.label}.")
+        self.message_user(request, f"Activated {version.label}; the site serves it from the next request.", messages.SUCCESS)
 
     @admin.action(description="Activate the selected version (one per model)", permissions=["manage"])
     def activate_selected(self, request, queryset):
@@ -153,37 +127,45 @@ class ModelVersionAdmin(admin.ModelAdmin):
                     request, f"Select one version of {version.model_name} to activate, not several; nothing was changed.",
                     messages.ERROR,
                 )
-                return
+                return None
             chosen[version.model_name] = version
+        confirmed = request.POST.get("post") == "yes"
+        doubtful = [row for row in map(activation_doubts, chosen.values()) if row["reasons"]]
+        if doubtful and not confirmed:
+            return TemplateResponse(request, "admin/predictors/modelversion/activate_confirmation.html", {
+                **self.admin_site.each_context(request), "title": "Activate a version that scores lower?",
+                "doubtful": doubtful, "queryset": queryset, "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            })
         for version in chosen.values():
             if version.status == ModelVersion.Status.ACTIVE:
                 self.message_user(request, f"{version.label} is already active.", messages.INFO)
             else:
-                self._activate(request, version)
+                self._activate(request, version, force=confirmed)
+        return None
 
     @admin.action(description="Roll back the selected versions' models to the previously active version",
                   permissions=["manage"])
     def rollback_selected(self, request, queryset):
         for model_name in sorted(set(queryset.values_list("model_name", flat=True))):
-            current = ModelVersion.objects.active(model_name)
-            target = previous_active(model_name)
-            if target is None:
-                self.message_user(request, f"{model_name} has no earlier active version to roll back to.", messages.ERROR)
+            try:
+                current, target = ModelVersion.objects.roll_back(model_name)
+            except RegistryRuleError as error:
+                self.message_user(request, str(error), messages.ERROR)
                 continue
             verb = f"Rolled {model_name} back from {current.label} to" if current else f"Rolled {model_name} back to"
-            self._activate(request, target, verb)
+            self.log_change(request, target, f"{verb} {target.label}.")
+            self.message_user(request, f"{verb} {target.label}; the site serves it from the next request.", messages.SUCCESS)
 
     @admin.action(description="Retire the selected versions", permissions=["manage"])
     def retire_selected(self, request, queryset):
         retired = []
         for version in queryset.exclude(status=ModelVersion.Status.RETIRED).order_by("model_name", "version"):
-            if version.status == ModelVersion.Status.ACTIVE:
+            if version.retire():
                 self.message_user(
                     request, f"{version.model_name} has no active version now: its page shows the popular movies "
                     "until another version is activated.", messages.WARNING,
                 )
-            version.status, version.active_flag = ModelVersion.Status.RETIRED, None
-            version.save(update_fields=["status", "active_flag"])
             self.log_change(request, version, "Retired.")
             retired.append(version.label)
         if retired:
@@ -195,7 +177,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def reevaluate_selected(self, request, queryset):
         queued = [jobs.queue_evaluation(version, request.user) for version in queryset.order_by("model_name", "version")]
         self.message_user(
-            request, f"Queued re-evaluation of {', '.join(job.target.label for job in queued)}; "
+            request, f"Queued re-evaluation of {', '.join(run.target.label for run in queued)}; "
             "`manage.py run_training_jobs` runs it and stores the new metrics.", messages.SUCCESS,
         )
 
@@ -205,6 +187,18 @@ class ModelVersionAdmin(admin.ModelAdmin):
         version = self.get_object(request, object_id)
         extra_context = {**(extra_context or {}), **(version_details(version) if version else {})}
         return super().change_view(request, object_id, form_url, extra_context)
+
+
+def activation_doubts(version):
+    """Why activating ``version`` asks for a confirmation: it scores below the
+    active version, or below popularity on its own split (numbers included)."""
+    active = ModelVersion.objects.active(version.model_name)
+    reasons = []
+    if active is not None and active.pk != version.pk and version.worse_than(active):
+        reasons.append(("active version " + active.label, active.ndcg_at_10))
+    if version.below_popularity():
+        reasons.append(("popularity on the same split", version.popularity_ndcg_at_10))
+    return {"version": version, "ndcg": version.ndcg_at_10, "reasons": reasons}
 
 
 def comparison_rows(version, active):
@@ -227,6 +221,9 @@ def version_details(version):
         "version": version,
         "hyperparameters": sorted((version.hyperparameters or {}).items()),
         "fingerprint": sorted((version.dataset_fingerprint or {}).items()),
+        "fitted_on": sorted((version.fitted_on or {}).items()),
+        "baselines": [(name, protocol, values) for name, by_protocol in (version.baselines or {}).items()
+                      for protocol, values in by_protocol.items()],
         "curves_svg": training_curves_svg(run.epochs) if run else "",
         "training_run": run,
         "active_version": active,
@@ -234,14 +231,14 @@ def version_details(version):
     }
 
 
-# --- Training jobs ---------------------------------------------------------------------------
+# --- Training runs ---------------------------------------------------------------------------
 
 
 def dataset_choices():
     return [(name, name) for name in Dataset.objects.order_by("name").values_list("name", flat=True)]
 
 
-class TrainingJobForm(forms.ModelForm):
+class TrainingRunForm(forms.ModelForm):
     """Start a training run: the model's defaults, with the fields filled in overriding them."""
 
     dataset = forms.ChoiceField(choices=dataset_choices)
@@ -266,7 +263,7 @@ class TrainingJobForm(forms.ModelForm):
                  "batch_size", "patience"]
 
     class Meta:
-        model = TrainingJob
+        model = TrainingRun
         fields = ["model_name", "dataset", "protocol", "seed"]
 
     def __init__(self, *args, **kwargs):
@@ -286,28 +283,18 @@ class TrainingJobForm(forms.ModelForm):
                 raise forms.ValidationError(str(error)) from None
         return cleaned
 
-    def save(self, commit=True):
-        job = super().save(commit=False)
-        job.kind = TrainingJob.Kind.TRAIN
-        job.hyperparameters = self.overrides()
-        if commit:
-            job.save()
-        return job
 
-
-@admin.register(TrainingJob)
-class TrainingJobAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "kind", "model_name", "status", "progress", "version", "worker", "heartbeat_at", "requested_by", "created_at", "finished_at"]
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "kind", "model_name", "status", "progress", "version", "worker", "heartbeat_at", "requested_by",
+                    "created_at", "finished_at"]
     list_filter = ["kind", "status", "model_name"]
-    add_form = TrainingJobForm
+    readonly_fields = ["epochs", "started_at", "finished_at"]
+    add_form = TrainingRunForm
     add_fieldsets = [
         (None, {"fields": ["model_name", "dataset", "protocol", "seed"]}),
-        ("Hyper-parameters (empty fields keep the model's defaults)", {"fields": TrainingJobForm.OVERRIDES}),
+        ("Hyper-parameters (empty fields keep the model's defaults)", {"fields": TrainingRunForm.OVERRIDES}),
     ]
-
-    @admin.display(description="progress")
-    def progress(self, job):
-        return job_progress(job)
 
     def get_fieldsets(self, request, obj=None):
         return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
@@ -318,11 +305,11 @@ class TrainingJobAdmin(admin.ModelAdmin):
         return super().get_form(request, obj, **kwargs)
 
     def has_change_permission(self, request, obj=None):
-        return False  # the worker writes a job's progress; nobody edits it
+        return False  # the worker writes a run's progress; nobody edits it
 
     def save_model(self, request, obj, form, change):
-        obj.requested_by = request.user
-        super().save_model(request, obj, form, change)
+        obj.overrides, obj.requested_by = form.overrides(), request.user
+        jobs.queue(obj)
 
     def add_view(self, request, form_url="", extra_context=None):
         extra_context = {
@@ -339,27 +326,6 @@ class TrainingJobAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("registry_dashboard"))
 
 
-def job_progress(job):
-    if job.status == TrainingJob.Status.QUEUED:
-        return "waiting for the worker"
-    if job.status == TrainingJob.Status.FAILED:
-        return "failed"
-    if not job.epoch:
-        return "starting" if job.status == TrainingJob.Status.RUNNING else "done"
-    loss = "" if job.last_loss is None else f", loss {job.last_loss:.4f}"
-    return f"{job.stage} epoch {job.epoch}/{job.max_epochs}{loss}"
-
-
-@admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
-    list_display = ["model_name", "dataset", "protocol", "status", "version", "started_at", "finished_at"]
-    list_filter = ["model_name", "status"]
-    readonly_fields = ["epochs", "started_at", "finished_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-
 # --- The dashboard page ------------------------------------------------------------------------
 
 
@@ -371,11 +337,9 @@ def dashboard_view(request):
         **admin.site.each_context(request),
         **dashboard_context(),
         "title": "Model registry dashboard",
-        "can_train": request.user.has_perm("predictors.add_trainingjob"),
+        "can_train": request.user.has_perm("predictors.add_trainingrun"),
     }
-    for job in context["jobs"]:
-        job.progress = job_progress(job)
     for row in context["serving"].values():
         row["click_through_percent"] = None if row["click_through"] is None else 100 * row["click_through"]
-    context["refresh"] = any(job.status in (TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING) for job in context["jobs"])
+    context["refresh"] = any(run.status in (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING) for run in context["jobs"])
     return TemplateResponse(request, "admin/predictors/dashboard.html", context)

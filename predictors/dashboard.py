@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from movie.clicklog import StoreUnavailable, get_store
 from movie.models import ClickEvent
-from predictors.models import MODEL_CHOICES, ConsumerHeartbeat, ModelVersion, RecommendationImpression, TrainingJob, TrainingRun
+from predictors.models import MODEL_CHOICES, ConsumerHeartbeat, ModelVersion, RecommendationImpression, TrainingRun
 from predictors.names import SERVED_MODELS
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def consumer_state(now=None):
 
 
 def model_overview():
-    """Per registry model: the active version, the last training run and job."""
+    """Per registry model: the active version and the last training run."""
     active = {version.model_name: version for version in ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE)}
     overview = []
     for name, label in MODEL_CHOICES:
@@ -152,8 +152,7 @@ def model_overview():
                 "label": label,
                 "active": version,
                 "metrics": [(heading, metric(version, protocol, key)) for protocol, key, heading in KEY_METRICS],
-                "last_run": TrainingRun.objects.filter(model_name=name).order_by("-started_at").first(),
-                "last_job": TrainingJob.objects.filter(model_name=name).order_by("-created_at", "-pk").first(),
+                "last_run": TrainingRun.objects.filter(model_name=name).order_by("-created_at", "-pk").first(),
             }
         )
     return overview
@@ -164,7 +163,7 @@ def dashboard_context(now=None):
     return {
         "models": model_overview(),
         "metric_headings": [heading for _, _, heading in KEY_METRICS],
-        "jobs": list(TrainingJob.objects.select_related("version", "target", "requested_by")[:10]),
+        "jobs": list(TrainingRun.objects.select_related("version", "target", "requested_by")[:10]),
         "events": event_counts(now),
         "consumer": consumer_state(now),
         "serving": serving_stats(now),

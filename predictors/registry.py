@@ -70,8 +70,9 @@ def loaded_model(payload, version=None, serving=False):
                        payload["item_ids"].numpy().copy(), *fit)
 
 
-def register(model_name, result, data, dataset_name, fingerprint, store=None, activate=False):
-    """Writes the artifact and records a candidate (or active) version."""
+def register(model_name, result, data, dataset_name, fingerprint, store=None, activate=False, baselines=None, fitted_on=None):
+    """Writes the artifact and records a candidate (or active) version;
+    ``baselines`` and ``fitted_on``: see ModelVersion."""
     store = store or artifacts.default_store()
     uri, size, sha256 = artifacts.save(store, model_name, artifact_payload(model_name, result, data))
     version = ModelVersion.objects.register(
@@ -84,6 +85,8 @@ def register(model_name, result, data, dataset_name, fingerprint, store=None, ac
         artifact_uri=uri,
         artifact_size=size,
         artifact_sha256=sha256,
+        baselines=baselines or {},
+        fitted_on=fitted_on or {},
     )
     if activate:
         version.activate()

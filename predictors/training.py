@@ -52,7 +52,8 @@ def epoch_rows(fit, params):
 
 def train_epochs(model, fit, validation, params, rng, stage, progress=True, on_epoch=None):
     """Trains in place with early stopping; returns the per-epoch curve.
-    ``on_epoch(entry, max_epochs)`` is called with each epoch's curve entry."""
+    ``on_epoch(entry, max_epochs)`` is called with each epoch's curve entry.
+    Without ``validation`` every epoch runs and the last weights are kept."""
     optimizer = torch.optim.Adam(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
     known = fit.keys()
     rows = epoch_rows(fit, params)
@@ -75,12 +76,14 @@ def train_epochs(model, fit, validation, params, rng, stage, progress=True, on_e
             loss.backward()
             optimizer.step()
             total += loss.item() * len(users[batch])
-        score = full_ranking(model_scorer(model), fit, validation)["ndcg@10"]
+        score = None if validation is None else full_ranking(model_scorer(model), fit, validation)["ndcg@10"]
         curve.append({"stage": stage, "epoch": epoch, "loss": total / len(users), "val_ndcg@10": score,
                       "seconds": time.perf_counter() - started})
-        bar.set_postfix(loss=f"{total / len(users):.4f}", val_ndcg=f"{score:.4f}")
+        bar.set_postfix(loss=f"{total / len(users):.4f}", val_ndcg="-" if score is None else f"{score:.4f}")
         if on_epoch is not None:
             on_epoch(curve[-1], params["epochs"])
+        if score is None:
+            continue
         if score > best:
             best, best_state, waited = score, copy.deepcopy(model.state_dict()), 0
         else:
@@ -88,9 +91,10 @@ def train_epochs(model, fit, validation, params, rng, stage, progress=True, on_e
             if waited >= params["patience"]:
                 break
     bar.close()
-    model.load_state_dict(best_state)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+        log.info("%s: best validation NDCG@10 %.4f after %d epochs", stage, best, len(curve))
     model.eval()
-    log.info("%s: best validation NDCG@10 %.4f after %d epochs", stage, best, len(curve))
     return curve
 
 
@@ -121,25 +125,34 @@ def fit_closed_form(model_name, train, fit, validation, params, progress=True, o
     return model, train, [entry]
 
 
-def fit_model(model_name, train, params, rng, progress=True, on_epoch=None):
+def _with_epochs(params, stage, epochs):
+    return params if epochs is None else {**params, "epochs": epochs[stage]}
+
+
+def fit_model(model_name, train, params, rng, progress=True, on_epoch=None, epochs=None):
     """A trained model, the interactions it was fitted on, and its curves.
     NeuMF first trains GMF and MLP branches and starts from them, as He et
     al. do. ``train`` keeps every interaction the model may learn from;
-    validation is carved out of it."""
-    fit, validation = split_one_random(train, rng)
+    validation is carved out of it. ``epochs`` ({stage: count}, e.g. the
+    counts early stopping kept) instead fits on all of ``train`` for exactly
+    that many epochs per stage, holding nothing back."""
+    fit, validation = split_one_random(train, rng) if epochs is None else (train, None)
     if model_name in CLOSED_FORM:
+        if validation is None:
+            model = build_model(model_name, params, train.n_users, train.n_items, train.users, train.items)
+            return model.fit(params["l2"]).eval(), train, []
         return fit_closed_form(model_name, train, fit, validation, params, progress, on_epoch)
     if model_name == "neumf" and params.get("pretrain", True):
         curves = []
         branches = {}
         for branch in ("gmf", "mlp"):
-            branch_params = branch_hyperparameters(params, branch)
+            branch_params = _with_epochs(branch_hyperparameters(params, branch), f"neumf/{branch}", epochs)
             branches[branch] = build_model(branch, branch_params, fit.n_users, fit.n_items, fit.users, fit.items)
             curves += train_epochs(branches[branch], fit, validation, branch_params, rng, f"neumf/{branch}", progress, on_epoch)
         model = NeuMF.from_pretrained(branches["gmf"], branches["mlp"], params["alpha"])
     else:
         model, curves = build_model(model_name, params, fit.n_users, fit.n_items, fit.users, fit.items), []
-    curves += train_epochs(model, fit, validation, params, rng, model_name, progress, on_epoch)
+    curves += train_epochs(model, fit, validation, _with_epochs(params, model_name, epochs), rng, model_name, progress, on_epoch)
     return model, fit, curves
 
 

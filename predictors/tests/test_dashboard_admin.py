@@ -5,11 +5,11 @@ import re
 import pytest
 from django.contrib.auth.models import User
 
-from predictors.models import ModelVersion, TrainingJob, TrainingRun
+from predictors.models import ModelVersion, TrainingRun
 from tests.dashboard_helpers import admin_client_, admin_user, logged_in, make_version, staff_user, store  # noqa: F401
 
 CHANGELIST = "/admin/predictors/modelversion/"
-TRAIN_FORM = "/admin/predictors/trainingjob/add/"
+TRAIN_FORM = "/admin/predictors/trainingrun/add/"
 DASHBOARD = "/admin/dashboard/"
 
 
@@ -106,7 +106,7 @@ def test_retire_takes_a_version_out_of_service(admin_client_, store):
 def test_reevaluate_queues_a_job(admin_client_, admin_user, store):
     version = make_version(store)
     response = run_action(admin_client_, "reevaluate_selected", version)
-    job = TrainingJob.objects.get()
+    job = TrainingRun.objects.get()
     assert (job.kind, job.target, job.status, job.requested_by) == ("evaluate", version, "queued", admin_user)
     assert "Queued re-evaluation of gmf:1" in messages_of(response)[0]
 
@@ -187,7 +187,7 @@ def test_non_staff_cannot_run_actions_or_start_training(db, store):
     client = logged_in(User.objects.create_user("visitor", password="pw-not-used"))
     client.post(CHANGELIST, {"action": "activate_selected", "_selected_action": [version.pk]})
     client.post(TRAIN_FORM, {"model_name": "gmf", "dataset": "test-catalog", "protocol": "full", "seed": 0})
-    assert reload(version)[0].status == "candidate" and not TrainingJob.objects.exists()
+    assert reload(version)[0].status == "candidate" and not TrainingRun.objects.exists()
 
 
 def test_staff_without_registry_permissions_is_refused(db, store):
@@ -226,9 +226,9 @@ def test_training_form_queues_a_job_with_the_chosen_hyperparameters(catalog, adm
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
     response = client.post(TRAIN_FORM, {**training_form(epochs="3", lr="0.01", loss="bpr"), "csrfmiddlewaretoken": token})
     assert response.status_code == 302 and response.url == DASHBOARD
-    job = TrainingJob.objects.get()
+    job = TrainingRun.objects.get()
     assert (job.kind, job.model_name, job.dataset, job.status) == ("train", "gmf", "test-catalog", "queued")
-    assert job.hyperparameters == {"epochs": 3, "lr": 0.01, "loss": "bpr"}
+    assert job.overrides == {"epochs": 3, "lr": 0.01, "loss": "bpr"}
     assert job.requested_by == admin_user
     assert "waiting for the worker" in client.get(DASHBOARD).content.decode()
 
@@ -236,7 +236,7 @@ def test_training_form_queues_a_job_with_the_chosen_hyperparameters(catalog, adm
 def test_training_form_requires_the_csrf_token(catalog, admin_user):
     client = logged_in(admin_user, enforce_csrf_checks=True)
     assert client.post(TRAIN_FORM, training_form()).status_code == 403
-    assert not TrainingJob.objects.exists()
+    assert not TrainingRun.objects.exists()
 
 
 def test_actions_require_the_csrf_token(admin_user, store):
@@ -254,13 +254,13 @@ def test_actions_require_the_csrf_token(admin_user, store):
 def test_training_form_rejects_bad_values(catalog, admin_client_, fields, error_field):
     response = admin_client_.post(TRAIN_FORM, training_form(**fields))
     assert response.status_code == 200 and error_field in response.context["adminform"].form.errors
-    assert not TrainingJob.objects.exists()
+    assert not TrainingRun.objects.exists()
 
 
 def test_training_form_queues_ease_with_its_lambda(catalog, admin_client_):
     response = admin_client_.post(TRAIN_FORM, training_form(model_name="ease", l2="250"))
     assert response.status_code == 302
-    assert TrainingJob.objects.get().hyperparameters == {"l2": 250.0}
+    assert TrainingRun.objects.get().overrides == {"l2": 250.0}
 
 
 def test_curves_of_a_pretrained_neumf_have_one_line_per_stage():

@@ -1,5 +1,6 @@
-"""The job worker: a training job asked for in the admin ends as a registered
-candidate with its progress recorded; a re-evaluation stores new metrics."""
+"""The job worker: a training job asked for in the admin goes through django-tasks'
+database backend and ends as a registered candidate with its progress recorded
+on its TrainingRun; a re-evaluation stores new metrics."""
 import socket
 import subprocess
 import sys
@@ -9,61 +10,70 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
-from predictors import jobs, training
-from predictors.models import ModelVersion, TrainingJob, TrainingRun
+from predictors import jobs, training, training_service
+from predictors.models import ModelVersion, TrainingRun
 from tests.dashboard_helpers import store  # noqa: F401
 
 TINY = {"dim": 8, "epochs": 2, "patience": 1, "batch_size": 64}
 
 
 def queue_training(model_name="gmf", dataset="test-catalog", **overrides):
-    return TrainingJob.objects.create(model_name=model_name, dataset=dataset, hyperparameters={**TINY, **overrides})
+    return jobs.queue_training(model_name, dataset, overrides={**TINY, **overrides})
+
+
+def run_worker():
+    out = StringIO()
+    call_command("run_training_jobs", "--once", verbosity=0, stdout=out)
+    return out.getvalue()
 
 
 def test_worker_trains_and_registers_a_candidate(catalog, store, capsys):
     served = None
     job = queue_training()
-    call_command("run_training_jobs", "--once", verbosity=0)
+    assert DBTaskResult.objects.get(id=job.task_id).status == "READY"  # waiting in django-tasks' queue
+    run_worker()
     job.refresh_from_db()
-    assert job.status == "finished", job.message
+    assert job.status == "finished", job.summary
     version = job.version
     assert (version.model_name, version.status, version.dataset) == ("gmf", "candidate", "test-catalog")
     assert ModelVersion.objects.active("gmf") is served  # a candidate is not served until activated
     assert version.hyperparameters["dim"] == 8 and version.metrics["full"]["ndcg@10"] >= 0
-    # progress was written per epoch; the run keeps the curve the detail page draws
-    assert job.stage == "gmf" and 1 <= job.epoch <= job.max_epochs == 2 and job.last_loss > 0
-    run = TrainingRun.objects.get(version=version)
-    assert job.training_run == run and run.status == "finished" and len(run.epochs) == job.epoch
-    assert job.message.startswith("Registered gmf:1 (candidate)")
+    # progress was written per epoch (the last one by the fit on all data); the run keeps the evaluation curve
+    assert job.stage == "gmf (all data)" and 1 <= job.epoch <= job.max_epochs <= 2 and job.last_loss > 0
+    assert 1 <= len(job.epochs) <= 2 and {entry["stage"] for entry in job.epochs} == {"gmf"}
+    assert job.summary.startswith("Registered gmf:1 (candidate)")
+    assert DBTaskResult.objects.get(id=job.task_id).status == "SUCCESSFUL"
 
 
 def test_worker_output_ends_with_a_summary(catalog, store):
     queue_training(dataset="no-such-dataset")
-    out = StringIO()
-    call_command("run_training_jobs", "--once", verbosity=0, stdout=out)
-    assert out.getvalue().strip().endswith("Ran 1 job(s): 0 finished, 1 failed.")
-    job = TrainingJob.objects.get()
-    assert job.status == "failed" and "no-such-dataset" in job.message and job.finished_at
+    assert run_worker().strip().endswith("Ran 1 job(s): 0 finished, 1 failed.")
+    job = TrainingRun.objects.get()
+    assert job.status == "failed" and "no-such-dataset" in job.summary and job.finished_at
 
 
 def test_reevaluation_job_stores_fresh_metrics(catalog, store):
     queue_training()
-    [trained] = jobs.run_queued()
-    version = trained.version
+    run_worker()
+    version = TrainingRun.objects.get().version
+    recorded = version.metrics
     version.metrics = {"full": {"ndcg@10": -1.0}}
     version.save(update_fields=["metrics"])
     job = jobs.queue_evaluation(version)
-    [done] = jobs.run_queued()
-    assert done.pk == job.pk and done.status == "finished", done.message
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == "finished", job.summary
     version.refresh_from_db()
-    assert version.metrics["full"]["ndcg@10"] >= 0 and "gmf:1 on test-catalog" in done.message
+    assert version.metrics["full"]["ndcg@10"] >= 0 and "gmf:1 on test-catalog" in job.summary
+    assert version.metrics == recorded  # the same split and seed give the same numbers
 
 
 def test_a_job_is_claimed_once(catalog):
-    queue_training()
-    assert jobs.claim_next().status == "running"
-    assert jobs.claim_next() is None
+    job = queue_training()
+    assert job.claim(training_service.worker_name()) and job.status == "running"
+    assert not job.claim(training_service.worker_name())
 
 
 @pytest.mark.parametrize("bad", [{"poll_seconds": 0}])
@@ -80,18 +90,17 @@ def test_a_stopped_worker_marks_its_job_failed(catalog, store, monkeypatch):
 
     monkeypatch.setattr(training, "train_and_evaluate", interrupted)
     job = queue_training()
-    with pytest.raises(KeyboardInterrupt):
-        list(jobs.run_queued())
+    run_worker()
     job.refresh_from_db()
-    assert job.status == "failed" and "stopped" in job.message
-    assert job.training_run.status == "failed"
+    assert job.status == "failed" and "stopped" in job.summary
+    assert DBTaskResult.objects.get(id=job.task_id).status == "FAILED"
 
 
 def running_job(worker, heartbeat_age_seconds=0):
     job = queue_training()
-    run = TrainingRun.objects.create(model_name="gmf", dataset="test-catalog", protocol="full", hyperparameters={})
     heartbeat = timezone.now() - timedelta(seconds=heartbeat_age_seconds)
-    TrainingJob.objects.filter(pk=job.pk).update(status="running", worker=worker, heartbeat_at=heartbeat, training_run=run)
+    TrainingRun.objects.filter(pk=job.pk).update(status="running", worker=worker, heartbeat_at=heartbeat)
+    DBTaskResult.objects.filter(id=job.task_id).update(status="RUNNING")
     return job
 
 
@@ -103,12 +112,12 @@ def dead_pid():
 
 def test_a_job_whose_worker_was_killed_is_failed_by_the_next_worker(catalog):
     killed = running_job(f"{socket.gethostname()}:{dead_pid()}")
-    alive = running_job(jobs.worker_name())  # this test's own process: still running
-    call_command("run_training_jobs", "--once", verbosity=0, stdout=StringIO())
+    alive = running_job(training_service.worker_name())  # this test's own process: still running
+    run_worker()
     killed.refresh_from_db()
     alive.refresh_from_db()
-    assert killed.status == "failed" and "stopped without finishing it; queue it again" in killed.message
-    assert killed.finished_at and TrainingRun.objects.get(pk=killed.training_run_id).status == "failed"
+    assert killed.status == "failed" and "stopped without finishing it; queue it again" in killed.summary
+    assert killed.finished_at and DBTaskResult.objects.get(id=killed.task_id).status == "FAILED"
     assert alive.status == "running"
 
 
@@ -119,11 +128,12 @@ def test_a_job_silent_for_too_long_on_another_host_is_failed(db, settings):
     assert [job.pk for job in jobs.fail_abandoned()] == [silent.pk]
     silent.refresh_from_db()
     recent.refresh_from_db()
-    assert silent.status == "failed" and "no progress for 600 s" in silent.message
+    assert silent.status == "failed" and "no progress for 600 s" in silent.summary
     assert recent.status == "running"
 
 
 def test_claiming_records_the_worker_and_a_heartbeat(db):
-    queue_training()
-    job = jobs.claim_next()
-    assert job.worker == jobs.worker_name() and job.heartbeat_at is not None
+    job = queue_training()
+    job.claim(training_service.worker_name())
+    assert job.worker == training_service.worker_name() and job.heartbeat_at is not None
+

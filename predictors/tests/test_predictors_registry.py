@@ -82,7 +82,7 @@ def test_evaluate_model_refuses_unknown_versions(label, message):
 
 
 def test_train_then_evaluate_a_model_from_the_catalog(catalog, capsys):
-    call_command("train_model", "gmf", "--epochs", "2", "--dim", "4", "--activate", "--verbosity", "0")
+    call_command("train_model", "gmf", "--epochs", "2", "--dim", "4", "--activate", "--force", "--verbosity", "0")
     version = ModelVersion.objects.active("gmf")
     assert version.label == "gmf:1" and version.dataset == "test-catalog"
     assert set(version.metrics["full"]) == {"precision@10", "recall@10", "ndcg@10", "map@10", "recall@20", "ndcg@20"}

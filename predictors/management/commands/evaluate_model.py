@@ -1,18 +1,15 @@
-import torch
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from predictors.artifacts import ArtifactError
-from predictors.data import DataError, fingerprint, from_database
-from predictors.management.commands.train_model import metrics_summary
-from predictors.registry import VersionLabelError, find_version, load_version
-from predictors.training import protocol_split, score_held_out
+from predictors import training_service
+from predictors.data import DataError
+from predictors.registry import VersionLabelError, find_version
 
 
 class Command(BaseCommand):
     help = (
-        "Recompute a registered model version's metrics on its own dataset and split. "
-        "VERSION is MODEL:NUMBER (e.g. ngcf:3) or MODEL alone for the active version."
+        "Recompute a registered model version's metrics on its own dataset and split: its artifact must still load, "
+        "and the split's fit is redone with its hyper-parameters and seed (the served artifact was fitted on every "
+        "interaction, the held-out part too). VERSION is MODEL:NUMBER (e.g. ngcf:3) or MODEL alone for the active version."
     )
 
     def add_arguments(self, parser):
@@ -20,22 +17,10 @@ class Command(BaseCommand):
         parser.add_argument("--save", action="store_true", help="Store the recomputed metrics on the version.")
 
     def handle(self, *args, version, save, **options):
-        if settings.MODEL_TRAINING_THREADS:
-            torch.set_num_threads(settings.MODEL_TRAINING_THREADS)
+        training_service.limit_threads()
         try:
             model_version = find_version(version)
-            data = from_database(model_version.dataset)
-            if fingerprint(data) != model_version.dataset_fingerprint:
-                raise CommandError(
-                    f"Dataset {model_version.dataset} changed since {model_version.label} was trained; retrain it instead."
-                )
-            loaded = load_version(model_version)
-            params = model_version.hyperparameters
-            train, test = protocol_split(data, params["protocol"], params["seed"])
-        except (VersionLabelError, DataError, ArtifactError) as error:
+            metrics, baselines = training_service.evaluate(model_version, save=save, progress=options["verbosity"] > 1)
+        except (VersionLabelError, DataError, training_service.EvaluationError) as error:
             raise CommandError(str(error)) from None
-        metrics = score_held_out(loaded.model, params["protocol"], train, test, params["seed"])
-        if save:
-            model_version.metrics = metrics
-            model_version.save(update_fields=["metrics"])
-        self.stdout.write(f"{model_version.label} on {model_version.dataset}: {metrics_summary(metrics)}.")
+        self.stdout.write(f"{model_version.label} on {model_version.dataset}: {training_service.metrics_summary(metrics)}.")

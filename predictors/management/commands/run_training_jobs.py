@@ -1,19 +1,16 @@
-import signal
-import threading
-import time
-
-import torch
-from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django_tasks.signals import task_finished
 
 from predictors import jobs
-from predictors.models import TrainingJob
+from predictors.models import TrainingRun
 
 
 class Command(BaseCommand):
     help = (
-        "Run the training and re-evaluation jobs queued from the admin dashboard, one at a time, "
-        "recording progress on each job; trained models are registered as candidate versions."
+        "Run the training and re-evaluation jobs queued from the admin dashboard, one at a time, through "
+        "django-tasks' database worker (db_worker), after failing the runs of workers that died; trained models "
+        "are registered as candidate versions."
     )
 
     def add_arguments(self, parser):
@@ -23,32 +20,24 @@ class Command(BaseCommand):
     def handle(self, *args, once, poll_seconds, **options):
         if poll_seconds <= 0:
             raise CommandError(f"--poll-seconds must be a positive number; got {poll_seconds}.")
-        if settings.MODEL_TRAINING_THREADS:
-            torch.set_num_threads(settings.MODEL_TRAINING_THREADS)
-        progress = options["verbosity"] > 0
-        # A stop request (SIGTERM from a process manager) ends the running job as
-        # failed, with a reason, instead of leaving it "running" forever.
-        in_main_thread = threading.current_thread() is threading.main_thread()
-        previous_handler = signal.signal(signal.SIGTERM, _stop) if in_main_thread else None
-        finished = failed = 0
+        for run in jobs.fail_abandoned():
+            self.stdout.write(f"Job {run.pk} ({run}): {run.summary}")
+        counts = {TrainingRun.Status.FINISHED: 0, TrainingRun.Status.FAILED: 0}
+
+        def report(sender, task_result, **kwargs):
+            if task_result.task.func is not jobs.run_job.func:
+                return
+            run = TrainingRun.objects.get(pk=task_result.args[0])
+            counts[TrainingRun.Status.FINISHED if run.status == TrainingRun.Status.FINISHED else TrainingRun.Status.FAILED] += 1
+            self.stdout.write(f"Job {run.pk} ({run}): {run.summary}")
+
+        task_finished.connect(report, weak=False)
         try:
-            while True:
-                for job in jobs.run_queued(progress):
-                    if job.status == TrainingJob.Status.FINISHED:
-                        finished += 1
-                    else:
-                        failed += 1
-                    self.stdout.write(f"Job {job.pk} ({job}): {job.message}")
-                if once:
-                    break
-                time.sleep(poll_seconds)
-        except KeyboardInterrupt:
+            call_command("db_worker", batch=once, interval=poll_seconds, reload=False, startup_delay=False,
+                         verbosity=max(options["verbosity"] - 1, 0), stdout=self.stdout, stderr=self.stderr)
+        except SystemExit:  # db_worker exits this way on SIGTERM/SIGINT while idle
             self.stdout.write("Stopped.")
         finally:
-            if in_main_thread:
-                signal.signal(signal.SIGTERM, previous_handler)
+            task_finished.disconnect(report)
+        finished, failed = counts[TrainingRun.Status.FINISHED], counts[TrainingRun.Status.FAILED]
         self.stdout.write(f"Ran {finished + failed} job(s): {finished} finished, {failed} failed.")
-
-
-def _stop(signum, frame):
-    raise KeyboardInterrupt

@@ -1,24 +1,11 @@
-import logging
-
-import torch
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from predictors.data import DataError, fingerprint, from_database
+from predictors import training_service
+from predictors.data import DataError
 from predictors.evaluation import PROTOCOLS
-from predictors.models import TrainingRun
-from predictors.registry import register
-from predictors.training import effort, train_and_evaluate
+from predictors.models import ActivationRefused
 from predictors.zoo import CLOSED_FORM, DEFAULTS, MODEL_NAMES, hyperparameters
-
-log = logging.getLogger(__name__)
-
-
-def metrics_summary(metrics):
-    return "; ".join(
-        f"{protocol} " + " ".join(f"{name}={value:.4f}" for name, value in values.items()) for protocol, values in metrics.items()
-    )
 
 
 class Command(BaseCommand):
@@ -51,9 +38,11 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0, help="Seed of the split, sampling and initialisation (default 0).")
         parser.add_argument("--dataset", default=None, help="Dataset name (default: settings.MOVIELENS_DATASET).")
         parser.add_argument("--protocol", choices=PROTOCOLS, default="full", help="Evaluation protocol (default full).")
-        parser.add_argument("--activate", action="store_true", help="Make the new version the one the site serves.")
+        parser.add_argument("--activate", action="store_true",
+                            help="Make the new version the one the site serves, unless its NDCG@10 is below popularity's.")
+        parser.add_argument("--force", action="store_true", help="With --activate: activate it even below popularity.")
 
-    def handle(self, *args, model_name, dataset, protocol, seed, activate, **options):
+    def handle(self, *args, model_name, dataset, protocol, seed, activate, force, **options):
         overrides = {key: options[key] for key in ("epochs", "lr", "dim", "layers", "negatives", "loss", "l2", "dropout",
                                                      "recent_positives", "recent_weight", "batch_size", "patience")}
         for key in ("epochs", "dim", "negatives", "batch_size", "patience", "recent_weight"):
@@ -70,36 +59,33 @@ class Command(BaseCommand):
         if overrides["dropout"] is not None and not 0 <= overrides["dropout"] < 1:
             raise CommandError(f"--dropout must be at least 0 and below 1; got {overrides['dropout']}.")
         try:
-            params = hyperparameters(model_name, protocol, **overrides)
+            hyperparameters(model_name, protocol, **overrides)
         except ValueError as error:
             raise CommandError(str(error)) from None
-        dataset = dataset or settings.MOVIELENS_DATASET
-        if settings.MODEL_TRAINING_THREADS:
-            torch.set_num_threads(settings.MODEL_TRAINING_THREADS)
+        training_service.limit_threads()
+        given = {key: value for key, value in overrides.items() if value is not None}
+        run = training_service.start_run(model_name, dataset or settings.MOVIELENS_DATASET, protocol, seed, given)
         try:
-            data = from_database(dataset)
+            trained = training_service.train(run, progress=options["verbosity"] > 0)
         except DataError as error:
             raise CommandError(str(error)) from None
-
-        run = TrainingRun.objects.create(model_name=model_name, dataset=dataset, protocol=protocol, hyperparameters=params)
-        try:
-            result = train_and_evaluate(data, model_name, params, protocol, seed, progress=options["verbosity"] > 0)
-            version = register(model_name, result, data, dataset, fingerprint(data), activate=activate)
-        except DataError as error:
-            self._finish(run, TrainingRun.Status.FAILED, str(error))
-            raise CommandError(str(error)) from None
-        except BaseException as error:
-            self._finish(run, TrainingRun.Status.FAILED, f"{type(error).__name__}: {error}")
-            raise
-        summary = (
-            f"Registered {version.label} ({version.status}) on {dataset}: {metrics_summary(result.metrics)}; "
-            f"{effort(result)}."
-        )
-        run.epochs, run.version = result.curves, version
-        self._finish(run, TrainingRun.Status.FINISHED, summary)
+        refused = None
+        if activate:
+            try:
+                trained.version.activate(force=force)
+            except ActivationRefused as error:
+                refused = error
+        summary = training_service.training_summary(trained.version, trained.result)
+        run.summary = summary
+        run.save(update_fields=["summary"])
         self.stdout.write(summary)
+        self.write_quality_table(trained.version)
+        if refused:
+            raise CommandError(f"{refused}; --force activates it anyway.")
 
-    @staticmethod
-    def _finish(run, status, summary):
-        run.status, run.summary, run.finished_at = status, summary, timezone.now()
-        run.save()
+    def write_quality_table(self, version):
+        """The new version next to the baselines on the same split."""
+        self.stdout.write(f"{'':14} {'NDCG@10':>8} {'Recall@20':>10}")
+        for label, ndcg, recall in training_service.comparison_rows(version):
+            cells = [f"{value:.4f}" if value is not None else "-" for value in (ndcg, recall)]
+            self.stdout.write(f"{label:14} {cells[0]:>8} {cells[1]:>10}")

@@ -1,0 +1,206 @@
+"""The life of a model version, the same for every front door: the train_model
+command, the admin's training form (through the job worker) and evaluate_model.
+
+Training evaluates on a split and then fits the served model on every
+interaction: the split's training part is fitted with early stopping and
+scored on its held-out part, next to popularity and implicit ALS on the same
+split; the model that is registered and served is fitted again on all
+interactions with the same hyper-parameters, for the epoch counts early
+stopping kept. The version keeps the split's metrics, the baselines' and what
+its artifact was fitted on. Activation goes through the registry's rules
+(ModelVersion.activate: the quality gate against popularity).
+"""
+import dataclasses
+import logging
+import os
+import socket
+import time
+
+import numpy as np
+from django.conf import settings
+from django.utils import timezone
+
+from predictors import training
+from predictors.baselines import fit_als, fit_popularity
+from predictors.data import DataError, fingerprint, from_database
+from predictors.evaluation import evaluate as score_protocol
+from predictors.models import ModelVersion, TrainingRun, ndcg_at_10
+from predictors.registry import register
+from predictors.zoo import CLOSED_FORM, hyperparameters
+
+log = logging.getLogger(__name__)
+
+BASELINES = {"popularity": lambda train, seed: fit_popularity(train), "als": lambda train, seed: fit_als(train, seed)}
+BASELINE_LABELS = {"popularity": "popularity", "als": "implicit ALS"}
+
+
+class EvaluationError(ValueError):
+    """A version that cannot be evaluated again; the message is one sentence."""
+
+
+@dataclasses.dataclass
+class Trained:
+    version: ModelVersion
+    run: TrainingRun
+    result: training.TrainingResult  # the evaluation fit and its split
+    summary: str
+
+
+def worker_name():
+    return f"{socket.gethostname()}:{os.getpid()}"[:120]
+
+
+def limit_threads():
+    """torch threads as MODEL_TRAINING_THREADS says (0: torch's own choice)."""
+    if settings.MODEL_TRAINING_THREADS:
+        import torch
+
+        torch.set_num_threads(settings.MODEL_TRAINING_THREADS)
+
+
+def metrics_summary(metrics):
+    """``full ndcg@10=0.4100 recall@20=0.3300; ...`` for a summary line."""
+    return "; ".join(
+        f"{protocol} " + " ".join(f"{name}={value:.4f}" for name, value in values.items()) for protocol, values in metrics.items()
+    )
+
+
+def score_baselines(split, protocol, seed):
+    """Popularity's and binary implicit ALS's metrics on the evaluation split."""
+    train, test = split
+    return {name: score_protocol(fit(train, seed), protocol, train, test, np.random.default_rng(seed + 2))
+            for name, fit in BASELINES.items()}
+
+
+def epochs_kept(curves):
+    """Per stage, the epoch whose weights early stopping kept: the first with
+    the stage's best validation NDCG@10."""
+    kept = {}
+    for stage in dict.fromkeys(entry["stage"] for entry in curves):
+        entries = [entry for entry in curves if entry["stage"] == stage]
+        kept[stage] = entries[int(np.argmax([entry["val_ndcg@10"] for entry in entries]))]["epoch"]
+    return kept
+
+
+def fitted_on(data, model_name, epochs):
+    counts = {"interactions": len(data), "users": data.n_users, "items": data.n_items}
+    if model_name in CLOSED_FORM:
+        return {**counts, "epochs": None}
+    stages = {stage: count for stage, count in epochs.items() if stage != model_name}
+    return {**counts, "epochs": epochs[model_name], **({"stage_epochs": stages} if stages else {})}
+
+
+def _failure_message(error):
+    if isinstance(error, (KeyboardInterrupt, SystemExit)):
+        return "The worker was stopped while this run was going; queue it again."
+    if isinstance(error, (DataError, ValueError)):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def _recorded(run, work):
+    """Runs ``work()``; a failure (interrupts too) is written on the run, then raised."""
+    try:
+        return work()
+    except BaseException as error:
+        run.finish(TrainingRun.Status.FAILED, _failure_message(error))
+        raise
+
+
+def start_run(model_name, dataset, protocol="full", seed=0, overrides=None):
+    """A run for train_model, which trains at once (the admin queues one, see jobs)."""
+    return TrainingRun.objects.create(
+        model_name=model_name, dataset=dataset, protocol=protocol, seed=seed, overrides=overrides or {},
+        status=TrainingRun.Status.RUNNING, started_at=timezone.now(), worker=worker_name(),
+    )
+
+
+def _served_stage(run):
+    """on_epoch for the final fit: progress named so the dashboard tells it from the evaluation."""
+
+    def record(entry, max_epochs):
+        run.record_epoch({**entry, "stage": f"{entry['stage']} (all data)"}, max_epochs)
+
+    return record
+
+
+def train(run, progress=False):
+    """Trains ``run``'s model as described above and registers a candidate;
+    the run records progress, the curve and the summary. Raises DataError or
+    ValueError with one sentence for data or settings it cannot train on."""
+    def work():
+        params = hyperparameters(run.model_name, run.protocol, **run.overrides)
+        run.hyperparameters = params
+        run.save(update_fields=["hyperparameters"])
+        data = from_database(run.dataset)
+        result = training.train_and_evaluate(data, run.model_name, params, run.protocol, run.seed, progress, run.record_epoch)
+        baselines = score_baselines(result.split, run.protocol, run.seed)
+        started = time.perf_counter()
+        epochs = epochs_kept(result.curves)
+        model, fit, _ = training.fit_model(run.model_name, data, result.params, np.random.default_rng(run.seed + 3),
+                                           progress, _served_stage(run), epochs=epochs)
+        served = dataclasses.replace(result, model=model, fit=fit, seconds=result.seconds + time.perf_counter() - started)
+        version = register(run.model_name, served, data, run.dataset, fingerprint(data),
+                           baselines=baselines, fitted_on=fitted_on(data, run.model_name, epochs))
+        summary = training_summary(version, result)
+        run.finish(TrainingRun.Status.FINISHED, summary, hyperparameters=result.params, epochs=result.curves, version=version)
+        return Trained(version, run, result, summary)
+
+    return _recorded(run, work)
+
+
+def training_summary(version, result):
+    baselines = " ".join(f"{BASELINE_LABELS[name]} ndcg@10={value:.4f}" for name, value in baseline_ndcg(version).items())
+    served = version.fitted_on
+    epochs = "" if served.get("epochs") is None else f" for {served['epochs']} epochs"
+    return (f"Registered {version.label} ({version.status}) on {version.dataset}: {metrics_summary(version.metrics)}; "
+            f"same split: {baselines}; {training.effort(result)}; served model fitted on all "
+            f"{served['interactions']:,} interactions{epochs}.")
+
+
+def baseline_ndcg(version):
+    return {name: ndcg_at_10(metrics) for name, metrics in (version.baselines or {}).items()}
+
+
+def comparison_rows(version):
+    """(name, NDCG@10, recall@20 or None) for the version and its baselines, the quality table train_model prints."""
+    def row(label, metrics):
+        return label, ndcg_at_10(metrics), (metrics or {}).get("full", {}).get("recall@20")
+
+    return [row(version.label, version.metrics),
+            *(row(BASELINE_LABELS.get(name, name), metrics) for name, metrics in (version.baselines or {}).items())]
+
+
+def evaluate(version, save=False, run=None, progress=False):
+    """Scores ``version``'s recipe on its own split again: its artifact must
+    still load, its dataset must be unchanged, and the split's fit is redone
+    with its hyper-parameters and seed (the served artifact saw the held-out
+    part, so scoring it there would flatter it). Returns (metrics, baselines);
+    ``save`` stores them on the version."""
+    problem = version.artifact_problem()
+    if problem:
+        raise EvaluationError(problem)
+    data = from_database(version.dataset)
+    if fingerprint(data) != version.dataset_fingerprint:
+        raise EvaluationError(f"Dataset {version.dataset} changed since {version.label} was trained; retrain it instead.")
+    params = version.hyperparameters
+    on_epoch = run.record_epoch if run is not None else None
+    result = training.train_and_evaluate(data, version.model_name, params, params["protocol"], params["seed"], progress, on_epoch)
+    baselines = score_baselines(result.split, params["protocol"], params["seed"])
+    if save:
+        version.metrics, version.baselines = result.metrics, baselines
+        version.save(update_fields=["metrics", "baselines"])
+    return result.metrics, baselines
+
+
+def evaluate_run(run, progress=False):
+    """A queued re-evaluation: ``evaluate(run.target, save=True)`` recorded on the run."""
+    def work():
+        if run.target is None:
+            raise EvaluationError("The version to re-evaluate no longer exists.")
+        metrics, _ = evaluate(run.target, save=True, run=run, progress=progress)
+        summary = f"{run.target.label} on {run.target.dataset}: {metrics_summary(metrics)}."
+        run.finish(TrainingRun.Status.FINISHED, summary, version=run.target)
+        return summary
+
+    return _recorded(run, work)

@@ -1,0 +1,9 @@
+from django.contrib import admin
+from django.urls import path
+
+from predictors.admin import dashboard_view
+
+urlpatterns = [
+    # Under /admin/ and wrapped in admin_view: staff only, the admin's login.
+    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="registry_dashboard"),
+]
