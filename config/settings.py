@@ -5,6 +5,7 @@ environment (see README, "Environment variables"). The defaults are the safe,
 zero-setup ones: SQLite under var/, DEBUG off, no broker, no cloud services.
 Nothing here opens a connection: brokers and databases are contacted lazily.
 """
+from datetime import timedelta
 from pathlib import Path
 
 from config.env import database_from_url, env_bool, env_int, env_list, env_str, local_secret_key
@@ -27,6 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "sitewide",
     "movie",
     "predictors",
@@ -35,6 +37,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "sitewide.throttling.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -43,6 +47,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sitewide.errors.MethodNotAllowedMiddleware",
+    # Last of the site's own middleware, as django-axes asks.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -133,10 +139,37 @@ SECURE_HSTS_PRELOAD = HTTPS
 if HTTPS and env_bool("DJANGO_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
+# The pages hand the CSRF token to JavaScript in a <meta> tag, so no script reads the cookie.
+CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# No inline script anywhere (the admin's own included); inline styles stay for
+# the admin's templates and the generated SVG posters.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Log-in throttling (django-axes): a username tried from one address with this
+# many wrong passwords is refused for the cool-off, before any password hashing.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "sitewide.throttling.lockout_response"
+AXES_VERBOSE = False
+# Sign-up attempts per client address and hour.
+SIGNUP_RATE_LIMIT = env_int("SIGNUP_RATE_LIMIT", 5)
 # Request bodies larger than this are refused by Django before any view runs.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_BODY_BYTES", 256 * 1024)
 
@@ -161,6 +194,7 @@ LOGGING = {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "kafka": {"level": "WARNING"},
         "botocore": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -11,6 +11,8 @@ from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
+from sitewide.throttling import throttle_signups
+
 
 def safe_next_url(request):
     """The ?next= target if it stays on this site, else the default after login."""
@@ -21,6 +23,7 @@ def safe_next_url(request):
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@throttle_signups
 def signup(request):
     if request.user.is_authenticated:
         return redirect(safe_next_url(request))
