@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "axes",
     "sitewide",
     "movie",
+    "events",
     "predictors",
     "paper_review",
 ]
@@ -199,7 +200,7 @@ LOGGING = {
 }
 
 # --- Events -----------------------------------------------------------------------
-# Clicks, detail views and ratings (movie/events.py). Without a broker the
+# Clicks, detail views and ratings (the events app). Without a broker the
 # events are written straight to the click-log store ("inline").
 KAFKA_BOOTSTRAP_SERVERS = env_list("KAFKA_BOOTSTRAP_SERVERS")
 KAFKA_TOPIC = env_str("KAFKA_TOPIC", "movie-events")
@@ -215,8 +216,9 @@ KAFKA_MAX_POLL_INTERVAL_MS = env_int("KAFKA_MAX_POLL_INTERVAL_MS", 300_000)
 # A consumer without partitions this long (say after a broker lost its topics)
 # is rebuilt: the topic is created again and the group rejoined.
 KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS = env_int("KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS", 60)
-# Store: "sql" (the ClickEvent table) or "dynamodb".
-CLICKLOG_STORE = env_str("CLICKLOG_STORE", "sql")
+# The click-log store: a module with a Store class, "events.stores.sql" (the
+# ClickEvent table) or "events.stores.dynamodb"; "sql" and "dynamodb" still work.
+CLICKLOG_STORE = env_str("CLICKLOG_STORE", "events.stores.sql")
 DYNAMODB_TABLE = env_str("DYNAMODB_TABLE", "movie-click-log")
 AWS_REGION = env_str("AWS_REGION", "us-east-1")
 # Only for a local stand-in (moto, DynamoDB Local); empty means the real AWS endpoint.
@@ -233,12 +235,12 @@ EVENTS_RATE_WINDOW_SECONDS = env_int("EVENTS_RATE_WINDOW_SECONDS", 60)
 # Outbox rows still unconfirmed after this long are sent again.
 EVENTS_OUTBOX_RESEND_SECONDS = env_int("EVENTS_OUTBOX_RESEND_SECONDS", 30)
 # A JSON answer when an /api/ write lacks its CSRF token (pages keep Django's).
-CSRF_FAILURE_VIEW = "movie.event_views.csrf_failure"
+CSRF_FAILURE_VIEW = "events.views.csrf_failure"
 # Anonymous visitors are told apart by a signed random id in this cookie, set
-# by the first page they load (movie/visitors.py); no session row is created.
+# by the first page they load (events/visitors.py); no session row is created.
 EVENTS_VISITOR_COOKIE_NAME = env_str("EVENTS_VISITOR_COOKIE_NAME", "visitor_id")
 EVENTS_VISITOR_COOKIE_AGE_SECONDS = env_int("EVENTS_VISITOR_COOKIE_AGE_SECONDS", 365 * 24 * 3600)
-MIDDLEWARE = [*MIDDLEWARE, "movie.visitors.VisitorCookieMiddleware"]
+MIDDLEWARE = [*MIDDLEWARE, "events.visitors.VisitorCookieMiddleware"]
 
 # --- Model registry -----------------------------------------------------------------
 # Where trained model artifacts go: a directory, or s3://bucket/prefix (boto3

@@ -1,12 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from movie import event_views
 from predictors import views as predictor_views
 
 urlpatterns = [
     path("", include("movie.urls")),
-    path("api/events", event_views.post_events, name="post_events"),
+    path("", include("events.urls")),
     path("movie/<slug:model_name>", predictor_views.model_page, name="model_page"),
     path("api/recommendations", predictor_views.recommendations_api, name="recommendations_api"),
     path("paper_review/", include("paper_review.urls")),

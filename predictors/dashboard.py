@@ -13,9 +13,9 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
-from movie.clicklog import StoreUnavailable, get_store
-from movie.models import ClickEvent
-from predictors.models import MODEL_CHOICES, ConsumerHeartbeat, ModelVersion, RecommendationImpression, TrainingRun
+from events.models import ClickEvent, ConsumerHeartbeat
+from events.stores import StoreUnavailable, get_store
+from predictors.models import MODEL_CHOICES, ModelVersion, RecommendationImpression, TrainingRun
 from predictors.names import SERVED_MODELS
 
 log = logging.getLogger(__name__)

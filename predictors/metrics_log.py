@@ -1,16 +1,14 @@
-"""Serving and consumer measurements the dashboard reads.
+"""Serving measurements the dashboard reads (the consumers' heartbeats are
+events/heartbeat.py).
 
-Both writers are best effort: a page or a consumer must keep working when the
-measurement cannot be stored, so a failed write is logged and dropped.
+The writer is best effort: a page must keep working when the measurement
+cannot be stored, so a failed write is logged and dropped.
 """
 import logging
-import os
-import socket
 
 from django.db import DatabaseError, transaction
-from django.utils import timezone
 
-from predictors.models import ConsumerHeartbeat, RecommendationImpression
+from predictors.models import RecommendationImpression
 
 log = logging.getLogger(__name__)
 
@@ -31,24 +29,3 @@ def record_impression(result, visitor_key):
     except DatabaseError:
         log.warning("could not record a %s impression", result.model_name, exc_info=True)
 
-
-def worker_name():
-    return f"{socket.gethostname()}:{os.getpid()}"[:120]
-
-
-def record_consumer_heartbeat(group_id, topic, lag, messages):
-    """What a click-log consumer reports at each progress interval."""
-    try:
-        ConsumerHeartbeat.objects.update_or_create(
-            worker=worker_name(),
-            defaults={
-                "group_id": group_id,
-                "topic": topic,
-                "lag": lag,
-                "total_lag": sum(lag.values()),
-                "messages": messages,
-                "updated_at": timezone.now(),
-            },
-        )
-    except DatabaseError:
-        log.warning("could not record the consumer heartbeat", exc_info=True)

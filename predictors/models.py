@@ -293,18 +293,3 @@ class RecommendationImpression(models.Model):
 
     def __str__(self):
         return f"{self.version_label or self.model_name} -> {self.visitor_key or 'anonymous'}"
-
-
-class ConsumerHeartbeat(models.Model):
-    """What a running click-log consumer last reported: one row per consumer process."""
-
-    worker = models.CharField(max_length=120, unique=True, help_text="host:pid")
-    group_id = models.CharField(max_length=200)
-    topic = models.CharField(max_length=200)
-    lag = models.JSONField(default=dict, help_text="Per assigned partition.")
-    total_lag = models.BigIntegerField(default=0)
-    messages = models.BigIntegerField(default=0)
-    updated_at = models.DateTimeField()
-
-    def __str__(self):
-        return f"{self.worker} ({self.group_id}): lag {self.total_lag}"

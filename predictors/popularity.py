@@ -15,7 +15,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from movie.catalog import catalog_movies, movies_by_ids
-from movie.models import ClickEvent
+from events.models import ClickEvent
 
 RECENT_DAYS = 7
 RECENT_WEIGHT = 5.0

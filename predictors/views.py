@@ -2,8 +2,9 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from events.history import latest_ratings, visitor_history
+from events.visitors import visitor_key
 from movie.catalog import movies_by_ids
-from movie.events import latest_ratings, visitor_history, visitor_key
 from predictors import serving
 from predictors.metrics_log import record_impression
 from predictors.names import SERVED_MODELS

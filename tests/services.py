@@ -173,7 +173,7 @@ def configure_kafka(settings, broker):
 @pytest.fixture
 def dynamodb_store(settings, dynamodb_server):
     """The DynamoDB store on moto, with a fresh table per test."""
-    from movie.clicklog import get_store
+    from events.stores import get_store
 
     settings.CLICKLOG_STORE = "dynamodb"
     settings.AWS_ENDPOINT_URL = dynamodb_server.endpoint_url
@@ -221,7 +221,7 @@ class Browser:
 
     def visitor_key(self):
         """The anonymous key the browser's cookies carry (None before its first page)."""
-        from movie.visitors import anonymous_key_in
+        from events.visitors import anonymous_key_in
 
         return anonymous_key_in({name: morsel.value for name, morsel in self.client.cookies.items()})
 

@@ -13,7 +13,8 @@ from django.contrib.auth.models import User
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 
-from movie.models import ClickEvent, Genre, Movie, OutboxEvent
+from events.models import ClickEvent, OutboxEvent
+from movie.models import Genre, Movie
 from paper_review.models import COMMENT_MAX_LENGTH, Comment
 from predictors.models import ModelVersion
 from tests.services import REPO_DIR

@@ -8,10 +8,10 @@ import pytest
 from django.db import DatabaseError
 from django.utils import timezone
 
-from movie.models import ClickEvent
+from events.heartbeat import record_consumer_heartbeat, worker_name
+from events.models import ClickEvent, ConsumerHeartbeat
 from predictors import dashboard, serving
-from predictors.metrics_log import record_consumer_heartbeat, worker_name
-from predictors.models import ConsumerHeartbeat, RecommendationImpression
+from predictors.models import RecommendationImpression
 from tests.dashboard_helpers import admin_client_, admin_user  # noqa: F401
 
 NOW = timezone.now()
@@ -45,7 +45,8 @@ def test_events_in_the_last_hour_and_day(db, django_assert_num_queries):
 
 
 def test_events_are_not_counted_when_the_click_log_cannot_be_read(db, monkeypatch):
-    from movie.clicklog import SqlClickLogStore, StoreUnavailable
+    from events.stores import StoreUnavailable
+    from events.stores.sql import SqlClickLogStore
 
     def unreadable(self, windows, now):
         raise StoreUnavailable("DynamoDB read failed: connection refused")

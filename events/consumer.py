@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from movie import outbox
-from movie.clicklog import StoreUnavailable, get_store
-from movie.event_record import InvalidEvent, from_message
-from movie.kafka_io import client_options, close_quietly, ensure_topic, new_producer, send_now
-from movie.models import DeadLetter
-from predictors.metrics_log import record_consumer_heartbeat
+from events import outbox
+from events.heartbeat import record_consumer_heartbeat
+from events.kafka_io import client_options, close_quietly, ensure_topic, new_producer, send_now
+from events.models import DeadLetter
+from events.records import InvalidEvent, from_message
+from events.stores import StoreUnavailable, get_store
 
 logger = logging.getLogger(__name__)
 

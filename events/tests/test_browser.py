@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from movie.models import ClickEvent, Movie
+from events.models import ClickEvent
+from movie.models import Movie
 from tests.factories import make_catalog
 
 pytestmark = pytest.mark.browser

@@ -11,11 +11,13 @@ import pytest
 from django.core.management import call_command
 from kafka import KafkaConsumer, KafkaProducer
 
-from movie import events
-from movie.consumer import ClickLogConsumer
-from movie.event_record import new_event, to_message
-from movie.kafka_io import BackgroundPublisher, ensure_topic, new_producer, send_now
-from movie.models import ClickEvent, DeadLetter, Movie, OutboxEvent
+from events.consumer import ClickLogConsumer
+from events.history import visitor_history, visitor_ratings
+from events.kafka_io import BackgroundPublisher, ensure_topic, new_producer, send_now
+from events.models import ClickEvent, DeadLetter, OutboxEvent
+from events.producers import get_producer
+from events.records import new_event, to_message
+from movie.models import Movie
 from tests.services import Browser, configure_kafka, kafka_broker, kafka_events, private_kafka_broker  # noqa: F401
 
 
@@ -48,20 +50,20 @@ def test_clicks_travel_through_kafka_to_the_store_and_history(kafka_events, movi
     browser.rate(movies[0].pk, 2.5)
     key = browser.visitor_key()
     # Read-your-writes: visible before any consumer ran.
-    assert len(events.visitor_history(key)) == 12
-    assert events.visitor_ratings(key) == {movies[0].pk: 2.5}
+    assert len(visitor_history(key)) == 12
+    assert visitor_ratings(key) == {movies[0].pk: 2.5}
     assert ClickEvent.objects.count() == 0
 
-    events.get_producer().flush()
+    get_producer().flush()
     stats = consume_until(stored(12))
     # Outbox rows overdue while the consumer joined were sent twice: one row each all the same.
     assert ClickEvent.objects.count() == 12 and stats.dead_lettered == 0
     assert OutboxEvent.objects.count() == 0
     assert set(posted) <= {str(e.event_id) for e in ClickEvent.objects.all()}
-    history = events.visitor_history(key)
+    history = visitor_history(key)
     assert len(history) == 12 and history[0].rating == 2.5
     assert [h.timestamp for h in history] == sorted((h.timestamp for h in history), reverse=True)
-    assert events.visitor_ratings(key) == {movies[0].pk: 2.5}
+    assert visitor_ratings(key) == {movies[0].pk: 2.5}
 
 
 def test_the_same_message_twice_is_stored_once_and_junk_is_dead_lettered(kafka_events, settings, movies):
@@ -100,13 +102,13 @@ def test_broker_down_and_restarted_mid_stream_loses_and_doubles_nothing(settings
             posted.extend(response.json()["ids"])
 
     post_clicks(10)
-    events.get_producer().flush()
+    get_producer().flush()
     consume_until(stored(10))
 
     private_kafka_broker.stop()
     post_clicks(10)  # accepted while the broker is down: they wait in the outbox
     assert OutboxEvent.objects.count() == 10
-    assert len(events.visitor_history(browser.visitor_key())) == 20
+    assert len(visitor_history(browser.visitor_key())) == 20
 
     private_kafka_broker.start()  # same port, empty (memory storage): offsets are gone too
     post_clicks(10)
@@ -139,11 +141,11 @@ def test_a_running_consumer_recovers_from_a_broker_restart_by_itself(settings, p
             private_kafka_broker.start()
             restarted.set()
             post_clicks(5)
-            events.get_producer().flush()
+            get_producer().flush()
         return restarted.is_set() and ClickEvent.objects.count() >= 15 and OutboxEvent.objects.count() == 0
 
     post_clicks(5)
-    events.get_producer().flush()
+    get_producer().flush()
     lines = []
     consumer = ClickLogConsumer(progress_seconds=0.5, poll_timeout_ms=200, report=lines.append)
     consumer.run(until=scenario, max_seconds=60)
@@ -235,7 +237,7 @@ def test_sigterm_finishes_the_batch_commits_and_exits(kafka_events, settings, mo
     browser = Browser()
     for movie in movies:
         browser.click(movie.pk)
-    events.get_producer().flush()
+    get_producer().flush()
     previous_handler = signal.getsignal(signal.SIGTERM)
     out = io.StringIO()
 

@@ -1,18 +1,19 @@
 """{% rating_widget movie %}: the visitor's current rating, editable (static/js/events.js)."""
 from django import template
 
-from movie import events
+from events.history import visitor_rating
+from events.visitors import visitor_key
 
 register = template.Library()
 
 STARS = 5
 
 
-@register.inclusion_tag("movie/_rating_widget.html", takes_context=True)
+@register.inclusion_tag("events/_rating_widget.html", takes_context=True)
 def rating_widget(context, movie):
     request = context.get("request")
-    key = events.visitor_key(request, create=False) if request is not None else None
-    current = events.visitor_rating(key, movie.pk) if key else None
+    key = visitor_key(request, create=False) if request is not None else None
+    current = visitor_rating(key, movie.pk) if key else None
     stars = []
     for star in range(1, STARS + 1):
         if current is not None and current >= star:

@@ -9,7 +9,7 @@ ON CONFLICT DO NOTHING, whichever the database speaks).
 from django.db import connections, router
 from django.db.models.constants import OnConflict
 
-from movie.event_record import Event
+from events.records import Event
 
 EVENT_FIELDS = ("event_id", "visitor_key", "event_type", "movie_id", "rating", "timestamp")
 

@@ -14,8 +14,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from movie.event_rows import events_from, insert_events
-from movie.models import OutboxEvent
+from events.rows import events_from, insert_events
+from events.models import OutboxEvent
 
 
 

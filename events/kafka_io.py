@@ -8,7 +8,7 @@ import time
 
 from django.conf import settings
 
-from movie.event_record import to_message
+from events.records import to_message
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Who an anonymous visitor is: a random id in a signed cookie of its own.
+"""Who the visitor is: the logged-in user, or else a random id in a signed
+cookie of its own.
 
 A page gives a visitor without the cookie a fresh id (a cookie only: no
 database row, so crawlers cost nothing). The events that page then sends at
@@ -18,14 +19,36 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.core import signing
 from django.dispatch import receiver
 
-from movie.models import VisitorLink
+from events.models import VisitorLink
 
 # The prefix predates this cookie (the id used to be the session key); keys
 # already in the click log and in VisitorLink rows keep their meaning.
 KEY_PREFIX = "session:"
+# Named after the module's first home; another salt would void every visitor's cookie.
 COOKIE_SALT = "movie.visitors"
 _ISSUED = "_movie_visitor_id"
 _RETIRE = "_movie_visitor_retire"
+
+
+def visitor_key(request, create=True):
+    """The visitor's key: "user:<id>" when logged in, else "session:<visitor id>".
+
+    With ``create`` an anonymous visitor without the cookie gets a new id (the
+    response sets the cookie); without it such a visitor has no key (None)
+    and so no history.
+    """
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    return anonymous_key(request, create)
+
+
+def linked_keys(key):
+    """A user's own key plus the sessions they used before logging in."""
+    if key and key.startswith("user:"):
+        links = VisitorLink.objects.filter(user_id=key.removeprefix("user:"))
+        return [key, *links.values_list("session_visitor_key", flat=True)]
+    return [key]
 
 
 def anonymous_key(request, create=False):
@@ -66,7 +89,7 @@ def _issue(request):
     return visitor_id
 
 
-@receiver(user_logged_in, dispatch_uid="movie.visitors.link_history_on_login")
+@receiver(user_logged_in, dispatch_uid="events.visitors.link_history_on_login")
 def link_history_on_login(sender, request, user, **kwargs):
     if request is None:
         return
@@ -76,7 +99,7 @@ def link_history_on_login(sender, request, user, **kwargs):
     setattr(request, _RETIRE, True)
 
 
-@receiver(user_logged_out, dispatch_uid="movie.visitors.retire_id_on_logout")
+@receiver(user_logged_out, dispatch_uid="events.visitors.retire_id_on_logout")
 def retire_id_on_logout(sender, request, **kwargs):
     if request is not None:
         setattr(request, _RETIRE, True)

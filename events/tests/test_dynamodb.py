@@ -7,12 +7,13 @@ import time
 import pytest
 from django.core.management import call_command
 
-from movie import events
-from movie.clicklog import StoreUnavailable
-from movie.consumer import ClickLogConsumer
-from movie.event_record import new_event
-from movie.models import ClickEvent, Movie, OutboxEvent
-from tests.dashboard_helpers import admin_client_, admin_user  # noqa: F401
+from events.consumer import ClickLogConsumer
+from events.history import visitor_history, visitor_ratings
+from events.models import ClickEvent, OutboxEvent
+from events.producers import get_producer
+from events.records import new_event
+from events.stores import StoreUnavailable
+from movie.models import Movie
 from tests.services import Browser, dynamodb_server, dynamodb_store, kafka_broker, kafka_events  # noqa: F401
 
 
@@ -31,8 +32,8 @@ def test_events_reach_dynamodb_through_kafka(kafka_events, dynamodb_store, movie
         assert browser.click(movie.pk).status_code == 202
     browser.rate(movies[1].pk, 1.5)
     key = browser.visitor_key()
-    assert len(events.visitor_history(key)) == 5  # read-your-writes from the outbox
-    events.get_producer().flush()
+    assert len(visitor_history(key)) == 5  # read-your-writes from the outbox
+    get_producer().flush()
 
     consumer = ClickLogConsumer(progress_seconds=0.5, poll_timeout_ms=200)
     consumer.run(until=lambda: stored_count(dynamodb_store, key) >= 5, max_seconds=30)
@@ -40,8 +41,8 @@ def test_events_reach_dynamodb_through_kafka(kafka_events, dynamodb_store, movie
     items = dynamodb_store.history([key], 100)
     assert len(items) == 5 and OutboxEvent.objects.count() == 0 and ClickEvent.objects.count() == 0
     assert items[0].event_type == "rating" and items[0].rating == 1.5
-    assert events.visitor_ratings(key) == {movies[1].pk: 1.5}
-    assert [e.event_id for e in events.visitor_history(key)] == [e.event_id for e in items]
+    assert visitor_ratings(key) == {movies[1].pk: 1.5}
+    assert [e.event_id for e in visitor_history(key)] == [e.event_id for e in items]
 
 
 def test_writing_the_same_event_twice_keeps_one_item(dynamodb_store, movies):
@@ -62,7 +63,7 @@ def test_dynamodb_outage_inline_keeps_events_until_drained(dynamodb_server, dyna
         assert response.status_code == 202 and time.monotonic() - started < 2
         assert OutboxEvent.objects.count() == 1
         key = browser.visitor_key()
-        assert [e.movie_id for e in events.visitor_history(key)] == [movies[0].pk]
+        assert [e.movie_id for e in visitor_history(key)] == [movies[0].pk]
     finally:
         dynamodb_server.start()
     call_command("drain_outbox", "--all", stdout=io.StringIO())
@@ -75,7 +76,7 @@ def test_consumer_waits_out_a_dynamodb_outage(kafka_events, dynamodb_server, dyn
     for movie in movies:
         browser.click(movie.pk)
     key = browser.visitor_key()
-    events.get_producer().flush()
+    get_producer().flush()
     dynamodb_server.stop()
     threading.Timer(4.0, dynamodb_server.start).start()
     consumer = ClickLogConsumer(progress_seconds=0.5, poll_timeout_ms=200)
@@ -100,32 +101,3 @@ def test_create_dynamodb_table_command_is_repeatable(dynamodb_store):
     call_command("create_dynamodb_table", "--table", "created-by-command", stdout=out)
     assert "Created DynamoDB table created-by-command" in out.getvalue()
     assert "already exists" in out.getvalue()
-
-
-def test_the_dashboard_counts_dynamodb_events_per_hour_and_day(dynamodb_store, dynamodb_server, admin_client_):
-    from datetime import datetime, timedelta, timezone
-
-    from predictors import dashboard
-
-    now = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)  # on a bucket boundary: the windows are exact
-    minutes_ago = {"click": [5, 61, 23 * 60, 25 * 60], "view": [50], "rating": [59]}
-    stored = [new_event("session:count", kind, 1, now=now - timedelta(minutes=m)) for kind, ago in minutes_ago.items() for m in ago]
-    dynamodb_store.write(stored)
-    dynamodb_store.write(stored[:2])  # a redelivery counts once
-    batch_reads = []
-    dynamodb_store.client.meta.events.register("before-call.dynamodb.BatchGetItem", lambda **kwargs: batch_reads.append(1))
-    counts = dashboard.event_counts(now)
-    assert counts["hour"] == {"total": 3, "click": 1, "view": 1, "rating": 1}
-    assert counts["day"] == {"total": 5, "click": 3, "view": 1, "rating": 1}
-    assert len(batch_reads) == 5  # the day's 145 buckets x 3 types, 100 counters a read, and the hour's within them
-    assert len(dynamodb_store.history(["session:count"], 100)) == 6  # the counters are no visitor's history
-
-    page = admin_client_.get("/admin/dashboard/").content.decode()
-    assert "10-minute buckets" in page
-
-    dynamodb_server.stop()
-    try:
-        assert dashboard.event_counts(now) is None
-        assert "could not be read" in admin_client_.get("/admin/dashboard/").content.decode()
-    finally:
-        dynamodb_server.start()

@@ -1,4 +1,4 @@
-"""Run the click-log writer: Kafka topic -> click-log store (see movie/consumer.py)."""
+"""Run the click-log writer: Kafka topic -> click-log store (see events/consumer.py)."""
 import signal
 
 from django.conf import settings
@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from kafka.errors import KafkaError
 
-from movie.clicklog import StoreUnavailable
-from movie.consumer import ClickLogConsumer
+from events.consumer import ClickLogConsumer
+from events.stores import StoreUnavailable
 
 
 class Command(BaseCommand):

@@ -10,9 +10,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from kafka.errors import KafkaError
 
-from movie import outbox
-from movie.clicklog import StoreUnavailable, get_store
-from movie.kafka_io import new_producer, send_now
+from events import outbox
+from events.kafka_io import new_producer, send_now
+from events.stores import StoreUnavailable, get_store
 
 
 class Command(BaseCommand):

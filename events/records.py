@@ -116,6 +116,7 @@ def from_message(value):
         raise InvalidEvent(f"missing field {missing}.") from None
     except (TypeError, ValueError) as error:
         raise InvalidEvent(str(error)) from None
-    if not isinstance(visitor_key, str) or not 0 < len(visitor_key) <= 80:
-        raise InvalidEvent("visitor_key must be a short non-empty string.")
+    if not isinstance(visitor_key, str) or not 0 < len(visitor_key) <= 80 or visitor_key.startswith("#"):
+        # Keys starting with "#" name the DynamoDB store's own counter items.
+        raise InvalidEvent("visitor_key must be a short non-empty string not starting with '#'.")
     return Event(event_id, visitor_key, event_type, movie_id, rating, timestamp)

@@ -6,8 +6,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 
-from movie import events
-from movie.models import ClickEvent, Movie, OutboxEvent, VisitorLink
+from events.history import visitor_history, visitor_rating, visitor_ratings
+from events.models import ClickEvent, OutboxEvent, VisitorLink
+from movie.models import Movie
 from tests.services import Browser
 
 
@@ -29,7 +30,7 @@ def test_accepted_events_get_ids_and_reach_the_history(browser, movie):
     assert response.status_code == 202
     body = response.json()
     assert body["accepted"] == 3 and len(set(body["ids"])) == 3
-    history = events.visitor_history(browser.visitor_key())
+    history = visitor_history(browser.visitor_key())
     assert [e.event_type for e in history] == ["rating", "view", "click"]
     assert {e.event_id for e in history} == set(body["ids"])
     assert history[0].movie_id == movie.pk and history[0].rating == 3.5 and history[1].rating is None
@@ -170,7 +171,7 @@ def test_events_a_new_visitor_sends_at_once_share_one_visitor_key(browser, movie
     assert in_flight[2].rate(movie.pk, 4.5).status_code == 202
     key = browser.visitor_key()
     assert set(ClickEvent.objects.values_list("visitor_key", flat=True)) == {key}
-    assert [e.event_type for e in events.visitor_history(key)] == ["rating", "view", "click"]
+    assert [e.event_type for e in visitor_history(key)] == ["rating", "view", "click"]
     assert Session.objects.count() == 0
 
 
@@ -209,12 +210,12 @@ def test_login_attaches_the_session_history_to_the_user(browser, settings, movie
     assert browser.visitor_key() is None  # the anonymous id is retired with the login
     browser.open("/")
     browser.click(movie.pk)
-    history = events.visitor_history(f"user:{user.pk}")
+    history = visitor_history(f"user:{user.pk}")
     assert len(history) == 3
-    assert events.visitor_ratings(f"user:{user.pk}") == {movie.pk: 4.5}
+    assert visitor_ratings(f"user:{user.pk}") == {movie.pk: 4.5}
     # Another user logging in on another browser does not see it.
     other = User.objects.create_user("eve", password="pw-for-tests-1")
-    assert events.visitor_history(f"user:{other.pk}") == []
+    assert visitor_history(f"user:{other.pk}") == []
 
 
 def test_after_logout_the_next_visitor_of_the_browser_starts_afresh(browser, movie):
@@ -227,7 +228,7 @@ def test_after_logout_the_next_visitor_of_the_browser_starts_afresh(browser, mov
     browser.open("/")
     browser.click(movie.pk)
     assert browser.visitor_key() and ClickEvent.objects.get().visitor_key == browser.visitor_key()
-    assert events.visitor_history(f"user:{user.pk}") == []
+    assert visitor_history(f"user:{user.pk}") == []
 
 
 def test_rating_widget_shows_and_follows_the_current_rating(browser, movie):
@@ -239,7 +240,7 @@ def test_rating_widget_shows_and_follows_the_current_rating(browser, movie):
     assert b'data-current="3.5"' in page.content and b"3.5 / 5" in page.content
     assert page.content.count(b'class="rating-star full"') == 3
     assert page.content.count(b'class="rating-star half"') == 1
-    assert events.visitor_rating(browser.visitor_key(), movie.pk) == 3.5
+    assert visitor_rating(browser.visitor_key(), movie.pk) == 3.5
 
 
 def test_pages_load_the_event_script_with_the_endpoint(browser, movie):
@@ -248,7 +249,8 @@ def test_pages_load_the_event_script_with_the_endpoint(browser, movie):
 
 
 def test_store_outage_in_inline_mode_keeps_events_in_the_outbox(browser, settings, movie, monkeypatch):
-    from movie.clicklog import SqlClickLogStore, StoreUnavailable
+    from events.stores import StoreUnavailable
+    from events.stores.sql import SqlClickLogStore
 
     def unavailable(self, events):
         raise StoreUnavailable("down for the test")
@@ -257,7 +259,7 @@ def test_store_outage_in_inline_mode_keeps_events_in_the_outbox(browser, setting
     response = browser.click(movie.pk)
     assert response.status_code == 202
     assert OutboxEvent.objects.count() == 1
-    assert [e.event_type for e in events.visitor_history(browser.visitor_key())] == ["click"]
+    assert [e.event_type for e in visitor_history(browser.visitor_key())] == ["click"]
     monkeypatch.undo()
     from django.core.management import call_command
 

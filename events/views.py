@@ -1,6 +1,6 @@
 """POST /api/events: the browser's clicks, detail views and ratings.
 
-Thin on purpose: the rules live in movie/events.py. CSRF is checked by the
+Thin on purpose: the rules live in events/ingest.py. CSRF is checked by the
 middleware like any other write (the script sends the X-CSRFToken header).
 """
 from django.conf import settings
@@ -10,31 +10,29 @@ from django.http import JsonResponse
 from django.views.csrf import csrf_failure as html_csrf_failure
 from django.views.decorators.http import require_POST
 
-from movie import events
-from movie.event_record import InvalidEvent
+from events import ingest
+from events.records import InvalidEvent
+from events.visitors import visitor_key
 from sitewide.errors import is_api, json_error
 
 
 @require_POST
 def post_events(request):
+    too_big = f"Request body is larger than {settings.EVENTS_MAX_BODY_BYTES} bytes."
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
     if declared > settings.EVENTS_MAX_BODY_BYTES:
-        return json_error(413, f"Request body is larger than {settings.EVENTS_MAX_BODY_BYTES} bytes.")
+        return json_error(413, too_big)
     try:
-        parsed = events.parse_events(request.body)
+        accepted = ingest.accept(request.body, visitor_key(request))
     except RequestDataTooBig:
-        return json_error(413, f"Request body is larger than {settings.EVENTS_MAX_BODY_BYTES} bytes.")
+        return json_error(413, too_big)
     except InvalidEvent as error:
         return json_error(400, str(error))
-    key = events.visitor_key(request)
-    retry_after = events.rate_limit_retry_after(key, len(parsed))
-    if retry_after:
-        return json_error(429, f"Too many events; try again in {retry_after} s.", Retry_After=str(retry_after))
-    try:
-        accepted = events.record_events(key, parsed)
+    except ingest.RateLimited as limited:
+        return json_error(429, str(limited), Retry_After=str(limited.retry_after))
     except DatabaseError:
         return json_error(503, "Events cannot be recorded right now; please try again.")
     return JsonResponse({"accepted": len(accepted), "ids": [event.event_id for event in accepted]}, status=202)

@@ -1,18 +1,11 @@
-"""Click-log stores: where accepted events end up.
+"""The click log in DynamoDB (boto3).
 
-``ClickLogStore`` has two implementations, chosen by ``settings.CLICKLOG_STORE``:
-``sql`` (the ClickEvent table, SQLite or MySQL) and ``dynamodb`` (boto3; the
-partition key is the visitor key and the sort key timestamp#event id, so a
-visitor's history is one Query, newest first).
-
-Writes are idempotent on the event id: storing the same event again (a Kafka
-redelivery, an outbox resend) leaves one copy.
-
-Both count events per type over several windows back from now in one read
-(the admin dashboard: last hour and last day). DynamoDB cannot count a time
-range without a table scan, so that store also keeps one counter item per
-event type and 10-minute bucket, incremented once per batch for the events
-first stored in it (a redelivery does not count again).
+The partition key is the visitor key and the sort key timestamp#event id, so
+a visitor's history is one Query, newest first. DynamoDB cannot count a time
+range without a table scan, so for the dashboard's counts this store also
+keeps one counter item per event type and 10-minute bucket, incremented once
+per batch for the events first stored in it (a redelivery does not count
+again).
 """
 import logging
 import random
@@ -24,69 +17,11 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, Q
 
-from movie.event_record import Event, format_timestamp, parse_timestamp
-from movie.event_rows import events_from, insert_events
-from movie.models import ClickEvent
+from events.records import EVENT_TYPES, Event, format_timestamp, parse_timestamp
+from events.stores.base import ClickLogStore, StoreUnavailable, zero_counts
 
 logger = logging.getLogger(__name__)
-
-EVENT_TYPES = ("click", "view", "rating")
-
-
-class StoreUnavailable(RuntimeError):
-    """The store could not be written after retrying; nothing was lost, try later."""
-
-
-class ClickLogStore:
-    name = "abstract"
-
-    def write(self, events):
-        """Store ``events`` (an iterable of Event); already stored ones are skipped."""
-        raise NotImplementedError
-
-    def history(self, visitor_keys, limit, event_type=None):
-        """Events of these visitors, newest first, at most ``limit``."""
-        raise NotImplementedError
-
-    def event_counts(self, windows, now):
-        """{label: {event type: events timestamped since that window's start}}
-        for ``windows`` = {label: start}, every type included (zeros too), read
-        once for all windows."""
-        raise NotImplementedError
-
-
-def zero_counts(windows):
-    return {label: dict.fromkeys(EVENT_TYPES, 0) for label in windows}
-
-
-class SqlClickLogStore(ClickLogStore):
-    name = "sql"
-
-    def write(self, events):
-        # One transaction (one commit) per batch; the unique event_id makes a
-        # redelivered event a no-op.
-        with transaction.atomic():
-            insert_events(ClickEvent, events, stored_at=datetime.now(timezone.utc))
-
-    def history(self, visitor_keys, limit, event_type=None):
-        rows = ClickEvent.objects.filter(visitor_key__in=list(visitor_keys))
-        if event_type:
-            rows = rows.filter(event_type=event_type)
-        return events_from(rows.order_by("-timestamp", "-pk")[:limit])
-
-    def event_counts(self, windows, now):
-        # One GROUP BY event_type over the widest window, one filtered count per window.
-        labels = list(windows)
-        per_window = {f"n{i}": Count("pk", filter=Q(timestamp__gte=windows[label])) for i, label in enumerate(labels)}
-        rows = ClickEvent.objects.filter(timestamp__gte=min(windows.values())).values("event_type")
-        counts = zero_counts(windows)
-        for row in rows.annotate(**per_window).order_by():
-            for i, label in enumerate(labels):
-                counts[label][row["event_type"]] = row[f"n{i}"]
-        return counts
 
 
 # DynamoDB answers these when it is overloaded; they are worth waiting out.
@@ -317,29 +252,4 @@ def dynamodb_client():
     )
 
 
-STORES = {"sql": SqlClickLogStore, "dynamodb": DynamoDbClickLogStore}
-_store = None
-_store_lock = threading.Lock()
-
-
-def get_store():
-    """The configured store, built on first use."""
-    global _store
-    with _store_lock:
-        if _store is None or _store.name != settings.CLICKLOG_STORE:
-            try:
-                _store = STORES[settings.CLICKLOG_STORE]()
-            except KeyError:
-                from django.core.exceptions import ImproperlyConfigured
-
-                raise ImproperlyConfigured(
-                    f"CLICKLOG_STORE must be one of {', '.join(STORES)}; got {settings.CLICKLOG_STORE!r}."
-                ) from None
-        return _store
-
-
-def reset_store():
-    """Forget the built store (tests change settings between cases)."""
-    global _store
-    with _store_lock:
-        _store = None
+Store = DynamoDbClickLogStore

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from movie.clicklog import DynamoDbClickLogStore
+from events.stores.dynamodb import DynamoDbClickLogStore
 
 
 class Command(BaseCommand):

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class EventsConfig(AppConfig):
+    name = "events"
+    verbose_name = "Visitor events"
+
+    def ready(self):
+        # Signal receivers: login links a visitor's history to the user, and a
+        # changed broker or store setting rebuilds the producer and the store.
+        from events import producers, visitors  # noqa: F401

@@ -1,0 +1,97 @@
+"""Accepting a request's events: parse and validate the body, hold the
+visitor to their rate limit, give each event an id and the server's time, and
+publish them. ``accept`` is the one entry the endpoint calls.
+"""
+import json
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+from events.producers import get_producer
+from events.records import InvalidEvent, check_event_type, check_movie_id, check_rating, new_event
+from movie.models import Movie
+
+REQUEST_FIELDS = {"type", "movie_id", "rating"}
+
+
+class RateLimited(Exception):
+    """The visitor sent too many events; ``retry_after`` seconds until the window turns."""
+
+    def __init__(self, retry_after):
+        super().__init__(f"Too many events; try again in {retry_after} s.")
+        self.retry_after = retry_after
+
+
+def accept(body, key):
+    """The accepted Events of a request body sent by visitor ``key``, published.
+
+    Raises InvalidEvent (nothing is stored) or RateLimited.
+    """
+    parsed = parse_events(body)
+    retry_after = rate_limit_retry_after(key, len(parsed))
+    if retry_after:
+        raise RateLimited(retry_after)
+    events = [new_event(key, event_type, movie_id, rating) for event_type, movie_id, rating in parsed]
+    get_producer().publish(events)
+    return events
+
+
+def parse_events(body):
+    """The (type, movie_id, rating) triples in a request body, or InvalidEvent.
+
+    The body is one event object, a list of them or {"events": [...]}, at most EVENTS_MAX_BATCH
+    events; every movie must be in the site's catalog.
+    """
+    if len(body) > settings.EVENTS_MAX_BODY_BYTES:
+        raise InvalidEvent(f"body is larger than {settings.EVENTS_MAX_BODY_BYTES} bytes.")
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InvalidEvent("body must be JSON.") from None
+    if isinstance(data, dict):
+        items = data["events"] if set(data) == {"events"} else [data]
+    else:
+        items = data
+    if not isinstance(items, list) or not items:
+        raise InvalidEvent('"events" must be a non-empty list.')
+    if len(items) > settings.EVENTS_MAX_BATCH:
+        raise InvalidEvent(f"at most {settings.EVENTS_MAX_BATCH} events per request; got {len(items)}.")
+    parsed = [_parse_one(index, item) for index, item in enumerate(items)]
+    wanted = {movie_id for _, movie_id, _ in parsed}
+    known = set(
+        Movie.objects.filter(dataset__name=settings.MOVIELENS_DATASET, pk__in=wanted).values_list("pk", flat=True)
+    )
+    if wanted - known:
+        raise InvalidEvent(f"unknown movie_id: {', '.join(map(str, sorted(wanted - known)))}.")
+    return parsed
+
+
+def _parse_one(index, item):
+    if not isinstance(item, dict):
+        raise InvalidEvent(f"event {index}: must be a JSON object.")
+    unknown = set(item) - REQUEST_FIELDS
+    if unknown:
+        raise InvalidEvent(f"event {index}: unknown field(s) {', '.join(sorted(unknown))}.")
+    try:
+        event_type = check_event_type(item.get("type"))
+        return event_type, check_movie_id(item.get("movie_id")), check_rating(event_type, item.get("rating"))
+    except InvalidEvent as error:
+        raise InvalidEvent(f"event {index}: {error}") from None
+
+
+def rate_limit_retry_after(key, count):
+    """Seconds to wait when ``count`` more events would pass the visitor's
+    limit, else None. Counted in Django's cache, per fixed window."""
+    window = settings.EVENTS_RATE_WINDOW_SECONDS
+    now = time.time()
+    bucket = f"events-rate:{key}:{int(now // window)}"
+    cache.add(bucket, 0, timeout=window + 1)
+    try:
+        used = cache.incr(bucket, count)
+    except ValueError:  # expired between add and incr
+        cache.set(bucket, count, timeout=window + 1)
+        used = count
+    if used > settings.EVENTS_RATE_LIMIT:
+        return max(1, int(window - now % window))
+    return None

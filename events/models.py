@@ -1,0 +1,116 @@
+"""Visitor events: the SQL click log, the outbox, dead letters, the link from an
+anonymous visitor to a user, and the consumers' heartbeats.
+
+A visitor is "user:<id>" or "session:<visitor id>" (events/visitors.py).
+The tables keep the names they had when these models lived in the movie and
+predictors apps, so a site that upgrades keeps its data.
+"""
+from django.conf import settings
+from django.db import models
+
+from movie.models import Movie
+
+EVENT_TYPES = [("click", "Poster click"), ("view", "Detail view"), ("rating", "Rating")]
+
+
+class ClickEvent(models.Model):
+    """One stored visitor event: the SQL click-log store."""
+
+    event_id = models.UUIDField(unique=True, help_text="Given by the server; makes redelivery harmless.")
+    visitor_key = models.CharField(max_length=80)
+    event_type = models.CharField(max_length=8, choices=EVENT_TYPES)
+    # No database constraint: the log is append-only and must outlive a catalog re-import.
+    movie = models.ForeignKey(
+        Movie, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    rating = models.FloatField(null=True, blank=True)
+    timestamp = models.DateTimeField(help_text="When the server accepted the event.")
+    stored_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "movie_clickevent"
+        indexes = [models.Index(fields=["visitor_key", "-timestamp"], name="clickevent_visitor_idx")]
+
+    def __str__(self):
+        return f"{self.visitor_key} {self.event_type} {self.movie_id}"
+
+
+class OutboxEvent(models.Model):
+    """An accepted event that is not yet known to be in the store.
+
+    Written in the request's transaction before anything is sent to Kafka, and
+    deleted by the consumer once the store holds the event, so a broker that is
+    down (or loses its data) cannot lose a click.
+    """
+
+    event_id = models.UUIDField(unique=True)
+    visitor_key = models.CharField(max_length=80)
+    event_type = models.CharField(max_length=8, choices=EVENT_TYPES)
+    movie_id = models.PositiveIntegerField()
+    rating = models.FloatField(null=True, blank=True)
+    timestamp = models.DateTimeField()
+    last_sent_at = models.DateTimeField(help_text="Last hand-over to the producer.")
+    attempts = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        db_table = "movie_outboxevent"
+        indexes = [
+            models.Index(fields=["visitor_key"], name="outbox_visitor_idx"),
+            models.Index(fields=["last_sent_at"], name="outbox_due_idx"),
+        ]
+
+    def __str__(self):
+        return f"outbox {self.event_id}"
+
+
+class DeadLetter(models.Model):
+    """A message the consumer could not use, kept with the reason."""
+
+    topic = models.CharField(max_length=200)
+    partition = models.IntegerField()
+    offset = models.BigIntegerField()
+    key = models.TextField(blank=True)
+    value = models.TextField(blank=True)
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "movie_deadletter"
+        constraints = [
+            models.UniqueConstraint(fields=["topic", "partition", "offset"], name="deadletter_unique_offset"),
+        ]
+
+    def __str__(self):
+        return f"{self.topic}[{self.partition}]@{self.offset}: {self.reason[:60]}"
+
+
+class VisitorLink(models.Model):
+    """An anonymous session whose history belongs to a user since they logged in."""
+
+    session_visitor_key = models.CharField(max_length=80, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="visitor_links")
+    linked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "movie_visitorlink"
+
+    def __str__(self):
+        return f"{self.session_visitor_key} -> user:{self.user_id}"
+
+
+class ConsumerHeartbeat(models.Model):
+    """What a running click-log consumer last reported: one row per consumer process."""
+
+    worker = models.CharField(max_length=120, unique=True, help_text="host:pid")
+    group_id = models.CharField(max_length=200)
+    topic = models.CharField(max_length=200)
+    lag = models.JSONField(default=dict, help_text="Per assigned partition.")
+    total_lag = models.BigIntegerField(default=0)
+    messages = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "predictors_consumerheartbeat"
+
+    def __str__(self):
+        return f"{self.worker} ({self.group_id}): lag {self.total_lag}"

@@ -1,0 +1,49 @@
+"""The configured click-log store: ``settings.CLICKLOG_STORE`` names a module
+whose ``Store`` class is built once per process (the way SESSION_ENGINE picks
+a session backend)."""
+import threading
+from importlib import import_module
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from events.stores.base import ClickLogStore, StoreUnavailable
+
+__all__ = ["ClickLogStore", "StoreUnavailable", "get_store", "reset_store", "store_module"]
+
+# The short names the setting took before it named modules.
+ALIASES = {"sql": "events.stores.sql", "dynamodb": "events.stores.dynamodb"}
+
+_store = None
+_store_setting = None
+_store_lock = threading.Lock()
+
+
+def store_module(setting=None):
+    """The dotted path of the store module a CLICKLOG_STORE value names."""
+    setting = settings.CLICKLOG_STORE if setting is None else setting
+    return ALIASES.get(setting, setting)
+
+
+def get_store():
+    """The configured store, built on first use."""
+    global _store, _store_setting
+    with _store_lock:
+        if _store is None or _store_setting != settings.CLICKLOG_STORE:
+            path = store_module()
+            try:
+                store_class = import_module(path).Store
+            except (ImportError, AttributeError):
+                raise ImproperlyConfigured(
+                    f"CLICKLOG_STORE must name a module with a Store class, such as "
+                    f"{', '.join(sorted(ALIASES.values()))}; got {settings.CLICKLOG_STORE!r}."
+                ) from None
+            _store, _store_setting = store_class(), settings.CLICKLOG_STORE
+        return _store
+
+
+def reset_store():
+    """Forget the built store (tests change settings between cases)."""
+    global _store
+    with _store_lock:
+        _store = None
