@@ -274,3 +274,48 @@ def test_curves_of_a_pretrained_neumf_have_one_line_per_stage():
     assert all(f">{stage}</text>" in svg for stage in ("neumf/gmf", "neumf/mlp", "neumf"))
     assert training_curves_svg([]) == ""
     assert "not recorded" in training_curves_svg([{"stage": "gmf", "epoch": 1, "loss": 0.5}])
+
+
+# --- activating a version that scores lower asks first ---------------------------------------------
+
+
+def ndcg(value, popularity=None):
+    baselines = {} if popularity is None else {"baselines": {"popularity": {"full": {"ndcg@10": popularity}}}}
+    return {"metrics": {"full": {"ndcg@10": value}}, **baselines}
+
+
+def test_activating_a_version_worse_than_the_active_one_asks_with_both_numbers(admin_client_, store):
+    served = make_version(store, activate=True, **ndcg(0.40))
+    worse = make_version(store, **ndcg(0.35))
+    page = run_action(admin_client_, "activate_selected", worse)
+    html = page.content.decode()
+    assert page.status_code == 200 and "Yes, activate it anyway" in html
+    assert "0.3500" in html and "0.4000" in html and "active version gmf:1" in html
+    assert [v.status for v in reload(served, worse)] == ["active", "candidate"]  # nothing changed yet
+
+    confirmed = admin_client_.post(CHANGELIST, {"action": "activate_selected", "_selected_action": [worse.pk], "post": "yes"},
+                                   follow=True)
+    assert [v.status for v in reload(served, worse)] == ["retired", "active"]
+    assert any("Activated gmf:2" in m for m in messages_of(confirmed))
+
+
+def test_activating_a_version_below_popularity_asks_too(admin_client_, store):
+    weak = make_version(store, **ndcg(0.18, popularity=0.20))
+    html = run_action(admin_client_, "activate_selected", weak).content.decode()
+    assert "popularity on the same split" in html and "0.1800" in html and "0.2000" in html
+    assert reload(weak)[0].status == "candidate"
+
+
+def test_a_better_version_activates_without_a_question(admin_client_, store):
+    make_version(store, activate=True, **ndcg(0.40))
+    better = make_version(store, **ndcg(0.45, popularity=0.20))
+    response = run_action(admin_client_, "activate_selected", better)
+    assert reload(better)[0].status == "active" and any("Activated gmf:2" in m for m in messages_of(response))
+
+
+def test_the_detail_page_shows_the_baselines_and_what_was_served(admin_client_, store):
+    version = make_version(store, **ndcg(0.45, popularity=0.20),
+                           fitted_on={"interactions": 163, "users": 12, "items": 30, "epochs": 7})
+    html = admin_client_.get(f"/admin/predictors/modelversion/{version.pk}/change/").content.decode()
+    assert "Served artifact fitted on" in html and "<th>interactions</th><td><code>163</code>" in html
+    assert "Baselines on the same split" in html and "popularity" in html and "0.2000" in html

@@ -1,21 +1,13 @@
 """The model registry and the train_model / evaluate_model commands."""
 import pytest
-import torch
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
 
 from predictors.models import ModelVersion, TrainingRun
+from tests.dashboard_helpers import store  # noqa: F401
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def model_store(settings, tmp_path):
-    settings.MODEL_STORE_URI = str(tmp_path / "models")
-    settings.MODEL_TRAINING_THREADS = 1
-    yield
-    torch.set_num_threads(1)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("model_store")]
 
 
 def make_version(model_name="gmf", **fields):
@@ -121,3 +113,63 @@ def test_evaluate_model_refuses_a_corrupted_artifact(catalog):
         handle.write(b"garbage")
     with pytest.raises(CommandError, match="corrupted"):
         call_command("evaluate_model", "gmf:1")
+
+
+# --- registry rules, as methods of ModelVersion ------------------------------------------------
+
+
+def scored(ndcg, popularity=None, **fields):
+    baselines = {} if popularity is None else {"popularity": {"full": {"ndcg@10": popularity}}}
+    return make_version(metrics={"full": {"ndcg@10": ndcg}}, baselines=baselines, **fields)
+
+
+def test_activation_refuses_a_version_below_popularity_unless_forced():
+    from predictors.models import ActivationRefused
+
+    weak = scored(0.18, popularity=0.20)
+    with pytest.raises(ActivationRefused, match=r"Refused to activate gmf:1: its NDCG@10 \(0.1800\) is below popularity's \(0.2000\)"):
+        weak.activate()
+    assert ModelVersion.objects.active("gmf") is None
+    weak.activate(force=True)
+    assert ModelVersion.objects.active("gmf") == weak
+    scored(0.25, popularity=0.20).activate()  # above popularity: no question asked
+    scored(0.25).activate()  # no baseline recorded: nothing to hold it to
+
+
+def test_activation_can_verify_the_artifact():
+    from predictors.models import ActivationRefused
+
+    version = make_version()  # its artifact_uri points nowhere
+    with pytest.raises(ActivationRefused, match="Refused to activate gmf:1: Artifact /nowhere"):
+        version.activate(verify_artifact=True)
+    assert ModelVersion.objects.active("gmf") is None
+
+
+def test_retire_says_whether_it_took_the_served_version_away():
+    served, candidate = scored(0.3), scored(0.3)
+    served.activate()
+    assert served.retire() is True and candidate.retire() is False
+    assert ModelVersion.objects.active("gmf") is None
+    assert {v.status for v in ModelVersion.objects.all()} == {"retired"}
+
+
+def test_roll_back_serves_the_version_served_before(store):
+    from predictors.models import RegistryRuleError
+    from tests.dashboard_helpers import make_version as with_artifact
+
+    first, never_served, third = with_artifact(store), with_artifact(store), with_artifact(store)
+    with pytest.raises(RegistryRuleError, match="no earlier active version"):
+        ModelVersion.objects.roll_back("gmf")
+    first.activate()
+    third.activate()
+    assert ModelVersion.objects.previously_active("gmf") == first
+    replaced, served = ModelVersion.objects.roll_back("gmf")
+    assert (replaced, served) == (third, first) and ModelVersion.objects.active("gmf") == first
+    never_served.refresh_from_db()
+    assert never_served.status == "candidate"
+
+
+def test_worse_than_compares_ndcg_at_10_on_each_versions_split():
+    active, better, worse, unscored = scored(0.40), scored(0.45), scored(0.35), make_version(metrics={})
+    assert worse.worse_than(active) and not better.worse_than(active)
+    assert not unscored.worse_than(active) and not worse.worse_than(None)

@@ -1,0 +1,11 @@
+import pytest
+import torch
+
+
+@pytest.fixture
+def model_store(settings, tmp_path):
+    """Artifacts under the test's own folder; training on one torch thread, as the commands set it."""
+    settings.MODEL_STORE_URI = str(tmp_path / "models")
+    settings.MODEL_TRAINING_THREADS = 1
+    yield
+    torch.set_num_threads(1)
