@@ -3,8 +3,7 @@
 A user enters a model only through a *user representation*: a row of
 ``user_representation(users)`` for a known user, or
 ``fold_in_representation(ego, history_items)`` for a new one, where ``ego`` is
-a fresh ``new_user_embedding()`` parameter the serving code trains against the
-frozen model. ``score_items(user_repr, items)`` then scores any items.
+a (1, user_dim()) parameter the serving code trains against the frozen model. ``score_items(user_repr, items)`` then scores any items.
 """
 import torch
 from torch import nn
@@ -28,10 +27,6 @@ class Recommender(nn.Module):
     def user_dim(self):
         """D, the width of a user's trainable ego parameters."""
         raise NotImplementedError
-
-    def new_user_embedding(self):
-        """(1, D) trainable ego parameters for a user the model has not seen."""
-        return nn.Parameter(torch.randn(1, self.user_dim()) * INIT_STD)
 
     def user_parameters(self):
         """(n_users, D) every trained user's ego parameters, as fold-in learns them."""

@@ -58,7 +58,7 @@ def test_a_folded_in_user_scores_every_item_and_only_its_ego_parameters_learn(na
     model = make(name).eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)
-    ego = model.new_user_embedding()  # (1, D)
+    ego = torch.nn.Parameter(torch.randn(1, model.user_dim()) * 0.01)  # (1, D), as fold-in starts a visitor
     user_repr = model.fold_in_representation(ego, torch.tensor([1, 2]))
     scores = model.score_items(user_repr)
     assert scores.shape == (1, N_ITEMS)
