@@ -224,7 +224,10 @@ AWS_REGION = env_str("AWS_REGION", "us-east-1")
 # Only for a local stand-in (moto, DynamoDB Local); empty means the real AWS endpoint.
 AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL")
 DYNAMODB_WRITE_CONCURRENCY = env_int("DYNAMODB_WRITE_CONCURRENCY", 8)
+# Attempts per DynamoDB call, first one included, retried by botocore in this
+# retry mode ("standard", or "adaptive" to also slow down while throttled).
 DYNAMODB_MAX_ATTEMPTS = env_int("DYNAMODB_MAX_ATTEMPTS", 6)
+DYNAMODB_RETRY_MODE = env_str("DYNAMODB_RETRY_MODE", "standard")
 # Request limits for POST /api/events.
 EVENTS_MAX_BODY_BYTES = env_int("EVENTS_MAX_BODY_BYTES", 16 * 1024)
 EVENTS_MAX_BATCH = env_int("EVENTS_MAX_BATCH", 50)

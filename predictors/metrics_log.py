@@ -28,4 +28,3 @@ def record_impression(result, visitor_key):
             )
     except DatabaseError:
         log.warning("could not record a %s impression", result.model_name, exc_info=True)
-

@@ -8,9 +8,7 @@ per batch for the events first stored in it (a redelivery does not count
 again).
 """
 import logging
-import random
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -22,16 +20,6 @@ from events.records import EVENT_TYPES, Event, format_timestamp, parse_timestamp
 from events.stores.base import ClickLogStore, StoreUnavailable, zero_counts
 
 logger = logging.getLogger(__name__)
-
-
-# DynamoDB answers these when it is overloaded; they are worth waiting out.
-RETRYABLE_DYNAMODB_ERRORS = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-}
 
 
 COUNT_BUCKET = timedelta(minutes=10)
@@ -64,8 +52,10 @@ class DynamoDbClickLogStore(ClickLogStore):
 
     def __init__(self, table_name=None, client=None):
         self.table_name = table_name or settings.DYNAMODB_TABLE
-        self._client = client
+        self._client = None
+        self._given_client = client
         self._client_lock = threading.Lock()
+        self._attempts = threading.local()  # per pool thread: botocore's attempts at the current call
         # Threads start on first use; PutItem (not BatchWriteItem) because only
         # it takes a condition, so several are kept in flight.
         self._pool = ThreadPoolExecutor(settings.DYNAMODB_WRITE_CONCURRENCY, thread_name_prefix="dynamodb-put")
@@ -75,7 +65,9 @@ class DynamoDbClickLogStore(ClickLogStore):
         # Created on first use: nothing contacts AWS at import time.
         with self._client_lock:
             if self._client is None:
-                self._client = dynamodb_client()
+                client = self._given_client or dynamodb_client()
+                client.meta.events.register("request-created.dynamodb", self._count_attempt)
+                self._client = client
             return self._client
 
     def write(self, events):
@@ -90,7 +82,7 @@ class DynamoDbClickLogStore(ClickLogStore):
 
     def _put_once(self, event):
         """Store one event; True when it is new, False when it was stored before."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import ClientError
 
         item = {
             "pk": {"S": event.visitor_key},
@@ -103,43 +95,48 @@ class DynamoDbClickLogStore(ClickLogStore):
         }
         if event.rating is not None:
             item["rating"] = {"N": str(event.rating)}
-        attempts = settings.DYNAMODB_MAX_ATTEMPTS
-        for attempt in range(1, attempts + 1):
-            try:
-                self.client.put_item(
-                    TableName=self.table_name,
-                    Item=item,
-                    ConditionExpression="attribute_not_exists(sk)",
-                )
-                return True
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
-                if code == "ConditionalCheckFailedException":
-                    return False  # stored before: a redelivery
-                if code not in RETRYABLE_DYNAMODB_ERRORS:
-                    raise StoreUnavailable(f"DynamoDB refused the write: {code}") from error
-                problem = code
-            except BotoCoreError as error:  # connection refused, timeouts
-                problem = type(error).__name__
-            if attempt < attempts:
-                delay = min(2.0, 0.05 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-                logger.warning("DynamoDB write failed (%s), attempt %d/%d; retrying in %.2fs", problem, attempt, attempts, delay)
-                time.sleep(delay)
-        raise StoreUnavailable(f"DynamoDB write failed {attempts} times ({problem}).")
+        try:
+            self._request("write", "put_item", TableName=self.table_name, Item=item,
+                          ConditionExpression="attribute_not_exists(sk)")
+        except ClientError:  # the condition failed: stored before, a redelivery
+            return False
+        return True
+
+    def _request(self, what, operation, **request):
+        """One DynamoDB call, retried by botocore (throttling, server and
+        connection errors, DYNAMODB_RETRY_MODE). A failed condition comes back
+        as ClientError; any other failure is StoreUnavailable naming how many
+        attempts botocore made."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = self.client
+        self._attempts.count = 0
+        try:
+            return getattr(client, operation)(**request)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code == "ConditionalCheckFailedException":
+                raise
+            problem, cause = code, error
+        except BotoCoreError as error:  # connection refused, timeouts
+            problem, cause = type(error).__name__, error
+        raise StoreUnavailable(f"DynamoDB {what} failed {self._attempts.count} times ({problem}).") from cause
+
+    def _count_attempt(self, **kwargs):
+        self._attempts.count = getattr(self._attempts, "count", 0) + 1
 
     def _count(self, bucket, event_type, count):
         """Add newly stored events to a bucket's counter. Best effort: the events
         are stored already, and the dashboard's counts may only run short."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
-            self.client.update_item(
+            self._request(
+                "counter update", "update_item",
                 TableName=self.table_name,
                 Key={"pk": {"S": bucket}, "sk": {"S": event_type}},
                 UpdateExpression="ADD n :count",
                 ExpressionAttributeValues={":count": {"N": str(count)}},
             )
-        except (BotoCoreError, ClientError) as error:
+        except StoreUnavailable as error:
             logger.warning("%d %s event(s) stored, but counter %s was not updated: %s", count, event_type, bucket, error)
 
     def event_counts(self, windows, now):
@@ -240,8 +237,8 @@ def dynamodb_client():
     config = Config(
         connect_timeout=2,
         read_timeout=5,
-        # Our own loop retries with backoff and gives the final word.
-        retries={"max_attempts": 1, "mode": "standard"},
+        # Standard mode backs off from 25 ms on errors and from 1 s on throttling, with jitter.
+        retries={"mode": settings.DYNAMODB_RETRY_MODE, "total_max_attempts": settings.DYNAMODB_MAX_ATTEMPTS},
         max_pool_connections=max(10, settings.DYNAMODB_WRITE_CONCURRENCY * 2),
     )
     return boto3.client(
