@@ -57,7 +57,8 @@ def recommendations_api(request):
     result = serving.recommend(model_name, history_ids, k=int(raw_k))
     record_impression(result, visitor_key(request, create=False))
     movies = movies_by_ids(result.movie_ids)
-    scores = dict(zip(result.movie_ids, result.scores))
+    # The popular list that stands in for a model carries no scores.
+    scores = dict(zip(result.movie_ids, result.scores, strict=False))
     return JsonResponse(
         {
             "model": model_name,

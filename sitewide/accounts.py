@@ -4,6 +4,7 @@ Logging in and out are Django's own views (django.contrib.auth.urls under
 /accounts/, templates in sitewide/templates/registration/); this adds the one
 page Django does not ship.
 """
+
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
