@@ -13,6 +13,7 @@ MOVIELENS_DIR directory, the cache, a GroupLens download (checksum verified),
 and for ml-100k the recbole wheel from the package index. Everything here
 streams: ml-25m's 25M ratings are never held in memory at once.
 """
+
 import csv
 import hashlib
 import io
@@ -61,6 +62,7 @@ class MovieRow:
     year: int | None
     genres: list[str] = field(default_factory=list)
     imdb_url: str = ""
+    tmdb_id: int | None = None
 
 
 # --- Where the files are ------------------------------------------------------------
@@ -136,6 +138,10 @@ class Layout:
         """Yields (user_id, movie_source_id, rating, timestamp)."""
         raise NotImplementedError
 
+    def tags(self):
+        """Yields (movie_source_id, tag) for each tag a user applied; most layouts have none."""
+        return iter(())
+
     def fingerprint(self):
         return self.source.sha256(name for name in self.files if self.source.has(name))
 
@@ -151,7 +157,9 @@ class Layout:
                     continue
                 fields = line.split(separator)
                 if len(fields) < n_fields:
-                    raise DatasetFormatError(where, number, f"expected {n_fields} fields separated by {separator!r}, found {len(fields)}")
+                    raise DatasetFormatError(
+                        where, number, f"expected {n_fields} fields separated by {separator!r}, found {len(fields)}"
+                    )
                 yield number, fields
 
     def _csv_rows(self, name, columns):
@@ -166,7 +174,9 @@ class Layout:
                 if not row:
                     continue
                 if len(row) < len(columns):
-                    raise DatasetFormatError(where, reader.line_num, f"expected {len(columns)} columns, found {len(row)}")
+                    raise DatasetFormatError(
+                        where, reader.line_num, f"expected {len(columns)} columns, found {len(row)}"
+                    )
                 yield reader.line_num, row
 
     def _rating_tuple(self, name, number, user, movie, rating, timestamp):
@@ -191,7 +201,9 @@ class ML100K(Layout):
             try:
                 names[int(fields[1])] = fields[0]
             except ValueError:
-                raise DatasetFormatError(self.source.describe("u.genre"), number, "genre index must be a number") from None
+                raise DatasetFormatError(
+                    self.source.describe("u.genre"), number, "genre index must be a number"
+                ) from None
         return [names[i] for i in sorted(names)]
 
     def movies(self):
@@ -208,7 +220,7 @@ class ML100K(Layout):
                 source_id=parse_int(fields[0], where, number, "movie id"),
                 title=title,
                 year=year,
-                genres=[g for g, flag in zip(genres, flags) if flag == "1" and g not in NO_GENRE],
+                genres=[g for g, flag in zip(genres, flags, strict=True) if flag == "1" and g not in NO_GENRE],
                 imdb_url=fields[4].strip(),
             )
 
@@ -243,27 +255,36 @@ class MLLatest(Layout):
 
     name = "ml-latest"
     marker = "ratings.csv"
-    files = ("movies.csv", "links.csv", "ratings.csv")
+    # The ratings file stays last: import errors name it as files[-1].
+    files = ("movies.csv", "links.csv", "tags.csv", "ratings.csv")
 
-    def _imdb_urls(self):
+    def _links(self):
+        """{movieId: (IMDb URL, TMDB id)} from links.csv, where the dataset has it."""
         if not self.source.has("links.csv"):
             return {}
-        urls = {}
+        links = {}
         where = self.source.describe("links.csv")
         for number, row in self._csv_rows("links.csv", ("movieId", "imdbId")):
-            if row[1].strip():
-                urls[parse_int(row[0], where, number, "movieId")] = IMDB_TITLE_URL.format(
-                    parse_int(row[1], where, number, "imdbId")
-                )
-        return urls
+            imdb = IMDB_TITLE_URL.format(parse_int(row[1], where, number, "imdbId")) if row[1].strip() else ""
+            tmdb = parse_int(row[2], where, number, "tmdbId") if len(row) > 2 and row[2].strip() else None
+            links[parse_int(row[0], where, number, "movieId")] = (imdb, tmdb)
+        return links
 
     def movies(self):
-        imdb = self._imdb_urls()
+        links = self._links()
         where = self.source.describe("movies.csv")
         for number, row in self._csv_rows("movies.csv", ("movieId", "title", "genres")):
             source_id = parse_int(row[0], where, number, "movieId")
             title, year = split_title(row[1])
-            yield MovieRow(source_id, title, year, split_genres(row[2]), imdb.get(source_id, ""))
+            imdb, tmdb = links.get(source_id, ("", None))
+            yield MovieRow(source_id, title, year, split_genres(row[2]), imdb, tmdb)
+
+    def tags(self):
+        if not self.source.has("tags.csv"):
+            return
+        where = self.source.describe("tags.csv")
+        for number, row in self._csv_rows("tags.csv", ("userId", "movieId", "tag")):
+            yield parse_int(row[1], where, number, "movieId"), row[2]
 
     def ratings(self):
         for number, row in self._csv_rows("ratings.csv", ("userId", "movieId", "rating", "timestamp")):
@@ -414,7 +435,9 @@ def _fetch(url, destination, progress=None, timeout=30):
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(destination, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0)
-            with (progress or no_progress)(total=total or None, desc=f"download {Path(url).name}", unit="B", unit_scale=True) as bar:
+            with (progress or no_progress)(
+                total=total or None, desc=f"download {Path(url).name}", unit="B", unit_scale=True
+            ) as bar:
                 for chunk in iter(lambda: response.read(1 << 16), b""):
                     out.write(chunk)
                     bar.update(len(chunk))
@@ -452,7 +475,18 @@ def fetch_recbole_wheel(cache_dir):
     wheel = cache_dir / RECBOLE_WHEEL_FILE
     if not wheel.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(cache_dir), RECBOLE_WHEEL]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-q",
+            "-d",
+            str(cache_dir),
+            RECBOLE_WHEEL,
+        ]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0 or not wheel.exists():
             raise DatasetError(f"pip download {RECBOLE_WHEEL} failed: {result.stderr.strip()[-300:] or 'no wheel'}")

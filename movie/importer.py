@@ -6,8 +6,9 @@ Re-importing identical files is a no-op (same fingerprint). Re-importing
 changed files updates movies in place (their primary keys, which visitor
 events point at, survive) and replaces the dataset's interactions.
 """
+
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import islice
 
@@ -15,11 +16,13 @@ from django.db import connection, transaction
 from django.utils.text import slugify
 
 from movie.datasets import DatasetFormatError, Layout, no_progress
-from movie.models import Dataset, Genre, Interaction, Movie
+from movie.models import Dataset, Genre, Interaction, Movie, MovieTag, Tag
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000
+# Half-star buckets of the rating histogram: 0.5, 1.0, ..., 5.0.
+HISTOGRAM_BUCKETS = 10
 
 
 @dataclass
@@ -52,6 +55,7 @@ def import_dataset(name, layout: Layout, source_description, progress=None, forc
         movie_pks = _import_movies(dataset, layout.movies())
         n_users, n_interactions, stats = _import_ratings(dataset, layout, movie_pks, progress)
         _store_rating_stats(dataset, movie_pks, stats)
+        _import_tags(dataset, layout.tags(), movie_pks)
         dataset.n_users, dataset.n_movies, dataset.n_interactions = n_users, len(movie_pks), n_interactions
         dataset.save()
     return ImportResult(dataset, True, len(movie_pks), n_users, n_interactions)
@@ -64,7 +68,7 @@ def _import_movies(dataset, rows):
     existing = {m.source_id: m for m in Movie.objects.filter(dataset=dataset)}
     to_create, to_update = [], []
     for row in rows:
-        fields = {"title": row.title[:300], "year": row.year, "imdb_url": row.imdb_url[:500]}
+        fields = {"title": row.title[:300], "year": row.year, "imdb_url": row.imdb_url[:500], "tmdb_id": row.tmdb_id}
         movie = existing.get(row.source_id)
         if movie is None:
             to_create.append(Movie(dataset=dataset, source_id=row.source_id, **fields))
@@ -73,7 +77,7 @@ def _import_movies(dataset, rows):
                 setattr(movie, key, value)
             to_update.append(movie)
     Movie.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
-    Movie.objects.bulk_update(to_update, ["title", "year", "imdb_url"], batch_size=BATCH_SIZE)
+    Movie.objects.bulk_update(to_update, ["title", "year", "imdb_url", "tmdb_id"], batch_size=BATCH_SIZE)
     stale = set(existing) - {row.source_id for row in rows}
     Movie.objects.filter(dataset=dataset, source_id__in=stale).delete()
 
@@ -107,7 +111,7 @@ def _unique_slug(name):
 def _import_ratings(dataset, layout, movie_pks, progress):
     Interaction.objects.filter(dataset=dataset).delete()
     users = set()
-    stats = defaultdict(lambda: [0, 0.0])  # movie pk -> [count, sum]
+    stats = defaultdict(lambda: [0, 0.0, [0] * HISTOGRAM_BUCKETS])  # movie pk -> [count, sum, histogram]
     total = 0
     ratings = iter(layout.ratings())
     bar = (progress or no_progress)(desc=f"ratings of {dataset.name}", unit=" ratings", unit_scale=True)
@@ -118,12 +122,17 @@ def _import_ratings(dataset, layout, movie_pks, progress):
             movie_pk = movie_pks.get(movie_source_id)
             if movie_pk is None:
                 # Line numbers count data lines; good enough to find the row.
-                raise DatasetFormatError(ratings_file, total + offset + 1, f"rating for movie {movie_source_id}, which is not in the movie list")
+                raise DatasetFormatError(
+                    ratings_file,
+                    total + offset + 1,
+                    f"rating for movie {movie_source_id}, which is not in the movie list",
+                )
             rows.append((dataset.pk, user, movie_pk, rating, timestamp))
             users.add(user)
             entry = stats[movie_pk]
             entry[0] += 1
             entry[1] += rating
+            entry[2][min(max(round(rating * 2) - 1, 0), HISTOGRAM_BUCKETS - 1)] += 1
         _insert_interactions(rows)
         total += len(batch)
         bar.update(len(batch))
@@ -144,7 +153,31 @@ def _insert_interactions(rows):
 def _store_rating_stats(dataset, movie_pks, stats):
     movies = list(Movie.objects.filter(dataset=dataset).only("pk"))
     for movie in movies:
-        count, total = stats.get(movie.pk, (0, 0.0))
+        count, total, histogram = stats.get(movie.pk, (0, 0.0, [0] * HISTOGRAM_BUCKETS))
         movie.rating_count = count
         movie.rating_mean = total / count if count else None
-    Movie.objects.bulk_update(movies, ["rating_count", "rating_mean"], batch_size=BATCH_SIZE)
+        movie.rating_histogram = histogram
+    Movie.objects.bulk_update(movies, ["rating_count", "rating_mean", "rating_histogram"], batch_size=BATCH_SIZE)
+
+
+def _import_tags(dataset, tag_rows, movie_pks):
+    """Counts each (movie, tag) pair; tags differing only in case or spaces are one."""
+    counts = Counter()
+    spellings = defaultdict(Counter)
+    for movie_source_id, text in tag_rows:
+        text = " ".join(text.split())[:100]
+        slug = slugify(text, allow_unicode=True)[:100]
+        movie_pk = movie_pks.get(movie_source_id)
+        if not slug or movie_pk is None:
+            continue  # a tag of punctuation only, or of a movie the list lacks
+        counts[movie_pk, slug] += 1
+        spellings[slug][text] += 1
+    MovieTag.objects.filter(movie__dataset=dataset).delete()
+    tags = {tag.slug: tag for tag in Tag.objects.filter(slug__in=spellings)}
+    new = [Tag(slug=slug, name=names.most_common(1)[0][0]) for slug, names in spellings.items() if slug not in tags]
+    Tag.objects.bulk_create(new, batch_size=BATCH_SIZE)
+    tags.update({tag.slug: tag for tag in Tag.objects.filter(slug__in=[tag.slug for tag in new])})
+    MovieTag.objects.bulk_create(
+        [MovieTag(movie_id=movie_pk, tag_id=tags[slug].pk, count=n) for (movie_pk, slug), n in counts.items()],
+        batch_size=BATCH_SIZE,
+    )

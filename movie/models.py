@@ -3,6 +3,7 @@
 Dataset users (MovieLens' userId) are plain integers on ``Interaction``; they
 are not site accounts. Site visitors and their events live in the events app.
 """
+
 from django.db import models
 from django.urls import reverse
 
@@ -42,10 +43,13 @@ class Movie(models.Model):
     title = models.CharField(max_length=300, help_text="Title without the year.")
     year = models.PositiveSmallIntegerField(null=True, blank=True)
     imdb_url = models.URLField(max_length=500, blank=True)
+    tmdb_id = models.PositiveIntegerField(null=True, blank=True, help_text="The Movie Database id, from links.csv.")
     genres = models.ManyToManyField(Genre, related_name="movies", blank=True)
     # Denormalised from Interaction at import time: the home page sorts on them.
     rating_count = models.PositiveIntegerField(default=0)
     rating_mean = models.FloatField(null=True, blank=True)
+    # Ratings per half star, 0.5 to 5 (ten counts), for the detail page's chart.
+    rating_histogram = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-rating_count", "title"]
@@ -62,6 +66,41 @@ class Movie(models.Model):
 
     def get_absolute_url(self):
         return reverse("movie:detail", args=[self.pk])
+
+    @property
+    def tmdb_url(self):
+        return f"https://www.themoviedb.org/movie/{self.tmdb_id}" if self.tmdb_id else ""
+
+
+class Tag(models.Model):
+    """A free-text tag that dataset users applied (ml-latest-small, ml-25m: tags.csv)."""
+
+    name = models.CharField(max_length=100, help_text="The most common spelling.")
+    slug = models.SlugField(max_length=100, unique=True, allow_unicode=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("movie:tag", args=[self.slug])
+
+
+class MovieTag(models.Model):
+    """How many dataset users gave ``movie`` the tag ``tag``."""
+
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="tag_counts")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="movie_counts")
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["movie", "tag"], name="movietag_unique")]
+        indexes = [models.Index(fields=["tag", "-count"], name="movietag_by_tag_idx")]
+
+    def __str__(self):
+        return f"{self.movie_id} tagged {self.tag_id} x{self.count}"
 
 
 class Interaction(models.Model):
