@@ -2,6 +2,7 @@
 the actions, which call the registry's rules on ModelVersion), training runs
 (the add form queues one for the job worker), and the dashboard page.
 """
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -36,7 +37,11 @@ def _metric_column(protocol, name, heading):
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = [
-        "label", "status_badge", "dataset", "created", "training_time",
+        "label",
+        "status_badge",
+        "dataset",
+        "created",
+        "training_time",
         *[_metric_column(protocol, name, heading) for protocol, name, heading in KEY_METRICS],
         "artifact",
     ]
@@ -45,8 +50,16 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_per_page = 50
     actions = ["activate_selected", "rollback_selected", "retire_selected", "reevaluate_selected"]
     fields = [
-        "model_name", "version", "status", "dataset", "created_at", "activated_at", "training_time",
-        "artifact_uri", "artifact_size_display", "artifact_sha256",
+        "model_name",
+        "version",
+        "status",
+        "dataset",
+        "created_at",
+        "activated_at",
+        "training_time",
+        "artifact_uri",
+        "artifact_size_display",
+        "artifact_sha256",
     ]
     readonly_fields = ["training_time", "artifact_size_display"]
     change_form_template = "admin/predictors/modelversion/change_form.html"
@@ -73,8 +86,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.display(description="artifact")
     def artifact(self, version):
         return format_html(
-            '{}<br><code title="sha256 {}">{}…</code>', filesizeformat(version.artifact_size),
-            version.artifact_sha256, version.artifact_sha256[:8],
+            '{}<br><code title="sha256 {}">{}…</code>',
+            filesizeformat(version.artifact_size),
+            version.artifact_sha256,
+            version.artifact_sha256[:8],
         )
 
     @admin.display(description="status", ordering="status")
@@ -116,7 +131,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
             self.message_user(request, str(error), messages.ERROR)
             return
         self.log_change(request, version, f"Activated {version.label}.")
-        self.message_user(request, f"Activated {version.label}; the site serves it from the next request.", messages.SUCCESS)
+        self.message_user(
+            request, f"Activated {version.label}; the site serves it from the next request.", messages.SUCCESS
+        )
 
     @admin.action(description="Activate the selected version (one per model)", permissions=["manage"])
     def activate_selected(self, request, queryset):
@@ -124,7 +141,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
         for version in queryset.order_by("model_name", "version"):
             if version.model_name in chosen:
                 self.message_user(
-                    request, f"Select one version of {version.model_name} to activate, not several; nothing was changed.",
+                    request,
+                    f"Select one version of {version.model_name} to activate, not several; nothing was changed.",
                     messages.ERROR,
                 )
                 return None
@@ -132,11 +150,18 @@ class ModelVersionAdmin(admin.ModelAdmin):
         confirmed = request.POST.get("post") == "yes"
         doubtful = [row for row in map(activation_doubts, chosen.values()) if row["reasons"]]
         if doubtful and not confirmed:
-            return TemplateResponse(request, "admin/predictors/modelversion/activate_confirmation.html", {
-                **self.admin_site.each_context(request), "title": "Activate a version that scores lower?",
-                "doubtful": doubtful, "queryset": queryset, "opts": self.model._meta,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            })
+            return TemplateResponse(
+                request,
+                "admin/predictors/modelversion/activate_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Activate a version that scores lower?",
+                    "doubtful": doubtful,
+                    "queryset": queryset,
+                    "opts": self.model._meta,
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
         for version in chosen.values():
             if version.status == ModelVersion.Status.ACTIVE:
                 self.message_user(request, f"{version.label} is already active.", messages.INFO)
@@ -144,8 +169,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 self._activate(request, version, force=confirmed)
         return None
 
-    @admin.action(description="Roll back the selected versions' models to the previously active version",
-                  permissions=["manage"])
+    @admin.action(
+        description="Roll back the selected versions' models to the previously active version", permissions=["manage"]
+    )
     def rollback_selected(self, request, queryset):
         for model_name in sorted(set(queryset.values_list("model_name", flat=True))):
             try:
@@ -155,7 +181,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 continue
             verb = f"Rolled {model_name} back from {current.label} to" if current else f"Rolled {model_name} back to"
             self.log_change(request, target, f"{verb} {target.label}.")
-            self.message_user(request, f"{verb} {target.label}; the site serves it from the next request.", messages.SUCCESS)
+            self.message_user(
+                request, f"{verb} {target.label}; the site serves it from the next request.", messages.SUCCESS
+            )
 
     @admin.action(description="Retire the selected versions", permissions=["manage"])
     def retire_selected(self, request, queryset):
@@ -163,8 +191,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
         for version in queryset.exclude(status=ModelVersion.Status.RETIRED).order_by("model_name", "version"):
             if version.retire():
                 self.message_user(
-                    request, f"{version.model_name} has no active version now: its page shows the popular movies "
-                    "until another version is activated.", messages.WARNING,
+                    request,
+                    f"{version.model_name} has no active version now: its page shows the popular movies "
+                    "until another version is activated.",
+                    messages.WARNING,
                 )
             self.log_change(request, version, "Retired.")
             retired.append(version.label)
@@ -173,12 +203,18 @@ class ModelVersionAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, "The selected versions were already retired.", messages.INFO)
 
-    @admin.action(description="Re-evaluate the selected versions (queued for the job worker)", permissions=["reevaluate"])
+    @admin.action(
+        description="Re-evaluate the selected versions (queued for the job worker)", permissions=["reevaluate"]
+    )
     def reevaluate_selected(self, request, queryset):
-        queued = [jobs.queue_evaluation(version, request.user) for version in queryset.order_by("model_name", "version")]
+        queued = [
+            jobs.queue_evaluation(version, request.user) for version in queryset.order_by("model_name", "version")
+        ]
         self.message_user(
-            request, f"Queued re-evaluation of {', '.join(run.target.label for run in queued)}; "
-            "`manage.py run_training_jobs` runs it and stores the new metrics.", messages.SUCCESS,
+            request,
+            f"Queued re-evaluation of {', '.join(run.target.label for run in queued)}; "
+            "`manage.py run_training_jobs` runs it and stores the new metrics.",
+            messages.SUCCESS,
         )
 
     # --- detail page ---
@@ -206,7 +242,9 @@ def comparison_rows(version, active):
     rows = []
     protocols = dict.fromkeys([*(version.metrics or {}), *((active.metrics or {}) if active else {})])
     for protocol in protocols:
-        names = dict.fromkeys([*version.metrics.get(protocol, {}), *((active.metrics or {}).get(protocol, {}) if active else {})])
+        names = dict.fromkeys(
+            [*version.metrics.get(protocol, {}), *((active.metrics or {}).get(protocol, {}) if active else {})]
+        )
         for name in names:
             mine, theirs = metric(version, protocol, name), metric(active, protocol, name)
             difference = mine - theirs if mine is not None and theirs is not None else None
@@ -222,8 +260,11 @@ def version_details(version):
         "hyperparameters": sorted((version.hyperparameters or {}).items()),
         "fingerprint": sorted((version.dataset_fingerprint or {}).items()),
         "fitted_on": sorted((version.fitted_on or {}).items()),
-        "baselines": [(name, protocol, values) for name, by_protocol in (version.baselines or {}).items()
-                      for protocol, values in by_protocol.items()],
+        "baselines": [
+            (name, protocol, values)
+            for name, by_protocol in (version.baselines or {}).items()
+            for protocol, values in by_protocol.items()
+        ],
         "curves_svg": training_curves_svg(run.epochs) if run else "",
         "training_run": run,
         "active_version": active,
@@ -242,25 +283,52 @@ class TrainingRunForm(forms.ModelForm):
     """Start a training run: the model's defaults, with the fields filled in overriding them."""
 
     dataset = forms.ChoiceField(choices=dataset_choices)
-    protocol = forms.ChoiceField(choices=[(p, p) for p in PROTOCOLS], initial="full",
-                                 help_text="full: 75/25 random split ranked against all items; ncf/d2l: latest interaction held out.")
-    epochs = forms.IntegerField(required=False, min_value=1, max_value=500, help_text="Most epochs (early stopping may end sooner).")
+    protocol = forms.ChoiceField(
+        choices=[(p, p) for p in PROTOCOLS],
+        initial="full",
+        help_text="full: 75/25 random split ranked against all items; ncf/d2l: latest interaction held out.",
+    )
+    epochs = forms.IntegerField(
+        required=False, min_value=1, max_value=500, help_text="Most epochs (early stopping may end sooner)."
+    )
     lr = forms.FloatField(required=False, min_value=1e-7, max_value=1.0, label="Learning rate")
-    dim = forms.IntegerField(required=False, min_value=1, max_value=1024, help_text="Embedding size / predictive factors.")
-    layers = forms.IntegerField(required=False, min_value=1, max_value=8, help_text="MLP tower or NGCF propagation layers.")
-    negatives = forms.IntegerField(required=False, min_value=1, max_value=100, help_text="Sampled negatives per positive.")
-    loss = forms.ChoiceField(required=False, choices=[("", "model default"), ("bce", "bce (pointwise)"), ("bpr", "bpr (pairwise)")])
-    l2 = forms.FloatField(required=False, min_value=0.0, max_value=1e6, label="L2 weight",
-                          help_text="On the batch embeddings; EASE's lambda (default 400), its only setting.")
-    dropout = forms.FloatField(required=False, min_value=0.0, max_value=0.99, help_text="NGCF message or MLP tower dropout.")
-    recent_positives = forms.IntegerField(required=False, min_value=0, max_value=1000,
-                                          help_text="Each user's latest interactions weighted more (ncf/d2l default 10, full 0).")
-    recent_weight = forms.IntegerField(required=False, min_value=1, max_value=100, help_text="How many times an epoch counts them.")
+    dim = forms.IntegerField(
+        required=False, min_value=1, max_value=1024, help_text="Embedding size / predictive factors."
+    )
+    layers = forms.IntegerField(
+        required=False, min_value=1, max_value=8, help_text="MLP tower or NGCF propagation layers."
+    )
+    negatives = forms.IntegerField(
+        required=False, min_value=1, max_value=100, help_text="Sampled negatives per positive."
+    )
+    loss = forms.ChoiceField(
+        required=False, choices=[("", "model default"), ("bce", "bce (pointwise)"), ("bpr", "bpr (pairwise)")]
+    )
+    l2 = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=1e6,
+        label="L2 weight",
+        help_text="On the batch embeddings; EASE's lambda (default 400), its only setting.",
+    )
+    dropout = forms.FloatField(
+        required=False, min_value=0.0, max_value=0.99, help_text="NGCF message or MLP tower dropout."
+    )
+    recent_positives = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=1000,
+        help_text="Each user's latest interactions weighted more (ncf/d2l default 10, full 0).",
+    )
+    recent_weight = forms.IntegerField(
+        required=False, min_value=1, max_value=100, help_text="How many times an epoch counts them."
+    )
     batch_size = forms.IntegerField(required=False, min_value=1, max_value=100_000)
-    patience = forms.IntegerField(required=False, min_value=1, max_value=100, help_text="Epochs without validation gain before stopping.")
+    patience = forms.IntegerField(
+        required=False, min_value=1, max_value=100, help_text="Epochs without validation gain before stopping."
+    )
 
-    OVERRIDES = ["epochs", "lr", "dim", "layers", "negatives", "loss", "l2", "dropout", "recent_positives", "recent_weight",
-                 "batch_size", "patience"]
+    OVERRIDES = list(zoo.SETTINGS)
 
     class Meta:
         model = TrainingRun
@@ -272,7 +340,9 @@ class TrainingRunForm(forms.ModelForm):
             self.fields["dataset"].initial = settings.MOVIELENS_DATASET
 
     def overrides(self):
-        return {name: self.cleaned_data[name] for name in self.OVERRIDES if self.cleaned_data.get(name) not in (None, "")}
+        return {
+            name: self.cleaned_data[name] for name in self.OVERRIDES if self.cleaned_data.get(name) not in (None, "")
+        }
 
     def clean(self):
         cleaned = super().clean()
@@ -286,8 +356,19 @@ class TrainingRunForm(forms.ModelForm):
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "kind", "model_name", "status", "progress", "version", "worker", "heartbeat_at", "requested_by",
-                    "created_at", "finished_at"]
+    list_display = [
+        "__str__",
+        "kind",
+        "model_name",
+        "status",
+        "progress",
+        "version",
+        "worker",
+        "heartbeat_at",
+        "requested_by",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["kind", "status", "model_name"]
     readonly_fields = ["epochs", "started_at", "finished_at"]
     add_form = TrainingRunForm
@@ -313,15 +394,19 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         extra_context = {
-            "title": "Start a training run", "show_save_and_add_another": False, "show_save_and_continue": False,
+            "title": "Start a training run",
+            "show_save_and_add_another": False,
+            "show_save_and_continue": False,
             **(extra_context or {}),
         }
         return super().add_view(request, form_url, extra_context)
 
     def response_add(self, request, obj, post_url_continue=None):
         self.message_user(
-            request, f"Queued job {obj.pk}: train {obj.model_name} on {obj.dataset}. "
-            "`manage.py run_training_jobs` picks it up; progress shows here.", messages.SUCCESS,
+            request,
+            f"Queued job {obj.pk}: train {obj.model_name} on {obj.dataset}. "
+            "`manage.py run_training_jobs` picks it up; progress shows here.",
+            messages.SUCCESS,
         )
         return HttpResponseRedirect(reverse("registry_dashboard"))
 
@@ -341,5 +426,7 @@ def dashboard_view(request):
     }
     for row in context["serving"].values():
         row["click_through_percent"] = None if row["click_through"] is None else 100 * row["click_through"]
-    context["refresh"] = any(run.status in (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING) for run in context["jobs"])
+    context["refresh"] = any(
+        run.status in (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING) for run in context["jobs"]
+    )
     return TemplateResponse(request, "admin/predictors/dashboard.html", context)

@@ -11,6 +11,7 @@ a chance to say so (kill -9, a lost machine), so ``fail_abandoned`` ends such
 runs: at once when the worker was on this host and its process is gone,
 otherwise once the run has reported no progress for TRAINING_JOB_STALE_SECONDS.
 """
+
 import logging
 import os
 import socket
@@ -22,6 +23,7 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
+from events.heartbeat import worker_name
 from predictors import training_service
 from predictors.models import TrainingRun
 
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 def run_job(run_id):
     """The task the worker runs: one queued TrainingRun, trained or re-evaluated."""
     run = TrainingRun.objects.select_related("target").get(pk=run_id)
-    if not run.claim(training_service.worker_name()):
+    if not run.claim(worker_name()):
         log.info("run %s is %s, not queued; skipped", run_id, run.status)
         return run.status
     training_service.limit_threads()
@@ -53,14 +55,29 @@ def queue(run):
 
 def queue_training(model_name, dataset, protocol="full", seed=0, overrides=None, user=None):
     """A run that trains ``model_name`` with the given overrides of its defaults."""
-    return queue(TrainingRun(model_name=model_name, dataset=dataset, protocol=protocol, seed=seed, overrides=overrides or {},
-                             requested_by=user))
+    return queue(
+        TrainingRun(
+            model_name=model_name,
+            dataset=dataset,
+            protocol=protocol,
+            seed=seed,
+            overrides=overrides or {},
+            requested_by=user,
+        )
+    )
 
 
 def queue_evaluation(version, user=None):
     """A run that recomputes ``version``'s metrics and stores them on it."""
-    return queue(TrainingRun(kind=TrainingRun.Kind.EVALUATE, model_name=version.model_name, dataset=version.dataset,
-                             target=version, requested_by=user))
+    return queue(
+        TrainingRun(
+            kind=TrainingRun.Kind.EVALUATE,
+            model_name=version.model_name,
+            dataset=version.dataset,
+            target=version,
+            requested_by=user,
+        )
+    )
 
 
 def _process_is_gone(worker):
@@ -85,8 +102,10 @@ def fail_abandoned():
         if _process_is_gone(run.worker):
             reason = f"Its worker ({run.worker}) stopped without finishing it; queue it again."
         elif run.heartbeat_at is None or run.heartbeat_at < stale_before:
-            reason = (f"Its worker ({run.worker or 'unknown'}) reported no progress for "
-                      f"{settings.TRAINING_JOB_STALE_SECONDS} s and is taken to be gone; queue it again.")
+            reason = (
+                f"Its worker ({run.worker or 'unknown'}) reported no progress for "
+                f"{settings.TRAINING_JOB_STALE_SECONDS} s and is taken to be gone; queue it again."
+            )
         else:
             continue
         now = timezone.now()
@@ -96,9 +115,12 @@ def fail_abandoned():
         ):
             if run.task_id:
                 DBTaskResult.objects.filter(id=run.task_id, status=TaskResultStatus.RUNNING).update(
-                    status=TaskResultStatus.FAILED, finished_at=now, exception_class_path="predictors.jobs.WorkerGone",
+                    status=TaskResultStatus.FAILED,
+                    finished_at=now,
+                    exception_class_path="predictors.jobs.WorkerGone",
                     traceback=reason,
                 )
+            run.status, run.summary, run.finished_at = TrainingRun.Status.FAILED, reason, now
             log.warning("run %s: %s", run.pk, reason)
             abandoned.append(run)
     return abandoned

@@ -1,5 +1,6 @@
 """The model registry: trained versions, their artifacts and metrics, and
 which version of each model the site serves."""
+
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models import Max, Q
@@ -79,12 +80,18 @@ class ModelVersion(models.Model):
     dataset = models.CharField(max_length=32, help_text="Dataset name, e.g. ml-100k.")
     dataset_fingerprint = models.JSONField(default=dict, help_text="Counts and sha256 of the training interactions.")
     hyperparameters = models.JSONField(default=dict)
-    metrics = models.JSONField(default=dict, help_text="Per protocol: ncf, full, d2l; measured on the evaluation split.")
+    metrics = models.JSONField(
+        default=dict, help_text="Per protocol: ncf, full, d2l; measured on the evaluation split."
+    )
     baselines = models.JSONField(
-        default=dict, blank=True, help_text="Popularity and implicit ALS on the same split: {baseline: {protocol: metrics}}."
+        default=dict,
+        blank=True,
+        help_text="Popularity and implicit ALS on the same split: {baseline: {protocol: metrics}}.",
     )
     fitted_on = models.JSONField(
-        default=dict, blank=True, help_text="What the served artifact was fitted on: interactions, users, items, epochs."
+        default=dict,
+        blank=True,
+        help_text="What the served artifact was fitted on: interactions, users, items, epochs.",
     )
     training_seconds = models.FloatField(default=0.0)
     artifact_uri = models.CharField(max_length=1000)
@@ -159,7 +166,8 @@ class ModelVersion(models.Model):
         ``verify_artifact`` one whose artifact does not load."""
         if not force and self.below_popularity():
             raise ActivationRefused(
-                self, f"its NDCG@10 ({self.ndcg_at_10:.4f}) is below popularity's ({self.popularity_ndcg_at_10:.4f}) "
+                self,
+                f"its NDCG@10 ({self.ndcg_at_10:.4f}) is below popularity's ({self.popularity_ndcg_at_10:.4f}) "
                 "on the same split",
             )
         problem = self.artifact_problem() if verify_artifact else None
@@ -206,10 +214,16 @@ class TrainingRun(models.Model):
     dataset = models.CharField(max_length=32)
     protocol = models.CharField(max_length=8, default="full")
     seed = models.IntegerField(default=0)
-    overrides = models.JSONField(default=dict, blank=True, help_text="Hyper-parameters asked for over the model's defaults.")
+    overrides = models.JSONField(
+        default=dict, blank=True, help_text="Hyper-parameters asked for over the model's defaults."
+    )
     hyperparameters = models.JSONField(default=dict, help_text="All the hyper-parameters it trained with.")
     target = models.ForeignKey(
-        ModelVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="evaluation_runs",
+        ModelVersion,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="evaluation_runs",
         help_text="The version to re-evaluate.",
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
@@ -218,11 +232,17 @@ class TrainingRun(models.Model):
     max_epochs = models.PositiveIntegerField(default=0)
     last_loss = models.FloatField(null=True, blank=True)
     last_validation = models.FloatField(null=True, blank=True, help_text="Validation NDCG@10 of the last epoch.")
-    epochs = models.JSONField(default=list, help_text="Per epoch of the evaluation fit: stage, loss, validation NDCG@10, seconds.")
+    epochs = models.JSONField(
+        default=list, help_text="Per epoch of the evaluation fit: stage, loss, validation NDCG@10, seconds."
+    )
     summary = models.TextField(blank=True)
-    version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_runs")
+    version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_runs"
+    )
     task_id = models.CharField(max_length=64, blank=True, help_text="The django-tasks result that runs it, if queued.")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     worker = models.CharField(max_length=120, blank=True, help_text="host:pid of the process running it.")
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="When it last reported progress.")
     created_at = models.DateTimeField(default=timezone.now)
@@ -251,15 +271,21 @@ class TrainingRun(models.Model):
     def record_epoch(self, entry, max_epochs):
         """A training ``on_epoch`` callback: the finished epoch as the run's progress."""
         TrainingRun.objects.filter(pk=self.pk).update(
-            stage=entry["stage"][:32], epoch=entry["epoch"], max_epochs=max_epochs, last_loss=entry["loss"],
-            last_validation=entry.get("val_ndcg@10"), heartbeat_at=timezone.now(),
+            stage=entry["stage"][:32],
+            epoch=entry["epoch"],
+            max_epochs=max_epochs,
+            last_loss=entry["loss"],
+            last_validation=entry.get("val_ndcg@10"),
+            heartbeat_at=timezone.now(),
         )
 
     def finish(self, status, summary, **fields):
         for name, value in {"status": status, "summary": summary, "finished_at": timezone.now(), **fields}.items():
             setattr(self, name, value)
         progress = ["stage", "epoch", "max_epochs", "last_loss", "last_validation", "heartbeat_at"]
-        self.save(update_fields=[f.name for f in self._meta.concrete_fields if not f.primary_key and f.name not in progress])
+        self.save(
+            update_fields=[f.name for f in self._meta.concrete_fields if not f.primary_key and f.name not in progress]
+        )
 
     @property
     def progress(self):

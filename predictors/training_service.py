@@ -10,16 +10,16 @@ stopping kept. The version keeps the split's metrics, the baselines' and what
 its artifact was fitted on. Activation goes through the registry's rules
 (ModelVersion.activate: the quality gate against popularity).
 """
+
 import dataclasses
 import logging
-import os
-import socket
 import time
 
 import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
+from events.heartbeat import worker_name
 from predictors import training
 from predictors.baselines import fit_als, fit_popularity
 from predictors.data import DataError, fingerprint, from_database
@@ -46,10 +46,6 @@ class Trained:
     summary: str
 
 
-def worker_name():
-    return f"{socket.gethostname()}:{os.getpid()}"[:120]
-
-
 def limit_threads():
     """torch threads as MODEL_TRAINING_THREADS says (0: torch's own choice)."""
     if settings.MODEL_TRAINING_THREADS:
@@ -61,15 +57,18 @@ def limit_threads():
 def metrics_summary(metrics):
     """``full ndcg@10=0.4100 recall@20=0.3300; ...`` for a summary line."""
     return "; ".join(
-        f"{protocol} " + " ".join(f"{name}={value:.4f}" for name, value in values.items()) for protocol, values in metrics.items()
+        f"{protocol} " + " ".join(f"{name}={value:.4f}" for name, value in values.items())
+        for protocol, values in metrics.items()
     )
 
 
 def score_baselines(split, protocol, seed):
     """Popularity's and binary implicit ALS's metrics on the evaluation split."""
     train, test = split
-    return {name: score_protocol(fit(train, seed), protocol, train, test, np.random.default_rng(seed + 2))
-            for name, fit in BASELINES.items()}
+    return {
+        name: score_protocol(fit(train, seed), protocol, train, test, np.random.default_rng(seed + 2))
+        for name, fit in BASELINES.items()
+    }
 
 
 def epochs_kept(curves):
@@ -110,8 +109,14 @@ def _recorded(run, work):
 def start_run(model_name, dataset, protocol="full", seed=0, overrides=None):
     """A run for train_model, which trains at once (the admin queues one, see jobs)."""
     return TrainingRun.objects.create(
-        model_name=model_name, dataset=dataset, protocol=protocol, seed=seed, overrides=overrides or {},
-        status=TrainingRun.Status.RUNNING, started_at=timezone.now(), worker=worker_name(),
+        model_name=model_name,
+        dataset=dataset,
+        protocol=protocol,
+        seed=seed,
+        overrides=overrides or {},
+        status=TrainingRun.Status.RUNNING,
+        started_at=timezone.now(),
+        worker=worker_name(),
     )
 
 
@@ -128,34 +133,61 @@ def train(run, progress=False):
     """Trains ``run``'s model as described above and registers a candidate;
     the run records progress, the curve and the summary. Raises DataError or
     ValueError with one sentence for data or settings it cannot train on."""
+
     def work():
         params = hyperparameters(run.model_name, run.protocol, **run.overrides)
         run.hyperparameters = params
         run.save(update_fields=["hyperparameters"])
         data = from_database(run.dataset)
-        result = training.train_and_evaluate(data, run.model_name, params, run.protocol, run.seed, progress, run.record_epoch)
+        result = training.train_and_evaluate(
+            data, run.model_name, params, run.protocol, run.seed, progress, run.record_epoch
+        )
         baselines = score_baselines(result.split, run.protocol, run.seed)
         started = time.perf_counter()
         epochs = epochs_kept(result.curves)
-        model, fit, _ = training.fit_model(run.model_name, data, result.params, np.random.default_rng(run.seed + 3),
-                                           progress, _served_stage(run), epochs=epochs)
-        served = dataclasses.replace(result, model=model, fit=fit, seconds=result.seconds + time.perf_counter() - started)
-        version = register(run.model_name, served, data, run.dataset, fingerprint(data),
-                           baselines=baselines, fitted_on=fitted_on(data, run.model_name, epochs))
+        model, fit, _ = training.fit_model(
+            run.model_name,
+            data,
+            result.params,
+            np.random.default_rng(run.seed + 3),
+            progress,
+            _served_stage(run),
+            epochs=epochs,
+        )
+        served = dataclasses.replace(
+            result, model=model, fit=fit, seconds=result.seconds + time.perf_counter() - started
+        )
+        version = register(
+            run.model_name,
+            served,
+            data,
+            run.dataset,
+            fingerprint(data),
+            baselines=baselines,
+            fitted_on=fitted_on(data, run.model_name, epochs),
+        )
         summary = training_summary(version, result)
-        run.finish(TrainingRun.Status.FINISHED, summary, hyperparameters=result.params, epochs=result.curves, version=version)
+        run.finish(
+            TrainingRun.Status.FINISHED, summary, hyperparameters=result.params, epochs=result.curves, version=version
+        )
         return Trained(version, run, result, summary)
 
     return _recorded(run, work)
 
 
 def training_summary(version, result):
-    baselines = " ".join(f"{BASELINE_LABELS[name]} ndcg@10={value:.4f}" for name, value in baseline_ndcg(version).items())
+    """The one line train_model and the dashboard show for a trained version."""
+    baselines = " ".join(
+        f"{BASELINE_LABELS[name]} ndcg@10={value:.4f}" for name, value in baseline_ndcg(version).items()
+    )
     served = version.fitted_on
     epochs = "" if served.get("epochs") is None else f" for {served['epochs']} epochs"
-    return (f"Registered {version.label} ({version.status}) on {version.dataset}: {metrics_summary(version.metrics)}; "
-            f"same split: {baselines}; {training.effort(result)}; served model fitted on all "
-            f"{served['interactions']:,} interactions{epochs}.")
+    served_seconds = max(version.training_seconds - result.seconds, 0)
+    return (
+        f"Registered {version.label} ({version.status}) on {version.dataset}: {metrics_summary(version.metrics)}; "
+        f"same split: {baselines}; {training.effort(result)}; served model fitted on all "
+        f"{served['interactions']:,} interactions{epochs} in {served_seconds:.0f} s."
+    )
 
 
 def baseline_ndcg(version):
@@ -164,11 +196,14 @@ def baseline_ndcg(version):
 
 def comparison_rows(version):
     """(name, NDCG@10, recall@20 or None) for the version and its baselines, the quality table train_model prints."""
+
     def row(label, metrics):
         return label, ndcg_at_10(metrics), (metrics or {}).get("full", {}).get("recall@20")
 
-    return [row(version.label, version.metrics),
-            *(row(BASELINE_LABELS.get(name, name), metrics) for name, metrics in (version.baselines or {}).items())]
+    return [
+        row(version.label, version.metrics),
+        *(row(BASELINE_LABELS.get(name, name), metrics) for name, metrics in (version.baselines or {}).items()),
+    ]
 
 
 def evaluate(version, save=False, run=None, progress=False):
@@ -182,10 +217,14 @@ def evaluate(version, save=False, run=None, progress=False):
         raise EvaluationError(problem)
     data = from_database(version.dataset)
     if fingerprint(data) != version.dataset_fingerprint:
-        raise EvaluationError(f"Dataset {version.dataset} changed since {version.label} was trained; retrain it instead.")
+        raise EvaluationError(
+            f"Dataset {version.dataset} changed since {version.label} was trained; retrain it instead."
+        )
     params = version.hyperparameters
     on_epoch = run.record_epoch if run is not None else None
-    result = training.train_and_evaluate(data, version.model_name, params, params["protocol"], params["seed"], progress, on_epoch)
+    result = training.train_and_evaluate(
+        data, version.model_name, params, params["protocol"], params["seed"], progress, on_epoch
+    )
     baselines = score_baselines(result.split, params["protocol"], params["seed"])
     if save:
         version.metrics, version.baselines = result.metrics, baselines
@@ -195,6 +234,7 @@ def evaluate(version, save=False, run=None, progress=False):
 
 def evaluate_run(run, progress=False):
     """A queued re-evaluation: ``evaluate(run.target, save=True)`` recorded on the run."""
+
     def work():
         if run.target is None:
             raise EvaluationError("The version to re-evaluate no longer exists.")

@@ -15,13 +15,14 @@ from predictors.ngcf import NGCF, interaction_graph
 MODEL_NAMES = tuple(MODEL_LABELS)
 MODEL_CLASSES = {"gmf": GMF, "mlp": MLP, "neumf": NeuMF, "ngcf": NGCF, "ease": EASE}
 
-COMMON = {"negatives": 4, "loss": "bce", "batch_size": 256, "patience": 4, "dropout": 0.0, "l2": 0.0, "weight_decay": 0.0,
-          "recent_positives": 0, "recent_weight": 1}
+COMMON = {"negatives": 4, "loss": "bce", "batch_size": 256, "patience": 4, "dropout": 0.0, "l2": 0.0,
+          "weight_decay": 0.0, "recent_positives": 0, "recent_weight": 1}
 DEFAULTS = {
     "gmf": {**COMMON, "dim": 64, "layers": 0, "lr": 2e-3, "epochs": 30, "l2": 1e-2},
     "mlp": {**COMMON, "dim": 32, "layers": 2, "lr": 1e-3, "epochs": 30, "l2": 1e-4},
     # NeuMF pre-trains a GMF and an MLP with their defaults (and its dim/layers), then fine-tunes.
-    "neumf": {**COMMON, "dim": 64, "layers": 2, "lr": 2e-4, "epochs": 20, "l2": 1e-4, "alpha": 0.5, "pretrain": True, "patience": 3},
+    "neumf": {**COMMON, "dim": 64, "layers": 2, "lr": 2e-4, "epochs": 20, "l2": 1e-4, "alpha": 0.5, "pretrain": True,
+              "patience": 3},
     # Message dropout stays available (--dropout; the paper's .1) but is off: it
     # scored lower on a tuning split. The 45-epoch cap, not patience, ends a run:
     # the one-item validation stays flat within its noise after the peak.
@@ -32,6 +33,9 @@ DEFAULTS = {
     "ease": {"l2": 400.0},
 }
 CLOSED_FORM = {"ease"}
+# The hyper-parameters a training run may set (train_model's options, the admin form's fields).
+SETTINGS = ("epochs", "lr", "dim", "layers", "negatives", "loss", "l2", "dropout", "recent_positives", "recent_weight",
+            "batch_size", "patience")
 
 # The latest-interaction protocols (ncf, d2l) ask for each user's next movie,
 # and what a user watched last says most about it, so an epoch goes through

@@ -1,6 +1,7 @@
 """The job worker: a training job asked for in the admin goes through django-tasks'
 database backend and ends as a registered candidate with its progress recorded
 on its TrainingRun; a re-evaluation stores new metrics."""
+
 import socket
 import subprocess
 import sys
@@ -12,7 +13,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from predictors import jobs, training, training_service
+from events.heartbeat import worker_name
+from predictors import jobs, training
 from predictors.models import ModelVersion, TrainingRun
 from tests.dashboard_helpers import store  # noqa: F401
 
@@ -72,8 +74,8 @@ def test_reevaluation_job_stores_fresh_metrics(catalog, store):
 
 def test_a_job_is_claimed_once(catalog):
     job = queue_training()
-    assert job.claim(training_service.worker_name()) and job.status == "running"
-    assert not job.claim(training_service.worker_name())
+    assert job.claim(worker_name()) and job.status == "running"
+    assert not job.claim(worker_name())
 
 
 @pytest.mark.parametrize("bad", [{"poll_seconds": 0}])
@@ -112,7 +114,7 @@ def dead_pid():
 
 def test_a_job_whose_worker_was_killed_is_failed_by_the_next_worker(catalog):
     killed = running_job(f"{socket.gethostname()}:{dead_pid()}")
-    alive = running_job(training_service.worker_name())  # this test's own process: still running
+    alive = running_job(worker_name())  # this test's own process: still running
     run_worker()
     killed.refresh_from_db()
     alive.refresh_from_db()
@@ -134,6 +136,5 @@ def test_a_job_silent_for_too_long_on_another_host_is_failed(db, settings):
 
 def test_claiming_records_the_worker_and_a_heartbeat(db):
     job = queue_training()
-    job.claim(training_service.worker_name())
-    assert job.worker == training_service.worker_name() and job.heartbeat_at is not None
-
+    job.claim(worker_name())
+    assert job.worker == worker_name() and job.heartbeat_at is not None

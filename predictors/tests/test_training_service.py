@@ -1,6 +1,7 @@
 """The training service on the test catalog: the served artifact is fitted on
 every interaction, the version keeps the split's metrics and the baselines,
 and train_model's --activate refuses a version below popularity."""
+
 import numpy as np
 import pytest
 from django.core.management import call_command
@@ -22,10 +23,14 @@ def trained(model_name, **overrides):
 
 
 def interaction_pairs(users, items, data):
-    return sorted(zip(data.user_ids[np.asarray(users)].tolist(), data.item_ids[np.asarray(items)].tolist()))
+    return sorted(
+        zip(data.user_ids[np.asarray(users)].tolist(), data.item_ids[np.asarray(items)].tolist(), strict=True)
+    )
 
 
-@pytest.mark.parametrize("model_name, overrides", [("gmf", TINY), ("ngcf", {**TINY, "layers": 1}), ("ease", {"l2": 50.0})])
+@pytest.mark.parametrize(
+    "model_name, overrides", [("gmf", TINY), ("ngcf", {**TINY, "layers": 1}), ("ease", {"l2": 50.0})]
+)
 def test_the_served_artifact_saw_every_interaction(catalog, model_name, overrides):
     outcome = trained(model_name, **overrides)
     version, data = outcome.version, from_database("test-catalog")
@@ -35,7 +40,10 @@ def test_the_served_artifact_saw_every_interaction(catalog, model_name, override
     train, test = outcome.result.split
     assert len(train) < len(data) and len(test) > 0  # the metrics come from the split
     assert (version.fitted_on["interactions"], version.fitted_on["users"], version.fitted_on["items"]) == (
-        len(data), data.n_users, data.n_items)
+        len(data),
+        data.n_users,
+        data.n_items,
+    )
     if model_name == "ngcf":  # the graph it propagates over holds every interaction too
         assert load_version(version).model.graph.num_edges("rates") == len(data)
 

@@ -9,7 +9,8 @@ class Command(BaseCommand):
     help = (
         "Recompute a registered model version's metrics on its own dataset and split: its artifact must still load, "
         "and the split's fit is redone with its hyper-parameters and seed (the served artifact was fitted on every "
-        "interaction, the held-out part too). VERSION is MODEL:NUMBER (e.g. ngcf:3) or MODEL alone for the active version."
+        "interaction, the held-out part too). VERSION is MODEL:NUMBER (e.g. ngcf:3) or MODEL alone for the active "
+        "version."
     )
 
     def add_arguments(self, parser):
@@ -23,4 +24,6 @@ class Command(BaseCommand):
             metrics, baselines = training_service.evaluate(model_version, save=save, progress=options["verbosity"] > 1)
         except (VersionLabelError, DataError, training_service.EvaluationError) as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(f"{model_version.label} on {model_version.dataset}: {training_service.metrics_summary(metrics)}.")
+        self.stdout.write(
+            f"{model_version.label} on {model_version.dataset}: {training_service.metrics_summary(metrics)}."
+        )

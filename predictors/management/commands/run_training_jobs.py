@@ -15,7 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="Run what is queued now, then exit.")
-        parser.add_argument("--poll-seconds", type=float, default=5.0, help="How often to look for new jobs (default 5).")
+        parser.add_argument(
+            "--poll-seconds", type=float, default=5.0, help="How often to look for new jobs (default 5)."
+        )
 
     def handle(self, *args, once, poll_seconds, **options):
         if poll_seconds <= 0:
@@ -28,13 +30,23 @@ class Command(BaseCommand):
             if task_result.task.func is not jobs.run_job.func:
                 return
             run = TrainingRun.objects.get(pk=task_result.args[0])
-            counts[TrainingRun.Status.FINISHED if run.status == TrainingRun.Status.FINISHED else TrainingRun.Status.FAILED] += 1
+            counts[
+                TrainingRun.Status.FINISHED if run.status == TrainingRun.Status.FINISHED else TrainingRun.Status.FAILED
+            ] += 1
             self.stdout.write(f"Job {run.pk} ({run}): {run.summary}")
 
         task_finished.connect(report, weak=False)
         try:
-            call_command("db_worker", batch=once, interval=poll_seconds, reload=False, startup_delay=False,
-                         verbosity=max(options["verbosity"] - 1, 0), stdout=self.stdout, stderr=self.stderr)
+            call_command(
+                "db_worker",
+                batch=once,
+                interval=poll_seconds,
+                reload=False,
+                startup_delay=False,
+                verbosity=max(options["verbosity"] - 1, 0),
+                stdout=self.stdout,
+                stderr=self.stderr,
+            )
         except SystemExit:  # db_worker exits this way on SIGTERM/SIGINT while idle
             self.stdout.write("Stopped.")
         finally:
