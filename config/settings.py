@@ -237,6 +237,16 @@ EVENTS_RATE_LIMIT = env_int("EVENTS_RATE_LIMIT", 600)
 EVENTS_RATE_WINDOW_SECONDS = env_int("EVENTS_RATE_WINDOW_SECONDS", 60)
 # Outbox rows still unconfirmed after this long are sent again.
 EVENTS_OUTBOX_RESEND_SECONDS = env_int("EVENTS_OUTBOX_RESEND_SECONDS", 30)
+# "Popular now" (predictors/popularity.py): distinct visitors per movie in each
+# bucket, kept up to date by the store as events arrive and summed over the
+# window. The dataset's most rated movie counts as POPULAR_DATASET_VOTES such
+# visitors, so a quiet site shows the dataset's favourites and a busy one its
+# own. A new bucket size starts the counts afresh.
+POPULAR_WINDOW_HOURS = max(1, env_int("POPULAR_WINDOW_HOURS", 24))
+POPULAR_BUCKET_MINUTES = max(1, env_int("POPULAR_BUCKET_MINUTES", 60))
+POPULAR_DATASET_VOTES = env_int("POPULAR_DATASET_VOTES", 4)
+# One process computes the list per interval; the others read it from the cache.
+POPULAR_CACHE_SECONDS = env_int("POPULAR_CACHE_SECONDS", 30)
 # A JSON answer when an /api/ write lacks its CSRF token (pages keep Django's).
 CSRF_FAILURE_VIEW = "events.views.csrf_failure"
 # Anonymous visitors are told apart by a signed random id in this cookie, set

@@ -114,3 +114,37 @@ class ConsumerHeartbeat(models.Model):
 
     def __str__(self):
         return f"{self.worker} ({self.group_id}): lag {self.total_lag}"
+
+
+class PopularityVote(models.Model):
+    """A visitor engaged with a movie in a time bucket: one vote for "Popular
+    now", however many events it took. Written insert-if-absent; only a new
+    vote adds one to the movie's PopularityCount of that bucket."""
+
+    bucket = models.DateTimeField(help_text="Start of the POPULAR_BUCKET_MINUTES bucket.")
+    movie_id = models.BigIntegerField()
+    visitor_key = models.CharField(max_length=80)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bucket", "movie_id", "visitor_key"], name="popularity_one_vote"),
+        ]
+
+    def __str__(self):
+        return f"{self.visitor_key} -> {self.movie_id} @ {self.bucket:%Y-%m-%d %H:%M}"
+
+
+class PopularityCount(models.Model):
+    """Distinct visitors of a movie in a time bucket; "Popular now" sums a window of them."""
+
+    bucket = models.DateTimeField(help_text="Start of the POPULAR_BUCKET_MINUTES bucket.")
+    movie_id = models.BigIntegerField()
+    visitors = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bucket", "movie_id"], name="popularity_count_per_bucket"),
+        ]
+
+    def __str__(self):
+        return f"{self.movie_id} @ {self.bucket:%Y-%m-%d %H:%M}: {self.visitors}"

@@ -14,9 +14,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from events.rows import events_from, insert_events
 from events.models import OutboxEvent
-
+from events.rows import events_from, insert_events, newest_events
 
 
 def save(events):
@@ -29,12 +28,10 @@ def forget(event_ids):
     OutboxEvent.objects.filter(event_id__in=list(event_ids)).delete()
 
 
-def pending(visitor_keys, limit, event_type=None):
-    """These visitors' events that may not be in the store yet, newest first."""
-    rows = OutboxEvent.objects.filter(visitor_key__in=list(visitor_keys))
-    if event_type:
-        rows = rows.filter(event_type=event_type)
-    return events_from(rows.order_by("-timestamp", "-pk")[:limit])
+def pending(visitor_keys, limit, event_types=None, movie_id=None):
+    """These visitors' events that may not be in the store yet, newest first
+    (of ``event_types`` and about ``movie_id`` when given)."""
+    return newest_events(OutboxEvent, visitor_keys, limit, event_types, movie_id=movie_id)
 
 
 def due(limit=1000, sent_before=None):

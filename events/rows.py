@@ -1,10 +1,11 @@
-"""Writing many events into a table at once (the outbox and the SQL click log).
+"""Reading and writing event rows of the SQL tables (the outbox and the click log).
 
-One executemany of plain tuples instead of ``bulk_create``: building a model
-instance and preparing every field through the ORM was most of the endpoint's
-and the consumer's CPU time per event (benchmarks/bench_events.py). Rows whose
-event_id is already there are skipped (INSERT OR IGNORE / INSERT IGNORE /
-ON CONFLICT DO NOTHING, whichever the database speaks).
+Writes are one executemany of plain tuples instead of ``bulk_create``:
+building a model instance and preparing every field through the ORM was most
+of the endpoint's and the consumer's CPU time per event
+(benchmarks/bench_events.py). Rows whose unique key is already there are
+skipped (INSERT OR IGNORE / INSERT IGNORE / ON CONFLICT DO NOTHING, whichever
+the database speaks).
 """
 from django.db import connections, router
 from django.db.models.constants import OnConflict
@@ -19,17 +20,46 @@ def events_from(queryset):
     return [Event(str(row[0]), *row[1:]) for row in queryset.values_list(*EVENT_FIELDS)]
 
 
+def newest_events(model, visitor_keys, limit, event_types=None, since=None, movie_id=None):
+    """These visitors' events in ``model``'s table, newest first: of the given
+    types, timestamped at or after ``since``, about ``movie_id``, when given."""
+    rows = model.objects.filter(visitor_key__in=list(visitor_keys))
+    if event_types:
+        rows = rows.filter(event_type__in=list(event_types))
+    if since is not None:
+        rows = rows.filter(timestamp__gte=since)
+    if movie_id is not None:
+        rows = rows.filter(movie_id=movie_id)
+    return events_from(rows.order_by("-timestamp", "-pk")[:limit])
+
+
+def writer(model):
+    """The connection that writes ``model``'s table."""
+    return connections[router.db_for_write(model)]
+
+
+def insert_ignoring_sql(connection, model, field_names):
+    """An INSERT of one row of ``field_names`` that does nothing when a unique key is taken."""
+    ops, quote = connection.ops, connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in field_names]
+    return "{insert} {table} ({columns}) VALUES ({values}) {suffix}".format(
+        insert=ops.insert_statement(on_conflict=OnConflict.IGNORE),
+        table=quote(model._meta.db_table),
+        columns=", ".join(quote(field.column) for field in fields),
+        values=", ".join(["%s"] * len(fields)),
+        suffix=ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None),
+    )
+
+
 def insert_events(model, events, **same_for_all):
     """Insert ``events`` into ``model``'s table, with ``same_for_all`` column values on each row."""
     events = list(events)
     if not events:
         return
-    connection = connections[router.db_for_write(model)]
-    ops, quote = connection.ops, connection.ops.quote_name
-    fields = [model._meta.get_field(name) for name in (*EVENT_FIELDS, *same_for_all)]
+    connection = writer(model)
+    ops = connection.ops
     constants = tuple(
-        field.get_db_prep_save(value, connection)
-        for field, value in zip(fields[len(EVENT_FIELDS):], same_for_all.values())
+        model._meta.get_field(name).get_db_prep_save(value, connection) for name, value in same_for_all.items()
     )
     native_uuid = connection.features.has_native_uuid_field
     rows = [
@@ -44,12 +74,5 @@ def insert_events(model, events, **same_for_all):
         )
         for event in events
     ]
-    sql = "{insert} {table} ({columns}) VALUES ({values}) {suffix}".format(
-        insert=ops.insert_statement(on_conflict=OnConflict.IGNORE),
-        table=quote(model._meta.db_table),
-        columns=", ".join(quote(field.column) for field in fields),
-        values=", ".join(["%s"] * len(fields)),
-        suffix=ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None),
-    )
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        cursor.executemany(insert_ignoring_sql(connection, model, (*EVENT_FIELDS, *same_for_all)), rows)

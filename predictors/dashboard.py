@@ -13,7 +13,7 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
-from events.models import ClickEvent, ConsumerHeartbeat
+from events.models import ConsumerHeartbeat
 from events.stores import StoreUnavailable, get_store
 from predictors.models import MODEL_CHOICES, ModelVersion, RecommendationImpression, TrainingRun
 from predictors.names import SERVED_MODELS
@@ -53,13 +53,14 @@ def event_counts(now=None):
     """Visitor events stored in the last hour and day, by type; None when the
     click log cannot be read (the page says so instead of failing)."""
     now = now or timezone.now()
+    store = get_store()
     try:
-        per_window = get_store().event_counts({"hour": now - HOUR, "day": now - DAY}, now)
+        per_window = store.event_counts({"hour": now - HOUR, "day": now - DAY}, now)
     except StoreUnavailable as error:
         log.warning("Event counts unavailable: %s", error)
         return None
     counts = {label: {"total": sum(by_type.values()), **by_type} for label, by_type in per_window.items()}
-    counts["approximate"] = settings.CLICKLOG_STORE != "sql"
+    counts["approximate"] = store.approximate_counts
     return counts
 
 
@@ -73,17 +74,15 @@ def _engagements(visitor_keys, since):
     latest = {}
     if not visitor_keys:
         return latest
-    if settings.CLICKLOG_STORE == "sql":
-        rows = ClickEvent.objects.filter(
-            visitor_key__in=visitor_keys, event_type__in=ENGAGEMENT_TYPES, timestamp__gte=since
-        ).values_list("visitor_key", "movie_id", "timestamp")[:MAX_CLICK_EVENTS]
-    else:
-        events = get_store().history(visitor_keys, MAX_CLICK_EVENTS)
-        rows = [(e.visitor_key, e.movie_id, e.timestamp) for e in events if e.event_type in ENGAGEMENT_TYPES]
-    for visitor, movie_id, when in rows:
-        pair = (visitor, movie_id)
-        if when >= since and (pair not in latest or when > latest[pair]):
-            latest[pair] = when
+    try:
+        events = get_store().history(visitor_keys, MAX_CLICK_EVENTS, event_types=ENGAGEMENT_TYPES, since=since)
+    except StoreUnavailable as error:
+        log.warning("Click-through unavailable: %s", error)
+        return latest
+    for event in events:
+        pair = (event.visitor_key, event.movie_id)
+        if pair not in latest or event.timestamp > latest[pair]:
+            latest[pair] = event.timestamp
     return latest
 
 

@@ -2,54 +2,80 @@
 answer for a visitor without history, and the stand-in for a model that is
 missing or failing.
 
-Score = the movie's ratings in the dataset + RECENT_WEIGHT × its site events
-in the last RECENT_DAYS, so what visitors are clicking this week rises above
-what was popular in the 1990s. The ranking is cached for a short while: it is
-the same for everybody and cheap to be slightly stale.
+A movie's score is the number of distinct site visitors who opened, clicked
+or rated it in the last POPULAR_WINDOW_HOURS (one vote per visitor, movie and
+bucket, counted by the click-log store as events arrive), plus its share of
+the dataset's popularity: the most rated movie of the dataset is worth
+POPULAR_DATASET_VOTES visitors. On a quiet site the dataset's favourites
+lead; once visitors gather around a movie, it rises; one visitor clicking
+again and again is still one visitor.
+
+The ranking is the same for everybody and cheap to be slightly stale: one
+process computes it per POPULAR_CACHE_SECONDS and the others read it from
+Django's cache, serving the previous list while it is being recomputed.
 """
+import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count
 from django.utils import timezone
 
-from movie.catalog import catalog_movies, movies_by_ids
-from events.models import ClickEvent
+from events.stores import StoreUnavailable, get_store
+from movie.catalog import catalog_movies
 
-RECENT_DAYS = 7
-RECENT_WEIGHT = 5.0
+log = logging.getLogger(__name__)
+
 CANDIDATES = 500  # enough that excluding a long history still leaves a full list
-CACHE_SECONDS = 30
 
 
-def recent_event_counts(days=RECENT_DAYS):
-    since = timezone.now() - timedelta(days=days)
-    rows = ClickEvent.objects.filter(timestamp__gte=since).values("movie_id").annotate(n=Count("id"))
-    return {row["movie_id"]: row["n"] for row in rows}
+def recent_visitors(now=None):
+    """{movie pk: distinct visitors in the window} from the click-log store; empty when it cannot be read."""
+    now = now or timezone.now()
+    try:
+        return get_store().popular_counts(now - timedelta(hours=settings.POPULAR_WINDOW_HOURS), now)
+    except StoreUnavailable as error:
+        log.warning("Popular now without the site's own activity: %s", error)
+        return {}
+
+
+def blended_scores(rating_counts, visitors, dataset_votes):
+    """{movie pk: visitors + the dataset's popularity in visitors}, the most
+    rated movie of ``rating_counts`` counting as ``dataset_votes`` visitors."""
+    most = max(rating_counts.values(), default=0)
+    scores = {pk: dataset_votes * n / most for pk, n in rating_counts.items()} if most else {}
+    for pk, n in visitors.items():
+        scores[pk] = scores.get(pk, 0.0) + n
+    return scores
+
+
+def compute_ranking():
+    """Movie pks of the site's catalog, most popular now first."""
+    rating_counts = dict(catalog_movies().values_list("pk", "rating_count")[:CANDIDATES])
+    visitors = recent_visitors()
+    in_catalog = set(catalog_movies().filter(pk__in=list(visitors)).values_list("pk", flat=True))
+    scores = blended_scores(
+        rating_counts, {pk: n for pk, n in visitors.items() if pk in in_catalog}, settings.POPULAR_DATASET_VOTES
+    )
+    return sorted(scores, key=lambda pk: (-scores[pk], pk))
 
 
 def popular_ranking():
-    """Movie pks, most popular first (cached)."""
-    cache_key = f"popular-ranking:{settings.MOVIELENS_DATASET}"
-    ranking = cache.get(cache_key)
-    if ranking is None:
-        counts = dict(catalog_movies().values_list("pk", "rating_count")[:CANDIDATES])
-        recent = recent_event_counts()
-        catalog_ids = set(catalog_movies().filter(pk__in=list(recent)).values_list("pk", flat=True))
-        scores = {pk: float(n) for pk, n in counts.items()}
-        for pk, n in recent.items():
-            if pk in catalog_ids:
-                scores[pk] = scores.get(pk, 0.0) + RECENT_WEIGHT * n
-        ranking = sorted(scores, key=lambda pk: (-scores[pk], pk))
-        cache.set(cache_key, ranking, CACHE_SECONDS)
+    """Movie pks, most popular first (cached, see the module's docstring)."""
+    key = f"popular-ranking:{settings.MOVIELENS_DATASET}"
+    interval = settings.POPULAR_CACHE_SECONDS
+    cached = cache.get(key)
+    if cached is not None:
+        computed_at, ranking = cached
+        if time.time() - computed_at < interval or not cache.add(f"{key}:computing", True, timeout=interval):
+            return ranking
+    ranking = compute_ranking()
+    cache.set(key, (time.time(), ranking), timeout=interval * 10)
+    cache.delete(f"{key}:computing")
     return ranking
 
 
 def popular_movie_ids(k=10, exclude=()):
     exclude = set(exclude)
     return [pk for pk in popular_ranking() if pk not in exclude][:k]
-
-
-def popular_movies(k=10, exclude=()):
-    return movies_by_ids(popular_movie_ids(k, exclude))

@@ -2,8 +2,16 @@
 and events/stores/dynamodb.py, chosen by ``settings.CLICKLOG_STORE``.
 
 Writes are idempotent on the event id: storing the same event again (a Kafka
-redelivery, an outbox resend) leaves one copy.
+redelivery, an outbox resend) leaves one copy. As it stores events, a store
+also keeps "Popular now" up to date: one vote per (visitor, movie, time
+bucket), written insert-if-absent, and for each new vote one more visitor on
+the movie's counter of that bucket, so reading a window costs the same
+however many clicks it holds.
 """
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+
 from events.records import EVENT_TYPES
 
 
@@ -13,13 +21,26 @@ class StoreUnavailable(RuntimeError):
 
 class ClickLogStore:
     name = "abstract"
+    # True when event_counts rounds its windows out to whole counter buckets.
+    approximate_counts = False
 
     def write(self, events):
-        """Store ``events`` (an iterable of Event); already stored ones are skipped."""
+        """Store ``events`` (an iterable of Event); already stored ones are
+        skipped. Counts each new (visitor, movie, bucket) vote for popular_counts."""
         raise NotImplementedError
 
-    def history(self, visitor_keys, limit, event_type=None):
-        """Events of these visitors, newest first, at most ``limit``."""
+    def history(self, visitor_keys, limit, event_types=None, since=None):
+        """Events of these visitors, newest first, at most ``limit``; only of
+        ``event_types`` and timestamped at or after ``since`` when given."""
+        raise NotImplementedError
+
+    def latest_rating(self, visitor_keys, movie_id):
+        """The newest rating event of these visitors for ``movie_id``, or None."""
+        raise NotImplementedError
+
+    def popular_counts(self, since, now):
+        """{movie_id: distinct visitors summed over the popularity buckets from
+        the one holding ``since`` to the one holding ``now``}."""
         raise NotImplementedError
 
     def event_counts(self, windows, now):
@@ -31,3 +52,32 @@ class ClickLogStore:
 
 def zero_counts(windows):
     return {label: dict.fromkeys(EVENT_TYPES, 0) for label in windows}
+
+
+def bucket_start(moment, size):
+    """The start (UTC) of the bucket of length ``size`` that ``moment`` falls in."""
+    seconds = int(size.total_seconds())
+    return datetime.fromtimestamp(int(moment.timestamp()) // seconds * seconds, UTC)
+
+
+def bucket_starts(since, now, size):
+    """The starts of every bucket from the one holding ``since`` to the one holding ``now``."""
+    starts, start = [], bucket_start(since, size)
+    while start <= now:
+        starts.append(start)
+        start += size
+    return starts
+
+
+def popularity_bucket():
+    return timedelta(minutes=settings.POPULAR_BUCKET_MINUTES)
+
+
+def popularity_window():
+    return timedelta(hours=settings.POPULAR_WINDOW_HOURS)
+
+
+def votes(events):
+    """The distinct (bucket start, movie_id, visitor_key) votes in ``events``, in a fixed order."""
+    size = popularity_bucket()
+    return sorted({(bucket_start(event.timestamp, size), event.movie_id, event.visitor_key) for event in events})

@@ -1,54 +1,59 @@
 """The click log in DynamoDB (boto3).
 
 The partition key is the visitor key and the sort key timestamp#event id, so
-a visitor's history is one Query, newest first. DynamoDB cannot count a time
-range without a table scan, so for the dashboard's counts this store also
-keeps one counter item per event type and 10-minute bucket, incremented once
-per batch for the events first stored in it (a redelivery does not count
-again).
+a visitor's history is one Query, newest first. DynamoDB cannot count or
+group without a scan, so the store keeps its own small items beside the
+events, under partition keys starting with "#" (no visitor key does):
+
+- ``#counts#<10-minute bucket>`` / event type: the dashboard's counters,
+  incremented once per batch for the events first stored in it;
+- ``#vote#<visitor>`` / ``<bucket>#<movie>``: a visitor's vote for "Popular
+  now", written only if absent and expiring (TTL) once past the window;
+- ``#popular#<bucket>`` / movie: distinct visitors, one more per new vote, so
+  a window is one Query per bucket;
+- ``#rating#<visitor>`` / movie: the visitor's newest rating, replaced only by
+  a newer one, so the rating widget reads one item.
 """
 import logging
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 
 from events.records import EVENT_TYPES, Event, format_timestamp, parse_timestamp
-from events.stores.base import ClickLogStore, StoreUnavailable, zero_counts
+from events.stores.base import (
+    ClickLogStore,
+    StoreUnavailable,
+    bucket_start,
+    bucket_starts,
+    popularity_bucket,
+    popularity_window,
+    votes,
+    zero_counts,
+)
 
 logger = logging.getLogger(__name__)
 
-
 COUNT_BUCKET = timedelta(minutes=10)
-# Counter items share the table; no visitor key starts with "#".
-COUNTER_KEY_PREFIX = "#counts#"
-
-
-def bucket_start(moment):
-    """The start of the 10-minute bucket ``moment`` falls in (UTC)."""
-    moment = moment.astimezone(timezone.utc)
-    return moment.replace(minute=moment.minute - moment.minute % 10, second=0, microsecond=0)
+COUNTS_PREFIX, VOTE_PREFIX, POPULAR_PREFIX, RATING_PREFIX = "#counts#", "#vote#", "#popular#", "#rating#"
+TTL_ATTRIBUTE = "expires_at"
 
 
 def count_bucket(moment):
-    """The partition key of the counters of ``moment``'s bucket."""
-    return COUNTER_KEY_PREFIX + format_timestamp(bucket_start(moment))
+    """The partition key of the dashboard counters of ``moment``'s bucket."""
+    return COUNTS_PREFIX + format_timestamp(bucket_start(moment, COUNT_BUCKET))
 
 
-def count_buckets(since, now):
-    """The counter keys of every bucket from the one holding ``since`` to the one holding ``now``."""
-    keys, start = [], bucket_start(since)
-    while start <= now:
-        keys.append(count_bucket(start))
-        start += COUNT_BUCKET
-    return keys
+def key(pk, sk):
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
 
 
 class DynamoDbClickLogStore(ClickLogStore):
     name = "dynamodb"
+    approximate_counts = True
 
     def __init__(self, table_name=None, client=None):
         self.table_name = table_name or settings.DYNAMODB_TABLE
@@ -70,38 +75,6 @@ class DynamoDbClickLogStore(ClickLogStore):
                 self._client = client
             return self._client
 
-    def write(self, events):
-        events = list(events)
-        if not events:
-            return
-        stored = [event for event, new in zip(events, self._pool.map(self._put_once, events)) if new]
-        # One counter update per (bucket, type) of the batch, for the events stored just now.
-        batch_counts = Counter((count_bucket(event.timestamp), event.event_type) for event in stored)
-        for (bucket, event_type), count in batch_counts.items():
-            self._count(bucket, event_type, count)
-
-    def _put_once(self, event):
-        """Store one event; True when it is new, False when it was stored before."""
-        from botocore.exceptions import ClientError
-
-        item = {
-            "pk": {"S": event.visitor_key},
-            "sk": {"S": event.sort_key},
-            "event_id": {"S": event.event_id},
-            "event_type": {"S": event.event_type},
-            "movie_id": {"N": str(event.movie_id)},
-            "ts": {"S": format_timestamp(event.timestamp)},
-            "stored_at": {"S": format_timestamp(datetime.now(timezone.utc))},
-        }
-        if event.rating is not None:
-            item["rating"] = {"N": str(event.rating)}
-        try:
-            self._request("write", "put_item", TableName=self.table_name, Item=item,
-                          ConditionExpression="attribute_not_exists(sk)")
-        except ClientError:  # the condition failed: stored before, a redelivery
-            return False
-        return True
-
     def _request(self, what, operation, **request):
         """One DynamoDB call, retried by botocore (throttling, server and
         connection errors, DYNAMODB_RETRY_MODE). A failed condition comes back
@@ -112,6 +85,8 @@ class DynamoDbClickLogStore(ClickLogStore):
         client = self.client
         self._attempts.count = 0
         try:
+            if operation != "batch_get_item":  # the one call naming its tables in the request
+                request["TableName"] = self.table_name
             return getattr(client, operation)(**request)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
@@ -125,79 +100,187 @@ class DynamoDbClickLogStore(ClickLogStore):
     def _count_attempt(self, **kwargs):
         self._attempts.count = getattr(self._attempts, "count", 0) + 1
 
-    def _count(self, bucket, event_type, count):
-        """Add newly stored events to a bucket's counter. Best effort: the events
-        are stored already, and the dashboard's counts may only run short."""
+    def _put_if_absent(self, item):
+        """True when ``item`` was written, False when its key was there already."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._request("write", "put_item", Item=item, ConditionExpression="attribute_not_exists(sk)")
+        except ClientError:
+            return False
+        return True
+
+    def _add(self, what, pk, sk, count):
+        """Add ``count`` to a counter item. Best effort: what it counts is
+        stored already, and a count may only run short."""
         try:
             self._request(
-                "counter update", "update_item",
-                TableName=self.table_name,
-                Key={"pk": {"S": bucket}, "sk": {"S": event_type}},
-                UpdateExpression="ADD n :count",
-                ExpressionAttributeValues={":count": {"N": str(count)}},
+                "counter update", "update_item", Key=key(pk, sk),
+                UpdateExpression="ADD n :count", ExpressionAttributeValues={":count": {"N": str(count)}},
             )
         except StoreUnavailable as error:
-            logger.warning("%d %s event(s) stored, but counter %s was not updated: %s", count, event_type, bucket, error)
+            logger.warning("%d %s stored, but counter %s %s was not updated: %s", count, what, pk, sk, error)
 
-    def event_counts(self, windows, now):
-        """From the bucket counters: whole buckets, so a window may start up to
-        10 minutes before its start. The widest window's counters are read
-        once (one BatchGetItem per 100) and each counts toward every window
-        its bucket falls in."""
-        from botocore.exceptions import BotoCoreError, ClientError
+    # --- writing ---
 
-        first_bucket = {label: count_bucket(since) for label, since in windows.items()}
-        keys = [{"pk": {"S": bucket}, "sk": {"S": event_type}}
-                for bucket in count_buckets(min(windows.values()), now) for event_type in EVENT_TYPES]
-        counts = zero_counts(windows)
+    def write(self, events):
+        events = list(events)
+        if not events:
+            return
+        stored = [event for event, new in zip(events, self._pool.map(self._put_event, events), strict=True) if new]
+        # One counter update per (bucket, type) of the batch, for the events stored just now.
+        batch_counts = Counter((count_bucket(event.timestamp), event.event_type) for event in stored)
+        for (bucket, event_type), count in batch_counts.items():
+            self._add(f"{event_type} event(s)", bucket, event_type, count)
+        # Votes for every event, not only the new ones: a batch that failed
+        # half-way and comes again still gets its votes counted, once.
+        batch_votes = votes(events)
+        new_votes = Counter(
+            (bucket, movie_id)
+            for (bucket, movie_id, _), new in zip(batch_votes, self._pool.map(self._put_vote, batch_votes), strict=True)
+            if new
+        )
+        for (bucket, movie_id), count in new_votes.items():
+            self._add("vote(s)", POPULAR_PREFIX + format_timestamp(bucket), str(movie_id), count)
+        list(self._pool.map(self._remember_rating, [event for event in events if event.event_type == "rating"]))
+
+    def _put_event(self, event):
+        item = {
+            **key(event.visitor_key, event.sort_key),
+            "event_id": {"S": event.event_id},
+            "event_type": {"S": event.event_type},
+            "movie_id": {"N": str(event.movie_id)},
+            "ts": {"S": format_timestamp(event.timestamp)},
+            "stored_at": {"S": format_timestamp(datetime.now(UTC))},
+        }
+        if event.rating is not None:
+            item["rating"] = {"N": str(event.rating)}
+        return self._put_if_absent(item)
+
+    def _put_vote(self, vote):
+        bucket, movie_id, visitor_key = vote
+        expires = bucket + popularity_window() + popularity_bucket()
+        return self._put_if_absent({
+            **key(VOTE_PREFIX + visitor_key, f"{format_timestamp(bucket)}#{movie_id}"),
+            TTL_ATTRIBUTE: {"N": str(int(expires.timestamp()))},
+        })
+
+    def _remember_rating(self, event):
+        """Keep ``event`` as the visitor's rating of its movie unless a newer one is kept."""
+        from botocore.exceptions import ClientError
+
         try:
-            while keys:
-                request, keys = keys[:100], keys[100:]
-                pending = {self.table_name: {"Keys": request, "ProjectionExpression": "pk, sk, n"}}
-                while pending:
-                    answer = self.client.batch_get_item(RequestItems=pending)
-                    for item in answer.get("Responses", {}).get(self.table_name, []):
-                        for label, first in first_bucket.items():
-                            if item["pk"]["S"] >= first:  # bucket keys sort like their times
-                                counts[label][item["sk"]["S"]] += int(item["n"]["N"])
-                    pending = answer.get("UnprocessedKeys") or {}
-        except (BotoCoreError, ClientError) as error:
-            raise StoreUnavailable(f"DynamoDB read failed: {error}") from error
-        return counts
+            self._request(
+                "write", "update_item", Key=key(RATING_PREFIX + event.visitor_key, str(event.movie_id)),
+                UpdateExpression="SET event_id = :id, ts = :ts, rating = :rating, sort_key = :sort_key",
+                ConditionExpression="attribute_not_exists(sort_key) OR sort_key < :sort_key",
+                ExpressionAttributeValues={
+                    ":id": {"S": event.event_id},
+                    ":ts": {"S": format_timestamp(event.timestamp)},
+                    ":rating": {"N": str(event.rating)},
+                    ":sort_key": {"S": event.sort_key},
+                },
+            )
+        except ClientError:
+            pass  # a newer rating (or this one) is kept already
 
-    def history(self, visitor_keys, limit, event_type=None):
-        from botocore.exceptions import BotoCoreError, ClientError
+    # --- reading ---
 
+    def history(self, visitor_keys, limit, event_types=None, since=None):
         found = []
-        try:
-            for key in visitor_keys:
-                found += self._query(key, limit, event_type)
-        except (BotoCoreError, ClientError) as error:
-            raise StoreUnavailable(f"DynamoDB read failed: {error}") from error
+        for visitor_key in visitor_keys:
+            found += self._query(visitor_key, limit, event_types, since)
         found.sort(key=lambda event: event.sort_key, reverse=True)
         return found[:limit]
 
-    def _query(self, visitor_key, limit, event_type):
+    def _query(self, visitor_key, limit, event_types, since):
         request = {
-            "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": visitor_key}},
             "ScanIndexForward": False,
         }
-        if event_type:
-            request["FilterExpression"] = "event_type = :type"
-            request["ExpressionAttributeValues"][":type"] = {"S": event_type}
+        if since is not None:  # sort keys start with the time, fixed width, so they sort like it
+            request["KeyConditionExpression"] += " AND sk >= :since"
+            request["ExpressionAttributeValues"][":since"] = {"S": format_timestamp(since)}
+        if event_types:
+            names = [f":type{i}" for i in range(len(event_types))]
+            request["FilterExpression"] = f"event_type IN ({', '.join(names)})"
+            request["ExpressionAttributeValues"].update({name: {"S": t} for name, t in zip(names, event_types, strict=True)})
         events = []
         while len(events) < limit:
-            page = self.client.query(Limit=max(limit - len(events), 1), **request)
+            page = self._request("read", "query", Limit=max(limit - len(events), 1), **request)
             events += [_event_from_item(item) for item in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
                 break
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return events[:limit]
 
+    def latest_rating(self, visitor_keys, movie_id):
+        keys = [key(RATING_PREFIX + visitor_key, str(movie_id)) for visitor_key in dict.fromkeys(visitor_keys)]
+        items = self._batch_get(keys, "pk, sk, event_id, ts, rating, sort_key")
+        if not items:
+            return None
+        item = max(items, key=lambda found: found["sort_key"]["S"])
+        return Event(
+            event_id=item["event_id"]["S"],
+            visitor_key=item["pk"]["S"].removeprefix(RATING_PREFIX),
+            event_type="rating",
+            movie_id=movie_id,
+            rating=float(Decimal(item["rating"]["N"])),
+            timestamp=parse_timestamp(item["ts"]["S"]),
+        )
+
+    def _batch_get(self, keys, projection):
+        """The items of ``keys`` that exist, one BatchGetItem per 100 keys."""
+        items = []
+        while keys:
+            request, keys = keys[:100], keys[100:]
+            pending = {self.table_name: {"Keys": request, "ProjectionExpression": projection}}
+            while pending:
+                answer = self._request("read", "batch_get_item", RequestItems=pending)
+                items += answer.get("Responses", {}).get(self.table_name, [])
+                pending = answer.get("UnprocessedKeys") or {}
+        return items
+
+    def popular_counts(self, since, now):
+        counts = Counter()
+        for bucket in bucket_starts(since, now, popularity_bucket()):
+            request = {
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": POPULAR_PREFIX + format_timestamp(bucket)}},
+            }
+            while True:
+                page = self._request("read", "query", **request)
+                for item in page.get("Items", []):
+                    counts[int(item["sk"]["S"])] += int(item["n"]["N"])
+                if "LastEvaluatedKey" not in page:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return dict(counts)
+
+    def event_counts(self, windows, now):
+        """From the bucket counters: whole buckets, so a window may start up to
+        10 minutes before its start. The widest window's counters are read
+        once (one BatchGetItem per 100) and each counts toward every window
+        its bucket falls in."""
+        first_bucket = {label: count_bucket(since) for label, since in windows.items()}
+        keys = [
+            key(COUNTS_PREFIX + format_timestamp(bucket), event_type)
+            for bucket in bucket_starts(min(windows.values()), now, COUNT_BUCKET)
+            for event_type in EVENT_TYPES
+        ]
+        counts = zero_counts(windows)
+        for item in self._batch_get(keys, "pk, sk, n"):
+            for label, first in first_bucket.items():
+                if item["pk"]["S"] >= first:  # bucket keys sort like their times
+                    counts[label][item["sk"]["S"]] += int(item["n"]["N"])
+        return counts
+
+    # --- the table ---
+
     def create_table(self):
-        """Create the table (on-demand capacity); False when it already exists."""
+        """Create the table (on-demand capacity) with the vote items' expiry;
+        False when it already exists (its expiry is switched on all the same)."""
         client = self.client
         try:
             client.create_table(
@@ -212,10 +295,17 @@ class DynamoDbClickLogStore(ClickLogStore):
                 ],
                 BillingMode="PAY_PER_REQUEST",
             )
+            created = True
         except client.exceptions.ResourceInUseException:
-            return False
+            created = False
         client.get_waiter("table_exists").wait(TableName=self.table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-        return True
+        ttl = client.describe_time_to_live(TableName=self.table_name)["TimeToLiveDescription"]
+        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            client.update_time_to_live(
+                TableName=self.table_name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+            )
+        return created
 
 
 def _event_from_item(item):

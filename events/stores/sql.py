@@ -1,28 +1,83 @@
-"""The click log as a SQL table (ClickEvent, SQLite or MySQL): the default store."""
-from datetime import datetime, timezone
+"""The click log as a SQL table (ClickEvent, SQLite or MySQL): the default store.
+
+"Popular now" is kept in two small tables beside it, in the same transaction
+as the events: PopularityVote (one row per visitor, movie and bucket) and
+PopularityCount (distinct visitors per movie and bucket). Votes older than
+the window are pruned as time moves on; the counts stay, a few rows per
+movie and bucket.
+"""
+from collections import Counter
+from datetime import UTC, datetime
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q, Sum
 
-from events.models import ClickEvent
-from events.rows import events_from, insert_events
-from events.stores.base import ClickLogStore, zero_counts
+from events.models import ClickEvent, PopularityCount, PopularityVote
+from events.rows import insert_events, insert_ignoring_sql, newest_events, writer
+from events.stores.base import (
+    ClickLogStore,
+    bucket_start,
+    popularity_bucket,
+    popularity_window,
+    votes,
+    zero_counts,
+)
 
 
 class SqlClickLogStore(ClickLogStore):
     name = "sql"
 
-    def write(self, events):
-        # One transaction (one commit) per batch; the unique event_id makes a
-        # redelivered event a no-op.
-        with transaction.atomic():
-            insert_events(ClickEvent, events, stored_at=datetime.now(timezone.utc))
+    def __init__(self):
+        self._votes_pruned_before = None
 
-    def history(self, visitor_keys, limit, event_type=None):
-        rows = ClickEvent.objects.filter(visitor_key__in=list(visitor_keys))
-        if event_type:
-            rows = rows.filter(event_type=event_type)
-        return events_from(rows.order_by("-timestamp", "-pk")[:limit])
+    def write(self, events):
+        events = list(events)
+        if not events:
+            return
+        # One transaction (one commit) per batch; the unique event_id makes a
+        # redelivered event a no-op, the unique vote a redelivered vote.
+        with transaction.atomic():
+            insert_events(ClickEvent, events, stored_at=datetime.now(UTC))
+            self._count_votes(events)
+            self._prune_votes(max(event.timestamp for event in events))
+
+    def _count_votes(self, events):
+        connection = writer(PopularityVote)
+        adapt = connection.ops.adapt_datetimefield_value
+        insert_vote = insert_ignoring_sql(connection, PopularityVote, ("bucket", "movie_id", "visitor_key"))
+        new_visitors = Counter()
+        with connection.cursor() as cursor:
+            # One statement per vote: only its own row count says whether this vote is new.
+            for bucket, movie_id, visitor_key in votes(events):
+                cursor.execute(insert_vote, (adapt(bucket), movie_id, visitor_key))
+                if cursor.rowcount == 1:
+                    new_visitors[bucket, movie_id] += 1
+            insert_count = insert_ignoring_sql(connection, PopularityCount, ("bucket", "movie_id", "visitors"))
+            for (bucket, movie_id), n in sorted(new_visitors.items()):
+                counter = PopularityCount.objects.filter(bucket=bucket, movie_id=movie_id)
+                if counter.update(visitors=F("visitors") + n):
+                    continue
+                cursor.execute(insert_count, (adapt(bucket), movie_id, n))
+                if cursor.rowcount != 1:  # another writer created it meanwhile
+                    counter.update(visitors=F("visitors") + n)
+
+    def _prune_votes(self, newest):
+        """Drop the votes of buckets that have left the window (once per bucket and process)."""
+        horizon = bucket_start(newest - popularity_window(), popularity_bucket())
+        if horizon != self._votes_pruned_before:
+            PopularityVote.objects.filter(bucket__lt=horizon).delete()
+            self._votes_pruned_before = horizon
+
+    def history(self, visitor_keys, limit, event_types=None, since=None):
+        return newest_events(ClickEvent, visitor_keys, limit, event_types, since)
+
+    def latest_rating(self, visitor_keys, movie_id):
+        found = newest_events(ClickEvent, visitor_keys, 1, ("rating",), movie_id=movie_id)
+        return found[0] if found else None
+
+    def popular_counts(self, since, now):
+        rows = PopularityCount.objects.filter(bucket__gte=bucket_start(since, popularity_bucket()), bucket__lte=now)
+        return {row["movie_id"]: row["n"] for row in rows.values("movie_id").annotate(n=Sum("visitors")).order_by()}
 
     def event_counts(self, windows, now):
         # One GROUP BY event_type over the widest window, one filtered count per window.

@@ -1,12 +1,16 @@
 """POST /api/events without a broker (inline): validation, CSRF, rate limit,
 visitor keys, login, and the rating widget."""
 import json
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
+from django.utils import timezone
 
-from events.history import visitor_history, visitor_rating, visitor_ratings
+from events.history import RATINGS_LIMIT, visitor_history, visitor_rating, visitor_ratings
+from events.records import new_event
+from events.stores import get_store
 from events.models import ClickEvent, OutboxEvent, VisitorLink
 from movie.models import Movie
 from tests.services import Browser
@@ -241,6 +245,16 @@ def test_rating_widget_shows_and_follows_the_current_rating(browser, movie):
     assert page.content.count(b'class="rating-star full"') == 3
     assert page.content.count(b'class="rating-star half"') == 1
     assert visitor_rating(browser.visitor_key(), movie.pk) == 3.5
+
+
+def test_the_rating_widget_finds_a_rating_behind_thousands_of_newer_ones(browser, movie):
+    browser.rate(movie.pk, 4.5)
+    key, later = browser.visitor_key(), timezone.now()
+    get_store().write(
+        [new_event(key, "rating", 10**6 + n, 3.0, now=later + timedelta(seconds=n)) for n in range(RATINGS_LIMIT + 100)]
+    )
+    page = browser.open(movie.get_absolute_url())
+    assert b'data-current="4.5"' in page.content
 
 
 def test_pages_load_the_event_script_with_the_endpoint(browser, movie):
