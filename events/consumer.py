@@ -16,6 +16,7 @@ gets twice its predecessor's time: a join that is only slow (a busy broker, or
 the group coordinator waiting out the member just replaced) must not be cut off
 again and again.
 """
+
 import logging
 import threading
 import time
@@ -61,8 +62,16 @@ class ConsumerStats:
 
 
 class ClickLogConsumer:
-    def __init__(self, store=None, topic=None, group_id=None, max_records=1000, poll_timeout_ms=500,
-                 progress_seconds=10, report=None):
+    def __init__(
+        self,
+        store=None,
+        topic=None,
+        group_id=None,
+        max_records=1000,
+        poll_timeout_ms=500,
+        progress_seconds=10,
+        report=None,
+    ):
         self.store = store or get_store()
         self.topic = topic or settings.KAFKA_TOPIC
         self.group_id = group_id or settings.KAFKA_CONSUMER_GROUP
@@ -144,8 +153,7 @@ class ClickLogConsumer:
             self._unassigned_since = now
         if now - self._unassigned_since < self._join_seconds:
             return
-        logger.warning("No partitions of %s assigned for %ds; rebuilding the consumer",
-                       self.topic, self._join_seconds)
+        logger.warning("No partitions of %s assigned for %ds; rebuilding the consumer", self.topic, self._join_seconds)
         self._unassigned_since = now
         self._join_seconds = min(2 * self._join_seconds, MAX_JOIN_BACKOFF * base)
         try:

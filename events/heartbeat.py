@@ -1,4 +1,5 @@
 """The consumers' heartbeats the admin dashboard reads (consumer lag)."""
+
 import logging
 import os
 import socket

@@ -1,6 +1,7 @@
 """A visitor's events as the pages read them: what the click-log store holds
 plus what the visitor produced that is still in the outbox (read-your-writes).
 """
+
 import logging
 
 from events import outbox

@@ -2,6 +2,7 @@
 visitor to their rate limit, give each event an id and the server's time, and
 publish them. ``accept`` is the one entry the endpoint calls.
 """
+
 import json
 import time
 

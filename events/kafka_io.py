@@ -1,6 +1,7 @@
 """kafka-python plumbing shared by the web producer, the consumer and the
 outbox drain. Every client is created on first use, never at import time.
 """
+
 import logging
 import queue
 import threading

@@ -5,6 +5,7 @@ A visitor is "user:<id>" or "session:<visitor id>" (events/visitors.py).
 The tables keep the names they had when these models lived in the movie and
 predictors apps, so a site that upgrades keeps its data.
 """
+
 from django.conf import settings
 from django.db import models
 
@@ -20,9 +21,7 @@ class ClickEvent(models.Model):
     visitor_key = models.CharField(max_length=80)
     event_type = models.CharField(max_length=8, choices=EVENT_TYPES)
     # No database constraint: the log is append-only and must outlive a catalog re-import.
-    movie = models.ForeignKey(
-        Movie, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
+    movie = models.ForeignKey(Movie, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     rating = models.FloatField(null=True, blank=True)
     timestamp = models.DateTimeField(help_text="When the server accepted the event.")
     stored_at = models.DateTimeField(auto_now_add=True)

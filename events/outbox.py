@@ -7,6 +7,7 @@ table is therefore exactly what might still be missing from the store: it is
 what read-your-writes adds to a visitor's history, and what is sent again when
 the broker was down, slow, or lost messages.
 """
+
 from datetime import timedelta
 
 from django.conf import settings

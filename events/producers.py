@@ -2,6 +2,7 @@
 (``InlineProducer``, no broker) or through the outbox to Kafka
 (``KafkaEventProducer``), chosen by KAFKA_BOOTSTRAP_SERVERS.
 """
+
 import logging
 import threading
 

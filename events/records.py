@@ -4,11 +4,12 @@ consumer and the stores, and its JSON form on the Kafka topic.
 A message is a JSON object carrying ``schema`` (the version below), so the
 consumer can recognise, and dead-letter, anything it does not understand.
 """
+
 import json
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 SCHEMA_VERSION = 1
 EVENT_TYPES = ("click", "view", "rating")
@@ -43,17 +44,17 @@ def new_event(visitor_key, event_type, movie_id, rating=None, now=None):
         event_type=event_type,
         movie_id=movie_id,
         rating=rating,
-        timestamp=now or datetime.now(timezone.utc),
+        timestamp=now or datetime.now(UTC),
     )
 
 
 def format_timestamp(moment):
     # Fixed width, so the text sorts like the time (DynamoDB sort keys rely on it).
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_timestamp(text):
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def check_event_type(value):

@@ -7,6 +7,7 @@ of the endpoint's and the consumer's CPU time per event
 skipped (INSERT OR IGNORE / INSERT IGNORE / ON CONFLICT DO NOTHING, whichever
 the database speaks).
 """
+
 from django.db import connections, router
 from django.db.models.constants import OnConflict
 

@@ -3,6 +3,7 @@
 Thin on purpose: the rules live in events/ingest.py. CSRF is checked by the
 middleware like any other write (the script sends the X-CSRFToken header).
 """
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
@@ -41,5 +42,7 @@ def post_events(request):
 def csrf_failure(request, reason=""):
     """JSON for the API, Django's usual page everywhere else."""
     if is_api(request):
-        return json_error(403, f"CSRF check failed: {reason} Send the X-CSRFToken header from the page's csrf-token meta tag.")
+        return json_error(
+            403, f"CSRF check failed: {reason} Send the X-CSRFToken header from the page's csrf-token meta tag."
+        )
     return html_csrf_failure(request, reason=reason)

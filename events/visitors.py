@@ -12,6 +12,7 @@ fell out of the visitor's history.
 Login links the id's history to the user and retires the cookie, and so does
 logout: a shared computer's next visitor starts with a fresh id.
 """
+
 import secrets
 
 from django.conf import settings
@@ -52,7 +53,7 @@ def linked_keys(key):
 
 
 def anonymous_key(request, create=False):
-    """"session:<visitor id>" for the request's visitor, or None when they
+    """ "session:<visitor id>" for the request's visitor, or None when they
     have no id yet and ``create`` is false. With ``create`` a new id is issued;
     ``VisitorCookieMiddleware`` puts it in the response's cookie."""
     visitor_id = getattr(request, _ISSUED, None) or _id_in(request.COOKIES)
@@ -124,8 +125,12 @@ class VisitorCookieMiddleware:
             issued = _issue(request)
         if issued is not None:
             response.set_cookie(
-                name, _signer().sign(issued), max_age=settings.EVENTS_VISITOR_COOKIE_AGE_SECONDS,
-                httponly=True, samesite="Lax", secure=settings.SESSION_COOKIE_SECURE,
+                name,
+                _signer().sign(issued),
+                max_age=settings.EVENTS_VISITOR_COOKIE_AGE_SECONDS,
+                httponly=True,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
             )
         return response
 

@@ -14,6 +14,7 @@ The ranking is the same for everybody and cheap to be slightly stale: one
 process computes it per POPULAR_CACHE_SECONDS and the others read it from
 Django's cache, serving the previous list while it is being recomputed.
 """
+
 import logging
 import time
 from datetime import timedelta

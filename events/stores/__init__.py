@@ -1,6 +1,7 @@
 """The configured click-log store: ``settings.CLICKLOG_STORE`` names a module
 whose ``Store`` class is built once per process (the way SESSION_ENGINE picks
 a session backend)."""
+
 import threading
 from importlib import import_module
 

@@ -8,6 +8,7 @@ bucket), written insert-if-absent, and for each new vote one more visitor on
 the movie's counter of that bucket, so reading a window costs the same
 however many clicks it holds.
 """
+
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings

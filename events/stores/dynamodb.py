@@ -14,6 +14,7 @@ events, under partition keys starting with "#" (no visitor key does):
 - ``#rating#<visitor>`` / movie: the visitor's newest rating, replaced only by
   a newer one, so the rating widget reads one item.
 """
+
 import logging
 import threading
 from collections import Counter
@@ -115,8 +116,11 @@ class DynamoDbClickLogStore(ClickLogStore):
         stored already, and a count may only run short."""
         try:
             self._request(
-                "counter update", "update_item", Key=key(pk, sk),
-                UpdateExpression="ADD n :count", ExpressionAttributeValues={":count": {"N": str(count)}},
+                "counter update",
+                "update_item",
+                Key=key(pk, sk),
+                UpdateExpression="ADD n :count",
+                ExpressionAttributeValues={":count": {"N": str(count)}},
             )
         except StoreUnavailable as error:
             logger.warning("%d %s stored, but counter %s %s was not updated: %s", count, what, pk, sk, error)
@@ -160,10 +164,12 @@ class DynamoDbClickLogStore(ClickLogStore):
     def _put_vote(self, vote):
         bucket, movie_id, visitor_key = vote
         expires = bucket + popularity_window() + popularity_bucket()
-        return self._put_if_absent({
-            **key(VOTE_PREFIX + visitor_key, f"{format_timestamp(bucket)}#{movie_id}"),
-            TTL_ATTRIBUTE: {"N": str(int(expires.timestamp()))},
-        })
+        return self._put_if_absent(
+            {
+                **key(VOTE_PREFIX + visitor_key, f"{format_timestamp(bucket)}#{movie_id}"),
+                TTL_ATTRIBUTE: {"N": str(int(expires.timestamp()))},
+            }
+        )
 
     def _remember_rating(self, event):
         """Keep ``event`` as the visitor's rating of its movie unless a newer one is kept."""
@@ -171,7 +177,9 @@ class DynamoDbClickLogStore(ClickLogStore):
 
         try:
             self._request(
-                "write", "update_item", Key=key(RATING_PREFIX + event.visitor_key, str(event.movie_id)),
+                "write",
+                "update_item",
+                Key=key(RATING_PREFIX + event.visitor_key, str(event.movie_id)),
                 UpdateExpression="SET event_id = :id, ts = :ts, rating = :rating, sort_key = :sort_key",
                 ConditionExpression="attribute_not_exists(sort_key) OR sort_key < :sort_key",
                 ExpressionAttributeValues={
@@ -205,7 +213,9 @@ class DynamoDbClickLogStore(ClickLogStore):
         if event_types:
             names = [f":type{i}" for i in range(len(event_types))]
             request["FilterExpression"] = f"event_type IN ({', '.join(names)})"
-            request["ExpressionAttributeValues"].update({name: {"S": t} for name, t in zip(names, event_types, strict=True)})
+            request["ExpressionAttributeValues"].update(
+                {name: {"S": t} for name, t in zip(names, event_types, strict=True)}
+            )
         events = []
         while len(events) < limit:
             page = self._request("read", "query", Limit=max(limit - len(events), 1), **request)

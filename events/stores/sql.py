@@ -6,6 +6,7 @@ PopularityCount (distinct visitors per movie and bucket). Votes older than
 the window are pruned as time moves on; the counts stay, a few rows per
 movie and bucket.
 """
+
 from collections import Counter
 from datetime import UTC, datetime
 

@@ -1,4 +1,5 @@
 """{% rating_widget movie %}: the visitor's current rating, editable (static/js/events.js)."""
+
 from django import template
 
 from events.history import visitor_rating

@@ -1,5 +1,6 @@
 """POST /api/events without a broker (inline): validation, CSRF, rate limit,
 visitor keys, login, and the rating widget."""
+
 import json
 from datetime import timedelta
 
@@ -9,9 +10,9 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from events.history import RATINGS_LIMIT, visitor_history, visitor_rating, visitor_ratings
+from events.models import ClickEvent, OutboxEvent, VisitorLink
 from events.records import new_event
 from events.stores import get_store
-from events.models import ClickEvent, OutboxEvent, VisitorLink
 from movie.models import Movie
 from tests.services import Browser
 
@@ -28,8 +29,11 @@ def movie(catalog):
 
 def test_accepted_events_get_ids_and_reach_the_history(browser, movie):
     response = browser.post_events(
-        [{"type": "click", "movie_id": movie.pk}, {"type": "view", "movie_id": movie.pk},
-         {"type": "rating", "movie_id": movie.pk, "rating": 3.5}]
+        [
+            {"type": "click", "movie_id": movie.pk},
+            {"type": "view", "movie_id": movie.pk},
+            {"type": "rating", "movie_id": movie.pk, "rating": 3.5},
+        ]
     )
     assert response.status_code == 202
     body = response.json()
@@ -71,7 +75,9 @@ BAD_RATINGS = [None, "4", True, 0, 0.25, 5.5, 3.3, -1, 10]
 
 @pytest.mark.parametrize(("body", "message"), BAD_BODIES)
 def test_bad_bodies_get_a_400_with_the_reason_and_store_nothing(browser, movie, body, message):
-    body = body.replace('"movie_id": 1,', f'"movie_id": {movie.pk},').replace('"movie_id": 1}', f'"movie_id": {movie.pk}}}')
+    body = body.replace('"movie_id": 1,', f'"movie_id": {movie.pk},').replace(
+        '"movie_id": 1}', f'"movie_id": {movie.pk}}}'
+    )
     response = browser.post_events(body)
     assert response.status_code == 400
     assert message in response.json()["error"]

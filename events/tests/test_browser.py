@@ -1,5 +1,6 @@
 """static/js/events.js in a real browser (headless chromium via Playwright):
 poster clicks, detail views and the star rating widget reach the store."""
+
 import os
 import time
 
@@ -12,8 +13,13 @@ from tests.factories import make_catalog
 pytestmark = pytest.mark.browser
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 

@@ -1,5 +1,6 @@
 """The DynamoDB click-log store on a real moto server: through Kafka, inline,
 idempotent writes, and an outage that is waited out."""
+
 import io
 import threading
 import time

@@ -1,5 +1,6 @@
 """Events through a real Kafka-compatible broker (tansu): endpoint -> topic ->
 consume_events -> SQL store -> visitor history, and the faults around it."""
+
 import io
 import json
 import os
@@ -43,7 +44,9 @@ def test_clicks_travel_through_kafka_to_the_store_and_history(kafka_events, movi
     browser = Browser()
     posted = []
     for movie in movies:
-        response = browser.post_events([{"type": "click", "movie_id": movie.pk}, {"type": "view", "movie_id": movie.pk}])
+        response = browser.post_events(
+            [{"type": "click", "movie_id": movie.pk}, {"type": "view", "movie_id": movie.pk}]
+        )
         assert response.status_code == 202
         posted += response.json()["ids"]
     browser.rate(movies[0].pk, 4)
@@ -158,8 +161,9 @@ def test_a_running_consumer_recovers_from_a_broker_restart_by_itself(settings, p
 
 
 def topic_event_ids(broker, topic):
-    reader = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest",
-                           consumer_timeout_ms=3000)
+    reader = KafkaConsumer(
+        topic, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=3000
+    )
     try:
         return {json.loads(message.value)["event_id"] for message in reader}
     finally:

@@ -1,7 +1,8 @@
 """A site created before the events app existed keeps its click log, outbox,
 dead letters, visitor links and consumer heartbeats when it migrates."""
+
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
@@ -12,7 +13,7 @@ from events.models import ClickEvent, ConsumerHeartbeat, DeadLetter, OutboxEvent
 from events.stores.sql import SqlClickLogStore
 
 MOVED_HEARTBEAT = "consumer_heartbeat_moved_to_events"
-WHEN = datetime(2026, 11, 20, 12, 30, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
 
 
 def old_layout(graph):
@@ -33,15 +34,26 @@ def migrate(targets):
 def fill_old_tables(apps):
     """One row in every moved table, written through the models as they were."""
     Dataset, Movie = apps.get_model("movie", "Dataset"), apps.get_model("movie", "Movie")
-    movie = Movie.objects.create(dataset=Dataset.objects.create(name="old-site", fingerprint="0" * 64), source_id=1, title="Old")
+    movie = Movie.objects.create(
+        dataset=Dataset.objects.create(name="old-site", fingerprint="0" * 64), source_id=1, title="Old"
+    )
     user = apps.get_model("auth", "User").objects.create(username="longtime")
     event_id = uuid.uuid4()
     apps.get_model("movie", "ClickEvent").objects.create(
-        event_id=event_id, visitor_key=f"user:{user.pk}", event_type="rating", movie_id=movie.pk, rating=4.5, timestamp=WHEN
+        event_id=event_id,
+        visitor_key=f"user:{user.pk}",
+        event_type="rating",
+        movie_id=movie.pk,
+        rating=4.5,
+        timestamp=WHEN,
     )
     apps.get_model("movie", "OutboxEvent").objects.create(
-        event_id=uuid.uuid4(), visitor_key="session:waiting", event_type="click", movie_id=movie.pk,
-        timestamp=WHEN, last_sent_at=WHEN,
+        event_id=uuid.uuid4(),
+        visitor_key="session:waiting",
+        event_type="click",
+        movie_id=movie.pk,
+        timestamp=WHEN,
+        last_sent_at=WHEN,
     )
     apps.get_model("movie", "DeadLetter").objects.create(topic="movie-events", partition=0, offset=7, reason="not JSON")
     apps.get_model("movie", "VisitorLink").objects.create(session_visitor_key="session:before-login", user=user)
@@ -65,7 +77,11 @@ def test_a_database_at_the_old_layout_keeps_its_rows_in_the_new_one():
 
     [stored] = SqlClickLogStore().history([f"user:{user_id}"], 10)
     assert (stored.event_id, stored.event_type, stored.movie_id, stored.rating, stored.timestamp) == (
-        event_id, "rating", movie_id, 4.5, WHEN
+        event_id,
+        "rating",
+        movie_id,
+        4.5,
+        WHEN,
     )
     assert ClickEvent.objects.get().visitor_key == f"user:{user_id}"
     assert OutboxEvent.objects.get().visitor_key == "session:waiting"
@@ -73,4 +89,6 @@ def test_a_database_at_the_old_layout_keeps_its_rows_in_the_new_one():
     assert VisitorLink.objects.get().user.username == "longtime"
     assert ConsumerHeartbeat.objects.get().lag == {"t[0]": 2}
     ContentType.objects.clear_cache()
-    assert not ContentType.objects.filter(app_label__in=["movie", "predictors"], model__in=["clickevent", "consumerheartbeat"]).exists()
+    assert not ContentType.objects.filter(
+        app_label__in=["movie", "predictors"], model__in=["clickevent", "consumerheartbeat"]
+    ).exists()

@@ -1,5 +1,6 @@
 """Everything the site asks of the click log, asked of both stores: SQL and
 DynamoDB (on a real moto server)."""
+
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -34,13 +35,15 @@ def test_a_redelivered_event_is_stored_once(store):
 
 
 def test_history_is_newest_first_and_filtered(store):
-    store.write([
-        event("session:a", "click", 1, 30),
-        event("session:a", "rating", 2, 20, 4.0),
-        event("session:a", "view", 3, 10),
-        event("user:7", "click", 4, 15),
-        event("session:b", "click", 5, 1),
-    ])
+    store.write(
+        [
+            event("session:a", "click", 1, 30),
+            event("session:a", "rating", 2, 20, 4.0),
+            event("session:a", "view", 3, 10),
+            event("user:7", "click", 4, 15),
+            event("session:b", "click", 5, 1),
+        ]
+    )
     assert [e.movie_id for e in store.history(["session:a", "user:7"], 10)] == [3, 4, 2, 1]
     assert [e.movie_id for e in store.history(["session:a"], 2)] == [3, 2]
     assert [e.movie_id for e in store.history(["session:a"], 10, event_types=("click", "view"))] == [3, 1]

@@ -1,4 +1,7 @@
 """The dashboard's event counts from the DynamoDB click-log store on a real moto server."""
+
+from datetime import UTC
+
 from events.records import new_event
 from tests.dashboard_helpers import admin_client_, admin_user  # noqa: F401
 from tests.services import dynamodb_server, dynamodb_store  # noqa: F401
@@ -9,13 +12,19 @@ def test_the_dashboard_counts_dynamodb_events_per_hour_and_day(dynamodb_store, d
 
     from predictors import dashboard
 
-    now = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)  # on a bucket boundary: the windows are exact
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # on a bucket boundary: the windows are exact
     minutes_ago = {"click": [5, 61, 23 * 60, 25 * 60], "view": [50], "rating": [59]}
-    stored = [new_event("session:count", kind, 1, now=now - timedelta(minutes=m)) for kind, ago in minutes_ago.items() for m in ago]
+    stored = [
+        new_event("session:count", kind, 1, now=now - timedelta(minutes=m))
+        for kind, ago in minutes_ago.items()
+        for m in ago
+    ]
     dynamodb_store.write(stored)
     dynamodb_store.write(stored[:2])  # a redelivery counts once
     batch_reads = []
-    dynamodb_store.client.meta.events.register("before-call.dynamodb.BatchGetItem", lambda **kwargs: batch_reads.append(1))
+    dynamodb_store.client.meta.events.register(
+        "before-call.dynamodb.BatchGetItem", lambda **kwargs: batch_reads.append(1)
+    )
     counts = dashboard.event_counts(now)
     assert counts["hour"] == {"total": 3, "click": 1, "view": 1, "rating": 1}
     assert counts["day"] == {"total": 5, "click": 3, "view": 1, "rating": 1}

@@ -1,6 +1,7 @@
-""""Popular now": distinct recent visitors blended with the dataset's
+""" "Popular now": distinct recent visitors blended with the dataset's
 popularity, read from the click-log store's counters (either store), computed
 once per interval."""
+
 from datetime import timedelta
 
 import pytest

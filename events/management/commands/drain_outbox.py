@@ -3,6 +3,7 @@
 The consumer does this by itself whenever it has caught up; run this when no
 consumer is running, e.g. after a store outage in inline mode.
 """
+
 from datetime import timedelta
 
 from django.conf import settings
@@ -41,7 +42,9 @@ class Command(BaseCommand):
                     total += count
                 verb = "written to the store"
         except StoreUnavailable as error:
-            raise CommandError(f"The store is still unavailable ({error}); {total} of {before} events were drained.") from None
+            raise CommandError(
+                f"The store is still unavailable ({error}); {total} of {before} events were drained."
+            ) from None
         except KafkaError as error:
             raise CommandError(f"Kafka is still unreachable ({error}); {total} of {before} events were sent.") from None
         self.stdout.write(self.style.SUCCESS(f"{total} of {before} outbox events {verb}."))
