@@ -273,3 +273,5 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 # The model behind "Viewers also watched" on a movie's page (predictors/related.py);
 # empty: no such section. EASE is not offered above 20k movies (ml-25m): use gmf there.
 ALSO_WATCHED_MODEL = env_str("ALSO_WATCHED_MODEL", "ease")
+# The model behind "For you"; empty: the active model with the best evaluation NDCG@10.
+PRIMARY_MODEL = env_str("PRIMARY_MODEL")

@@ -3,13 +3,13 @@
 Views call these; so do the recommendation pages, which need the same movie
 cards for their lists.
 """
+
 from django.conf import settings
-from django.core.paginator import Paginator
-from django.db.models import Prefetch
+from django.db.models import Count, Max, Prefetch
 
-from movie.models import Genre, Movie
+from movie import search
+from movie.models import Dataset, Genre, Movie
 
-PAGE_SIZE = 24
 MAX_QUERY_LENGTH = 100
 
 
@@ -27,23 +27,19 @@ def catalog_genres():
     return Genre.objects.filter(movies__dataset__name=settings.MOVIELENS_DATASET).distinct().order_by("name")
 
 
-def search_movies(query):
-    """Case-insensitive partial match on the title; the query is trimmed and capped."""
-    query = clean_query(query)
-    if not query:
-        return catalog_movies().none()
-    return catalog_movies().filter(title__icontains=query)
+def title_index():
+    """The search index of the site's catalog, rebuilt when an import (or any
+    added or removed movie) changes it."""
+    movies = Movie.objects.filter(dataset__name=settings.MOVIELENS_DATASET)
+    dataset = Dataset.objects.filter(name=settings.MOVIELENS_DATASET).values_list("pk", "fingerprint", "imported_at")
+    key = (dataset.first(), tuple(movies.aggregate(n=Count("pk"), last=Max("pk")).values()))
+    return search.index_for(key, lambda: list(movies.values_list("pk", "title", "year", "rating_count")))
 
 
 def clean_query(raw):
     # Strip control characters (NUL breaks some database drivers) and cap the length.
     text = "".join(ch for ch in (raw or "") if ch.isprintable())
     return text.strip()[:MAX_QUERY_LENGTH]
-
-
-def paginate(queryset, page_number):
-    """A page of results; out-of-range or junk page numbers fall back to a valid page."""
-    return Paginator(queryset, PAGE_SIZE).get_page(page_number)
 
 
 def movies_by_ids(movie_ids):

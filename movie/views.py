@@ -1,20 +1,47 @@
-from django.http import HttpResponse
+from django.conf import settings
+from django.db.models import Count
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from movie import catalog, posters
-from sitewide.errors import get_or_404
+from movie.browse import FILTER_CHOICES, SORTS, BadListing, Listing, page_numbers, page_of, search_results
+from movie.charts import rating_bars
+from movie.models import Tag
+from sitewide.errors import error_response, get_or_404
+
+SUGGESTIONS = 8
+TAGS_SHOWN = 12
+BROWSE_TAGS = 40
+
+
+def listing_or_400(request, default_sort="popular"):
+    """The filters and sort of the query string; bad values answer 400 with a sentence."""
+    try:
+        return Listing.from_query(request.GET, default_sort=default_sort), None
+    except BadListing as problem:
+        return None, error_response(request, 400, "Bad filter", str(problem))
+
+
+def list_page(request, template, page, listing, **context):
+    base_query = listing.query_string(q=context.get("query") or None)
+    context.update(
+        page=page,
+        page_numbers=page_numbers(page),
+        listing=listing,
+        base_query=base_query,
+        genres=catalog.catalog_genres(),
+        sorts=[(name, label) for name, label in SORTS.items() if name != "relevance" or listing.default_sort == name],
+        **FILTER_CHOICES,
+    )
+    return render(request, template, context)
 
 
 @require_safe
 def home(request):
-    page = catalog.paginate(catalog.catalog_movies(), request.GET.get("page"))
-    return render(
-        request,
-        "movie/home.html",
-        {"page": page, "genres": catalog.catalog_genres()},
-    )
+    page = page_of(catalog.catalog_movies(), request.GET.get("page"))
+    return list_page(request, "movie/home.html", page, Listing())
 
 
 def movie_or_404(pk):
@@ -24,26 +51,72 @@ def movie_or_404(pk):
 @require_safe
 def detail(request, pk):
     movie = movie_or_404(pk)
-    return render(request, "movie/detail.html", {"movie": movie})
+    tags = movie.tag_counts.select_related("tag").order_by("-count", "tag__name")[:TAGS_SHOWN]
+    context = {"movie": movie, "tags": tags, "rating_bars": rating_bars(movie.rating_histogram)}
+    return render(request, "movie/detail.html", context)
 
 
 @require_safe
 def search(request):
     query = catalog.clean_query(request.GET.get("q"))
-    page = catalog.paginate(catalog.search_movies(query), request.GET.get("page"))
-    return render(request, "movie/search.html", {"page": page, "query": query})
+    listing, refused = listing_or_400(request, default_sort="relevance")
+    if refused:
+        return refused
+    if not query:
+        return render(
+            request, "movie/search.html", {"query": "", "genres": catalog.catalog_genres(), "listing": listing}
+        )
+    page = search_results(catalog.title_index(), query, listing, request.GET.get("page"))
+    return list_page(request, "movie/search.html", page, listing, query=query)
+
+
+@require_safe
+def search_suggestions(request):
+    """Titles for the search box's suggestion list, best match first."""
+    query = catalog.clean_query(request.GET.get("q"))
+    matches = catalog.title_index().search(query, limit=SUGGESTIONS) if query else []
+    movies = catalog.movies_by_ids([match.movie_id for match in matches])
+    return JsonResponse(
+        {
+            "query": query,
+            "results": [
+                {"movie_id": movie.pk, "title": movie.title, "year": movie.year, "url": movie.get_absolute_url()}
+                for movie in movies
+            ],
+        }
+    )
+
+
+@require_safe
+def browse(request):
+    genres = catalog.catalog_genres().annotate(n_movies=Count("movies"))
+    tags = (
+        Tag.objects.filter(movie_counts__movie__dataset__name=settings.MOVIELENS_DATASET)
+        .annotate(n_movies=Count("movie_counts"))
+        .order_by("-n_movies", "name")[:BROWSE_TAGS]
+    )
+    return render(request, "movie/browse.html", {"genre_counts": genres, "tags": tags})
 
 
 @require_safe
 def genre(request, slug):
     chosen = get_or_404(catalog.catalog_genres(), f"There is no genre called {slug!r}.", slug=slug)
-    movies = catalog.catalog_movies().filter(genres=chosen)
-    page = catalog.paginate(movies, request.GET.get("page"))
-    return render(
-        request,
-        "movie/genre.html",
-        {"page": page, "genre": chosen, "genres": catalog.catalog_genres()},
+    listing, refused = listing_or_400(request)
+    if refused:
+        return refused
+    movies = listing.without_genre().ordered(catalog.catalog_movies().filter(genres=chosen))
+    page = page_of(movies, request.GET.get("page"))
+    return list_page(request, "movie/genre.html", page, listing.without_genre(), genre=chosen)
+
+
+@require_safe
+def tag(request, slug):
+    chosen = get_or_404(Tag.objects.all(), f"There is no tag called {slug!r}.", slug=slug)
+    movies = (
+        catalog.catalog_movies().filter(tag_counts__tag=chosen).order_by("-tag_counts__count", "-rating_count", "pk")
     )
+    page = page_of(movies, request.GET.get("page"))
+    return list_page(request, "movie/tag.html", page, Listing(), tag=chosen)
 
 
 @require_safe

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
@@ -7,6 +8,7 @@ from events.visitors import visitor_key
 from movie.catalog import movies_by_ids
 from predictors import serving
 from predictors.metrics_log import record_impression
+from predictors.models import ModelVersion
 from predictors.names import SERVED_MODELS
 from predictors.popularity import popular_movie_ids
 from sitewide.errors import NotFound, json_error
@@ -22,10 +24,29 @@ def _visitor(request):
     return events, movie_ids, latest_ratings(events)
 
 
+def primary_model_name():
+    """The model behind "For you": PRIMARY_MODEL when set, else the active
+    version with the best evaluation NDCG@10, else the first served model."""
+    if settings.PRIMARY_MODEL in SERVED_MODELS:
+        return settings.PRIMARY_MODEL
+    active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE, model_name__in=list(SERVED_MODELS))
+    best = max(active, key=lambda version: version.ndcg_at_10 or 0.0, default=None)
+    return best.model_name if best else next(iter(SERVED_MODELS))
+
+
+@require_safe
+def for_you(request):
+    return _recommendation_page(request, primary_model_name(), for_you=True)
+
+
 @require_safe
 def model_page(request, model_name):
     if model_name not in SERVED_MODELS:
         raise NotFound(f"There is no model called {model_name!r}.")
+    return _recommendation_page(request, model_name)
+
+
+def _recommendation_page(request, model_name, for_you=False):
     events, history_ids, ratings = _visitor(request)
     result = serving.recommend(model_name, history_ids, k=10)
     record_impression(result, visitor_key(request, create=False))
@@ -41,6 +62,7 @@ def model_page(request, model_name):
         "popular": movies_by_ids(popular_movie_ids(10, exclude=history_ids)),
         "history": history_movies,
         "other_models": [(name, label) for name, label in SERVED_MODELS.items() if name != model_name],
+        "for_you": for_you,
     }
     return render(request, "predictors/model_page.html", context)
 

@@ -1,8 +1,9 @@
-"""The top navigation bar: Home first, Papers and Admin last.
+"""The top navigation bar: Home, Browse and Search first, Papers last.
 
-The links between them (one per served model) belong to the apps that serve
-those pages, which add them with a context processor of their own built on
-``nav_link``; the layout (templates/base.html) shows the three groups in order.
+The links between them (For you, and the "Compare models" group of model
+pages) belong to the app that serves those pages, which adds them with a
+context processor of its own built on ``nav_link``; the layout
+(templates/base.html) shows the groups in order. Admin is shown to staff only.
 """
 
 from django.urls import reverse
@@ -16,9 +17,10 @@ def nav_link(request, label, url):
 
 def site_navigation(request):
     return {
-        "nav_links": [nav_link(request, "Home", reverse("movie:home"))],
-        "nav_end_links": [
-            nav_link(request, "Papers", reverse("paper_review:index")),
-            nav_link(request, "Admin", reverse("admin:index")),
+        "nav_links": [
+            nav_link(request, "Home", reverse("movie:home")),
+            nav_link(request, "Browse", reverse("movie:browse")),
+            nav_link(request, "Search", reverse("movie:search")),
         ],
+        "nav_end_links": [nav_link(request, "Papers", reverse("paper_review:index"))],
     }

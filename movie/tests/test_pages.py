@@ -32,11 +32,17 @@ def test_home_pagination(client, catalog):
     assert first_page.isdisjoint(titles_on(second))
 
 
-@pytest.mark.parametrize("page", ["999", "-1", "abc", "", "1e9", "%00", "2' OR '1'='1"])
-def test_odd_page_numbers_fall_back_to_a_real_page(client, catalog, page):
-    response = client.get("/", {"page": page})
+def test_an_empty_page_number_is_the_first_page(client, catalog):
+    response = client.get("/", {"page": ""})
     assert response.status_code == 200
     assert titles_on(response)
+
+
+@pytest.mark.parametrize("page", ["999", "-1", "abc", "1e9", "%00", "2' OR '1'='1"])
+def test_a_page_that_does_not_exist_is_a_404_that_names_the_pages(client, catalog, page):
+    response = client.get("/", {"page": page})
+    assert response.status_code == 404
+    assert "of this list; it has pages 1 to 2." in response.content.decode()
 
 
 def test_empty_catalog_says_how_to_import(client, db):
@@ -97,7 +103,7 @@ def test_search_paginates_and_keeps_the_query(client, catalog):
 
 def test_search_with_no_match_or_no_query(client, catalog):
     assert "No movie title matches" in client.get("/search/", {"q": "zzz"}).content.decode()
-    assert "Type part of a title" in client.get("/search/").content.decode()
+    assert "Spelling, accents, word order and spaces are forgiven" in client.get("/search/").content.decode()
 
 
 @pytest.mark.parametrize(
@@ -132,14 +138,28 @@ def test_navigation_links_everywhere(client, catalog):
     html = client.get("/").content.decode()
     for href in [
         'href="/"',
+        'href="/genres/"',
+        'href="/search/"',
+        'href="/for-you/"',
         'href="/movie/gmf"',
         'href="/movie/neumf"',
         'href="/movie/ngcf"',
+        'href="/movie/ease"',
         'href="/paper_review/"',
-        'href="/admin/"',
+        'href="/accounts/login/?next=/"',
+        'href="/accounts/signup/?next=/"',
     ]:
         assert href in html
+    assert "<summary>Compare models</summary>" in html
     assert "https://cdn" not in html and "googleapis" not in html
+
+
+def test_admin_is_in_the_menu_for_staff_only(client, catalog, django_user_model):
+    assert 'href="/admin/"' not in client.get("/").content.decode()
+    client.force_login(django_user_model.objects.create_user("reader", password="x" * 12))
+    assert 'href="/admin/"' not in client.get("/").content.decode()
+    client.force_login(django_user_model.objects.create_user("editor", password="x" * 12, is_staff=True))
+    assert 'href="/admin/"' in client.get("/").content.decode()
 
 
 def test_poster_is_deterministic_escaped_svg(client, catalog):

@@ -1,0 +1,169 @@
+"""Filters, sort orders and pages for the catalog's lists (search, genres, tags).
+
+Views parse the query string with ``Listing.from_query``; a value that makes no
+sense is a ``BadListing`` whose sentence the visitor sees, and a page past the
+end is a 404 that names the last page.
+"""
+
+from dataclasses import dataclass, replace
+from urllib.parse import urlencode
+
+from django.core.paginator import Paginator
+from django.db.models import F
+
+from movie.catalog import catalog_movies, movies_by_ids
+from sitewide.errors import NotFound
+
+PAGE_SIZE = 24
+FIRST_DECADE, LAST_DECADE = 1900, 2020
+MAX_RATING_COUNT = 10_000_000
+SORTS = {
+    "relevance": "Best match",
+    "popular": "Most rated",
+    "rating": "Highest rated",
+    "year": "Newest",
+    "title": "Title",
+}
+ORDERINGS = {
+    "popular": ("-rating_count", "title", "pk"),
+    "rating": (F("rating_mean").desc(nulls_last=True), "-rating_count", "pk"),
+    "year": (F("year").desc(nulls_last=True), "-rating_count", "pk"),
+    "title": ("title", "year", "pk"),
+}
+# What the filter form offers.
+FILTER_CHOICES = {
+    "decades": list(range(FIRST_DECADE, LAST_DECADE + 1, 10)),
+    "min_ratings": [3.0, 3.5, 4.0, 4.5],
+    "min_counts": [10, 50, 100, 500, 1000],
+}
+# Matches a search keeps at most: enough for any person, few enough for one query.
+MAX_SEARCH_RESULTS = 1000
+
+
+class BadListing(ValueError):
+    """A filter or sort the visitor asked for that cannot be honoured."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    genre: str = ""
+    decade: int | None = None
+    min_rating: float | None = None
+    min_ratings: int | None = None
+    sort: str = "popular"
+    default_sort: str = "popular"
+
+    @classmethod
+    def from_query(cls, query, *, default_sort="popular"):
+        decade = _whole_number(query.get("decade"), "decade", FIRST_DECADE, LAST_DECADE)
+        if decade is not None and decade % 10:
+            raise BadListing("decade must be a year ending in 0, such as 1990.")
+        sort = query.get("sort") or default_sort
+        if sort not in SORTS or (sort == "relevance" and default_sort != "relevance"):
+            choices = [name for name in SORTS if name != "relevance" or default_sort == "relevance"]
+            raise BadListing(f"sort must be one of {', '.join(choices)}.")
+        return cls(
+            genre=(query.get("genre") or "")[:40],
+            decade=decade,
+            min_rating=_rating(query.get("min_rating")),
+            min_ratings=_whole_number(query.get("min_ratings"), "min_ratings", 0, MAX_RATING_COUNT),
+            sort=sort,
+            default_sort=default_sort,
+        )
+
+    def filter(self, movies):
+        if self.genre:
+            movies = movies.filter(genres__slug=self.genre)
+        if self.decade is not None:
+            movies = movies.filter(year__gte=self.decade, year__lt=self.decade + 10)
+        if self.min_rating is not None:
+            movies = movies.filter(rating_mean__gte=self.min_rating)
+        if self.min_ratings:
+            movies = movies.filter(rating_count__gte=self.min_ratings)
+        return movies
+
+    def ordered(self, movies):
+        return self.filter(movies).order_by(*ORDERINGS[self.sort])
+
+    def query_string(self, **extra):
+        """This listing as URL parameters (without defaults), plus ``extra``."""
+        values = {
+            "genre": self.genre,
+            "decade": self.decade,
+            "min_rating": self.min_rating,
+            "min_ratings": self.min_ratings,
+            "sort": self.sort if self.sort != self.default_sort else None,
+        }
+        values.update(extra)
+        return urlencode({key: value for key, value in values.items() if value not in ("", None)})
+
+    def without_genre(self):
+        return replace(self, genre="")
+
+
+def _whole_number(raw, name, low, high):
+    if raw in (None, ""):
+        return None
+    # str.isdigit accepts "²"; only ASCII digits make a number here.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or not low <= int(raw) <= high:
+        raise BadListing(f"{name} must be a whole number from {low} to {high}.")
+    return int(raw)
+
+
+def _rating(raw):
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw) if len(raw) <= 8 and raw.isascii() else None
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= 5:
+        raise BadListing("min_rating must be a number from 0 to 5.")
+    return value
+
+
+class IdPage:
+    """A page of a ranked id list, shaped like Django's Page for the templates."""
+
+    def __init__(self, page, movies):
+        self._page = page
+        self.object_list = movies
+
+    def __getattr__(self, name):
+        return getattr(self._page, name)
+
+
+def page_of(items, raw_number, *, to_movies=None):
+    """The requested page of ``items`` (a queryset, or a list of movie ids with
+    ``to_movies`` turning the page's ids into movies). A page that does not
+    exist is a 404 saying which pages do."""
+    paginator = Paginator(items, PAGE_SIZE, allow_empty_first_page=True)
+    raw = raw_number or "1"
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or not 1 <= int(raw) <= paginator.num_pages:
+        pages = "page 1" if paginator.num_pages == 1 else f"pages 1 to {paginator.num_pages}"
+        raise NotFound(f"There is no page {raw[:20]} of this list; it has {pages}.")
+    page = paginator.page(int(raw))
+    if to_movies is not None:
+        return IdPage(page, to_movies(list(page.object_list)))
+    return page
+
+
+def page_numbers(page):
+    """Page numbers to show around the current one, None where pages are left out."""
+    return [
+        None if number == page.paginator.ELLIPSIS else number
+        for number in page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
+    ]
+
+
+def search_results(index, query, listing, raw_page):
+    """A page of the movies matching ``query``, filtered by ``listing``; ranked
+    by match quality (then popularity) unless another sort was asked for."""
+    ranked = [match.movie_id for match in index.search(query, limit=MAX_SEARCH_RESULTS)]
+    movies = listing.filter(catalog_movies().filter(pk__in=ranked))
+    if listing.sort == "relevance":
+        kept = set(movies.values_list("pk", flat=True))
+        ids = [movie_id for movie_id in ranked if movie_id in kept]
+    else:
+        ids = list(movies.order_by(*ORDERINGS[listing.sort]).values_list("pk", flat=True))
+    return page_of(ids, raw_page, to_movies=movies_by_ids)

@@ -1,0 +1,105 @@
+"""Browsing the catalog as a visitor does: forgiving search with suggestions,
+filters and sort orders, numbered pages, tags, links and the rating chart."""
+
+import pytest
+
+from movie.models import Movie, MovieTag, Tag
+
+pytestmark = pytest.mark.django_db
+
+
+def titles_on(response):
+    return [movie.title for movie in response.context["page"].object_list]
+
+
+def test_search_forgives_a_typo_and_ranks_the_match_first(client, catalog):
+    Movie.objects.filter(title="Movie 05").update(title="The Godfather", rating_count=1)
+    response = client.get("/search/", {"q": "godfathr"})
+    assert titles_on(response)[0] == "The Godfather"
+
+
+def test_search_suggestions_are_json_best_first(client, catalog):
+    Movie.objects.filter(title="Movie 07").update(title="Á köldum klaka")
+    answer = client.get("/api/search", {"q": "koldum"}).json()
+    assert answer["query"] == "koldum"
+    assert answer["results"][0]["title"] == "Á köldum klaka"
+    assert answer["results"][0]["url"].startswith("/movie/")
+    assert client.get("/api/search", {"q": ""}).json()["results"] == []
+
+
+def test_filters_and_sort_on_a_genre_page(client, catalog):
+    response = client.get("/genres/action/", {"decade": "1990", "min_ratings": "1", "sort": "title"})
+    movies = list(response.context["page"].object_list)
+    assert movies and all(1990 <= m.year < 2000 and m.rating_count >= 1 for m in movies)
+    assert [m.title for m in movies] == sorted(m.title for m in movies)
+    assert all("Action" in [g.name for g in m.genres.all()] for m in movies)
+
+
+def test_search_filters_by_genre_and_minimum_rating(client, catalog):
+    response = client.get("/search/", {"q": "movie", "genre": "drama", "min_rating": "3"})
+    movies = [m for page in [response.context["page"]] for m in page.object_list]
+    assert movies and all(m.rating_mean >= 3 for m in movies)
+    assert all("Drama" in [g.name for g in m.genres.all()] for m in movies)
+
+
+@pytest.mark.parametrize(
+    ("query", "sentence"),
+    [
+        ({"decade": "1995"}, "decade must be a year ending in 0"),
+        ({"decade": "²"}, "decade must be a whole number"),
+        ({"min_rating": "9"}, "min_rating must be a number from 0 to 5."),
+        ({"min_ratings": "9" * 5000}, "min_ratings must be a whole number"),
+        ({"sort": "relevance"}, "sort must be one of popular, rating, year, title."),
+    ],
+)
+def test_a_bad_filter_is_a_400_that_says_why(client, catalog, query, sentence):
+    response = client.get("/genres/action/", query)
+    assert response.status_code == 400
+    assert sentence in response.content.decode()
+
+
+def test_numbered_pages_keep_the_filters(client, catalog):
+    html = client.get("/", {"page": "1"}).content.decode()
+    assert 'aria-current="page">1<' in html and 'href="?page=2"' in html
+    html = client.get("/genres/action/", {"sort": "title"}).content.decode()
+    assert "page=" not in html or "sort=title&amp;page=" in html
+
+
+def test_a_movie_page_shows_tags_links_and_the_rating_chart(client, catalog):
+    movie = Movie.objects.get(title="Movie 01")
+    movie.tmdb_id, movie.rating_histogram = 603, [0, 0, 0, 0, 0, 0, 0, 3, 0, 1]
+    movie.save()
+    tag = Tag.objects.create(name="time travel", slug="time-travel")
+    MovieTag.objects.create(movie=movie, tag=tag, count=4)
+    html = client.get(movie.get_absolute_url()).content.decode()
+    assert 'href="/tags/time-travel/"' in html and "×4" in html
+    assert 'href="https://www.themoviedb.org/movie/603"' in html
+    assert "How people rated it" in html and "3 ratings (75%)" in html
+    tagged = client.get("/tags/time-travel/")
+    assert titles_on(tagged) == ["Movie 01"]
+    assert client.get("/tags/no-such-tag/").status_code == 404
+
+
+def test_whole_star_datasets_chart_five_bars(client, catalog):
+    movie = Movie.objects.get(title="Movie 01")
+    movie.rating_histogram = [0, 1, 0, 2, 0, 0, 0, 0, 0, 5]
+    movie.save()
+    html = client.get(movie.get_absolute_url()).content.decode()
+    assert html.count('class="stars-label"') == 5
+
+
+def test_browse_lists_the_genres(client, catalog):
+    html = client.get("/genres/").content.decode()
+    assert 'href="/genres/action/"' in html and 'href="/genres/sci-fi/"' in html
+
+
+def test_favicon_is_served_on_every_address(client, db):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
+    assert b"<svg" in response.content
+
+
+def test_for_you_is_a_page_of_picks(client, catalog):
+    response = client.get("/for-you/")
+    assert response.status_code == 200
+    assert "Top picks for you" in response.content.decode()

@@ -1,0 +1,145 @@
+/* The site's own behaviour: the phone menu and the search suggestions.
+   Loaded in <head>, so the "js" class is set before the page is drawn (the
+   stylesheet folds the phone menu away only when this script runs). */
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+  var script = document.currentScript;
+  var endpoint = script && script.dataset.suggestEndpoint;
+  var DELAY_MS = 120;
+
+  function setUpMenu() {
+    var header = document.querySelector("[data-site-header]");
+    var button = document.querySelector("[data-menu-button]");
+    if (!header || !button) return;
+    button.addEventListener("click", function () {
+      var open = header.classList.toggle("menu-open");
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+    // A click outside the "Compare models" group closes it.
+    document.addEventListener("click", function (event) {
+      document.querySelectorAll("details.nav-group[open]").forEach(function (group) {
+        if (!group.contains(event.target)) group.removeAttribute("open");
+      });
+    });
+  }
+
+  /* One suggestion list per input marked data-suggest, following the ARIA
+     combobox pattern: arrows move, Enter opens, Escape closes. */
+  function setUpSuggestions(input, number) {
+    var list = document.createElement("ul");
+    var active = -1;
+    var timer = null;
+    var asked = "";
+    list.id = "search-suggestions-" + number;
+    list.className = "suggestions";
+    list.setAttribute("role", "listbox");
+    list.hidden = true;
+    input.parentNode.classList.add("has-suggestions");
+    input.parentNode.appendChild(list);
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-controls", list.id);
+    input.setAttribute("aria-expanded", "false");
+
+    function options() { return list.querySelectorAll("[role=option]"); }
+
+    function close() {
+      list.hidden = true;
+      active = -1;
+      input.setAttribute("aria-expanded", "false");
+      input.removeAttribute("aria-activedescendant");
+    }
+
+    function highlight(index) {
+      var all = options();
+      if (!all.length) return;
+      active = (index + all.length) % all.length;
+      all.forEach(function (option, i) { option.setAttribute("aria-selected", i === active ? "true" : "false"); });
+      input.setAttribute("aria-activedescendant", all[active].id);
+    }
+
+    function show(results) {
+      list.textContent = "";
+      results.forEach(function (movie, i) {
+        var item = document.createElement("li");
+        var link = document.createElement("a");
+        item.id = list.id + "-" + i;
+        item.setAttribute("role", "option");
+        item.setAttribute("aria-selected", "false");
+        link.href = movie.url;
+        link.tabIndex = -1;
+        link.textContent = movie.year ? movie.title + " (" + movie.year + ")" : movie.title;
+        item.appendChild(link);
+        list.appendChild(item);
+      });
+      list.hidden = results.length === 0;
+      input.setAttribute("aria-expanded", results.length ? "true" : "false");
+      active = -1;
+    }
+
+    function ask() {
+      var query = input.value.trim();
+      if (query === asked) return;
+      asked = query;
+      if (!query) { show([]); return; }
+      fetch(endpoint + "?q=" + encodeURIComponent(query), { headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : { results: [] }; })
+        .then(function (answer) { if (input.value.trim() === query) show(answer.results || []); })
+        .catch(function () { show([]); });
+    }
+
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(ask, DELAY_MS);
+    });
+    input.addEventListener("keydown", function (event) {
+      if (list.hidden) return;
+      if (event.key === "ArrowDown") { event.preventDefault(); highlight(active + 1); }
+      else if (event.key === "ArrowUp") { event.preventDefault(); highlight(active - 1); }
+      else if (event.key === "Escape") { close(); }
+      else if (event.key === "Enter" && active >= 0) {
+        event.preventDefault();
+        window.location.assign(options()[active].querySelector("a").href);
+      }
+    });
+    input.addEventListener("blur", function () { setTimeout(close, 150); });
+  }
+
+  /* The phone's rating list presses the matching star button, so the rating
+     goes out exactly as a click on the star would (static/js/events.js). */
+  function setUpRatingSelects() {
+    document.querySelectorAll("[data-rating-select]").forEach(function (select) {
+      select.addEventListener("change", function () {
+        var widget = select.closest("[data-rating-widget]");
+        var star = widget && widget.querySelector('[data-rating="' + select.value + '"]');
+        if (star) star.click();
+      });
+    });
+  }
+
+  /* A display equation wider than the screen scrolls inside its own box, and
+     says so, instead of being cut at the page's edge. */
+  function setUpWideEquations() {
+    document.querySelectorAll('.review-body math[display="block"]').forEach(function (math) {
+      var box = document.createElement("div");
+      box.className = "math-scroll";
+      math.parentNode.insertBefore(box, math);
+      box.appendChild(math);
+    });
+    function mark() {
+      document.querySelectorAll(".math-scroll").forEach(function (box) {
+        box.classList.toggle("overflows", box.scrollWidth > box.clientWidth + 1);
+      });
+    }
+    mark();
+    window.addEventListener("resize", mark);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setUpMenu();
+    setUpWideEquations();
+    setUpRatingSelects();
+    if (endpoint) document.querySelectorAll("input[data-suggest]").forEach(setUpSuggestions);
+  });
+})();
