@@ -5,6 +5,7 @@ import os
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from events.models import ClickEvent
 from movie.models import Movie
@@ -63,9 +64,9 @@ def test_rating_widget_saves_changes_and_shows_the_current_rating(page):
     widget = page.locator("[data-rating-widget]")
     assert widget.locator(".rating-value").inner_text() == "Not rated yet"
     widget.locator('[data-rating="4"]').click()
-    page.wait_for_function("document.querySelector('.rating-value').textContent === '4 / 5'")
+    expect(page.locator(".rating-value")).to_have_text("4 / 5")
     widget.locator('[data-rating="2.5"]').click()
-    page.wait_for_function("document.querySelector('.rating-value').textContent === '2.5 / 5'")
+    expect(page.locator(".rating-value")).to_have_text("2.5 / 5")
     wait_for(lambda: ClickEvent.objects.filter(event_type="rating").count() == 2)
 
     page.reload()
