@@ -8,8 +8,10 @@ batch then serves eight pairs per positive, for little more time). The validatio
 metric is NDCG@10 over all unseen items for one random training interaction
 per user, held back from the fitting; the best epoch's weights are kept.
 """
+
 import copy
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -25,6 +27,25 @@ from predictors.sampling import sample_negatives
 from predictors.zoo import CLOSED_FORM, build_model, hyperparameters
 
 log = logging.getLogger(__name__)
+
+
+def progress_bars_wanted(stream=None):
+    """True when ``stream`` (tqdm's, stderr by default) is a terminal: a bar
+    redraws one line there, but in a log file or a pipe every redraw becomes a
+    line of its own."""
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
+def progress_bar(progress, **options):
+    """A tqdm bar, drawn when ``progress`` is True, or with None only on a terminal."""
+    wanted = progress_bars_wanted() if progress is None else progress
+    return tqdm(disable=not wanted, leave=False, **options)
+
 
 def batch_loss(model, users, items, params):
     """users (B,), items (B, 1+K) with the positive first -> scalar loss."""
@@ -50,9 +71,10 @@ def epoch_rows(fit, params):
     return rows
 
 
-def train_epochs(model, fit, validation, params, rng, stage, progress=True, on_epoch=None):
+def train_epochs(model, fit, validation, params, rng, stage, progress=None, on_epoch=None):
     """Trains in place with early stopping; returns the per-epoch curve.
-    ``on_epoch(entry, max_epochs)`` is called with each epoch's curve entry.
+    ``on_epoch(entry, max_epochs)`` is called with each epoch's curve entry;
+    ``progress``: see progress_bar.
     Without ``validation`` every epoch runs and the last weights are kept."""
     optimizer = torch.optim.Adam(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
     known = fit.keys()
@@ -60,13 +82,15 @@ def train_epochs(model, fit, validation, params, rng, stage, progress=True, on_e
     if not len(rows):
         raise DataError("Every user has interacted with every item, so there is nothing to rank.")
     curve, best, best_state, waited = [], -1.0, None, 0
-    bar = tqdm(range(1, params["epochs"] + 1), desc=stage, disable=not progress, leave=False)
+    bar = progress_bar(progress, iterable=range(1, params["epochs"] + 1), desc=stage)
     for epoch in bar:
         model.train()
         started = time.perf_counter()
         order = rng.permutation(rows)
         users = fit.users[order]
-        items = np.concatenate([fit.items[order, None], sample_negatives(users, fit.n_items, known, rng, params["negatives"])], axis=1)
+        items = np.concatenate(
+            [fit.items[order, None], sample_negatives(users, fit.n_items, known, rng, params["negatives"])], axis=1
+        )
         users, items = torch.from_numpy(users), torch.from_numpy(items)
         total = 0.0
         for start in range(0, len(users), params["batch_size"]):
@@ -77,8 +101,15 @@ def train_epochs(model, fit, validation, params, rng, stage, progress=True, on_e
             optimizer.step()
             total += loss.item() * len(users[batch])
         score = None if validation is None else full_ranking(model_scorer(model), fit, validation)["ndcg@10"]
-        curve.append({"stage": stage, "epoch": epoch, "loss": total / len(users), "val_ndcg@10": score,
-                      "seconds": time.perf_counter() - started})
+        curve.append(
+            {
+                "stage": stage,
+                "epoch": epoch,
+                "loss": total / len(users),
+                "val_ndcg@10": score,
+                "seconds": time.perf_counter() - started,
+            }
+        )
         bar.set_postfix(loss=f"{total / len(users):.4f}", val_ndcg="-" if score is None else f"{score:.4f}")
         if on_epoch is not None:
             on_epoch(curve[-1], params["epochs"])
@@ -93,7 +124,8 @@ def train_epochs(model, fit, validation, params, rng, stage, progress=True, on_e
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
-        log.info("%s: best validation NDCG@10 %.4f after %d epochs", stage, best, len(curve))
+        # DEBUG: the run's summary line already says how training went.
+        log.debug("%s: best validation NDCG@10 %.4f after %d epochs", stage, best, len(curve))
     model.eval()
     return curve
 
@@ -101,27 +133,39 @@ def train_epochs(model, fit, validation, params, rng, stage, progress=True, on_e
 def branch_hyperparameters(params, branch):
     """How NeuMF pre-trains its ``branch``: that model's defaults at NeuMF's
     size, weighting recent interactions as NeuMF does."""
-    return hyperparameters(branch, dim=params["dim"], layers=params["layers"] or None,
-                           recent_positives=params["recent_positives"], recent_weight=params["recent_weight"])
+    return hyperparameters(
+        branch,
+        dim=params["dim"],
+        layers=params["layers"] or None,
+        recent_positives=params["recent_positives"],
+        recent_weight=params["recent_weight"],
+    )
 
 
-def fit_closed_form(model_name, train, fit, validation, params, progress=True, on_epoch=None):
+def fit_closed_form(model_name, train, fit, validation, params, progress=None, on_epoch=None):
     """EASE: fitted once without the validation interactions, to report the
     same validation NDCG@10 as the other models' curves, then once on all of
     ``train`` (nothing is selected on validation, so nothing is held back)."""
-    bar = tqdm(total=2, desc=model_name, disable=not progress, leave=False)
+    bar = progress_bar(progress, total=2, desc=model_name)
     started = time.perf_counter()
     held_back = build_model(model_name, params, fit.n_users, fit.n_items, fit.users, fit.items).fit(params["l2"])
     score = full_ranking(model_scorer(held_back), fit, validation)["ndcg@10"]
     bar.update()
-    model = build_model(model_name, params, train.n_users, train.n_items, train.users, train.items).fit(params["l2"]).eval()
+    model = (
+        build_model(model_name, params, train.n_users, train.n_items, train.users, train.items).fit(params["l2"]).eval()
+    )
     bar.update()
     bar.close()
-    entry = {"stage": model_name, "epoch": 1, "loss": model.reconstruction_error, "val_ndcg@10": score,
-             "seconds": time.perf_counter() - started}
+    entry = {
+        "stage": model_name,
+        "epoch": 1,
+        "loss": model.reconstruction_error,
+        "val_ndcg@10": score,
+        "seconds": time.perf_counter() - started,
+    }
     if on_epoch is not None:
         on_epoch(entry, 1)
-    log.info("%s: validation NDCG@10 %.4f, fitted in closed form", model_name, score)
+    log.debug("%s: validation NDCG@10 %.4f, fitted in closed form", model_name, score)
     return model, train, [entry]
 
 
@@ -129,7 +173,7 @@ def _with_epochs(params, stage, epochs):
     return params if epochs is None else {**params, "epochs": epochs[stage]}
 
 
-def fit_model(model_name, train, params, rng, progress=True, on_epoch=None, epochs=None):
+def fit_model(model_name, train, params, rng, progress=None, on_epoch=None, epochs=None):
     """A trained model, the interactions it was fitted on, and its curves.
     NeuMF first trains GMF and MLP branches and starts from them, as He et
     al. do. ``train`` keeps every interaction the model may learn from;
@@ -148,11 +192,15 @@ def fit_model(model_name, train, params, rng, progress=True, on_epoch=None, epoc
         for branch in ("gmf", "mlp"):
             branch_params = _with_epochs(branch_hyperparameters(params, branch), f"neumf/{branch}", epochs)
             branches[branch] = build_model(branch, branch_params, fit.n_users, fit.n_items, fit.users, fit.items)
-            curves += train_epochs(branches[branch], fit, validation, branch_params, rng, f"neumf/{branch}", progress, on_epoch)
+            curves += train_epochs(
+                branches[branch], fit, validation, branch_params, rng, f"neumf/{branch}", progress, on_epoch
+            )
         model = NeuMF.from_pretrained(branches["gmf"], branches["mlp"], params["alpha"])
     else:
         model, curves = build_model(model_name, params, fit.n_users, fit.n_items, fit.users, fit.items), []
-    curves += train_epochs(model, fit, validation, _with_epochs(params, model_name, epochs), rng, model_name, progress, on_epoch)
+    curves += train_epochs(
+        model, fit, validation, _with_epochs(params, model_name, epochs), rng, model_name, progress, on_epoch
+    )
     return model, fit, curves
 
 
@@ -186,9 +234,9 @@ def score_held_out(model, protocol, train, test, seed):
     return evaluate(model_scorer(model), protocol, train, test, np.random.default_rng(seed + 2))
 
 
-def train_and_evaluate(data, model_name, params, protocol, seed, progress=True, on_epoch=None):
+def train_and_evaluate(data, model_name, params, protocol, seed, progress=None, on_epoch=None):
     """Split ``data`` for ``protocol``, train, and score the held-out part
-    (``on_epoch``: see train_epochs)."""
+    (``progress``, ``on_epoch``: see train_epochs)."""
     torch.manual_seed(seed)
     train, test = protocol_split(data, protocol, seed)
     params = {**params, "protocol": protocol, "seed": seed}

@@ -129,10 +129,11 @@ def _served_stage(run):
     return record
 
 
-def train(run, progress=False):
+def train(run, progress=None):
     """Trains ``run``'s model as described above and registers a candidate;
     the run records progress, the curve and the summary. Raises DataError or
-    ValueError with one sentence for data or settings it cannot train on."""
+    ValueError with one sentence for data or settings it cannot train on.
+    ``progress``: bars on a terminal by default (training.progress_bar)."""
 
     def work():
         params = hyperparameters(run.model_name, run.protocol, **run.overrides)
@@ -206,7 +207,7 @@ def comparison_rows(version):
     ]
 
 
-def evaluate(version, save=False, run=None, progress=False):
+def evaluate(version, save=False, run=None, progress=None):
     """Scores ``version``'s recipe on its own split again: its artifact must
     still load, its dataset must be unchanged, and the split's fit is redone
     with its hyper-parameters and seed (the served artifact saw the held-out
@@ -232,7 +233,7 @@ def evaluate(version, save=False, run=None, progress=False):
     return result.metrics, baselines
 
 
-def evaluate_run(run, progress=False):
+def evaluate_run(run, progress=None):
     """A queued re-evaluation: ``evaluate(run.target, save=True)`` recorded on the run."""
 
     def work():

@@ -86,7 +86,8 @@ class Command(BaseCommand):
         given = {key: value for key, value in overrides.items() if value is not None}
         run = training_service.start_run(model_name, dataset or settings.MOVIELENS_DATASET, protocol, seed, given)
         try:
-            trained = training_service.train(run, progress=options["verbosity"] > 0)
+            # Bars only on a terminal (None); elsewhere the summary line below says how it went.
+            trained = training_service.train(run, progress=None if options["verbosity"] > 0 else False)
         except DataError as error:
             raise CommandError(str(error)) from None
         refused = None
