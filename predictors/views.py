@@ -11,6 +11,7 @@ from predictors.metrics_log import record_impression
 from predictors.models import ModelVersion
 from predictors.names import SERVED_MODELS
 from predictors.popularity import popular_movie_ids
+from predictors.training_status import training_notice
 from sitewide.errors import NotFound, json_error
 
 MAX_K = 50
@@ -63,6 +64,8 @@ def _recommendation_page(request, model_name, for_you=False):
         "history": history_movies,
         "other_models": [(name, label) for name, label in SERVED_MODELS.items() if name != model_name],
         "for_you": for_you,
+        # Why popularity stands in: the model's training run, queued, running or not served.
+        "training": training_notice(model_name) if result.fallback == serving.Fallback.NOT_TRAINED else None,
     }
     return render(request, "predictors/model_page.html", context)
 
