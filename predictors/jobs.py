@@ -10,6 +10,10 @@ django-tasks-db leaves a task "running" for good when its worker dies without
 a chance to say so (kill -9, a lost machine), so ``fail_abandoned`` ends such
 runs: at once when the worker was on this host and its process is gone,
 otherwise once the run has reported no progress for TRAINING_JOB_STALE_SECONDS.
+
+``queue_missing_models`` is the first start's part (``./run serve``): it
+queues the served models never trained here, to be activated when done
+(training_status tells their pages how that is going).
 """
 
 import logging
@@ -25,14 +29,18 @@ from django_tasks_db.models import DBTaskResult
 
 from events.heartbeat import worker_name
 from predictors import training_service
-from predictors.models import TrainingRun
+from predictors.models import ModelVersion, TrainingRun
+from predictors.names import SERVED_MODELS
+from predictors.training_status import UNFINISHED
+from predictors.zoo import CLOSED_FORM
 
 log = logging.getLogger(__name__)
 
 
 @task()
-def run_job(run_id):
-    """The task the worker runs: one queued TrainingRun, trained or re-evaluated."""
+def run_job(run_id, activate=False):
+    """The task the worker runs: one queued TrainingRun, trained or re-evaluated;
+    ``activate``: serve the trained version if the quality gate lets it."""
     run = TrainingRun.objects.select_related("target").get(pk=run_id)
     if not run.claim(worker_name()):
         log.info("run %s is %s, not queued; skipped", run_id, run.status)
@@ -40,21 +48,25 @@ def run_job(run_id):
     training_service.limit_threads()
     if run.kind == TrainingRun.Kind.EVALUATE:
         return training_service.evaluate_run(run)
-    return training_service.train(run).summary
+    trained = training_service.train(run)
+    if activate:
+        training_service.activate(trained)
+    return trained.run.summary
 
 
-def queue(run):
+def queue(run, activate=False):
     """Saves the unsaved ``run`` as queued and enqueues its task, in one transaction."""
     with transaction.atomic():
         run.status = TrainingRun.Status.QUEUED
         run.save()
-        run.task_id = str(run_job.enqueue(run.pk).id)
+        run.task_id = str(run_job.enqueue(run.pk, activate=activate).id)
         run.save(update_fields=["task_id"])
     return run
 
 
-def queue_training(model_name, dataset, protocol="full", seed=0, overrides=None, user=None):
-    """A run that trains ``model_name`` with the given overrides of its defaults."""
+def queue_training(model_name, dataset, protocol="full", seed=0, overrides=None, user=None, activate=False):
+    """A run that trains ``model_name`` with the given overrides of its defaults
+    (``activate``: see run_job)."""
     return queue(
         TrainingRun(
             model_name=model_name,
@@ -63,7 +75,8 @@ def queue_training(model_name, dataset, protocol="full", seed=0, overrides=None,
             seed=seed,
             overrides=overrides or {},
             requested_by=user,
-        )
+        ),
+        activate=activate,
     )
 
 
@@ -124,3 +137,29 @@ def fail_abandoned():
             log.warning("run %s: %s", run.pk, reason)
             abandoned.append(run)
     return abandoned
+
+
+def untrained_models(dataset):
+    """The served models with no active version, no version trained on
+    ``dataset`` and no training run queued or running, closed-form models
+    first (they are done in seconds). A version the quality gate kept from
+    being served counts as trained: training it again would give the same."""
+    busy = set(
+        TrainingRun.objects.filter(kind=TrainingRun.Kind.TRAIN, status__in=UNFINISHED).values_list(
+            "model_name", flat=True
+        )
+    )
+    served = set(ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).values_list("model_name", flat=True))
+    trained = set(ModelVersion.objects.filter(dataset=dataset).values_list("model_name", flat=True))
+    names = [name for name in SERVED_MODELS if name not in busy | served | trained]
+    return sorted(names, key=lambda name: name not in CLOSED_FORM)
+
+
+def queue_missing_models(dataset=None):
+    """Queues a training run, activated when done, for each untrained model
+    (untrained_models) of ``dataset`` (default: the site's); returns the runs.
+    Safe to repeat: a model whose run is queued or running is not queued again,
+    and runs whose worker died are failed first so that they are."""
+    dataset = dataset or settings.MOVIELENS_DATASET
+    fail_abandoned()
+    return [queue_training(name, dataset, activate=True) for name in untrained_models(dataset)]

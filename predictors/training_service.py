@@ -24,7 +24,7 @@ from predictors import training
 from predictors.baselines import fit_als, fit_popularity
 from predictors.data import DataError, fingerprint, from_database
 from predictors.evaluation import evaluate as score_protocol
-from predictors.models import ModelVersion, TrainingRun, ndcg_at_10
+from predictors.models import ActivationRefused, ModelVersion, TrainingRun, ndcg_at_10
 from predictors.registry import register
 from predictors.zoo import CLOSED_FORM, hyperparameters
 
@@ -174,6 +174,21 @@ def train(run, progress=None):
         return Trained(version, run, result, summary)
 
     return _recorded(run, work)
+
+
+def activate(trained, force=False):
+    """Serves ``trained``'s version when the registry's rules allow it and
+    brings the summary up to date (it names the version's status); returns
+    the ActivationRefused, or None when the version is now served."""
+    refused = None
+    try:
+        trained.version.activate(force=force)
+    except ActivationRefused as error:
+        refused = error
+    trained.summary = training_summary(trained.version, trained.result)
+    trained.run.summary = trained.summary if refused is None else f"{trained.summary} {refused}."
+    trained.run.save(update_fields=["summary"])
+    return refused
 
 
 def training_summary(version, result):

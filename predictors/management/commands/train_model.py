@@ -4,7 +4,6 @@ from django.core.management.base import BaseCommand, CommandError
 from predictors import training_service
 from predictors.data import DataError
 from predictors.evaluation import PROTOCOLS
-from predictors.models import ActivationRefused
 from predictors.zoo import CLOSED_FORM, DEFAULTS, MODEL_NAMES, SETTINGS, hyperparameters
 
 
@@ -90,16 +89,8 @@ class Command(BaseCommand):
             trained = training_service.train(run, progress=None if options["verbosity"] > 0 else False)
         except DataError as error:
             raise CommandError(str(error)) from None
-        refused = None
-        if activate:
-            try:
-                trained.version.activate(force=force)
-            except ActivationRefused as error:
-                refused = error
-        summary = training_service.training_summary(trained.version, trained.result)
-        run.summary = summary
-        run.save(update_fields=["summary"])
-        self.stdout.write(summary)
+        refused = training_service.activate(trained, force=force) if activate else None
+        self.stdout.write(trained.summary)
         self.write_quality_table(trained.version)
         if refused:
             raise CommandError(f"{refused}; --force activates it anyway.")
