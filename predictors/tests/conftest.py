@@ -9,3 +9,16 @@ def model_store(settings, tmp_path):
     settings.MODEL_TRAINING_THREADS = 1
     yield
     torch.set_num_threads(1)
+
+
+@pytest.fixture
+def fresh_predictors():
+    """Each test's database reuses primary keys: forget what earlier tests loaded."""
+    from django.core.cache import cache
+
+    from predictors import serving
+
+    serving.reset_predictors()
+    cache.clear()
+    yield
+    serving.reset_predictors()

@@ -18,13 +18,7 @@ MODELS = ("gmf", "neumf", "ngcf", "ease")
 TINY = {"dim": 8, "epochs": 3, "patience": 1}
 
 
-@pytest.fixture(autouse=True)
-def fresh_predictors():
-    """Each test's database reuses primary keys: forget what earlier tests loaded."""
-    serving.reset_predictors()
-    cache.clear()
-    yield
-    serving.reset_predictors()
+pytestmark = pytest.mark.usefixtures("fresh_predictors")
 
 
 @pytest.fixture
