@@ -13,6 +13,7 @@ from django.db.models import F
 
 from movie.catalog import catalog_movies, movies_by_ids
 from sitewide.errors import NotFound
+from sitewide.numbers import whole_number
 
 PAGE_SIZE = 24
 FIRST_DECADE, LAST_DECADE = 1900, 2020
@@ -104,10 +105,10 @@ class Listing:
 def _whole_number(raw, name, low, high):
     if raw in (None, ""):
         return None
-    # str.isdigit accepts "²"; only ASCII digits make a number here.
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or not low <= int(raw) <= high:
+    value = whole_number(raw, max_digits=12)
+    if value is None or not low <= value <= high:
         raise BadListing(f"{name} must be a whole number from {low} to {high}.")
-    return int(raw)
+    return value
 
 
 def _rating(raw):
@@ -139,10 +140,11 @@ def page_of(items, raw_number, *, to_movies=None):
     exist is a 404 saying which pages do."""
     paginator = Paginator(items, PAGE_SIZE, allow_empty_first_page=True)
     raw = raw_number or "1"
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or not 1 <= int(raw) <= paginator.num_pages:
+    number = whole_number(raw)
+    if number is None or not 1 <= number <= paginator.num_pages:
         pages = "page 1" if paginator.num_pages == 1 else f"pages 1 to {paginator.num_pages}"
         raise NotFound(f"There is no page {raw[:20]} of this list; it has {pages}.")
-    page = paginator.page(int(raw))
+    page = paginator.page(number)
     if to_movies is not None:
         return IdPage(page, to_movies(list(page.object_list)))
     return page

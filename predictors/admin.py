@@ -19,6 +19,7 @@ from predictors.charts import training_curves_svg
 from predictors.dashboard import KEY_METRICS, dashboard_context, metric
 from predictors.evaluation import PROTOCOLS
 from predictors.models import ModelVersion, RegistryRuleError, TrainingRun
+from sitewide.numbers import whole_number
 
 # The admin index links to the dashboard.
 admin.site.index_template = "admin/predictors/index.html"
@@ -99,8 +100,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         """``gmf:3`` finds that version; anything else searches the text fields."""
         model_name, colon, number = search_term.strip().partition(":")
-        if colon and number.isdigit():
-            return queryset.filter(model_name=model_name.lower(), version=int(number)), False
+        if colon and whole_number(number) is not None:
+            return queryset.filter(model_name=model_name.lower(), version=whole_number(number)), False
         return super().get_search_results(request, queryset, search_term)
 
     # --- permissions: versions are made by training, changed only by the actions ---

@@ -13,6 +13,7 @@ import torch
 from predictors import artifacts
 from predictors.models import ModelVersion
 from predictors.zoo import build_model
+from sitewide.numbers import whole_number
 
 
 class VersionLabelError(ValueError):
@@ -106,7 +107,7 @@ def find_version(label):
         if version is None:
             raise VersionLabelError(f"No version of {model_name!r} is active; name one as {model_name}:N.")
         return version
-    if not number.isdigit():
+    if whole_number(number) is None:
         raise VersionLabelError(f"{label!r} is not a version label; write it as MODEL:NUMBER, e.g. ngcf:3.")
     try:
         return ModelVersion.objects.get(model_name=model_name, version=int(number))

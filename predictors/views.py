@@ -13,6 +13,7 @@ from predictors.names import SERVED_MODELS
 from predictors.popularity import popular_movie_ids
 from predictors.training_status import training_notice
 from sitewide.errors import NotFound, json_error
+from sitewide.numbers import whole_number
 
 MAX_K = 50
 HISTORY_SHOWN = 20
@@ -76,10 +77,11 @@ def recommendations_api(request):
     if model_name not in SERVED_MODELS:
         return json_error(400, f"model must be one of {', '.join(SERVED_MODELS)}.")
     raw_k = request.GET.get("k", "10")
-    if not raw_k.isdigit() or not 1 <= int(raw_k) <= MAX_K:
+    k = whole_number(raw_k, max_digits=3)
+    if k is None or not 1 <= k <= MAX_K:
         return json_error(400, f"k must be a whole number from 1 to {MAX_K}.")
     _, history_ids, _ = _visitor(request)
-    result = serving.recommend(model_name, history_ids, k=int(raw_k))
+    result = serving.recommend(model_name, history_ids, k=k)
     record_impression(result, visitor_key(request, create=False))
     movies = movies_by_ids(result.movie_ids)
     # The popular list that stands in for a model carries no scores.

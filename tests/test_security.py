@@ -188,7 +188,7 @@ def test_junk_page_numbers_are_a_404_with_a_sentence(catalog, client, page):
 
 
 @pytest.mark.parametrize("query", [{"model": "gmf' OR '1'='1"}, {"model": "gmf", "k": "10; DROP TABLE movie_movie"},
-                                   {"model": "gmf", "k": "1 OR 1=1"}])
+                                   {"model": "gmf", "k": "1 OR 1=1"}, {"model": "ease", "k": "²"}, {"model": "gmf", "k": "9" * 5000}])
 def test_api_parameters_with_sql_are_refused(catalog, client, query):
     response = client.get("/api/recommendations", query)
     assert response.status_code == 400 and "error" in response.json()

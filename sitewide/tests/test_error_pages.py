@@ -59,3 +59,13 @@ def test_a_request_for_another_host_is_a_400_page(client):
     response = client.get("/", HTTP_HOST="evil.example")
     assert response.status_code == 400
     assert "The request could not be understood." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("12", 12), ("007", 7), ("²", None), ("١٢", None), ("", None), ("1e3", None), ("9" * 10, None)],
+)
+def test_whole_number_takes_ascii_digits_only(text, expected):
+    from sitewide.numbers import whole_number
+
+    assert whole_number(text) == expected
