@@ -4,8 +4,10 @@ DynamoDB (on a real moto server)."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from events.records import new_event
+from events.stores import get_store
 from events.stores.sql import SqlClickLogStore
 from tests.services import dynamodb_server, dynamodb_store  # noqa: F401
 
@@ -93,3 +95,18 @@ def test_event_counts_per_type_for_the_last_hour_and_day(store):
     store.write([event("session:count", kind, 1, m, 3.0) for kind, ago in minutes_ago.items() for m in ago])
     counts = store.event_counts({"hour": at(60), "day": at(24 * 60)}, NOW)
     assert counts == {"hour": {"click": 1, "view": 1, "rating": 1}, "day": {"click": 3, "view": 1, "rating": 1}}
+
+
+@pytest.mark.parametrize(
+    ("setting", "store_class"),
+    [("events.stores.sql", "SqlClickLogStore"), ("sql", "SqlClickLogStore"), ("dynamodb", "DynamoDbClickLogStore")],
+)
+def test_the_setting_names_a_store_module_or_an_old_short_name(settings, setting, store_class):
+    settings.CLICKLOG_STORE = setting
+    assert type(get_store()).__name__ == store_class
+
+
+def test_an_unknown_store_is_refused_with_a_sentence(settings):
+    settings.CLICKLOG_STORE = "events.stores.cassandra"
+    with pytest.raises(ImproperlyConfigured, match="CLICKLOG_STORE must name a module with a Store class"):
+        get_store()
