@@ -4,6 +4,7 @@ Real services (Kafka via tansu, DynamoDB via moto, MariaDB) are started or
 reached by the fixtures of the modules that need them; nothing here opens a
 connection unless a test asks for it.
 """
+
 import os
 from pathlib import Path
 

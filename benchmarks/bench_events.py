@@ -12,9 +12,10 @@ our/baseline ratios. Not a test: run it by hand.
 The web side runs in this process (Django's test client, several browser
 sessions); each consumer runs as its own process, as in production.
 """
+
 import argparse
-import os
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from statistics import quantiles
 
@@ -84,9 +85,14 @@ def naive_consumer_main():
 
     store = get_store()
     consumer = KafkaConsumer(
-        settings.KAFKA_TOPIC, group_id=settings.KAFKA_CONSUMER_GROUP, enable_auto_commit=False,
-        auto_offset_reset="earliest", max_poll_interval_ms=5000, session_timeout_ms=5000,
-        heartbeat_interval_ms=1000, **client_options(),
+        settings.KAFKA_TOPIC,
+        group_id=settings.KAFKA_CONSUMER_GROUP,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_interval_ms=5000,
+        session_timeout_ms=5000,
+        heartbeat_interval_ms=1000,
+        **client_options(),
     )
     running = [True]
     signal.signal(signal.SIGTERM, lambda *_: running.__setitem__(0, False))
@@ -139,10 +145,15 @@ def stored_times(store):
         return {str(event_id): at for event_id, at in rows}, len(rows) - len({row[0] for row in rows})
     client = get_store().client
     # The store's own counter items share the table under keys starting with "#".
-    rows, request = [], {
-        "TableName": settings.DYNAMODB_TABLE, "ProjectionExpression": "event_id, stored_at",
-        "FilterExpression": "NOT begins_with(pk, :own)", "ExpressionAttributeValues": {":own": {"S": "#"}},
-    }
+    rows, request = (
+        [],
+        {
+            "TableName": settings.DYNAMODB_TABLE,
+            "ProjectionExpression": "event_id, stored_at",
+            "FilterExpression": "NOT begins_with(pk, :own)",
+            "ExpressionAttributeValues": {":own": {"S": "#"}},
+        },
+    )
     while True:
         page = client.scan(**request)
         rows += [(item["event_id"]["S"], parse_timestamp(item["stored_at"]["S"])) for item in page["Items"]]
@@ -175,8 +186,18 @@ def run_scenario(label, kind, store, n_events, rate, options, broker, dynamodb, 
         posted_at = {}
         starts = list(range(0, n_events, batch))
         workers = [
-            threading.Thread(target=post_batches, args=(starts[w::web_threads], batch, n_events, options.browsers, movie_ids, posted_at,
-                                                  rate / web_threads if rate else None))
+            threading.Thread(
+                target=post_batches,
+                args=(
+                    starts[w::web_threads],
+                    batch,
+                    n_events,
+                    options.browsers,
+                    movie_ids,
+                    posted_at,
+                    rate / web_threads if rate else None,
+                ),
+            )
             for w in range(web_threads)
         ]
         started = time.monotonic()
@@ -203,9 +224,14 @@ def run_scenario(label, kind, store, n_events, rate, options, broker, dynamodb, 
     total_seconds = (last_stored - first_post).total_seconds()
     cuts = quantiles(latencies, n=100)
     return {
-        "label": label, "events": n_events, "post_rate": n_events / post_seconds,
-        "rate": n_events / total_seconds, "p50": cuts[49], "p99": cuts[98],
-        "lost": lost, "dup": duplicates,
+        "label": label,
+        "events": n_events,
+        "post_rate": n_events / post_seconds,
+        "rate": n_events / total_seconds,
+        "p50": cuts[49],
+        "p99": cuts[98],
+        "lost": lost,
+        "dup": duplicates,
     }
 
 
@@ -222,10 +248,11 @@ def post_batches(starts, batch, n_events, browsers, movie_ids, posted_at, rate):
                 time.sleep(max(0.0, began + number * batch / rate - time.monotonic()))
             items = [
                 {"type": "rating", "movie_id": movie_ids[k % len(movie_ids)], "rating": 0.5 + k % 10 / 2}
-                if k % 5 == 0 else {"type": "click", "movie_id": movie_ids[k % len(movie_ids)]}
+                if k % 5 == 0
+                else {"type": "click", "movie_id": movie_ids[k % len(movie_ids)]}
                 for k in range(i, min(i + batch, n_events))
             ]
-            at = datetime.now(timezone.utc)
+            at = datetime.now(UTC)
             response = clients[number % len(clients)].post_events(items)
             if response.status_code != 202:
                 logging.error("POST refused (%s): %r", response.status_code, response.content[:200])
@@ -286,15 +313,22 @@ def main():
         dynamodb.stop()
         connection.close()
 
-    header = f"{'pipeline (DynamoDB on moto)':<30}{'events':>8}{'POST ev/s':>11}{'e2e ev/s':>10}{'p50 s':>8}{'p99 s':>8}{'lost':>6}{'dup':>5}"
+    header = (
+        f"{'pipeline (DynamoDB on moto)':<30}{'events':>8}{'POST ev/s':>11}{'e2e ev/s':>10}"
+        f"{'p50 s':>8}{'p99 s':>8}{'lost':>6}{'dup':>5}"
+    )
     print(header)
     print("-" * len(header))
     for row in results.values():
-        print(f"{row['label']:<30}{row['events']:>8}{row['post_rate']:>11.0f}{row['rate']:>10.0f}"
-              f"{row['p50']:>8.3f}{row['p99']:>8.3f}{row['lost']:>6}{row['dup']:>5}")
-    for ours, naive in zip(list(results.values())[0::2], list(results.values())[1::2]):
-        print(f"{ours['label']:<30} vs baseline: throughput x{ours['rate'] / naive['rate']:.1f}, "
-              f"p50 x{naive['p50'] / ours['p50']:.1f} lower, p99 x{naive['p99'] / ours['p99']:.1f} lower")
+        print(
+            f"{row['label']:<30}{row['events']:>8}{row['post_rate']:>11.0f}{row['rate']:>10.0f}"
+            f"{row['p50']:>8.3f}{row['p99']:>8.3f}{row['lost']:>6}{row['dup']:>5}"
+        )
+    for ours, naive in zip(list(results.values())[0::2], list(results.values())[1::2], strict=False):
+        print(
+            f"{ours['label']:<30} vs baseline: throughput x{ours['rate'] / naive['rate']:.1f}, "
+            f"p50 x{naive['p50'] / ours['p50']:.1f} lower, p99 x{naive['p99'] / ours['p99']:.1f} lower"
+        )
     sql = results["ours -> SQL"]
     goal = sql["rate"] >= 2000 and sql["lost"] == 0 and sql["dup"] == 0 and sql["p99"] < 2.0
     print(f"goal (>= 2000 ev/s into SQL, no loss, no duplicates, p99 < 2 s): {'met' if goal else 'NOT met'}")

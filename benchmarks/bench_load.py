@@ -16,11 +16,13 @@ Afterwards every event the site accepted (202 and its event ids) must be in
 the store exactly once. Prints a table per phase and writes it, with the raw
 numbers, to benchmarks/results/. Not a test: run it by hand, once.
 
-    .venv/bin/python benchmarks/bench_load.py [--visitors 32] [--think-seconds 2] [--steady-seconds 60] [--fault-seconds 75]
+    .venv/bin/python benchmarks/bench_load.py [--visitors 32] [--think-seconds 2] \
+        [--steady-seconds 60] [--fault-seconds 75]
         [--work-dir DIR]   # reuse a prepared database (skips import and training)
 
 Everything listens on 127.0.0.1 only; every loop is bounded in time and count.
 """
+
 import argparse
 import http.client
 import json
@@ -59,29 +61,38 @@ MAX_JOURNEYS_PER_VISITOR = 10_000
 
 def site_env(work_dir, broker):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "KAFKA_"))}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_SECRET_KEY": (work_dir / "secret").read_text(),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "APP_VAR_DIR": str(work_dir),
-        "SQLITE_PATH": str(work_dir / "db.sqlite3"),
-        "MOVIELENS_DATASET": "ml-100k",
-        "MOVIELENS_DOWNLOAD": "0",
-        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-        "KAFKA_MAX_POLL_INTERVAL_MS": "6000",
-        "EVENTS_OUTBOX_RESEND_SECONDS": "5",
-        "LOG_LEVEL": "WARNING",
-        # Two workers on two cores: one torch thread each, no oversubscription.
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_SECRET_KEY": (work_dir / "secret").read_text(),
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "APP_VAR_DIR": str(work_dir),
+            "SQLITE_PATH": str(work_dir / "db.sqlite3"),
+            "MOVIELENS_DATASET": "ml-100k",
+            "MOVIELENS_DOWNLOAD": "0",
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+            "KAFKA_MAX_POLL_INTERVAL_MS": "6000",
+            "EVENTS_OUTBOX_RESEND_SECONDS": "5",
+            "LOG_LEVEL": "WARNING",
+            # Two workers on two cores: one torch thread each, no oversubscription.
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+    )
     return env
 
 
 def manage(env, *args, log=None):
     started = time.monotonic()
-    subprocess.run([PYTHON, "manage.py", *args], cwd=REPO_DIR, env=env, check=True,
-                   stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT, timeout=1800)
+    subprocess.run(
+        [PYTHON, "manage.py", *args],
+        cwd=REPO_DIR,
+        env=env,
+        check=True,
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        timeout=1800,
+    )
     return time.monotonic() - started
 
 
@@ -92,7 +103,9 @@ def prepare(work_dir, env, epochs):
         return json.loads(marker.read_text())
     log = open(work_dir / "prepare.log", "w")
     seconds = {"migrate": manage(env, "migrate", "--noinput", log=log)}
-    seconds["load_movielens"] = manage(env, "load_movielens", "--dataset", "ml-100k", "--path", str(ML100K), "--no-download", log=log)
+    seconds["load_movielens"] = manage(
+        env, "load_movielens", "--dataset", "ml-100k", "--path", str(ML100K), "--no-download", log=log
+    )
     for model_name in MODELS:
         seconds[f"train {model_name}"] = manage(
             env, "train_model", model_name, "--epochs", str(epochs), "--patience", "2", "--activate", "-v", "0", log=log
@@ -115,9 +128,26 @@ class Site:
 
     def start_web(self):
         self.gunicorn = subprocess.Popen(
-            [GUNICORN, "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-             "--worker-class", "gthread", "--threads", str(self.threads), "--timeout", "60", "--graceful-timeout", "20"],
-            cwd=REPO_DIR, env=self.env, stdout=open(self.work_dir / "gunicorn.log", "a"), stderr=subprocess.STDOUT,
+            [
+                GUNICORN,
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                str(self.threads),
+                "--timeout",
+                "60",
+                "--graceful-timeout",
+                "20",
+            ],
+            cwd=REPO_DIR,
+            env=self.env,
+            stdout=open(self.work_dir / "gunicorn.log", "a"),
+            stderr=subprocess.STDOUT,
         )
         wait_for_port(self.port, timeout=30)
 
@@ -128,7 +158,10 @@ class Site:
     def start_consumer(self):
         self.consumer = subprocess.Popen(
             [PYTHON, "manage.py", "consume_events", "--progress-seconds", "2"],
-            cwd=REPO_DIR, env=self.env, stdout=open(self.work_dir / "consumer.log", "a"), stderr=subprocess.STDOUT,
+            cwd=REPO_DIR,
+            env=self.env,
+            stdout=open(self.work_dir / "consumer.log", "a"),
+            stderr=subprocess.STDOUT,
         )
 
     def stop_consumer(self):
@@ -258,6 +291,7 @@ def drive(port, movie_ids, visitors, seconds, recorder, seed, think_seconds=0.0)
 
 def faults(site, broker, started_at, log):
     """Broker down 10 s, consumer down 8 s, one web worker terminated; logged with times."""
+
     def at(offset):
         time.sleep(max(0.0, started_at + offset - time.monotonic()))
 
@@ -298,26 +332,33 @@ def summarize(recorder, wall_seconds):
             continue
         times = sorted(seconds * 1000 for seconds, _ in samples)
         cuts = quantiles(times, n=100, method="inclusive") if len(times) > 1 else times * 99
-        rows.append({
-            "endpoint": label,
-            "requests": len(samples),
-            "req_per_s": len(samples) / wall_seconds,
-            "p50_ms": cuts[49],
-            "p95_ms": cuts[94],
-            "p99_ms": cuts[98],
-            "errors": sum(1 for _, ok in samples if not ok),
-            "fallbacks": recorder.fallbacks.get(label, 0),
-        })
+        rows.append(
+            {
+                "endpoint": label,
+                "requests": len(samples),
+                "req_per_s": len(samples) / wall_seconds,
+                "p50_ms": cuts[49],
+                "p95_ms": cuts[94],
+                "p99_ms": cuts[98],
+                "errors": sum(1 for _, ok in samples if not ok),
+                "fallbacks": recorder.fallbacks.get(label, 0),
+            }
+        )
     return rows
 
 
 def table(title, rows, wall_seconds):
     total = sum(row["requests"] for row in rows)
-    lines = [f"{title}: {total} requests in {wall_seconds:.0f} s = {total / wall_seconds:.1f} req/s",
-             f"{'endpoint':<22}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'fallback':>10}"]
+    lines = [
+        f"{title}: {total} requests in {wall_seconds:.0f} s = {total / wall_seconds:.1f} req/s",
+        f"{'endpoint':<22}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'p99 ms':>9}{'errors':>8}{'fallback':>10}",
+    ]
     for row in rows:
-        lines.append(f"{row['endpoint']:<22}{row['requests']:>9}{row['req_per_s']:>8.1f}{row['p50_ms']:>9.0f}"
-                     f"{row['p95_ms']:>9.0f}{row['p99_ms']:>9.0f}{row['errors']:>8}{row['fallbacks']:>10}")
+        lines.append(
+            f"{row['endpoint']:<22}{row['requests']:>9}{row['req_per_s']:>8.1f}{row['p50_ms']:>9.0f}"
+            f"{row['p95_ms']:>9.0f}{row['p99_ms']:>9.0f}{row['errors']:>8}{row['fallbacks']:>10}"
+        )
     return "\n".join(lines)
 
 
@@ -349,8 +390,12 @@ def wait_for_store(db_path, accepted, timeout):
 
 def catalog_movie_ids(db_path):
     with sqlite3.connect(db_path) as db:
-        return [row[0] for row in db.execute(
-            "SELECT m.id FROM movie_movie m JOIN movie_dataset d ON d.id = m.dataset_id WHERE d.name = 'ml-100k'")]
+        return [
+            row[0]
+            for row in db.execute(
+                "SELECT m.id FROM movie_movie m JOIN movie_dataset d ON d.id = m.dataset_id WHERE d.name = 'ml-100k'"
+            )
+        ]
 
 
 def warm_up(port, movie_ids):
@@ -364,8 +409,12 @@ def main():
     parser.add_argument("--visitors", type=int, default=32)
     parser.add_argument("--steady-seconds", type=float, default=60)
     parser.add_argument("--fault-seconds", type=float, default=75)
-    parser.add_argument("--think-seconds", type=float, default=2.0,
-                        help="mean pause of a visitor between two requests (0: closed loop, measures capacity)")
+    parser.add_argument(
+        "--think-seconds",
+        type=float,
+        default=2.0,
+        help="mean pause of a visitor between two requests (0: closed loop, measures capacity)",
+    )
     parser.add_argument("--epochs", type=int, default=3, help="training epochs per model (speed over quality)")
     parser.add_argument("--work-dir", type=Path, default=None, help="a prepared folder to reuse")
     args = parser.parse_args()
@@ -384,7 +433,10 @@ def main():
     site = Site(env, work_dir)
     report = {"visitors": args.visitors, "think_seconds": args.think_seconds, "work_dir": str(work_dir)}
     try:
-        print(f"Preparing {work_dir} (import ml-100k, train {', '.join(MODELS)} with {args.epochs} epochs, and ease)…", flush=True)
+        print(
+            f"Preparing {work_dir} (import ml-100k, train {', '.join(MODELS)} with {args.epochs} epochs, and ease)…",
+            flush=True,
+        )
         report["prepare_seconds"] = prepare(work_dir, env, args.epochs)
         movie_ids = catalog_movie_ids(work_dir / "db.sqlite3")
         site.start_web()
@@ -416,17 +468,32 @@ def main():
         report["steady"] = summarize(steady, steady_wall)
         report["with_faults"] = summarize(faulty, fault_wall)
         report["error_kinds"] = {**steady.error_notes, **{f"faults/{k}": v for k, v in faulty.error_notes.items()}}
-        text = "\n\n".join([
-            table(f"Steady, {args.visitors} concurrent new visitors, think {args.think_seconds:g} s", report["steady"], steady_wall),
-            table(f"With faults, {args.visitors} concurrent new visitors, think {args.think_seconds:g} s", report["with_faults"], fault_wall),
-            "Faults (s after the phase started):\n" + "\n".join(f"  {t:>5} s  {what}" for t, what in fault_log),
-            "Events: " + ", ".join(f"{k} {v}" for k, v in report["events"].items()),
-            *(["After restarting the consumer once more: " + ", ".join(
-                f"{k} {v}" for k, v in report["events_after_consumer_restart"].items())]
-              if "events_after_consumer_restart" in report else []),
-            "Error kinds: " + (json.dumps(report["error_kinds"]) if report["error_kinds"] else "none"),
-            "Setup seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in report["prepare_seconds"].items()),
-        ])
+        text = "\n\n".join(
+            [
+                table(
+                    f"Steady, {args.visitors} concurrent new visitors, think {args.think_seconds:g} s",
+                    report["steady"],
+                    steady_wall,
+                ),
+                table(
+                    f"With faults, {args.visitors} concurrent new visitors, think {args.think_seconds:g} s",
+                    report["with_faults"],
+                    fault_wall,
+                ),
+                "Faults (s after the phase started):\n" + "\n".join(f"  {t:>5} s  {what}" for t, what in fault_log),
+                "Events: " + ", ".join(f"{k} {v}" for k, v in report["events"].items()),
+                *(
+                    [
+                        "After restarting the consumer once more: "
+                        + ", ".join(f"{k} {v}" for k, v in report["events_after_consumer_restart"].items())
+                    ]
+                    if "events_after_consumer_restart" in report
+                    else []
+                ),
+                "Error kinds: " + (json.dumps(report["error_kinds"]) if report["error_kinds"] else "none"),
+                "Setup seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in report["prepare_seconds"].items()),
+            ]
+        )
         print(text)
         (RESULTS_DIR / f"load-{stamp}.txt").write_text(text + "\n")
         (RESULTS_DIR / f"load-{stamp}.json").write_text(json.dumps(report, indent=2))

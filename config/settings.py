@@ -5,6 +5,7 @@ environment (see README, "Environment variables"). The defaults are the safe,
 zero-setup ones: SQLite under var/, DEBUG off, no broker, no cloud services.
 Nothing here opens a connection: brokers and databases are contacted lazily.
 """
+
 from datetime import timedelta
 from pathlib import Path
 

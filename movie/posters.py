@@ -36,11 +36,14 @@ EMBLEMS = {
     "Documentary": '<circle cx="50" cy="50" r="40" fill="none" stroke-width="6"/><circle cx="50" cy="50" r="16"/>',
     "War": '<path d="M10 40 L50 16 L90 40 V56 L50 32 L10 56 Z M10 68 L50 44 L90 68 V84 L50 60 L10 84 Z"/>',
     "Crime": '<circle cx="50" cy="36" r="18"/><path d="M40 48 H60 L68 92 H32 Z"/>',
-    "Thriller": '<path d="M4 50 Q50 6 96 50 Q50 94 4 50 Z" fill="none" stroke-width="6"/><circle cx="50" cy="50" r="16"/>',
+    "Thriller": '<path d="M4 50 Q50 6 96 50 Q50 94 4 50 Z" fill="none" stroke-width="6"/>'
+    '<circle cx="50" cy="50" r="16"/>',
     "Musical": '<path d="M36 80 V20 L80 10 V70" fill="none" stroke-width="7"/><circle cx="28" cy="80" r="12"/>'
     '<circle cx="72" cy="70" r="12"/>',
-    "Mystery": '<path d="M30 36 A20 20 0 1 1 58 54 Q50 60 50 70" fill="none" stroke-width="9"/><circle cx="50" cy="88" r="6"/>',
-    "Children's": '<ellipse cx="50" cy="40" rx="26" ry="32"/><path d="M50 72 Q44 84 52 96" fill="none" stroke-width="3"/>',
+    "Mystery": '<path d="M30 36 A20 20 0 1 1 58 54 Q50 60 50 70" fill="none" stroke-width="9"/>'
+    '<circle cx="50" cy="88" r="6"/>',
+    "Children's": '<ellipse cx="50" cy="40" rx="26" ry="32"/>'
+    '<path d="M50 72 Q44 84 52 96" fill="none" stroke-width="3"/>',
     "Adventure": '<path d="M2 90 L36 30 L52 56 L66 40 L98 90 Z"/>',
     "Fantasy": '<path d="M50 4 L58 42 L96 50 L58 58 L50 96 L42 58 L4 50 L42 42 Z"/><circle cx="84" cy="16" r="5"/>',
     "Film-Noir": '<path d="M10 20 H90 V28 H10 Z M10 40 H90 V48 H10 Z M10 60 H90 V68 H10 Z M10 80 H90 V88 H10 Z"/>',
@@ -57,7 +60,9 @@ def _backdrop(kind, angle):
     """A faint pattern behind the emblem; ``kind`` and ``angle`` vary per movie."""
     style = 'stroke="rgba(255,255,255,.12)" fill="none"'
     if kind == 0:  # rays
-        shapes = "".join(f'<path d="M100 150 L{100 + 400 * (i - 6) / 6:.0f} -250" stroke-width="9"/>' for i in range(13))
+        shapes = "".join(
+            f'<path d="M100 150 L{100 + 400 * (i - 6) / 6:.0f} -250" stroke-width="9"/>' for i in range(13)
+        )
     elif kind == 1:  # concentric rings
         shapes = "".join(f'<circle cx="100" cy="150" r="{r}" stroke-width="6"/>' for r in range(24, 260, 22))
     elif kind == 2:  # stripes

@@ -14,6 +14,7 @@ file first): the parts a reader never touches, such as the fitted
 interactions a serving process does not need, never become resident, and no
 second copy of the file sits in memory while it is unpacked.
 """
+
 import contextlib
 import hashlib
 import io

@@ -4,6 +4,7 @@ Two panels side by side, training loss and validation NDCG@10, against the
 epochs in the order they ran. NeuMF's pre-training stages (neumf/gmf,
 neumf/mlp) continue the same axis in their own colours.
 """
+
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
@@ -23,7 +24,8 @@ def _panel(epochs, key, title, stages, x_offset):
     inner_h = PANEL_HEIGHT - MARGIN["top"] - MARGIN["bottom"]
     left, top = x_offset + MARGIN["left"], MARGIN["top"]
     parts = [
-        f'<text x="{x_offset + PANEL_WIDTH / 2}" y="16" text-anchor="middle" class="chart-title">{escape(title)}</text>',
+        f'<text x="{x_offset + PANEL_WIDTH / 2}" y="16" text-anchor="middle" class="chart-title">'
+        f"{escape(title)}</text>",
         f'<rect x="{left}" y="{top}" width="{inner_w}" height="{inner_h}" fill="none" stroke="#cbd5e1"/>',
     ]
     if not points:

@@ -5,6 +5,7 @@ Click-through counts a (visitor, movie) pair once per model: the movie was in
 a list the model itself produced for that visitor (not the popularity
 fallback), and the visitor then clicked or opened it.
 """
+
 import logging
 from collections import defaultdict
 from datetime import timedelta
@@ -66,7 +67,9 @@ def event_counts(now=None):
 
 def _recent_impressions(now):
     rows = RecommendationImpression.objects.filter(created_at__gte=now - SERVING_WINDOW).order_by("-created_at")
-    return list(rows.values("model_name", "fallback", "visitor_key", "movie_ids", "seconds", "created_at")[:MAX_IMPRESSIONS])
+    return list(
+        rows.values("model_name", "fallback", "visitor_key", "movie_ids", "seconds", "created_at")[:MAX_IMPRESSIONS]
+    )
 
 
 def _engagements(visitor_keys, since):

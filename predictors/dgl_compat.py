@@ -10,6 +10,7 @@ So, when the GraphBolt library matching the running torch is absent, an
 empty ``dgl.graphbolt`` module is registered before DGL is imported. Use
 ``from predictors.dgl_compat import dgl`` everywhere instead of ``import dgl``.
 """
+
 import importlib.util
 import logging
 import os

@@ -4,6 +4,7 @@ events/heartbeat.py).
 The writer is best effort: a page must keep working when the measurement
 cannot be stored, so a failed write is logged and dropped.
 """
+
 import logging
 
 from django.db import DatabaseError, transaction

@@ -5,6 +5,7 @@ pages and navigation, and the paper reviews' model links. A plain module (no
 Django, no torch), so the movie and paper_review apps and the benchmarks can
 import it without loading the models; a new model is added here once.
 """
+
 MODEL_LABELS = {"gmf": "GMF", "mlp": "MLP", "neumf": "NeuMF", "ngcf": "NGCF", "ease": "EASE"}
 
 # MLP is NeuMF's pre-trained branch: registered and evaluated, not served.

@@ -5,6 +5,7 @@ The serving code loads the active version with
 read-only copy that skips what only training and evaluation need (NGCF's
 graph and trained users, the fitted interactions).
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,11 +68,18 @@ def loaded_model(payload, version=None, serving=False):
     """An artifact's payload -> LoadedModel. Arrays are copied out of the
     payload, so that nothing keeps the artifact file's memory map alive."""
     fit = (None, None) if serving else (payload["fit_users"].numpy().copy(), payload["fit_items"].numpy().copy())
-    return LoadedModel(version, model_from_payload(payload, serving), payload["user_ids"].numpy().copy(),
-                       payload["item_ids"].numpy().copy(), *fit)
+    return LoadedModel(
+        version,
+        model_from_payload(payload, serving),
+        payload["user_ids"].numpy().copy(),
+        payload["item_ids"].numpy().copy(),
+        *fit,
+    )
 
 
-def register(model_name, result, data, dataset_name, fingerprint, store=None, activate=False, baselines=None, fitted_on=None):
+def register(
+    model_name, result, data, dataset_name, fingerprint, store=None, activate=False, baselines=None, fitted_on=None
+):
     """Writes the artifact and records a candidate (or active) version;
     ``baselines`` and ``fitted_on``: see ModelVersion."""
     store = store or artifacts.default_store()

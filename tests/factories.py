@@ -1,4 +1,5 @@
 """Small catalogs built in code, for tests that need movies and ratings."""
+
 from django.utils.text import slugify
 
 from movie.models import Dataset, Genre, Interaction, Movie
@@ -14,9 +15,7 @@ def make_catalog(name="test-catalog", n_movies=30, n_users=12):
     genres = [Genre.objects.get_or_create(name=g, defaults={"slug": slugify(g)})[0] for g in GENRES]
     movies = []
     for i in range(n_movies):
-        movie = Movie.objects.create(
-            dataset=dataset, source_id=i + 1, title=f"Movie {i + 1:02d}", year=1990 + i % 10
-        )
+        movie = Movie.objects.create(dataset=dataset, source_id=i + 1, title=f"Movie {i + 1:02d}", year=1990 + i % 10)
         movie.genres.add(genres[i % len(genres)])
         movies.append(movie)
     rows = []
@@ -24,7 +23,11 @@ def make_catalog(name="test-catalog", n_movies=30, n_users=12):
         step = user % 5 + 1
         for i, movie in enumerate(movies):
             if i % step == 0:
-                rows.append(Interaction(dataset=dataset, user_id=user, movie=movie, rating=1 + (i + user) % 5, timestamp=1_000_000 + i))
+                rows.append(
+                    Interaction(
+                        dataset=dataset, user_id=user, movie=movie, rating=1 + (i + user) % 5, timestamp=1_000_000 + i
+                    )
+                )
     Interaction.objects.bulk_create(rows)
     for movie in movies:
         ratings = [r.rating for r in rows if r.movie is movie]

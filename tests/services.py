@@ -6,10 +6,11 @@ and a browser-style client.
 ``MotoDynamoDb`` runs moto's DynamoDB in a thread of this process (its data
 survives a stop/start, like a DynamoDB outage).
 """
+
 import json
 import os
-import socket
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -80,8 +81,16 @@ class TansuBroker(ServerProcess):
 
     def command(self):
         url = f"tcp://127.0.0.1:{self.port}"
-        return [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                "--storage-engine", "memory://tansu/"]
+        return [
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
 
 
 class MotoServerProcess(ServerProcess):
@@ -182,7 +191,6 @@ def dynamodb_store(settings, dynamodb_server):
     store = get_store()
     store.create_table()
     return store
-
 
 
 # --- A browser-style client -----------------------------------------------------------

@@ -5,6 +5,7 @@ the consume_events process running, on a SQLite file of its own.
 Each step leaves a screenshot in screenshots/e2e/<test>/<step>.png, and every
 request the page makes must stay on the server's origin.
 """
+
 import json
 import os
 import re
@@ -19,15 +20,21 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.services import REPO_DIR
-from tests.services import TansuBroker, free_port, wait_for_port
+from tests.services import REPO_DIR, TansuBroker, free_port, wait_for_port
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = REPO_DIR / "screenshots" / "e2e"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 PASSWORD = "e2e pass phrase 2026"
 MODELS = ("ngcf", "neumf", "gmf")
 REVIEW = "/paper_review/neural-collaborative-filtering/"
@@ -43,8 +50,8 @@ def build_site_data():
     from django.contrib.auth.models import User
     from django.core.management import call_command
 
-    from tests.factories import make_catalog
     from predictors.tests.test_recommendation_pages import train_version
+    from tests.factories import make_catalog
 
     call_command("migrate", verbosity=0)
     make_catalog("test-catalog", n_movies=40)
@@ -78,37 +85,59 @@ def site(tmp_path_factory):
     broker = TansuBroker().start()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "KAFKA_"))}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "APP_VAR_DIR": str(work),
-        "SQLITE_PATH": str(work / "site.sqlite3"),
-        "MODEL_STORE_URI": str(work / "models"),
-        "MOVIELENS_DATASET": "test-catalog",
-        "MOVIELENS_DOWNLOAD": "0",
-        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-        "KAFKA_TOPIC": f"e2e-{uuid.uuid4().hex[:8]}",
-        "KAFKA_MAX_POLL_INTERVAL_MS": "5000",
-        "EVENTS_OUTBOX_RESEND_SECONDS": "2",
-        "OMP_NUM_THREADS": "1",
-        "LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "APP_VAR_DIR": str(work),
+            "SQLITE_PATH": str(work / "site.sqlite3"),
+            "MODEL_STORE_URI": str(work / "models"),
+            "MOVIELENS_DATASET": "test-catalog",
+            "MOVIELENS_DOWNLOAD": "0",
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+            "KAFKA_TOPIC": f"e2e-{uuid.uuid4().hex[:8]}",
+            "KAFKA_MAX_POLL_INTERVAL_MS": "5000",
+            "EVENTS_OUTBOX_RESEND_SECONDS": "2",
+            "OMP_NUM_THREADS": "1",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     built = subprocess.run(
         [sys.executable, "-c", "from tests.test_e2e_browser import build_site_data; build_site_data()"],
-        cwd=REPO_DIR, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert built.returncode == 0, built.stderr
     versions = json.loads(built.stdout.strip().splitlines()[-1])
     logs = open(work / "servers.log", "w")
     servers = [
         subprocess.Popen(
-            [str(REPO_DIR / ".venv" / "bin" / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--timeout", "60"],
-            cwd=REPO_DIR, env=env, stdout=logs, stderr=subprocess.STDOUT,
+            [
+                str(REPO_DIR / ".venv" / "bin" / "gunicorn"),
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--timeout",
+                "60",
+            ],
+            cwd=REPO_DIR,
+            env=env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
         ),
-        subprocess.Popen([sys.executable, "manage.py", "consume_events", "--progress-seconds", "1"],
-                         cwd=REPO_DIR, env=env, stdout=logs, stderr=subprocess.STDOUT),
+        subprocess.Popen(
+            [sys.executable, "manage.py", "consume_events", "--progress-seconds", "1"],
+            cwd=REPO_DIR,
+            env=env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+        ),
     ]
     try:
         wait_for_port(port, timeout=60)
@@ -160,7 +189,9 @@ class Tab:
         self.page.screenshot(path=str(self.folder / f"{step:02d}-{name}.png"), full_page=full_page)
 
     def foreign_requests(self):
-        return [url for url in self.requested if not (url.startswith(self.site.base_url + "/") or url.startswith("data:"))]
+        return [
+            url for url in self.requested if not (url.startswith(self.site.base_url + "/") or url.startswith("data:"))
+        ]
 
     def log_in(self, username, path):
         self.page.goto(f"/accounts/login/?next={path}")
@@ -181,8 +212,12 @@ def tab(chromium, site, request):
 
 
 def list_ids(page, list_name):
-    return [int(pk) for pk in page.locator(f'[data-list="{list_name}"] li[data-movie-id]').evaluate_all(
-        "items => items.map(item => item.dataset.movieId)")]
+    return [
+        int(pk)
+        for pk in page.locator(f'[data-list="{list_name}"] li[data-movie-id]').evaluate_all(
+            "items => items.map(item => item.dataset.movieId)"
+        )
+    ]
 
 
 def test_a_new_visitor_clicks_rates_and_gets_recommendations(tab, site):

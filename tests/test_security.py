@@ -1,6 +1,7 @@
 """The site as an attacker would try it: forged writes, script injection,
 SQL-shaped input, oversize bodies, the admin without staff rights, secrets in
 the code, and the production settings."""
+
 import json
 import os
 import re
@@ -17,8 +18,7 @@ from events.models import ClickEvent, OutboxEvent
 from movie.models import Genre, Movie
 from paper_review.models import COMMENT_MAX_LENGTH, Comment
 from predictors.models import ModelVersion
-from tests.services import REPO_DIR
-from tests.services import Browser
+from tests.services import REPO_DIR, Browser
 from tests.test_settings import settings_in_subprocess
 
 SOURCE_DIRS = ["config", "sitewide", "movie", "events", "predictors", "paper_review", "templates", "static"]
@@ -36,7 +36,11 @@ def source_files(*suffixes):
         root = REPO_DIR / folder
         candidates = [root] if root.is_file() else root.rglob("*")
         for path in candidates:
-            if path.is_file() and path.suffix in suffixes and not {"__pycache__", "tests"} & set(path.relative_to(REPO_DIR).parts):
+            if (
+                path.is_file()
+                and path.suffix in suffixes
+                and not {"__pycache__", "tests"} & set(path.relative_to(REPO_DIR).parts)
+            ):
                 yield path
 
 
@@ -46,7 +50,9 @@ def concrete_routes(patterns=None, prefix=""):
     for entry in get_resolver().url_patterns if patterns is None else patterns:
         if not isinstance(entry.pattern, RoutePattern):
             continue
-        route = prefix + re.sub(r"<(?:(\w+):)?\w+>", lambda m: CONVERTER_SAMPLES[m.group(1) or "str"], str(entry.pattern))
+        route = prefix + re.sub(
+            r"<(?:(\w+):)?\w+>", lambda m: CONVERTER_SAMPLES[m.group(1) or "str"], str(entry.pattern)
+        )
         if isinstance(entry, URLResolver):
             yield from concrete_routes(entry.url_patterns, route)
         elif isinstance(entry, URLPattern):
@@ -66,7 +72,9 @@ def staff(db):
 @pytest.fixture
 def evil_movie(catalog):
     """A catalog title that is a script, made the most popular movie so every list shows it."""
-    movie = Movie.objects.create(dataset=catalog, source_id=999, title=f"{SCRIPT} Evil", year=1999, rating_count=10_000, rating_mean=5)
+    movie = Movie.objects.create(
+        dataset=catalog, source_id=999, title=f"{SCRIPT} Evil", year=1999, rating_count=10_000, rating_mean=5
+    )
     movie.genres.add(Genre.objects.get(name="Action"))
     return movie
 
@@ -77,9 +85,17 @@ def evil_movie(catalog):
 def test_every_route_refuses_a_post_without_csrf_token(db):
     client = Browser().client
     routes = sorted(set(concrete_routes()))
-    assert {"/api/events", "/paper_review/x/comments/", "/paper_review/x/comments/1/delete/", "/accounts/login/",
-            "/accounts/signup/", "/accounts/logout/", "/admin/login/", "/admin/predictors/modelversion/",
-            "/admin/predictors/modelversion/1/change/"} <= set(routes)
+    assert {
+        "/api/events",
+        "/paper_review/x/comments/",
+        "/paper_review/x/comments/1/delete/",
+        "/accounts/login/",
+        "/accounts/signup/",
+        "/accounts/logout/",
+        "/admin/login/",
+        "/admin/predictors/modelversion/",
+        "/admin/predictors/modelversion/1/change/",
+    } <= set(routes)
     accepted = {route: client.post(route, {"field": "value"}).status_code for route in routes}
     assert {route: status for route, status in accepted.items() if status != 403} == {}
 
@@ -99,13 +115,17 @@ def test_writes_with_the_pages_token_go_through(member, catalog):
     browser = Browser()
     browser.client.force_login(member)
     browser.open(f"/paper_review/{REVIEW}/")
-    response = browser.client.post(f"/paper_review/{REVIEW}/comments/", {"body": "hello"}, HTTP_X_CSRFTOKEN=browser.token)
+    response = browser.client.post(
+        f"/paper_review/{REVIEW}/comments/", {"body": "hello"}, HTTP_X_CSRFTOKEN=browser.token
+    )
     assert response.status_code == 302 and Comment.objects.get().body == "hello"
     assert browser.click(Movie.objects.first().pk).status_code == 202
 
 
 def test_csrf_exempt_is_used_nowhere():
-    offenders = [str(path.relative_to(REPO_DIR)) for path in source_files(".py", ".html") if "csrf_exempt" in path.read_text()]
+    offenders = [
+        str(path.relative_to(REPO_DIR)) for path in source_files(".py", ".html") if "csrf_exempt" in path.read_text()
+    ]
     assert offenders == []
 
 
@@ -136,12 +156,15 @@ def test_comment_is_escaped(member, catalog):
     assert ESCAPED_SCRIPT in html
 
 
-@pytest.mark.parametrize("event", [
-    {"type": SCRIPT},
-    {"type": "click", "movie_id": SCRIPT},
-    {"type": "rating", "rating": SCRIPT},
-    {"type": "click", "title": SCRIPT},  # the old site stored a client-sent title
-])
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": SCRIPT},
+        {"type": "click", "movie_id": SCRIPT},
+        {"type": "rating", "rating": SCRIPT},
+        {"type": "click", "title": SCRIPT},  # the old site stored a client-sent title
+    ],
+)
 def test_event_payload_with_script_is_refused_as_json(catalog, event):
     response = Browser().post_events([{"movie_id": Movie.objects.first().pk, **event}])
     assert response.status_code == 400
@@ -153,7 +176,15 @@ def test_a_script_title_is_escaped_on_every_page_that_shows_titles(evil_movie):
     browser = Browser()
     browser.open("/")
     browser.click(evil_movie.pk)
-    pages = ["/", f"/movie/{evil_movie.pk}/", "/search/?q=Evil", "/genres/action/", "/movie/gmf", "/movie/neumf", "/movie/ngcf"]
+    pages = [
+        "/",
+        f"/movie/{evil_movie.pk}/",
+        "/search/?q=Evil",
+        "/genres/action/",
+        "/movie/gmf",
+        "/movie/neumf",
+        "/movie/ngcf",
+    ]
     for path in pages:
         response = browser.open(path)
         html = response.content.decode()
@@ -187,8 +218,16 @@ def test_junk_page_numbers_are_a_404_with_a_sentence(catalog, client, page):
         assert client.get(path, {**query, "page": "1"}).status_code == 200
 
 
-@pytest.mark.parametrize("query", [{"model": "gmf' OR '1'='1"}, {"model": "gmf", "k": "10; DROP TABLE movie_movie"},
-                                   {"model": "gmf", "k": "1 OR 1=1"}, {"model": "ease", "k": "²"}, {"model": "gmf", "k": "9" * 5000}])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"model": "gmf' OR '1'='1"},
+        {"model": "gmf", "k": "10; DROP TABLE movie_movie"},
+        {"model": "gmf", "k": "1 OR 1=1"},
+        {"model": "ease", "k": "²"},
+        {"model": "gmf", "k": "9" * 5000},
+    ],
+)
 def test_api_parameters_with_sql_are_refused(catalog, client, query):
     response = client.get("/api/recommendations", query)
     assert response.status_code == 400 and "error" in response.json()
@@ -240,8 +279,13 @@ def test_comment_body_over_the_request_limit_is_a_400_page(member, catalog, sett
 # --- Staff only -------------------------------------------------------------------------------
 
 
-ADMIN_PAGES = ["/admin/", "/admin/predictors/modelversion/", "/admin/predictors/trainingrun/",
-               "/admin/paper_review/comment/", "/admin/auth/user/"]
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/predictors/modelversion/",
+    "/admin/predictors/trainingrun/",
+    "/admin/paper_review/comment/",
+    "/admin/auth/user/",
+]
 
 
 @pytest.mark.parametrize("path", ADMIN_PAGES)
@@ -254,7 +298,9 @@ def test_admin_needs_staff(client, member, staff, path):
 
 
 def test_activating_a_version_needs_staff(member, db):
-    version = ModelVersion.objects.create(model_name="gmf", version=1, dataset="d", artifact_uri="x", artifact_sha256="0" * 64)
+    version = ModelVersion.objects.create(
+        model_name="gmf", version=1, dataset="d", artifact_uri="x", artifact_sha256="0" * 64
+    )
     browser = Browser()
     browser.client.force_login(member)
     browser.open("/")
@@ -294,7 +340,9 @@ def production_env(tmp_path):
 
 def test_production_cookies_are_secure(tmp_path):
     env = production_env(tmp_path)
-    flags = "(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, s.DEBUG, s.SECURE_HSTS_SECONDS > 0)"
+    flags = (
+        "(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, s.DEBUG, s.SECURE_HSTS_SECONDS > 0)"
+    )
     assert settings_in_subprocess(env, flags) == "(True, True, True, False, True)"
     assert settings_in_subprocess(env, "s.SECRET_KEY") == repr(env["DJANGO_SECRET_KEY"])
     assert not (tmp_path / "secret_key").exists()  # the environment's key, no generated one
@@ -304,7 +352,11 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=REPO_DIR, env={**clean, **production_env(tmp_path)}, capture_output=True, text=True, timeout=120,
+        cwd=REPO_DIR,
+        env={**clean, **production_env(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout

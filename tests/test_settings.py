@@ -1,4 +1,5 @@
 """Settings come from the environment, with safe defaults and no secrets in code."""
+
 import os
 import subprocess
 import sys
@@ -14,7 +15,9 @@ def settings_in_subprocess(env, expression):
     """Evaluate ``expression`` against config.settings in a fresh interpreter."""
     code = f"import config.settings as s; print(repr({expression}))"
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_DIR, env={**clean, **env}, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_DIR, env={**clean, **env}, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -36,7 +39,7 @@ def test_secret_key_from_environment_or_a_private_generated_file(tmp_path):
 
 def test_no_secret_or_database_host_in_the_code():
     settings_text = (REPO_DIR / "config" / "settings.py").read_text()
-    assert "SECRET_KEY = \"" not in settings_text and "SECRET_KEY = '" not in settings_text
+    assert 'SECRET_KEY = "' not in settings_text and "SECRET_KEY = '" not in settings_text
     assert "127.0.0.1:3306" not in settings_text
 
 
@@ -45,13 +48,23 @@ def test_sqlite_by_default_mysql_from_database_url(tmp_path):
     assert "sqlite3" in settings_in_subprocess(env, "s.DATABASES['default']['ENGINE']")
     mysql = {**env, "DATABASE_URL": "mysql://movie:p%40ss@db.example:3307/movies"}
     assert settings_in_subprocess(mysql, "s.DATABASES['default']['ENGINE']") == "'django.db.backends.mysql'"
-    assert settings_in_subprocess(mysql, "(s.DATABASES['default']['HOST'], s.DATABASES['default']['PASSWORD'])") == "('db.example', 'p@ss')"
+    assert (
+        settings_in_subprocess(mysql, "(s.DATABASES['default']['HOST'], s.DATABASES['default']['PASSWORD'])")
+        == "('db.example', 'p@ss')"
+    )
 
 
 def test_allowed_hosts_and_https_settings(tmp_path):
-    env = {"APP_VAR_DIR": str(tmp_path), "DJANGO_ALLOWED_HOSTS": "movies.example, www.movies.example", "DJANGO_HTTPS": "1"}
+    env = {
+        "APP_VAR_DIR": str(tmp_path),
+        "DJANGO_ALLOWED_HOSTS": "movies.example, www.movies.example",
+        "DJANGO_HTTPS": "1",
+    }
     assert settings_in_subprocess(env, "s.ALLOWED_HOSTS") == "['movies.example', 'www.movies.example']"
-    assert settings_in_subprocess(env, "(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT)") == "(True, True, True)"
+    assert (
+        settings_in_subprocess(env, "(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT)")
+        == "(True, True, True)"
+    )
 
 
 def test_importing_settings_contacts_nothing(tmp_path):
@@ -64,7 +77,11 @@ def test_importing_settings_contacts_nothing(tmp_path):
     code = "import django; django.setup(); from django.urls import resolve; resolve('/'); print('booted')"
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO_DIR, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code],
+        cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**clean, **env, "DJANGO_SETTINGS_MODULE": "config.settings"},
     )
     assert result.returncode == 0, result.stderr

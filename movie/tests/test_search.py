@@ -1,5 +1,6 @@
 """Title search forgives accents, case, word order, a typo and a missing space,
 and ranks equally good matches by popularity."""
+
 import pytest
 
 from movie.search import TitleIndex, index_for, normalize

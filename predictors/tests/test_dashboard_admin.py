@@ -1,5 +1,6 @@
 """The model versions in the admin: actions, read-only versions, the detail
 page, and who may reach any of it."""
+
 import re
 
 import pytest
@@ -14,9 +15,7 @@ DASHBOARD = "/admin/dashboard/"
 
 
 def run_action(client, action, *versions):
-    return client.post(
-        CHANGELIST, {"action": action, "_selected_action": [v.pk for v in versions]}, follow=True
-    )
+    return client.post(CHANGELIST, {"action": action, "_selected_action": [v.pk for v in versions]}, follow=True)
 
 
 def messages_of(response):
@@ -149,7 +148,11 @@ def test_detail_shows_parameters_curves_and_the_active_version(admin_client_, st
     active = make_version(store, activate=True)
     version = make_version(store, metrics={"full": {"ndcg@10": 0.5, "recall@20": 0.3}})
     TrainingRun.objects.create(
-        model_name="gmf", dataset="test-catalog", protocol="full", status="finished", version=version,
+        model_name="gmf",
+        dataset="test-catalog",
+        protocol="full",
+        status="finished",
+        version=version,
         epochs=[
             {"stage": "<script>alert(1)</script>", "epoch": 1, "loss": 0.69, "val_ndcg@10": 0.10, "seconds": 1.0},
             {"stage": "<script>alert(1)</script>", "epoch": 2, "loss": 0.41, "val_ndcg@10": 0.18, "seconds": 1.0},
@@ -224,7 +227,9 @@ def test_training_form_queues_a_job_with_the_chosen_hyperparameters(catalog, adm
     client = logged_in(admin_user, enforce_csrf_checks=True)
     page = client.get(TRAIN_FORM)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
-    response = client.post(TRAIN_FORM, {**training_form(epochs="3", lr="0.01", loss="bpr"), "csrfmiddlewaretoken": token})
+    response = client.post(
+        TRAIN_FORM, {**training_form(epochs="3", lr="0.01", loss="bpr"), "csrfmiddlewaretoken": token}
+    )
     assert response.status_code == 302 and response.url == DASHBOARD
     job = TrainingRun.objects.get()
     assert (job.kind, job.model_name, job.dataset, job.status) == ("train", "gmf", "test-catalog", "queued")
@@ -248,8 +253,13 @@ def test_actions_require_the_csrf_token(admin_user, store):
 
 @pytest.mark.parametrize(
     "fields, error_field",
-    [({"epochs": "0"}, "epochs"), ({"lr": "-1"}, "lr"), ({"dataset": "nope"}, "dataset"), ({"model_name": "svd"}, "model_name"),
-     ({"model_name": "ease", "epochs": "5"}, "__all__")],  # EASE is fitted in closed form: lambda only
+    [
+        ({"epochs": "0"}, "epochs"),
+        ({"lr": "-1"}, "lr"),
+        ({"dataset": "nope"}, "dataset"),
+        ({"model_name": "svd"}, "model_name"),
+        ({"model_name": "ease", "epochs": "5"}, "__all__"),
+    ],  # EASE is fitted in closed form: lambda only
 )
 def test_training_form_rejects_bad_values(catalog, admin_client_, fields, error_field):
     response = admin_client_.post(TRAIN_FORM, training_form(**fields))
@@ -293,8 +303,9 @@ def test_activating_a_version_worse_than_the_active_one_asks_with_both_numbers(a
     assert "0.3500" in html and "0.4000" in html and "active version gmf:1" in html
     assert [v.status for v in reload(served, worse)] == ["active", "candidate"]  # nothing changed yet
 
-    confirmed = admin_client_.post(CHANGELIST, {"action": "activate_selected", "_selected_action": [worse.pk], "post": "yes"},
-                                   follow=True)
+    confirmed = admin_client_.post(
+        CHANGELIST, {"action": "activate_selected", "_selected_action": [worse.pk], "post": "yes"}, follow=True
+    )
     assert [v.status for v in reload(served, worse)] == ["retired", "active"]
     assert any("Activated gmf:2" in m for m in messages_of(confirmed))
 
@@ -314,8 +325,9 @@ def test_a_better_version_activates_without_a_question(admin_client_, store):
 
 
 def test_the_detail_page_shows_the_baselines_and_what_was_served(admin_client_, store):
-    version = make_version(store, **ndcg(0.45, popularity=0.20),
-                           fitted_on={"interactions": 163, "users": 12, "items": 30, "epochs": 7})
+    version = make_version(
+        store, **ndcg(0.45, popularity=0.20), fitted_on={"interactions": 163, "users": 12, "items": 30, "epochs": 7}
+    )
     html = admin_client_.get(f"/admin/predictors/modelversion/{version.pk}/change/").content.decode()
     assert "Served artifact fitted on" in html and "<th>interactions</th><td><code>163</code>" in html
     assert "Baselines on the same split" in html and "popularity" in html and "0.2000" in html

@@ -1,6 +1,7 @@
 """The dashboard's numbers on hand-made rows: events per hour/day, latency
 percentiles, click-through, consumer lag; and the serving side that records
 impressions without ever breaking a page."""
+
 import uuid
 from datetime import timedelta
 
@@ -19,15 +20,24 @@ NOW = timezone.now()
 
 def event(visitor, movie_id, minutes_ago, event_type="click"):
     return ClickEvent.objects.create(
-        event_id=uuid.uuid4(), visitor_key=visitor, event_type=event_type, movie_id=movie_id,
-        rating=4.0 if event_type == "rating" else None, timestamp=NOW - timedelta(minutes=minutes_ago),
+        event_id=uuid.uuid4(),
+        visitor_key=visitor,
+        event_type=event_type,
+        movie_id=movie_id,
+        rating=4.0 if event_type == "rating" else None,
+        timestamp=NOW - timedelta(minutes=minutes_ago),
     )
 
 
 def impression(model_name, visitor, movie_ids, minutes_ago, seconds=0.01, fallback=""):
     return RecommendationImpression.objects.create(
-        model_name=model_name, version_label="" if fallback else f"{model_name}:1", fallback=fallback,
-        visitor_key=visitor, movie_ids=movie_ids, seconds=seconds, created_at=NOW - timedelta(minutes=minutes_ago),
+        model_name=model_name,
+        version_label="" if fallback else f"{model_name}:1",
+        fallback=fallback,
+        visitor_key=visitor,
+        movie_ids=movie_ids,
+        seconds=seconds,
+        created_at=NOW - timedelta(minutes=minutes_ago),
     )
 
 
@@ -92,7 +102,12 @@ def test_consumer_lag_from_the_heartbeats(db, settings):
     assert dashboard.consumer_state(NOW) == {"heartbeats": [], "live": 0, "total_lag": None}
     record_consumer_heartbeat(settings.KAFKA_CONSUMER_GROUP, settings.KAFKA_TOPIC, {"t[0]": 3, "t[1]": 4}, 120)
     ConsumerHeartbeat.objects.create(
-        worker="gone:1", group_id="g", topic=settings.KAFKA_TOPIC, lag={"t[2]": 50}, total_lag=50, messages=1,
+        worker="gone:1",
+        group_id="g",
+        topic=settings.KAFKA_TOPIC,
+        lag={"t[2]": 50},
+        total_lag=50,
+        messages=1,
         updated_at=timezone.now() - timedelta(minutes=30),
     )
     state = dashboard.consumer_state()
@@ -129,6 +144,6 @@ def test_dashboard_page_shows_the_numbers(admin_client_, settings):
     serving_table = html.split('id="serving"', 1)[1]
     assert "20.0 ms" in serving_table and "50.0%" in serving_table
     events_table = html.split('id="events"', 1)[1].split("</table>", 1)[0]
-    assert "<td class=\"num\">1</td>" in events_table
+    assert '<td class="num">1</td>' in events_table
     settings.KAFKA_BOOTSTRAP_SERVERS = ["127.0.0.1:9"]
     assert "no consumer has reported yet" in admin_client_.get("/admin/dashboard/").content.decode()

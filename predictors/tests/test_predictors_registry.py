@@ -1,4 +1,5 @@
 """The model registry and the train_model / evaluate_model commands."""
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -99,7 +100,22 @@ def test_ease_trains_from_the_command_and_evaluates_to_the_same_numbers(catalog,
 
 
 def test_latest_protocols_record_ncf_and_d2l_metrics(catalog):
-    call_command("train_model", "ngcf", "--epochs", "1", "--dim", "4", "--layers", "1", "--dropout", "0.1", "--protocol", "d2l", "--verbosity", "0")
+    call_command(
+        "train_model",
+        "ngcf",
+        "--epochs",
+        "1",
+        "--dim",
+        "4",
+        "--layers",
+        "1",
+        "--dropout",
+        "0.1",
+        "--protocol",
+        "d2l",
+        "--verbosity",
+        "0",
+    )
     version = ModelVersion.objects.get()
     assert version.status == "candidate" and version.hyperparameters["dropout"] == 0.1
     assert set(version.metrics) == {"ncf", "d2l"} and set(version.metrics["d2l"]) == {"hit@50", "auc"}
@@ -127,7 +143,9 @@ def test_activation_refuses_a_version_below_popularity_unless_forced():
     from predictors.models import ActivationRefused
 
     weak = scored(0.18, popularity=0.20)
-    with pytest.raises(ActivationRefused, match=r"Refused to activate gmf:1: its NDCG@10 \(0.1800\) is below popularity's \(0.2000\)"):
+    with pytest.raises(
+        ActivationRefused, match=r"Refused to activate gmf:1: its NDCG@10 \(0.1800\) is below popularity's \(0.2000\)"
+    ):
         weak.activate()
     assert ModelVersion.objects.active("gmf") is None
     weak.activate(force=True)

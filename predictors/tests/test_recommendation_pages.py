@@ -1,5 +1,6 @@
 """/movie/<model> and /api/recommendations: a visitor's clicks in, ten unseen
 movies out, with the popular column, the history and the fallbacks."""
+
 import re
 
 import pytest
@@ -76,12 +77,15 @@ def test_history_gives_ten_unseen_ranked_movies(trained, visitor, model_name):
     assert "★ 4.5" in history and history.count("clicked") == 3
 
 
-@pytest.mark.parametrize("model_name, slug", [
-    ("ngcf", "neural-graph-collaborative-filtering"),
-    ("neumf", "neural-collaborative-filtering"),
-    ("gmf", "neural-collaborative-filtering"),
-    ("ease", "embarrassingly-shallow-autoencoders"),
-])
+@pytest.mark.parametrize(
+    "model_name, slug",
+    [
+        ("ngcf", "neural-graph-collaborative-filtering"),
+        ("neumf", "neural-collaborative-filtering"),
+        ("gmf", "neural-collaborative-filtering"),
+        ("ease", "embarrassingly-shallow-autoencoders"),
+    ],
+)
 def test_the_page_links_to_its_paper_review(catalog, client, model_name, slug):
     html = client.get(f"/movie/{model_name}").content.decode()
     assert f'href="/paper_review/{slug}/"' in html
@@ -160,13 +164,16 @@ def test_json_endpoint(trained, visitor):
     assert body["history"] == clicked
 
 
-@pytest.mark.parametrize("query, message", [
-    ({"model": "svd"}, "model must be one of"),
-    ({}, "model must be one of"),
-    ({"model": "gmf", "k": "0"}, "k must be a whole number"),
-    ({"model": "gmf", "k": "abc"}, "k must be a whole number"),
-    ({"model": "gmf", "k": "1000"}, "k must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ({"model": "svd"}, "model must be one of"),
+        ({}, "model must be one of"),
+        ({"model": "gmf", "k": "0"}, "k must be a whole number"),
+        ({"model": "gmf", "k": "abc"}, "k must be a whole number"),
+        ({"model": "gmf", "k": "1000"}, "k must be a whole number"),
+    ],
+)
 def test_json_endpoint_bad_input(catalog, client, query, message):
     response = client.get("/api/recommendations", query)
     assert response.status_code == 400
