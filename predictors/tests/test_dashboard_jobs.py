@@ -20,6 +20,11 @@ from tests.dashboard_helpers import store  # noqa: F401
 
 TINY = {"dim": 8, "epochs": 2, "patience": 1, "batch_size": 64}
 
+# The worker checks its connection between tasks as a request does, dropping
+# one left outside autocommit; a test transaction around it would be dropped
+# with it (MariaDB closes it for real), so tests running it commit for real.
+runs_the_worker = pytest.mark.django_db(transaction=True)
+
 
 def queue_training(model_name="gmf", dataset="test-catalog", **overrides):
     return jobs.queue_training(model_name, dataset, overrides={**TINY, **overrides})
@@ -31,6 +36,7 @@ def run_worker():
     return out.getvalue()
 
 
+@runs_the_worker
 def test_worker_trains_and_registers_a_candidate(catalog, store, capsys):
     served = None
     job = queue_training()
@@ -49,6 +55,7 @@ def test_worker_trains_and_registers_a_candidate(catalog, store, capsys):
     assert DBTaskResult.objects.get(id=job.task_id).status == "SUCCESSFUL"
 
 
+@runs_the_worker
 def test_worker_output_ends_with_a_summary(catalog, store):
     queue_training(dataset="no-such-dataset")
     assert run_worker().strip().endswith("Ran 1 job(s): 0 finished, 1 failed.")
@@ -56,6 +63,7 @@ def test_worker_output_ends_with_a_summary(catalog, store):
     assert job.status == "failed" and "no-such-dataset" in job.summary and job.finished_at
 
 
+@runs_the_worker
 def test_reevaluation_job_stores_fresh_metrics(catalog, store):
     queue_training()
     run_worker()
@@ -86,6 +94,7 @@ def test_worker_rejects_a_bad_poll_interval(db, bad):
         call_command("run_training_jobs", "--once", **bad)
 
 
+@runs_the_worker
 def test_a_stopped_worker_marks_its_job_failed(catalog, store, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -112,6 +121,7 @@ def dead_pid():
     return process.pid
 
 
+@runs_the_worker
 def test_a_job_whose_worker_was_killed_is_failed_by_the_next_worker(catalog):
     killed = running_job(f"{socket.gethostname()}:{dead_pid()}")
     alive = running_job(worker_name())  # this test's own process: still running

@@ -25,6 +25,11 @@ BELOW_POPULARITY = {"dim": 4, "epochs": 2}
 
 pytestmark = pytest.mark.usefixtures("fresh_predictors")
 
+# The worker checks its connection between tasks as a request does, dropping
+# one left outside autocommit; a test transaction around it would be dropped
+# with it (MariaDB closes it for real), so tests running it commit for real.
+runs_the_worker = pytest.mark.django_db(transaction=True)
+
 
 @pytest.fixture
 def visitor(catalog):
@@ -100,6 +105,7 @@ def test_a_model_never_queued_keeps_the_train_model_hint(visitor):
 # --- The worker trains, activates, and the page serves it without a restart ---------
 
 
+@runs_the_worker
 def test_the_page_serves_the_model_once_the_worker_activated_it(visitor, store):
     jobs.queue_training("ease", "test-catalog", overrides={"l2": 50.0}, activate=True)
     assert "EASE is queued for training." in page(visitor, "ease")
@@ -113,6 +119,7 @@ def test_the_page_serves_the_model_once_the_worker_activated_it(visitor, store):
     assert len(lines) == 2 and lines[0].startswith("Job ") and "Registered ease:1 (active)" in lines[0]
 
 
+@runs_the_worker
 def test_a_version_below_popularity_is_not_served_and_the_page_says_why(visitor, store):
     jobs.queue_training("gmf", "test-catalog", overrides=BELOW_POPULARITY, activate=True)
     output = run_worker()
@@ -124,6 +131,7 @@ def test_a_version_below_popularity_is_not_served_and_the_page_says_why(visitor,
     assert "GMF was trained (gmf:1), but its NDCG@10" in html and "so it is not served" in html
 
 
+@runs_the_worker
 def test_a_run_queued_without_activation_stays_a_candidate(visitor, store):
     jobs.queue_training("ease", "test-catalog", overrides={"l2": 50.0})
     run_worker()
