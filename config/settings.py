@@ -7,7 +7,7 @@ Nothing here opens a connection: brokers and databases are contacted lazily.
 """
 from pathlib import Path
 
-from config.env import database_from_url, env_bool, env_int, env_list, env_str, local_secret_key
+from config.env import database_from_url, env_bool, env_float, env_int, env_list, env_str, local_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("APP_VAR_DIR", str(BASE_DIR / "var")))
@@ -219,3 +219,6 @@ TRAINING_JOB_STALE_SECONDS = env_int("TRAINING_JOB_STALE_SECONDS", 6 * 3600)
 # The model behind "Viewers also watched" on a movie's page (predictors/related.py);
 # empty: no such section. EASE is not offered above 20k movies (ml-25m): use gmf there.
 ALSO_WATCHED_MODEL = env_str("ALSO_WATCHED_MODEL", "ease")
+# A visitor's rating at or below this many stars is a dislike: fold-in takes the
+# movie as a negative, never as a like (predictors/serving.py).
+FOLD_IN_DISLIKE_AT = env_float("FOLD_IN_DISLIKE_AT", 2.0)

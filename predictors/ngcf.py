@@ -9,10 +9,12 @@ u_mul_e / sum pass of DGL's built-in functions per relation. Each layer's
 output goes through message dropout and L2 normalisation (as in the
 authors' code); the final representation concatenates all layers.
 """
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from predictors import foldin
 from predictors.base import Recommender, embedding
 from predictors.dgl_compat import dgl
 
@@ -79,15 +81,6 @@ class NGCFLayer(nn.Module):
 
 class NGCF(Recommender):
     fold_in_loss = "bpr"
-    # A stronger pull back to the mean user than the shared 1e-3, as for GMF.
-    # Chosen on seeds 0-3 (0.005-0.02 all gave 1.31-1.33x popularity at n = 5,
-    # against 1.20x), checked on seeds 4-7: n = 5 1.03 -> 1.15x (up on each
-    # seed), n = 20 1.73 -> 1.66x. Over all eight: n = 1 0.99 -> 1.04,
-    # n = 5 1.11 -> 1.24, n = 20 1.75 -> 1.73. Same work per request.
-    fold_in_tuning = {"l2": 0.01}
-    # 45 steps instead of 30 gave +0.06..0.08x re-training recall@10 at n = 5
-    # (2 seeds) but 1.5x the latency: p95 46-73 ms against the 50 ms goal on a
-    # slower 2-vCPU machine, where 30 steps measure 32-41 ms. Kept at 30.
 
     def __init__(self, graph, dim=64, layers=3, dropout=0.1, n_nodes=None):
         """``graph`` from interaction_graph; or None and ``n_nodes`` = (users,
@@ -208,28 +201,30 @@ class NGCF(Recommender):
         self.representations()
         self.graph = None
 
-    def fold_in_context(self, history_items):
+    def fold_in_context(self, history_items, edge_weights=None):
         """Join a new user to the trained graph: a one-user DGL heterograph
-        with an edge from each of its (h,) items, carrying c_ui = 1/sqrt(h |N_i|).
+        with an edge from each of its (h,) items, carrying
+        c_ui = w_i / sqrt(sum(w) |N_i|) (w_i = 1 unless ``edge_weights`` say
+        otherwise: the usual 1/sqrt(h |N_i|)).
 
-        Only the user's own embedding is learned during fold-in, and the item
-        layers are frozen, so each layer's neighbourhood sum a_l = sum_i c_ui e_i^(l)
-        does not change between fold-in steps: one message-passing pass per
-        layer here, instead of one per step, and each layer reduces to an affine
-        map of the user's own embedding (NGCFLayer.frozen_neighbourhood).
-        -> per layer (M (d, d'), offset (1, d'))."""
+        Only the user's own embedding is solved for during fold-in, and the
+        item layers are frozen, so each layer's neighbourhood sum
+        a_l = sum_i c_ui e_i^(l) is fixed: one message-passing pass per layer,
+        and each layer reduces to an affine map of the user's own embedding
+        (NGCFLayer.frozen_neighbourhood). -> per layer (M (d, d'), offset (1, d'))."""
         if self.training:
             raise RuntimeError("Fold users in with the model in eval mode.")
         self.representations()
         per_layer = self._cache[1]
         history_items = torch.as_tensor(history_items, dtype=torch.int64)
         h = len(history_items)
+        weights = torch.ones(h) if edge_weights is None else torch.as_tensor(edge_weights, dtype=torch.float32)
         visitor = dgl.heterograph(
             {("item", "rated_by", "user"): (torch.arange(h), torch.zeros(h, dtype=torch.int64))},
             num_nodes_dict={"user": 1, "item": h},
         )
         degree = self.item_degree[history_items]
-        visitor.edges["rated_by"].data["norm"] = (max(h, 1) * degree).rsqrt()  # (h,)
+        visitor.edges["rated_by"].data["norm"] = weights * (weights.sum().clamp(min=1e-12) * degree).rsqrt()  # (h,)
         neighbourhoods = []
         for items_before in per_layer[: len(self.layers)]:
             visitor.nodes["item"].data["h"] = items_before["item"][history_items]  # (h, d)
@@ -249,3 +244,77 @@ class NGCF(Recommender):
             user = F.normalize(F.leaky_relu(user @ matrix + offset, 0.2), dim=-1)
             parts.append(user)
         return torch.cat(parts, dim=-1)
+
+    def fold_in_space(self):
+        return NGCFSpace(self)
+
+
+def balancing_offset(liked_scores, liked_shares, catalog_scores, negatives_per_positive):
+    """The b at which the logistic likelihood's pull on positives, drawn with
+    ``liked_shares``, balances its push on the catalog: a pairwise model's
+    scores carry no calibrated zero, and this puts the average user's at one."""
+    low, high = -60.0, 60.0
+    for _ in range(60):  # bisection: the left side falls and the right side rises with b
+        b = (low + high) / 2
+        pull = float(liked_shares @ foldin.sigmoid(-(liked_scores + b)))
+        push = negatives_per_positive * float(foldin.sigmoid(catalog_scores + b).mean())
+        low, high = (b, high) if pull > push else (low, b)
+    return (low + high) / 2
+
+
+class NGCFSpace(foldin.FoldInSpace):
+    """NGCF for fold-in: θ is the visitor's layer-0 embedding e0, the visitor
+    a node joined to its liked movies in a DGL heterograph; the trained
+    layers map e0 to the final representation z (every layer concatenated),
+    and a score is z e_i + b with e_i the item's concatenated layers.
+
+    The expected negatives are a quadratic around the average trained user:
+    the mean e0 joined to every movie in proportion to its degree, as many
+    movies as a trained user has on average. BPR's loss averages its sampled
+    negatives, so one expected negative per positive; b (balancing_offset) is
+    where the average user's likes and the catalog balance."""
+
+    negatives_per_positive = 1.0
+
+    def __init__(self, model):
+        self.model = model
+        self.items = model.representations()[1].numpy()  # (N, d(L+1))
+        self.prior_mean, self.prior_precision = foldin.gaussian_prior(model.user_parameters().numpy())
+        degree = model.item_degree.double()
+        shares = degree / degree.sum()
+        mean_count = float(degree.sum()) / model.n_users
+        average_user = self.context(np.arange(model.n_items), (mean_count * shares).numpy())
+        anchor = self.user(self.prior_mean, average_user)[0]
+        anchor_scores = self.items @ anchor
+        self.offset = balancing_offset(anchor_scores, shares.numpy(), anchor_scores, self.negatives_per_positive)
+        self.negatives = foldin.ExpectedNegatives.around(anchor, [(self.items, anchor_scores + self.offset)])
+
+    def context(self, liked, liked_weights):
+        layers = self.model.fold_in_context(torch.from_numpy(np.asarray(liked)), torch.from_numpy(np.asarray(liked_weights)))
+        return [(matrix.numpy().astype(np.float64), offset[0].numpy().astype(np.float64)) for matrix, offset in layers]
+
+    def user(self, theta, context):
+        """fold_in_representation in numpy, with its Jacobian: through each
+        layer, z -> LeakyReLU -> L2 normalisation."""
+        user, jacobian = theta, np.eye(len(theta))
+        parts, jacobians = [theta], [jacobian]
+        for matrix, offset in context:
+            hidden = user @ matrix + offset
+            slope = np.where(hidden > 0, 1.0, 0.2)
+            activated = hidden * slope
+            norm = max(float(np.linalg.norm(activated)), 1e-12)
+            user = activated / norm
+            through = (jacobian @ matrix) * slope  # (D, d')
+            jacobian = (through - np.outer(through @ user, user)) / norm
+            parts.append(user)
+            jacobians.append(jacobian)
+        return np.concatenate(parts), np.hstack(jacobians)  # (d(L+1),), (D, d(L+1))
+
+    def scores(self, theta, context, items, mapped):
+        z, jacobian = mapped
+        rows = self.items[items]
+        return rows @ z + self.offset, rows @ jacobian.T
+
+    def representation(self, theta, context):
+        z, _ = self.user(theta, context)
+        return torch.from_numpy(z.astype(np.float32)).unsqueeze(0)

@@ -27,7 +27,7 @@ def model_page(request, model_name):
     if model_name not in SERVED_MODELS:
         raise NotFound(f"There is no model called {model_name!r}.")
     events, history_ids, ratings = _visitor(request)
-    result = serving.recommend(model_name, history_ids, k=10)
+    result = serving.recommend(model_name, serving.history_from_events(events), k=10)
     record_impression(result, visitor_key(request, create=False))
     recent = list(dict.fromkeys(event.movie_id for event in events))[:HISTORY_SHOWN]
     history_movies = movies_by_ids(recent)
@@ -54,8 +54,8 @@ def recommendations_api(request):
     raw_k = request.GET.get("k", "10")
     if not raw_k.isdigit() or not 1 <= int(raw_k) <= MAX_K:
         return json_error(400, f"k must be a whole number from 1 to {MAX_K}.")
-    _, history_ids, _ = _visitor(request)
-    result = serving.recommend(model_name, history_ids, k=int(raw_k))
+    events, history_ids, _ = _visitor(request)
+    result = serving.recommend(model_name, serving.history_from_events(events), k=int(raw_k))
     record_impression(result, visitor_key(request, create=False))
     movies = movies_by_ids(result.movie_ids)
     scores = dict(zip(result.movie_ids, result.scores))
