@@ -135,13 +135,17 @@ def test_frozen_parameters_stay_frozen(trained):
 def test_the_newton_solve_finds_the_optimum_a_general_solver_finds(name):
     space, items, weights, posterior = posterior_of(name, 1, [0, 4, 9, 22, (23, foldin.DISLIKE)])
     served, _, _ = foldin.posterior_mode(space, items, weights)
-    precise, _, _ = foldin.posterior_mode(space, items, weights, foldin.FoldInSettings(max_steps=100, tolerance=1e-12))
+    precise, _, _ = foldin.posterior_mode(space, items, weights, foldin.FoldInSettings(max_steps=100, tolerance=1e-7))
     # BFGS on the same objective, from the same start, given only its values and gradients.
     reference = minimize(lambda x: posterior(x)[:2], space.prior_mean, jac=True, method="BFGS", options={"gtol": 1e-10, "maxiter": 10_000})
-    assert posterior(precise, derivatives=False)[0] <= reference.fun + 1e-9
-    assert np.allclose(precise, reference.x, rtol=1e-3, atol=1e-4)
-    # What serving stops at is within its tolerance of the optimum.
-    assert posterior(served, derivatives=False)[0] - reference.fun <= 10 * foldin.DEFAULT_SETTINGS.tolerance
+    value, gradient, _ = posterior(precise)
+    assert value <= reference.fun + 1e-9
+    # With ReLU kinks (NeuMF's tower, NGCF's layers) the optimum may sit on one, where
+    # neither method sees a zero gradient; when BFGS converges, both must agree.
+    if reference.success:
+        assert np.abs(gradient).max() < 1e-6 and np.allclose(precise, reference.x, rtol=1e-3, atol=1e-4)
+    # What serving stops at is close to the optimum: its remaining gain is about half its squared tolerance.
+    assert posterior(served)[0] - reference.fun <= foldin.DEFAULT_SETTINGS.tolerance**2
 
 
 @pytest.mark.parametrize("name", LEARNED)
@@ -158,7 +162,7 @@ def test_ngcf_fold_in_is_the_visitors_node_propagated_by_the_trained_layers():
     model = train("ngcf")
     history = [2, 6, 24]
     space = foldin.space_for(model)
-    theta, context, _ = foldin.posterior_mode(space, *foldin.weighted_history(history))
+    theta, _, _ = foldin.posterior_mode(space, *foldin.weighted_history(history))
     propagated = model.fold_in_representation(torch.from_numpy(theta).float().unsqueeze(0), torch.tensor(history))
     assert torch.allclose(foldin.fold_in(model, history), propagated, atol=1e-5)
 
