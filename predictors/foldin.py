@@ -251,6 +251,7 @@ class Posterior:
         # (a BPR model's scores have no calibrated zero at all).
         mapped = space.user(space.prior_mean, self.context, jacobian=False) if space.maps_user else None
         self.centre = np.where(liked, 0.0, space.scores(space.prior_mean, self.context, items, mapped)[0])
+        self.negative_curvature = None
         if not space.maps_user:
             # Prior and expected negatives are then one quadratic in θ, 1/2 θ A θ - b θ + c,
             # the same for every step: formed once here, from parts formed once per model.
@@ -274,7 +275,12 @@ class Posterior:
         value = 0.5 * float(offset @ precision_offset) + count * negatives
         if not derivatives:
             return value, None, None
-        return value, precision_offset + count * (jacobian @ gradient), space.prior_precision + count * (jacobian @ hessian @ jacobian.T)
+        if self.negative_curvature is None:
+            # J H J^T through the user map is most of a step's work; taken at the
+            # first point and kept, it still makes every step a descent direction
+            # for the exact gradient, so the iteration ends at the same mode.
+            self.negative_curvature = space.prior_precision + count * (jacobian @ hessian @ jacobian.T)
+        return value, precision_offset + count * (jacobian @ gradient), self.negative_curvature
 
     def __call__(self, theta, derivatives=True):
         """-> value, and with ``derivatives`` gradient and Gauss-Newton Hessian (else None, None)."""
@@ -311,10 +317,11 @@ def posterior_mode(space, items, weights, settings=DEFAULT_SETTINGS):
         decrement = -float(gradient @ direction)  # the step's squared length in posterior standard deviations
         if decrement <= settings.tolerance**2:
             return theta, posterior.context, steps
-        # Start from twice the last accepted fraction: where ReLU kinks make the
-        # Newton model overshoot, they tend to do so step after step.
-        scale = min(1.0, 2 * accepted)
-        for _ in range(30):
+        # Start from the last accepted fraction of the Newton step, and try twice
+        # that after a first-try success: where ReLU kinks make the Newton model
+        # overshoot, they tend to do so step after step.
+        scale = accepted
+        for trial in range(30):
             candidate = theta + scale * direction
             candidate_value = posterior(candidate, derivatives=False)[0]
             if candidate_value <= value - 0.25 * scale * decrement:
@@ -322,7 +329,8 @@ def posterior_mode(space, items, weights, settings=DEFAULT_SETTINGS):
             scale /= 2
         else:
             return theta, posterior.context, steps  # no descent left at machine precision: theta is the mode
-        theta, gain, accepted = candidate, value - candidate_value, scale
+        theta, gain = candidate, value - candidate_value
+        accepted = min(1.0, 2 * scale) if trial == 0 else scale
         value, gradient, hessian = posterior(theta)
         if gain <= settings.tolerance**2 / 2:
             # As little gained as the stopping rule allows to be left: where the
