@@ -9,7 +9,7 @@ Nothing here opens a connection: brokers and databases are contacted lazily.
 from datetime import timedelta
 from pathlib import Path
 
-from config.env import database_from_url, env_bool, env_int, env_list, env_str, local_secret_key
+from config.env import database_from_url, env_bool, env_float, env_int, env_list, env_str, local_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("APP_VAR_DIR", str(BASE_DIR / "var")))
@@ -276,3 +276,6 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 ALSO_WATCHED_MODEL = env_str("ALSO_WATCHED_MODEL", "ease")
 # The model behind "For you"; empty: the active model with the best evaluation NDCG@10.
 PRIMARY_MODEL = env_str("PRIMARY_MODEL")
+# A visitor's rating at or below this many stars is a dislike: fold-in takes the
+# movie as a negative, never as a like (predictors/serving.py).
+FOLD_IN_DISLIKE_AT = env_float("FOLD_IN_DISLIKE_AT", 2.0)

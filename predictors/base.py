@@ -1,9 +1,9 @@
 """What every recommender model offers the training loop and the serving code.
 
 A user enters a model only through a *user representation*: a row of
-``user_representation(users)`` for a known user, or
-``fold_in_representation(ego, history_items)`` for a new one, where ``ego`` is
-a (1, user_dim()) parameter the serving code trains against the frozen model. ``score_items(user_repr, items)`` then scores any items.
+``user_representation(users)`` for a known user, or, for a new one, what
+predictors.foldin solves for from the visitor's history with the model's
+``fold_in_space()``. ``score_items(user_repr, items)`` then scores any items.
 """
 import torch
 from torch import nn
@@ -37,11 +37,15 @@ class Recommender(nn.Module):
         (h,) item indices it interacted with; only graph models use the history."""
         return ego
 
-    def history_representation(self, history_items):
+    def history_representation(self, history_items, weights):
         """A new user's (1, D') representation read straight off their (h,)
-        items, for a model whose users are their histories (EASE); None when
-        it has to be learned (fold-in)."""
+        items and (h,) weights (> 0 a like, < 0 a dislike), for a model whose
+        users are their histories (EASE); None when it has to be solved for."""
         return None
+
+    def fold_in_space(self):
+        """A predictors.foldin.FoldInSpace: what fold-in needs from this frozen model."""
+        raise NotImplementedError
 
     def score_pairs(self, user_repr, items):
         """user_repr (B, D'), items (B, K) -> logits (B, K)."""
@@ -66,12 +70,9 @@ class Recommender(nn.Module):
     # block. A tower's (K, F) temporaries for all 62k items of ml-25m are tens
     # of MB each, fresh pages every request; in blocks they stay in cache.
     scoring_chunk = None
-    # Fold-in learns with the loss the model is trained with by default:
-    # pointwise scores are calibrated, pairwise ones only ordered.
+    # The loss the model is trained with by default, which fold-in's likelihood
+    # follows: pointwise scores are calibrated, pairwise ones only ordered.
     fold_in_loss = "bce"
-    # FoldInSettings fields where this model differs from the shared defaults
-    # (foldin.settings_for); tuned per model with benchmarks/bench_foldin_quality.py.
-    fold_in_tuning = {}
 
     def item_side(self, items):
         """items (...) -> (..., F): the user-independent part of their scores."""
@@ -101,11 +102,6 @@ class Recommender(nn.Module):
         with torch.no_grad():
             self._serving_item_side = self.item_side(torch.arange(self.n_items))
         return self
-
-    def mean_user(self):
-        """(1, D) the average trained user's ego parameters: where fold-in starts a
-        visitor (and pulls them back to) under the "mean" initialisation."""
-        return self.user_parameters().mean(dim=0, keepdim=True)
 
     def item_parameters(self, items):
         """items (B, K) -> (B, K, E): the item embeddings the L2 term covers."""

@@ -39,12 +39,16 @@ class EASE(Recommender):
                             f"(it is offered up to {MAX_ITEMS:,}). Train GMF, NeuMF or NGCF on this catalog.")
         self.n_users, self.n_items = n_users, n_items
         self.register_buffer("weights", torch.zeros(n_items, n_items))  # B
+        # The average trained user's row, mean of X: what a visitor with no like
+        # at all is taken to be (kept beside B in the artifact's serving state).
+        self.register_buffer("average_row", torch.zeros(n_items), persistent=False)
         self.user_rows = None
         if users is not None:
             users, items = np.asarray(users), np.asarray(items)
             self.user_rows = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)), shape=(n_users, n_items))  # X
             self.user_rows.sum_duplicates()
             self.user_rows.data[:] = 1.0  # a repeated interaction is still one
+            self.average_row = torch.from_numpy(np.asarray(self.user_rows.mean(axis=0), dtype=np.float32).ravel())
 
     def fit(self, l2):
         """The closed form above, on the trained users' rows. X^T X is built
@@ -76,11 +80,24 @@ class EASE(Recommender):
             raise RuntimeError("A serving copy of EASE keeps no trained users; score a visitor's history instead.")
         return torch.from_numpy(self.user_rows[np.asarray(users)].toarray())  # (B, n_items)
 
-    def history_representation(self, history_items):
-        """(h,) items -> (1, n_items): the visitor's row of X, exactly."""
-        row = torch.zeros(1, self.n_items)
-        row[0, history_items] = 1.0
+    def history_representation(self, history_items, weights):
+        """(h,) items and weights -> (1, n_items): the visitor's row of X,
+        exactly, a dislike as a negative entry. A visitor with dislikes only
+        starts from the average row, so that the list is the crowd's with the
+        disliked movies' neighbours pushed down rather than ties at zero."""
+        row = torch.zeros(1, self.n_items) if bool((weights > 0).any()) else self.average_row.clone().unsqueeze(0)
+        row[0, history_items] = weights.to(row.dtype)
         return row
+
+    def fold_in_space(self):
+        return None  # nothing to solve for: history_representation is exact
+
+    def serving_state(self):
+        return {"average_row": self.average_row}
+
+    def load_serving_state(self, state):
+        self.average_row = state["average_row"].clone()
+        return self
 
     def score_items(self, user_repr, items=None):
         weights = self.weights if items is None else self.weights[:, items]

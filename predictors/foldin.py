@@ -1,62 +1,88 @@
 """Folding a new visitor into a trained model.
 
-The visitor is not a row of the trained model, and re-training the whole
-model per request is out of the question. So the model stays frozen and only
-the visitor's own parameters (the "ego" vector: GMF's p_u, NeuMF's GMF and
-MLP user embeddings side by side, NGCF's layer-0 embedding) are learned, a
-bounded number of Adam steps on their history as positives against sampled
-unseen movies as negatives. NGCF then turns the ego vector into the final
-representation through the trained propagation layers over the visitor's
-neighbourhood (see ``NGCF.fold_in_representation``). A model whose users
-are their histories (EASE) has nothing to learn: its
-``history_representation`` is returned as it is.
+The visitor is not a row of the trained model and the model stays frozen:
+only the visitor's own parameters θ (GMF's user vector, NeuMF's GMF and MLP
+user vectors side by side, NGCF's layer-0 embedding) are solved for. θ is
+the mode of its posterior:
 
-Latency: the ego starts at the average trained user (fewer steps needed),
-the item half of every step's scores is gathered once per request from the
-model's serving cache (``Recommender.freeze_for_serving``), a long history
-is sampled in batches of positives, and Adam runs by hand on the one tensor.
+    prior       N(μ, Σ): mean and covariance of the trained users' θ;
+    likelihood  the model's own training loss on the visitor's history:
+                a liked movie is a positive, a disliked one a negative
+                relative to the average user's score for it;
+                the sampled negatives of training become their expectation
+                over the catalog, K per positive (K: the model's training
+                negatives; a pairwise model's loss averages its K, so 1),
+                a quadratic in the model's linear score space around the
+                average user, computed once per model (``ExpectedNegatives``).
 
-The result depends only on (model, history, settings): the sampler is seeded
-from the history itself, so a reload shows the same list.
+No setting is chosen per dataset: everything above comes from the trained
+model and the data it saw. The mode is found by Gauss-Newton steps from μ
+(exact Newton wherever the scores are piecewise linear in θ, as GMF's and
+NeuMF's are); the first step from μ is the closed-form weighted ridge that
+implicit ALS solves per user, the next ones re-weight the history as the
+logistic loss says, until the next step is a small fraction of a posterior
+standard deviation (``tolerance``). Each
+step costs a (D, D) solve and the history's h scores, so the work is about
+ALS's ``recalculate_user`` (see benchmarks/bench_foldin_speed.py).
+
+The history is a list of item indices (each a like) or of (item, weight)
+pairs: weight > 0 a like of that strength, weight < 0 a dislike ("not
+interested", or a rating at or below the dislike threshold). The result
+depends only on (model, history): a reload shows the same list.
+
+A model whose users are their histories (EASE) has nothing to solve for:
+its ``history_representation`` is returned as it is.
 """
 import dataclasses
-import hashlib
 import weakref
 from dataclasses import dataclass
 
+import numpy as np
 import torch
-import torch.nn.functional as F
+from scipy.linalg import lapack
+
+LIKE, DISLIKE = 1.0, -1.0
 
 
 @dataclass(frozen=True)
 class FoldInSettings:
-    # Shared defaults; a model class adjusts them in its ``fold_in_tuning``
-    # (see settings_for). Tuned with benchmarks/bench_foldin_quality.py: fewer
-    # steps lose recall at n = 5, more buy little and cost latency linearly.
-    steps: int = 30
-    lr: float = 0.07
-    negatives: int = 8  # per positive and step
-    l2: float = 1e-3  # pulls the ego back to where it started, so a one-movie history does not run off
-    max_history: int = 200  # most recent movies kept; older ones add little
-    batch_positives: int = 32  # positives per step; a longer history is sampled
-    loss: str = "auto"  # "bce" (pointwise), "bpr" (pairwise) or "auto": the model's own (Recommender.fold_in_loss)
-    # "mean": start at (and shrink toward) the model's mean trained user
-    # (Recommender.mean_user); "random": near zero.
-    init: str = "mean"
+    max_history: int = 200  # most recent movies kept; older ones add little and cost h D^2 each
+    # Gauss-Newton steps at most. GMF converges in 2-3; where ReLU kinks slow
+    # NeuMF down, 5 steps already give the converged top 10 but for 0.1-0.3 of
+    # its movies (docs/tuning.md), at half the cost of 10.
+    max_steps: int = 5
+    # Stop when the next step would move θ by less than this many posterior
+    # standard deviations (its Newton decrement, in the Hessian's metric): the
+    # mode is then known far more closely than the visitor's taste itself.
+    tolerance: float = 0.1
 
 
 DEFAULT_SETTINGS = FoldInSettings()
 
 
 def settings_for(model, overrides=None):
-    """The shared defaults, then the model's own ``fold_in_tuning``, then
-    ``overrides`` (a dict of FoldInSettings fields, e.g. settings.FOLD_IN)."""
-    return dataclasses.replace(DEFAULT_SETTINGS, **{**model.fold_in_tuning, **(overrides or {})})
+    """The defaults with ``overrides`` (a dict of FoldInSettings fields, e.g.
+    settings.FOLD_IN) applied; the model itself needs no per-model settings."""
+    return dataclasses.replace(DEFAULT_SETTINGS, **(overrides or {}))
 
 
-def history_seed(history_items):
-    digest = hashlib.sha256(",".join(map(str, history_items)).encode()).digest()
-    return int.from_bytes(digest[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
+def weighted_history(history, max_history=DEFAULT_SETTINGS.max_history):
+    """Item indices or (item, weight) pairs, oldest first -> (items, weights)
+    arrays: one entry per item, its latest weight, the ``max_history`` most recent."""
+    latest = {}
+    for entry in history:
+        item, weight = entry if isinstance(entry, (tuple, list)) else (entry, LIKE)
+        latest.pop(int(item), None)  # re-inserted at the end: its latest place in time
+        latest[int(item)] = float(weight)
+    kept = slice(-max_history if max_history else None, None)
+    items = np.fromiter(latest, dtype=np.int64, count=len(latest))[kept]
+    weights = np.fromiter(latest.values(), dtype=np.float64, count=len(latest))[kept]
+    return items, weights
+
+
+def seen_items(history):
+    """Every item of the history, liked or not: none is recommended back."""
+    return weighted_history(history, max_history=None)[0].tolist()
 
 
 def sample_unseen(n_items, seen, shape, generator):
@@ -74,85 +100,266 @@ def sample_unseen(n_items, seen, shape, generator):
     return draws
 
 
-class Adam:
-    """Adam (Kingma and Ba 2015) on the one ego tensor, in place: torch.optim's
-    per-step bookkeeping costs more than the arithmetic of a 64-wide vector."""
-
-    def __init__(self, parameter, lr, betas=(0.9, 0.999), eps=1e-8):
-        self.parameter, self.lr, self.betas, self.eps, self.steps = parameter, lr, betas, eps, 0
-        self.mean, self.square = torch.zeros_like(parameter), torch.zeros_like(parameter)
-
-    def step(self, gradient):
-        (beta1, beta2), self.steps = self.betas, self.steps + 1
-        self.mean.mul_(beta1).add_(gradient, alpha=1 - beta1)
-        self.square.mul_(beta2).addcmul_(gradient, gradient, value=1 - beta2)
-        denominator = (self.square / (1 - beta2**self.steps)).sqrt_().add_(self.eps)
-        self.parameter.addcdiv_(self.mean, denominator, value=-self.lr / (1 - beta1**self.steps))
+# --- What a model provides ---------------------------------------------------------
 
 
-_mean_users = weakref.WeakKeyDictionary()  # frozen serving model -> its (1, D) mean user
+def gaussian_prior(users):
+    """(n, D) trained users' parameters -> mean (D,) and precision (D, D).
+    The covariance gets a ridge of 1e-6 of its mean variance, so that a
+    direction no trained user varies in is pinned, not singular."""
+    users = np.asarray(users, dtype=np.float64)
+    mean = users.mean(axis=0)
+    covariance = np.atleast_2d(np.cov(users, rowvar=False))
+    covariance[np.diag_indices_from(covariance)] += 1e-6 * max(np.trace(covariance) / len(covariance), 1e-12)
+    return mean, np.linalg.inv(covariance)
 
 
-def starting_point(model, init):
-    """(1, D) where the ego starts and what the L2 term pulls it back to: the
-    average trained user (a visitor with one click is most like the crowd,
-    not like the zero vector, which the trained items never saw)."""
-    if init == "random":
-        return torch.zeros(1, model.user_dim())
-    if init != "mean":
-        raise ValueError(f"Unknown fold-in initialisation {init!r}; use 'mean' or 'random'.")
-    if model not in _mean_users:
+def softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+@dataclass
+class ExpectedNegatives:
+    """The mean over the catalog of softplus(score), a quadratic in the user's
+    linear score space z around an anchor z_a (the average user):
+    value + g (z - z_a) + 1/2 (z - z_a) H (z - z_a)."""
+
+    anchor: np.ndarray  # (F,)
+    gradient: np.ndarray  # (F,)
+    hessian: np.ndarray  # (F, F)
+
+    @classmethod
+    def around(cls, anchor, chunks):
+        """``chunks`` yields, for consecutive blocks of the catalog, the items'
+        features (n, F), d score / d z at the anchor, and their scores there (n,)."""
+        gradient, hessian, count = 0.0, 0.0, 0
+        for features, scores in chunks:
+            features = np.asarray(features, dtype=np.float64)
+            p = sigmoid(np.asarray(scores, dtype=np.float64))
+            gradient = gradient + features.T @ p
+            hessian = hessian + (features * (p * (1.0 - p))[:, None]).T @ features
+            count += len(features)
+        return cls(np.asarray(anchor, dtype=np.float64), gradient / count, hessian / count)
+
+    def terms(self, z):
+        """-> (value above the anchor's, gradient (F,), Hessian (F, F)) at z."""
+        step = z - self.anchor
+        slope = self.gradient + self.hessian @ step
+        return float(self.gradient @ step + 0.5 * step @ (slope - self.gradient)), slope, self.hessian
+
+
+class FoldInSpace:
+    """One frozen model as fold-in sees it, built once (``space_for``).
+
+    Subclasses (in the model modules) set ``prior_mean``, ``prior_precision``,
+    ``negatives`` (ExpectedNegatives), ``negatives_per_positive`` and implement
+    the methods below. ``negatives`` lives in the linear score space z; when
+    ``maps_user``, ``user`` maps θ to z, else z is θ itself."""
+
+    maps_user = False
+    prior_mean: np.ndarray
+    prior_precision: np.ndarray
+    negatives: ExpectedNegatives
+    negatives_per_positive: float
+
+    def context(self, liked, liked_weights):
+        """Whatever a visitor's scores need from their liked items (NGCF: the
+        visitor's node joined to them); computed once per fold-in."""
+        return
+
+    def user(self, theta, context, jacobian=True):
+        """θ (D,) -> z (F,) and dz/dθ (D, F) (None without ``jacobian``), for a space that ``maps_user``."""
+        raise NotImplementedError
+
+    def scores(self, theta, context, items, mapped):
+        """-> scores (h,) of ``items`` for θ and their gradients (h, D);
+        ``mapped`` is what ``user`` returned for this θ (None unless ``maps_user``)."""
+        raise NotImplementedError
+
+    def quadratic_parts(self):
+        """For a space where z is θ: the prior and the expected negatives each as
+        1/2 θ A θ - b θ + c -> ((b, c) of the prior, (b, c) of the negatives)."""
+        if not hasattr(self, "_quadratic_parts"):
+            mean, precision, negatives = self.prior_mean, self.prior_precision, self.negatives
+            anchor, curvature = negatives.anchor, negatives.hessian
+            self._quadratic_parts = ((precision @ mean, 0.5 * mean @ precision @ mean),
+                                     (curvature @ anchor - negatives.gradient, 0.5 * anchor @ curvature @ anchor - negatives.gradient @ anchor))
+        return self._quadratic_parts
+
+    def representation(self, theta, context):
+        """θ -> the (1, D') user representation ``model.score_items`` takes."""
+        return torch.from_numpy(np.asarray(theta, dtype=np.float32)).unsqueeze(0)
+
+
+class LinearSpace(FoldInSpace):
+    """Scores linear in θ, s_i = y_i θ + c: GMF, where y_i = q_i * h."""
+
+    def __init__(self, items, bias, users, negatives_per_positive, chunk=8192):
+        self.items, self.bias = np.asarray(items, dtype=np.float32), float(bias)
+        self.prior_mean, self.prior_precision = gaussian_prior(users)
+        self.negatives_per_positive = negatives_per_positive
+        self.negatives = ExpectedNegatives.around(self.prior_mean, (
+            (self.items[start : start + chunk], self.items[start : start + chunk] @ self.prior_mean + self.bias)
+            for start in range(0, len(self.items), chunk)))
+
+    def scores(self, theta, context, items, mapped):
+        rows = self.items[items]
+        return rows @ theta + self.bias, rows
+
+
+def training_negatives(model):
+    """K, sampled negatives per positive the model was trained with: its
+    ``training_negatives`` (set from the hyper-parameters when it is built),
+    else He et al.'s 4."""
+    return float(getattr(model, "training_negatives", None) or 4)
+
+
+_spaces = weakref.WeakKeyDictionary()  # frozen serving model -> its FoldInSpace
+
+
+def space_for(model):
+    """The model's FoldInSpace, built on first use and kept with the model
+    (serving builds it when it loads a version, so no visitor waits for it)."""
+    if model not in _spaces:
+        model.requires_grad_(False)  # serving models are frozen for good
         with torch.no_grad():
-            _mean_users[model] = model.mean_user()
-    return _mean_users[model]
+            _spaces[model] = model.fold_in_space()
+    return _spaces[model]
 
 
-def fold_in(model, history_items, settings=None):
-    """Learn a representation for a visitor with the given item indices.
+# --- The solve ---------------------------------------------------------------------
 
-    history_items: (h,) item indices, most recent last, h >= 1.
-    settings: a FoldInSettings; by default ``settings_for(model)``.
+
+class Posterior:
+    """-log posterior of θ for one history, with its gradient and Gauss-Newton Hessian."""
+
+    def __init__(self, space, items, weights):
+        self.space = space
+        liked = weights > 0
+        self.context = space.context(items[liked], weights[liked])
+        self.items = items
+        self.labels = np.where(liked, 1.0, -1.0)  # a like wants a high score, a dislike a low one
+        self.strength = np.abs(weights)
+        self.expected_negatives = space.negatives_per_positive * float(weights[liked].sum())
+        # A dislike says "less than the average user", not "never": its logistic
+        # term is centred on the prior mean's score for the movie, which keeps it
+        # to the scale of a like however high the model scores what was watched
+        # (a BPR model's scores have no calibrated zero at all).
+        mapped = space.user(space.prior_mean, self.context, jacobian=False) if space.maps_user else None
+        self.centre = np.where(liked, 0.0, space.scores(space.prior_mean, self.context, items, mapped)[0])
+        self.negative_curvature = None
+        if not space.maps_user:
+            # Prior and expected negatives are then one quadratic in θ, 1/2 θ A θ - b θ + c,
+            # the same for every step: formed once here, from parts formed once per model.
+            (prior_linear, prior_constant), (negative_linear, negative_constant) = space.quadratic_parts()
+            count = self.expected_negatives
+            self.curvature = space.prior_precision + count * space.negatives.hessian
+            self.linear = prior_linear + count * negative_linear
+            self.constant = prior_constant + count * negative_constant
+
+    def quadratic_part(self, theta, mapped, derivatives=True):
+        """Prior and expected negatives: value, and with ``derivatives`` gradient and Hessian in θ."""
+        if not self.space.maps_user:
+            slope = self.curvature @ theta
+            value = 0.5 * float(theta @ slope) - float(self.linear @ theta) + self.constant
+            return (value, slope - self.linear, self.curvature) if derivatives else (value, None, None)
+        space, (z, jacobian) = self.space, mapped
+        offset = theta - space.prior_mean
+        precision_offset = space.prior_precision @ offset
+        negatives, gradient, hessian = space.negatives.terms(z)
+        count = self.expected_negatives
+        value = 0.5 * float(offset @ precision_offset) + count * negatives
+        if not derivatives:
+            return value, None, None
+        if self.negative_curvature is None:
+            # J H J^T through the user map is most of a step's work; taken at the
+            # first point and kept, it still makes every step a descent direction
+            # for the exact gradient, so the iteration ends at the same mode.
+            self.negative_curvature = space.prior_precision + count * (jacobian @ hessian @ jacobian.T)
+        return value, precision_offset + count * (jacobian @ gradient), self.negative_curvature
+
+    def __call__(self, theta, derivatives=True):
+        """-> value, and with ``derivatives`` gradient and Gauss-Newton Hessian (else None, None)."""
+        mapped = self.space.user(theta, self.context, derivatives) if self.space.maps_user else None
+        scores, score_gradients = self.space.scores(theta, self.context, self.items, mapped)
+        margins = self.labels * (scores - self.centre)
+        value, gradient, hessian = self.quadratic_part(theta, mapped, derivatives)
+        value += float(self.strength @ softplus(-margins))
+        if not derivatives:
+            return value, None, None
+        p = sigmoid(-margins)  # how far each history item is from where its label wants it
+        gradient = gradient + score_gradients.T @ (-self.labels * self.strength * p)
+        hessian = hessian + (score_gradients * (self.strength * p * (1.0 - p))[:, None]).T @ score_gradients
+        return value, gradient, hessian
+
+
+def solve_positive_definite(matrix, vector):
+    """matrix^-1 vector by Cholesky (LAPACK posv): a prior precision plus
+    Gauss-Newton terms is positive definite, and posv is faster than a general solve."""
+    _, solution, info = lapack.dposv(matrix, vector)
+    return solution if info == 0 else np.linalg.solve(matrix, vector)
+
+
+def posterior_mode(space, items, weights, settings=DEFAULT_SETTINGS):
+    """Damped Gauss-Newton from the prior mean: a step is halved until it
+    lowers the objective, so the iteration cannot diverge.
+    -> (θ, context, number of steps taken)."""
+    posterior = Posterior(space, items, weights)
+    theta = space.prior_mean.copy()
+    value, gradient, hessian = posterior(theta)
+    accepted = 1.0
+    for steps in range(settings.max_steps):
+        direction = -solve_positive_definite(hessian, gradient)
+        decrement = -float(gradient @ direction)  # the step's squared length in posterior standard deviations
+        if decrement <= settings.tolerance**2:
+            return theta, posterior.context, steps
+        # Start from the last accepted fraction of the Newton step, and try twice
+        # that after a first-try success: where ReLU kinks make the Newton model
+        # overshoot, they tend to do so step after step.
+        scale = accepted
+        for trial in range(30):
+            candidate = theta + scale * direction
+            candidate_value = posterior(candidate, derivatives=False)[0]
+            if candidate_value <= value - 0.25 * scale * decrement:
+                break
+            scale /= 2
+        else:
+            return theta, posterior.context, steps  # no descent left at machine precision: theta is the mode
+        theta, gain = candidate, value - candidate_value
+        accepted = min(1.0, 2 * scale) if trial == 0 else scale
+        value, gradient, hessian = posterior(theta)
+        if gain <= settings.tolerance**2 / 2:
+            # As little gained as the stopping rule allows to be left: where the
+            # scores have kinks (ReLU), the decrement alone can stay high on a plateau.
+            return theta, posterior.context, steps + 1
+    return theta, posterior.context, settings.max_steps
+
+
+def fold_in(model, history, settings=None):
+    """A representation for a visitor with the given history.
+
+    history: item indices (likes) or (item, weight) pairs, oldest first,
+    at least one entry. settings: a FoldInSettings (default ``settings_for(model)``).
     Returns the (1, D') user representation ``model.score_items`` takes.
     """
-    settings = settings_for(model) if settings is None else settings
-    model.requires_grad_(False)  # serving models are frozen for good; only ego learns
-    history = torch.as_tensor(list(dict.fromkeys(history_items))[-settings.max_history :], dtype=torch.int64)
-    if history.numel() == 0:
+    with torch.no_grad():  # nothing here is learned by autograd
+        return _fold_in(model, history, settings_for(model) if settings is None else settings)
+
+
+def _fold_in(model, history, settings):
+    items, weights = weighted_history(history, settings.max_history)
+    if not len(items):
         raise ValueError("Fold-in needs at least one interaction.")
-    exact = model.history_representation(history)
-    if exact is not None:  # nothing to learn
+    exact = model.history_representation(torch.from_numpy(items), torch.from_numpy(weights).float())
+    if exact is not None:  # nothing to solve for
         return exact
-    generator = torch.Generator().manual_seed(history_seed(history.tolist()))
-    anchor = starting_point(model, settings.init)
-    ego = (anchor + torch.randn(1, model.user_dim(), generator=generator) * 0.01).requires_grad_()
-    # A long history is seen a random batch of positives per step, so a step's cost stays bounded.
-    per_step = min(history.numel(), settings.batch_positives)
-    if per_step < history.numel():
-        positives = history[torch.randint(history.numel(), (settings.steps, per_step), generator=generator)]
-    else:
-        positives = history.expand(settings.steps, -1)
-    negatives = sample_unseen(model.n_items, history, (settings.steps, per_step * settings.negatives), generator)
-    # The item half of every score of every step, gathered once: (S, p + p*n, F).
-    item_side = model.cached_item_side(torch.cat([positives, negatives], dim=1))
-    labels = torch.cat([torch.ones(per_step), torch.zeros(per_step * settings.negatives)])
-    # Positives and negatives weigh the same in total, however many negatives.
-    weights = torch.cat([torch.full((per_step,), float(settings.negatives)), torch.ones(per_step * settings.negatives)])
-    context = model.fold_in_context(history) if hasattr(model, "fold_in_context") else history
-    if (model.fold_in_loss if settings.loss == "auto" else settings.loss) == "bpr":  # each positive against its own negatives
-        def loss(logits):
-            return -F.logsigmoid(logits[:per_step, None] - logits[per_step:].view(per_step, settings.negatives)).mean()
-    else:
-        def loss(logits):
-            return F.binary_cross_entropy_with_logits(logits, labels, weight=weights)
-    adam = Adam(ego, settings.lr)
-    for step in range(settings.steps):
-        user_repr = model.fold_in_representation(ego, context)  # (1, D')
-        logits = model.score_item_side(user_repr, item_side[step : step + 1])[0]  # (p + p*n,)
-        (gradient,) = torch.autograd.grad(loss(logits), ego)
-        with torch.no_grad():
-            adam.step(gradient + (2 * settings.l2) * (ego - anchor))  # the L2 term's gradient, without autograd
-    with torch.no_grad():
-        return model.fold_in_representation(ego, context)
+    space = space_for(model)
+    theta, context, _ = posterior_mode(space, items, weights, settings)
+    return space.representation(theta, context)
 
 
 def top_k_unseen(model, user_repr, seen_items, k):
@@ -160,7 +367,8 @@ def top_k_unseen(model, user_repr, seen_items, k):
     best first, with their scores."""
     with torch.no_grad():
         scores = model.score_items(user_repr)[0]  # (n_items,)
-        scores[torch.as_tensor(list(seen_items), dtype=torch.int64)] = float("-inf")
-        k = min(k, model.n_items - len(set(seen_items)))
+        seen = sorted(set(seen_items))
+        scores[torch.as_tensor(seen, dtype=torch.int64)] = float("-inf")
+        k = min(k, model.n_items - len(seen))
         best = torch.topk(scores, k)
     return best.indices.tolist(), best.values.tolist()

@@ -3,10 +3,12 @@ branches with their own embeddings, fused by one output unit on the
 concatenation of their predictive factors."""
 import copy
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from predictors import foldin
 from predictors.base import PairFeatureModel
 from predictors.gmf import GMF
 from predictors.mlp import MLP
@@ -16,14 +18,6 @@ class NeuMF(PairFeatureModel):
     # Exact scores, 2.4x faster for all 62k items of ml-25m (p50 51 -> 21 ms, one thread;
     # benchmarks/bench_foldin_speed.py): see Recommender.scoring_chunk.
     scoring_chunk = 4096
-    # A visitor's GMF half starts at the mean GMF user, as in GMF's own fold-in,
-    # and the MLP half at zero (see mean_user), both pulled back with GMF's l2:
-    # recall@10 0.84-0.95x -> 0.98-1.11x full re-training at n = 5 and 20 on
-    # held-out seeds 0-2 (benchmarks/bench_foldin_quality.py; l2 chosen on seed 0),
-    # and on ml-100k five clicks in one genre fill as much of the top 10 with it
-    # as before. Four negatives instead of eight: recall within noise (0.96-1.20x),
-    # p95 latency at 100 clicks 23 -> 17 ms.
-    fold_in_tuning = {"l2": 0.02, "negatives": 4}
 
     def __init__(self, n_users, n_items, dim=16, layers=3, dropout=0.0, gmf=None, mlp=None):
         super().__init__()
@@ -42,11 +36,6 @@ class NeuMF(PairFeatureModel):
             model.output.weight.copy_(torch.cat([alpha * gmf.output.weight, (1 - alpha) * mlp.output.weight], dim=1))
             model.output.bias.copy_(alpha * gmf.output.bias + (1 - alpha) * mlp.output.bias)
         return model
-
-    def mean_user(self):
-        # The MLP half starts at zero, where NeuMF's fold-in started before this
-        # prior: from the mean MLP user that branch hardly moved in 30 steps.
-        return torch.cat([self.gmf.mean_user(), torch.zeros(1, self.mlp.user_dim())], dim=-1)  # (1, dg + dm)
 
     def user_dim(self):
         return self.gmf.user_dim() + self.mlp.user_dim()
@@ -83,3 +72,45 @@ class NeuMF(PairFeatureModel):
         gmf_scores = (item_side[..., :gmf_width] @ (gmf_user * gmf_weight).unsqueeze(-1)).squeeze(-1)  # (B, K)
         mlp_scores = F.linear(self.mlp.features_from_item_side(mlp_user, item_side[..., gmf_width:]), mlp_weight).squeeze(-1)
         return gmf_scores + mlp_scores + self.output.bias
+
+    def fold_in_space(self):
+        return NeuMFSpace(self)
+
+
+class NeuMFSpace(foldin.FoldInSpace):
+    """NeuMF for fold-in: θ = [GMF user; MLP user]. The GMF half's scores are
+    linear in θ; the MLP half's are piecewise linear (ReLU), so Gauss-Newton
+    with their exact gradients is Newton. The catalog's expected negatives are
+    linearised at the average trained user."""
+
+    def __init__(self, model, chunk=4096):
+        gmf_factors = model.gmf.output.in_features
+        self.split, self.bias = model.split, float(model.output.bias)
+        self.gmf_items = (model.gmf.item_embedding.weight * model.output.weight[:, :gmf_factors]).numpy()  # (N, dg)
+        linears = [layer for layer in model.mlp.tower if isinstance(layer, torch.nn.Linear)]  # each followed by a ReLU
+        half = model.mlp.user_embedding.embedding_dim
+        self.first_user = linears[0].weight[:, :half].T.numpy().astype(np.float64)  # (dm, w1): the user half of layer 1
+        self.mlp_items = model.mlp.item_side(torch.arange(model.n_items)).numpy()  # (N, w1): its item half, bias included
+        self.layers = [(layer.weight.T.numpy().astype(np.float64), layer.bias.numpy().astype(np.float64)) for layer in linears[1:]]
+        self.mlp_output = model.output.weight[0, gmf_factors:].numpy().astype(np.float64)  # (dim,)
+        self.prior_mean, self.prior_precision = foldin.gaussian_prior(model.user_parameters().numpy())
+        self.negatives_per_positive = foldin.training_negatives(model)
+        self.negatives = foldin.ExpectedNegatives.around(self.prior_mean, (
+            self.scores(self.prior_mean, None, np.arange(start, min(start + chunk, model.n_items)), None)[::-1]
+            for start in range(0, model.n_items, chunk)))
+
+    def scores(self, theta, context, items, mapped):
+        gmf_user, mlp_user = theta[: self.split], theta[self.split :]
+        gmf_rows = self.gmf_items[items]
+        hidden = self.mlp_items[items] + mlp_user @ self.first_user  # (h, w1)
+        masks = [hidden > 0]
+        activation = hidden * masks[0]
+        for weight, bias in self.layers:
+            hidden = activation @ weight + bias
+            masks.append(hidden > 0)
+            activation = hidden * masks[-1]
+        back = self.mlp_output * masks[-1]  # d score / d last pre-activation, (h, dim)
+        for (weight, _), mask in zip(reversed(self.layers), reversed(masks[:-1])):
+            back = (back @ weight.T) * mask
+        scores = gmf_rows @ gmf_user + activation @ self.mlp_output + self.bias
+        return scores, np.hstack([gmf_rows, back @ self.first_user.T])  # (h,), (h, dg + dm)

@@ -9,10 +9,14 @@ u_mul_e / sum pass of DGL's built-in functions per relation. Each layer's
 output goes through message dropout and L2 normalisation (as in the
 authors' code); the final representation concatenates all layers.
 """
+import threading
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from predictors import foldin
 from predictors.base import Recommender, embedding
 from predictors.dgl_compat import dgl
 
@@ -79,15 +83,6 @@ class NGCFLayer(nn.Module):
 
 class NGCF(Recommender):
     fold_in_loss = "bpr"
-    # A stronger pull back to the mean user than the shared 1e-3, as for GMF.
-    # Chosen on seeds 0-3 (0.005-0.02 all gave 1.31-1.33x popularity at n = 5,
-    # against 1.20x), checked on seeds 4-7: n = 5 1.03 -> 1.15x (up on each
-    # seed), n = 20 1.73 -> 1.66x. Over all eight: n = 1 0.99 -> 1.04,
-    # n = 5 1.11 -> 1.24, n = 20 1.75 -> 1.73. Same work per request.
-    fold_in_tuning = {"l2": 0.01}
-    # 45 steps instead of 30 gave +0.06..0.08x re-training recall@10 at n = 5
-    # (2 seeds) but 1.5x the latency: p95 46-73 ms against the 50 ms goal on a
-    # slower 2-vCPU machine, where 30 steps measure 32-41 ms. Kept at 30.
 
     def __init__(self, graph, dim=64, layers=3, dropout=0.1, n_nodes=None):
         """``graph`` from interaction_graph; or None and ``n_nodes`` = (users,
@@ -103,6 +98,7 @@ class NGCF(Recommender):
         nn.init.xavier_uniform_(self.item_embedding.weight)
         self.layers = nn.ModuleList(NGCFLayer(dim, dim, dropout) for _ in range(layers))
         self._cache = None  # eval-mode propagation, reused until the next train() call
+        self._visitor_item_features = None  # built from the cache by visitor_item_features
         # |N_i|, kept apart from the graph so that serving can drop the graph.
         degree = graph.nodes["item"].data["degree"] if graph is not None else torch.ones(self.n_items)
         self.register_buffer("item_degree", degree, persistent=False)
@@ -112,7 +108,7 @@ class NGCF(Recommender):
             if mode:
                 raise RuntimeError("This NGCF has no graph (a serving copy): it cannot be trained.")
             return super().train(False)  # keeps the propagated layers: nothing could change them
-        self._cache = None
+        self._cache = self._visitor_item_features = None
         return super().train(mode)
 
     def propagate(self):
@@ -179,6 +175,7 @@ class NGCF(Recommender):
         widths = [self.user_embedding.embedding_dim] + [layer.W1.out_features for layer in self.layers]
         self.item_degree = state["item_degree"].clone()
         self.eval()
+        self._visitor_item_features = None
         self._cache = ((None, item_layers), [{"item": part} for part in item_layers.split(widths, dim=-1)])
         return self
 
@@ -208,36 +205,42 @@ class NGCF(Recommender):
         self.representations()
         self.graph = None
 
-    def fold_in_context(self, history_items):
+    def visitor_neighbourhoods(self, history_items, edge_weights=None):
         """Join a new user to the trained graph: a one-user DGL heterograph
-        with an edge from each of its (h,) items, carrying c_ui = 1/sqrt(h |N_i|).
-
-        Only the user's own embedding is learned during fold-in, and the item
-        layers are frozen, so each layer's neighbourhood sum a_l = sum_i c_ui e_i^(l)
-        does not change between fold-in steps: one message-passing pass per
-        layer here, instead of one per step, and each layer reduces to an affine
-        map of the user's own embedding (NGCFLayer.frozen_neighbourhood).
-        -> per layer (M (d, d'), offset (1, d'))."""
+        with an edge from each of its (h,) items, carrying
+        c_ui = w_i / sqrt(sum(w) |N_i|) (w_i = 1 unless ``edge_weights`` say
+        otherwise: the usual 1/sqrt(h |N_i|)), and one message pass of every
+        layer's item features at once, with a column of ones for s = sum_i c_ui.
+        -> a_l = sum_i c_ui e_i^(l) for each layer l < L, (L, d), and s (1, 1)."""
         if self.training:
             raise RuntimeError("Fold users in with the model in eval mode.")
-        self.representations()
-        per_layer = self._cache[1]
         history_items = torch.as_tensor(history_items, dtype=torch.int64)
         h = len(history_items)
-        visitor = dgl.heterograph(
-            {("item", "rated_by", "user"): (torch.arange(h), torch.zeros(h, dtype=torch.int64))},
-            num_nodes_dict={"user": 1, "item": h},
-        )
+        weights = torch.ones(h) if edge_weights is None else torch.as_tensor(edge_weights, dtype=torch.float32)
+        visitor = visitor_graph(h)
         degree = self.item_degree[history_items]
-        visitor.edges["rated_by"].data["norm"] = (max(h, 1) * degree).rsqrt()  # (h,)
-        neighbourhoods = []
-        for items_before in per_layer[: len(self.layers)]:
-            visitor.nodes["item"].data["h"] = items_before["item"][history_items]  # (h, d)
-            visitor.update_all(fn.u_mul_e("h", "norm", "m"), fn.sum("m", "a"), etype="rated_by")
-            neighbourhoods.append(visitor.nodes["user"].data["a"])  # (1, d)
-        visitor.update_all(fn.copy_e("norm", "c"), fn.sum("c", "s"), etype="rated_by")
-        norm_sum = visitor.nodes["user"].data["s"].unsqueeze(-1)  # (1, 1)
-        return tuple(layer.frozen_neighbourhood(a, norm_sum) for layer, a in zip(self.layers, neighbourhoods))
+        visitor.edges["rated_by"].data["norm"] = weights * (weights.sum().clamp(min=1e-12) * degree).rsqrt()  # (h,)
+        visitor.nodes["item"].data["h"] = self.visitor_item_features()[history_items]  # (h, L d + 1)
+        visitor.update_all(fn.u_mul_e("h", "norm", "m"), fn.sum("m", "a"), etype="rated_by")
+        summed = visitor.nodes["user"].data["a"][0]  # (L d + 1,)
+        return summed[:-1].view(len(self.layers), -1), summed[-1:].view(1, 1)
+
+    def visitor_item_features(self):
+        """(Ni, L d + 1): each item's layers 0..L-1 side by side and a 1, what a
+        visitor's node receives from its movies; built once per frozen model."""
+        if self._visitor_item_features is None:
+            self.representations()
+            layers = [per_layer["item"] for per_layer in self._cache[1][: len(self.layers)]]
+            self._visitor_item_features = torch.cat([*layers, torch.ones(self.n_items, 1)], dim=1)
+        return self._visitor_item_features
+
+    def fold_in_context(self, history_items, edge_weights=None):
+        """The visitor's node joined to its (h,) items (visitor_neighbourhoods).
+        Only the user's own embedding is solved for during fold-in and the item
+        layers are frozen, so each layer reduces to an affine map of the user's
+        own embedding (NGCFLayer.frozen_neighbourhood). -> per layer (M (d, d'), offset (1, d'))."""
+        neighbourhoods, norm_sum = self.visitor_neighbourhoods(history_items, edge_weights)
+        return tuple(layer.frozen_neighbourhood(a.unsqueeze(0), norm_sum) for layer, a in zip(self.layers, neighbourhoods))
 
     def fold_in_representation(self, ego, context):
         """ego (1, d) and a fold_in_context (or the (h,) history items) ->
@@ -249,3 +252,101 @@ class NGCF(Recommender):
             user = F.normalize(F.leaky_relu(user @ matrix + offset, 0.2), dim=-1)
             parts.append(user)
         return torch.cat(parts, dim=-1)
+
+    def fold_in_space(self):
+        return NGCFSpace(self)
+
+
+_visitor_graphs = threading.local()  # per thread: {h: the one-user heterograph with h items}
+
+
+def visitor_graph(h):
+    """The star heterograph of h items rated by one user; only its edge and node
+    data differ between visitors with h movies, so each thread keeps one per h."""
+    graphs = _visitor_graphs.__dict__.setdefault("by_size", {})
+    if h not in graphs:
+        if len(graphs) > 256:
+            graphs.clear()
+        graphs[h] = dgl.heterograph({("item", "rated_by", "user"): (torch.arange(h), torch.zeros(h, dtype=torch.int64))},
+                                    num_nodes_dict={"user": 1, "item": h})
+    return graphs[h]
+
+
+def balancing_offset(liked_scores, liked_shares, catalog_scores, negatives_per_positive):
+    """The b at which the logistic likelihood's pull on positives, drawn with
+    ``liked_shares``, balances its push on the catalog: a pairwise model's
+    scores carry no calibrated zero, and this puts the average user's at one."""
+    low, high = -60.0, 60.0
+    for _ in range(60):  # bisection: the left side falls and the right side rises with b
+        b = (low + high) / 2
+        pull = float(liked_shares @ foldin.sigmoid(-(liked_scores + b)))
+        push = negatives_per_positive * float(foldin.sigmoid(catalog_scores + b).mean())
+        low, high = (b, high) if pull > push else (low, b)
+    return (low + high) / 2
+
+
+class NGCFSpace(foldin.FoldInSpace):
+    """NGCF for fold-in: θ is the visitor's layer-0 embedding e0, the visitor
+    a node joined to its liked movies in a DGL heterograph; the trained
+    layers map e0 to the final representation z (every layer concatenated),
+    and a score is z e_i + b with e_i the item's concatenated layers.
+
+    The expected negatives are a quadratic around the average trained user:
+    the mean e0 joined to every movie in proportion to its degree, as many
+    movies as a trained user has on average. BPR's loss averages its sampled
+    negatives, so one expected negative per positive; b (balancing_offset) is
+    where the average user's likes and the catalog balance."""
+
+    negatives_per_positive = 1.0
+    maps_user = True
+
+    def __init__(self, model):
+        self.model = model
+        self.items = model.representations()[1].numpy()  # (N, d(L+1))
+        # Per layer W1^T, W2^T, b1 and b1 + b2 (NGCFLayer.frozen_neighbourhood).
+        self.layer_weights = [(layer.W1.weight.T.double().numpy(), layer.W2.weight.T.double().numpy(), layer.W1.bias.double().numpy(),
+                               (layer.W1.bias + layer.W2.bias).double().numpy()) for layer in model.layers]
+        self.prior_mean, self.prior_precision = foldin.gaussian_prior(model.user_parameters().numpy())
+        degree = model.item_degree.double()
+        shares = degree / degree.sum()
+        mean_count = float(degree.sum()) / model.n_users
+        average_user = self.context(np.arange(model.n_items), (mean_count * shares).numpy())
+        anchor = self.user(self.prior_mean, average_user, jacobian=False)[0]
+        anchor_scores = self.items @ anchor
+        self.offset = balancing_offset(anchor_scores, shares.numpy(), anchor_scores, self.negatives_per_positive)
+        self.negatives = foldin.ExpectedNegatives.around(anchor, [(self.items, anchor_scores + self.offset)])
+
+    def context(self, liked, liked_weights):
+        """NGCFLayer.frozen_neighbourhood for every layer, in numpy: (M, offset) pairs."""
+        neighbourhoods, norm_sum = self.model.visitor_neighbourhoods(torch.from_numpy(np.asarray(liked)),
+                                                                     torch.from_numpy(np.asarray(liked_weights)))
+        neighbourhoods, norm_sum = neighbourhoods.numpy().astype(np.float64), float(norm_sum)
+        return [(self_weight + a[:, None] * interaction_weight, self_bias + a @ self_weight + norm_sum * bias_sum)
+                for a, (self_weight, interaction_weight, self_bias, bias_sum) in zip(neighbourhoods, self.layer_weights)]
+
+    def user(self, theta, context, jacobian=True):
+        """fold_in_representation in numpy, with its Jacobian: through each
+        layer, z -> LeakyReLU -> L2 normalisation."""
+        user, through_layers = theta, np.eye(len(theta)) if jacobian else None
+        parts, jacobians = [theta], [through_layers]
+        for matrix, offset in context:
+            hidden = user @ matrix + offset
+            slope = np.where(hidden > 0, 1.0, 0.2)
+            activated = hidden * slope
+            norm = max(float(np.linalg.norm(activated)), 1e-12)
+            user = activated / norm
+            parts.append(user)
+            if jacobian:
+                through = (through_layers @ matrix) * slope  # (D, d')
+                through_layers = (through - np.outer(through @ user, user)) / norm
+                jacobians.append(through_layers)
+        return np.concatenate(parts), (np.hstack(jacobians) if jacobian else None)  # (d(L+1),), (D, d(L+1))
+
+    def scores(self, theta, context, items, mapped):
+        z, jacobian = mapped
+        rows = self.items[items]
+        return rows @ z + self.offset, (None if jacobian is None else rows @ jacobian.T)
+
+    def representation(self, theta, context):
+        z, _ = self.user(theta, context, jacobian=False)
+        return torch.from_numpy(z.astype(np.float32)).unsqueeze(0)

@@ -6,6 +6,12 @@ only when that changed is the artifact loaded again, checksum verified, so an
 admin's activation reaches every process without a restart. Results are
 cached on (version, history): a reload repeats no fold-in.
 
+A visitor's history is a list of (Movie pk, weight) pairs, oldest first
+(``history_from_events``): a click, a view or a rating above
+FOLD_IN_DISLIKE_AT is a like (+1); a rating at or below it, or a "not
+interested", is a dislike (-1), which fold-in takes as a negative. Every
+movie of the history, liked or not, is kept out of the list.
+
 Anything that goes wrong here ends in the popularity list with a reason the
 page can show; the error itself is logged, never raised into the page.
 """
@@ -26,6 +32,37 @@ from predictors.registry import load_version
 log = logging.getLogger(__name__)
 
 CACHE_SIZE = 2048
+DISLIKE_EVENTS = {"not_interested"}
+
+
+def dislike_threshold():
+    """Stars at or below which a rating is a dislike (settings.FOLD_IN_DISLIKE_AT)."""
+    return float(getattr(settings, "FOLD_IN_DISLIKE_AT", 2.0))
+
+
+def history_from_events(events):
+    """Events newest first (as visitor_history returns them) -> [(movie pk,
+    weight)] oldest first, one per movie: its latest rating decides when it
+    has one (a later click does not undo a low rating), else its latest event."""
+    threshold, verdicts = dislike_threshold(), {}
+    for event in events:  # newest first: the first verdict seen per movie is the latest
+        if event.event_type == "rating":
+            if verdicts.get(event.movie_id, (None, False))[1]:
+                continue  # a newer rating already decided
+            verdicts[event.movie_id] = (foldin.DISLIKE if event.rating <= threshold else foldin.LIKE, True)
+        elif event.movie_id not in verdicts:
+            verdicts[event.movie_id] = (foldin.DISLIKE if event.event_type in DISLIKE_EVENTS else foldin.LIKE, False)
+    return [(movie_id, weight) for movie_id, (weight, _) in reversed(verdicts.items())]
+
+
+def as_weighted(history):
+    """Movie pks (each a like) or (pk, weight) pairs -> (pk, weight) pairs, one per movie, its latest."""
+    latest = {}
+    for entry in history:
+        movie_id, weight = (entry, foldin.LIKE) if isinstance(entry, int) else entry
+        latest.pop(movie_id, None)
+        latest[movie_id] = float(weight)
+    return list(latest.items())
 
 
 class Fallback:
@@ -87,24 +124,25 @@ class Predictor:
                 loaded.index = loaded.item_index()
                 # Item halves of the scores computed once (NGCF's come propagated in the artifact).
                 loaded.model.freeze_for_serving()
+                foldin.space_for(loaded.model)  # fold-in's per-model part, before the first visitor
                 self._loaded = loaded
                 log.info("loaded %s in %.2f s", loaded.version.label, time.monotonic() - started)
             return self._loaded
 
-    def recommend(self, loaded, history_movie_ids, k=10):
+    def recommend(self, loaded, history, k=10):
         """Top-k unseen movies from ``loaded`` (what ``current()`` returned) for
-        a visitor whose history is ``history_movie_ids`` (Movie pks, oldest first)."""
-        known = [loaded.index[pk] for pk in history_movie_ids if pk in loaded.index]
+        a visitor whose history is ``history`` ((Movie pk, weight) pairs, oldest first)."""
+        known = tuple((loaded.index[pk], weight) for pk, weight in history if pk in loaded.index)
         if not known:
             return None
-        key = (self._identity(loaded), tuple(known), k)
+        key = (self._identity(loaded), known, k)
         with self._cache_lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
         user_repr = foldin.fold_in(loaded.model, known, foldin.settings_for(loaded.model, getattr(settings, "FOLD_IN", {})))
-        indices, scores = foldin.top_k_unseen(loaded.model, user_repr, known, k + len(history_movie_ids))
-        seen = set(history_movie_ids)
+        indices, scores = foldin.top_k_unseen(loaded.model, user_repr, [index for index, _ in known], k + len(history))
+        seen = {pk for pk, _ in history}
         picks = [(int(loaded.item_ids[i]), s) for i, s in zip(indices, scores) if int(loaded.item_ids[i]) not in seen][:k]
         result = (loaded.version.label, [pk for pk, _ in picks], [s for _, s in picks])
         with self._cache_lock:
@@ -133,10 +171,13 @@ def reset_predictors():
         _predictors.clear()
 
 
-def recommend(model_name, history_movie_ids, k=10):
-    """The page's list: the model's top-k, or popularity with the reason."""
+def recommend(model_name, history, k=10):
+    """The page's list: the model's top-k, or popularity with the reason.
+    ``history``: Movie pks (each a like) or (pk, weight) pairs, oldest first
+    (``history_from_events``)."""
     started = time.monotonic()
-    history_movie_ids = list(dict.fromkeys(history_movie_ids))
+    history = as_weighted(history)
+    history_movie_ids = [pk for pk, _ in history]
     label, answer, fallback = None, None, None
     try:
         predictor = get_predictor(model_name)
@@ -145,7 +186,7 @@ def recommend(model_name, history_movie_ids, k=10):
             fallback = Fallback.NOT_TRAINED
         else:
             label = loaded.version.label
-            answer = predictor.recommend(loaded, history_movie_ids, k) if history_movie_ids else None
+            answer = predictor.recommend(loaded, history, k) if history else None
             if answer is None:  # no history, or none of it is known to the model
                 fallback = Fallback.NO_HISTORY
     except Exception:

@@ -50,7 +50,7 @@ def model_page(request, model_name):
 
 def _recommendation_page(request, model_name, for_you=False):
     events, history_ids, ratings = _visitor(request)
-    result = serving.recommend(model_name, history_ids, k=10)
+    result = serving.recommend(model_name, serving.history_from_events(events), k=10)
     record_impression(result, visitor_key(request, create=False))
     recent = list(dict.fromkeys(event.movie_id for event in events))[:HISTORY_SHOWN]
     history_movies = movies_by_ids(recent)
@@ -80,8 +80,8 @@ def recommendations_api(request):
     k = whole_number(raw_k, max_digits=3)
     if k is None or not 1 <= k <= MAX_K:
         return json_error(400, f"k must be a whole number from 1 to {MAX_K}.")
-    _, history_ids, _ = _visitor(request)
-    result = serving.recommend(model_name, history_ids, k=k)
+    events, history_ids, _ = _visitor(request)
+    result = serving.recommend(model_name, serving.history_from_events(events), k=k)
     record_impression(result, visitor_key(request, create=False))
     movies = movies_by_ids(result.movie_ids)
     # The popular list that stands in for a model carries no scores.

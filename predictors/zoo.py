@@ -65,6 +65,12 @@ def hyperparameters(model_name, protocol="full", **overrides):
 def build_model(model_name, params, n_users, n_items, users, items):
     """An untrained model; ``users``/``items`` are the interactions a graph model
     propagates over (None for a serving copy, see NGCF.load_serving_state)."""
+    model = _untrained(model_name, params, n_users, n_items, users, items)
+    model.training_negatives = params.get("negatives")  # fold-in's likelihood weighs the catalog as training did
+    return model
+
+
+def _untrained(model_name, params, n_users, n_items, users, items):
     if model_name not in MODEL_CLASSES:
         raise ValueError(f"Unknown model {model_name!r}; choose one of {', '.join(MODEL_NAMES)}.")
     model_class = MODEL_CLASSES[model_name]

@@ -1,65 +1,76 @@
 """Folding a new visitor into a frozen trained model (predictors/foldin.py),
-on a small generated catalog with two planted tastes."""
+on a small generated catalog with two planted tastes: group A's items are
+0..19, group B's 20..39, and an item's nearest neighbours are its group."""
+from types import SimpleNamespace
+
 import numpy as np
-import pandas as pd
 import pytest
 import torch
+from scipy.optimize import minimize
 
-from predictors import foldin
+from predictors import foldin, serving
 from predictors.data import from_frame
+from predictors.synthetic import two_tastes
 from predictors.training import fit_model
 from predictors.zoo import hyperparameters
 
-N_PER_GROUP = 20  # items 0..19 are "group A" (say, comedies), 20..39 "group B"
+N_PER_GROUP = 20
+LEARNED = ("gmf", "neumf", "ngcf")
 # NeuMF is trained end to end here: its pre-training trains each branch with
 # that branch's ml-100k defaults, with which on these 600 interactions the GMF
 # branch never learns (its loss stays at ln 2), and a NeuMF whose GMF half is
 # noise is not the model fold-in serves.
 SMALL = {"gmf": {"dim": 16, "epochs": 40, "lr": 1e-2, "patience": 100},
-         "neumf": {"dim": 16, "layers": 1, "epochs": 20, "lr": 5e-3, "pretrain": False, "patience": 100},
+         "neumf": {"dim": 16, "layers": 1, "epochs": 40, "lr": 1e-2, "l2": 1e-3, "pretrain": False, "patience": 100},
          "ngcf": {"dim": 16, "layers": 2, "epochs": 60, "lr": 5e-3, "patience": 100},
          "ease": {"l2": 10.0}}
 
 
-def planted_interactions(seed=0, n_users_per_group=30, per_user=10):
-    """Users of group A interact only with A items, B users only with B items."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for user in range(2 * n_users_per_group):
-        group = user // n_users_per_group
-        items = rng.choice(N_PER_GROUP, per_user, replace=False) + group * N_PER_GROUP
-        rows += [(user, int(item), t) for t, item in enumerate(items)]
-    return from_frame(pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"]))
+def planted_interactions(seed=0):
+    return from_frame(two_tastes(items_per_group=N_PER_GROUP, seed=seed))
+
+
+def train(name, data_seed=0):
+    torch.manual_seed(0)
+    params = hyperparameters(name, **SMALL[name])
+    model, _, _ = fit_model(name, planted_interactions(data_seed), params, np.random.default_rng(1), progress=False)
+    return model.eval()
 
 
 @pytest.fixture(scope="module", params=sorted(SMALL))
 def trained(request):
-    torch.manual_seed(0)
-    data = planted_interactions()
-    params = hyperparameters(request.param, **SMALL[request.param])
-    model, _, _ = fit_model(request.param, data, params, np.random.default_rng(1), progress=False)
-    return request.param, model.eval()
+    return request.param, train(request.param)
 
 
-def top(model, history, k=10):
-    return foldin.top_k_unseen(model, foldin.fold_in(model, history), history, k)[0]
+def posterior_of(name, data_seed, history):
+    """A freshly trained model's FoldInSpace, the history as arrays, and its Posterior."""
+    space = foldin.space_for(train(name, data_seed))
+    items, weights = foldin.weighted_history(history)
+    return space, items, weights, foldin.Posterior(space, items, weights)
+
+
+def ranking(model, history, k=10):
+    return foldin.top_k_unseen(model, foldin.fold_in(model, history), foldin.seen_items(history), k)[0]
+
+
+def full_ranking(model, history):
+    return ranking(model, history, k=model.n_items)
 
 
 def share_of_group_a(items):
     return sum(item < N_PER_GROUP for item in items) / len(items)
 
 
-def mean_position_of_group_a(model, history):
-    """Where group A's unseen items sit in the visitor's full ranking (0 = top)."""
-    ranking = top(model, history, k=model.n_items - len(history))
-    return np.mean([position for position, item in enumerate(ranking) if item < N_PER_GROUP])
+def mean_position(ranked, group):
+    """Where the group's unseen items sit in a full ranking (0 = top)."""
+    return np.mean([position for position, item in enumerate(ranked) if (item < N_PER_GROUP) == (group == "A")])
 
 
 def test_seen_movies_are_never_recommended(trained):
     _, model = trained
-    for history in ([0], [0, 5, 21], list(range(0, 40, 3))):
-        picks = top(model, history, k=model.n_items - len(history))
-        assert not set(picks) & set(history)
+    for history in ([0], [0, 5, 21], list(range(0, 40, 3)), [(0, 1.0), (21, -1.0)]):
+        picks = full_ranking(model, history)
+        assert not set(picks) & set(foldin.seen_items(history))
         assert len(picks) == len(set(picks)) == model.n_items - len(history)
 
 
@@ -67,25 +78,100 @@ def test_more_clicks_on_one_taste_move_it_up(trained):
     name, model = trained
     mixed = [0, 1, 20, 21]
     more_a = mixed + [2, 3, 4, 5]
-    assert mean_position_of_group_a(model, more_a) < mean_position_of_group_a(model, mixed), name
-    assert share_of_group_a(top(model, [0, 1, 2, 3, 4])) >= 0.9, name
-    assert share_of_group_a(top(model, [20, 21, 22, 23, 24])) <= 0.1, name
+    assert mean_position(full_ranking(model, more_a), "A") < mean_position(full_ranking(model, mixed), "A"), name
+    assert share_of_group_a(ranking(model, [0, 1, 2, 3, 4])) >= 0.9, name
+    assert share_of_group_a(ranking(model, [20, 21, 22, 23, 24])) <= 0.1, name
+
+
+def test_a_dislike_pushes_the_disliked_movies_neighbours_down(trained):
+    name, model = trained
+    likes = [(0, 1.0), (1, 1.0), (20, 1.0), (21, 1.0)]
+    with_dislike = likes + [(22, foldin.DISLIKE)]
+    # Group B, the disliked movie's neighbours, sinks; group A rises in its place.
+    assert mean_position(full_ranking(model, with_dislike), "B") > mean_position(full_ranking(model, likes), "B"), name
+    if name not in LEARNED:
+        return  # EASE's zero diagonal: a movie's own entry never scores it (and it is never shown again)
+    # The disliked movie's own score falls, compared with not having seen it at all.
+    scores_with = model.score_items(foldin.fold_in(model, with_dislike))[0]
+    scores_without = model.score_items(foldin.fold_in(model, likes))[0]
+    assert scores_with[22] < scores_without[22], name
+
+
+def test_a_dislike_alone_puts_the_other_taste_above_the_disliked_one(trained):
+    name, model = trained
+    ranked = full_ranking(model, [(20, foldin.DISLIKE)])
+    assert 20 not in ranked
+    assert mean_position(ranked, "B") > mean_position(ranked, "A"), (name, ranked)
+
+
+def test_a_disliked_movie_is_never_a_positive(trained):
+    """Disliking a movie moves the visitor the other way from liking it."""
+    name, model = trained
+    base = [(0, 1.0), (20, 1.0)]
+    liked = model.score_items(foldin.fold_in(model, base + [(21, foldin.LIKE)]))[0]
+    neutral = model.score_items(foldin.fold_in(model, base))[0]
+    disliked = model.score_items(foldin.fold_in(model, base + [(21, foldin.DISLIKE)]))[0]
+    group_b = torch.arange(N_PER_GROUP + 2, 2 * N_PER_GROUP)  # unseen in all three
+    assert (liked[group_b] - neutral[group_b]).mean() > 0 > (disliked[group_b] - neutral[group_b]).mean(), name
 
 
 def test_the_same_history_gives_the_same_list(trained):
     _, model = trained
-    history = [3, 7, 25]
-    assert top(model, history) == top(model, history)
+    history = [3, 7, (25, foldin.DISLIKE), 30]
+    assert ranking(model, history) == ranking(model, history)
+    assert torch.equal(foldin.fold_in(model, history), foldin.fold_in(model, history))
 
 
 def test_frozen_parameters_stay_frozen(trained):
     _, model = trained
     model.zero_grad(set_to_none=True)  # training's last gradients are not fold-in's
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
-    top(model, [1, 2, 30])
+    ranking(model, [1, 2, 30, (31, foldin.DISLIKE)])
     after = model.state_dict()
     assert all(torch.equal(before[name], after[name]) for name in before)
     assert all(parameter.grad is None for parameter in model.parameters())
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_the_newton_solve_finds_the_optimum_a_general_solver_finds(name):
+    space, items, weights, posterior = posterior_of(name, 1, [0, 4, 9, 22, (23, foldin.DISLIKE)])
+    served, _, _ = foldin.posterior_mode(space, items, weights)
+    precise, _, _ = foldin.posterior_mode(space, items, weights, foldin.FoldInSettings(max_steps=100, tolerance=1e-7))
+    # BFGS on the same objective, from the same start, given only its values and gradients.
+    reference = minimize(lambda x: posterior(x)[:2], space.prior_mean, jac=True, method="BFGS", options={"gtol": 1e-10, "maxiter": 10_000})
+    value, gradient, _ = posterior(precise)
+    assert value <= reference.fun + 1e-9
+    # With ReLU kinks (NeuMF's tower, NGCF's layers) the optimum may sit on one, where
+    # neither method sees a zero gradient; when BFGS converges, both must agree.
+    if reference.success:
+        assert np.abs(gradient).max() < 1e-6 and np.allclose(precise, reference.x, rtol=1e-3, atol=1e-4)
+    # What serving stops at is close to the optimum: its remaining gain is about half its squared tolerance.
+    assert posterior(served)[0] - reference.fun <= foldin.DEFAULT_SETTINGS.tolerance**2
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_the_posteriors_gradient_is_its_slope(name):
+    space, _, _, posterior = posterior_of(name, 2, [1, 5, 30, (31, foldin.DISLIKE)])
+    theta = space.prior_mean + 0.1 * np.random.default_rng(0).standard_normal(len(space.prior_mean))
+    _, gradient, _ = posterior(theta)
+    step = 1e-6
+    numeric = [(posterior(theta + step * e, False)[0] - posterior(theta - step * e, False)[0]) / (2 * step) for e in np.eye(len(theta))]
+    assert np.allclose(numeric, gradient, rtol=1e-4, atol=1e-6)
+
+
+def test_ngcf_fold_in_is_the_visitors_node_propagated_by_the_trained_layers():
+    model = train("ngcf")
+    history = [2, 6, 24]
+    space = foldin.space_for(model)
+    theta, _, _ = foldin.posterior_mode(space, *foldin.weighted_history(history))
+    propagated = model.fold_in_representation(torch.from_numpy(theta).float().unsqueeze(0), torch.tensor(history))
+    assert torch.allclose(foldin.fold_in(model, history), propagated, atol=1e-5)
+
+
+def test_ease_takes_a_dislike_as_a_negative_entry_of_the_history_row():
+    model = train("ease")
+    row = foldin.fold_in(model, [(3, 1.0), (24, foldin.DISLIKE)])
+    assert row[0, 3] == 1.0 and row[0, 24] == -1.0 and row.abs().sum() == 2.0
 
 
 def test_sampled_negatives_are_never_in_the_history():
@@ -95,3 +181,24 @@ def test_sampled_negatives_are_never_in_the_history():
     assert not torch.isin(draws, seen).any()
     with pytest.raises(ValueError, match="seen every item"):
         foldin.sample_unseen(3, torch.tensor([0, 1, 2]), (1, 1), generator)
+
+
+def event(event_type, movie_id, rating=None):
+    return SimpleNamespace(event_type=event_type, movie_id=movie_id, rating=rating)
+
+
+def test_low_ratings_and_not_interested_are_dislikes_and_the_latest_rating_decides(settings):
+    settings.FOLD_IN_DISLIKE_AT = 2.0
+    newest_first = [
+        event("click", 1),  # clicked after rating it 1 star: still disliked
+        event("rating", 1, 1.0),
+        event("rating", 2, 2.0),  # at the threshold: a dislike
+        event("rating", 3, 2.5),
+        event("not_interested", 4),
+        event("rating", 5, 4.0),  # rated up after a low rating: liked
+        event("rating", 5, 0.5),
+        event("view", 6),
+    ]
+    history = dict(serving.history_from_events(newest_first))
+    assert history == {1: -1.0, 2: -1.0, 3: 1.0, 4: -1.0, 5: 1.0, 6: 1.0}
+    assert [pk for pk, _ in serving.history_from_events(newest_first)] == [6, 5, 4, 3, 2, 1]  # oldest first

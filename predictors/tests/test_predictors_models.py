@@ -155,10 +155,3 @@ def test_a_model_frozen_for_serving_scores_exactly_as_in_training(name, monkeypa
         assert torch.allclose(model.score_items(user_repr), expected, atol=1e-6)
         assert torch.allclose(model.score_items(user_repr, torch.tensor([6, 1])), expected[:, [6, 1]], atol=1e-6)
 
-
-def test_neumf_folds_a_visitor_in_from_the_mean_gmf_user_and_a_zero_mlp_user():
-    model = make("neumf")
-    start = model.mean_user()  # (1, GMF width + MLP width)
-    gmf_width = model.gmf.user_dim()
-    assert torch.allclose(start[:, :gmf_width], model.gmf.user_embedding.weight.mean(dim=0, keepdim=True))
-    assert start.shape == (1, model.user_dim()) and not start[:, gmf_width:].any()
