@@ -17,6 +17,7 @@ class Command(BaseCommand):
         runs = jobs.queue_missing_models(dataset)
         if runs:
             names = ", ".join(run.model_name for run in runs)
-            self.stdout.write(f"Queued training for {names} on {runs[0].dataset}; the worker trains them in turn.")
+            them = "them in turn" if len(runs) > 1 else "it"
+            self.stdout.write(f"Queued training for {names} on {runs[0].dataset}; the worker trains {them}.")
         else:
             self.stdout.write("Every served model is trained or queued; nothing to queue.")
