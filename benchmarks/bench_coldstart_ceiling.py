@@ -19,16 +19,17 @@ folds them in.
 
     .venv/bin/python benchmarks/bench_coldstart_ceiling.py --seeds 0 1 2 3 4 5 6 7
 """
+
 import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from bench_foldin_quality import GOAL_VS_POPULARITY, REVEALED, K, Scores, cold_split, ranked_by
+from foldin_common import DEFAULT_DATA, markdown_table, write_report
 from tqdm import tqdm
 
-from bench_foldin_quality import K, REVEALED, GOAL_VS_POPULARITY, Scores, cold_split, ranked_by
-from foldin_common import DEFAULT_DATA, markdown_table, write_report
 from predictors.data import from_frame, read_movielens_ratings
 from predictors.ease import EASE
 from predictors.evaluation import interaction_matrix
@@ -75,7 +76,10 @@ def recalls_for_seed(split, revealed_counts):
     for n in revealed_counts:
         early = (split.data.users < split.n_train_users) & (split.position < n)
         prefix_rows = interaction_matrix(split.data.subset(early))[: split.n_train_users].astype(np.float64)
-        ridges = {f"prefix -> rest ridge, strength {s:g}": prefix_ridge(prefix_rows, train_rows - prefix_rows, s) for s in RIDGE_GRID}
+        ridges = {
+            f"prefix -> rest ridge, strength {s:g}": prefix_ridge(prefix_rows, train_rows - prefix_rows, s)
+            for s in RIDGE_GRID
+        }
         scores = Scores()
         for history, test in split.cases(n).values():
             for name, scorer in {**methods, **ridges}.items():
@@ -94,17 +98,40 @@ def report(args, recalls):
             values = np.array([recalls[(seed, n)][method] for seed in args.seeds])
             ratios = values / np.array([recalls[(seed, n)]["popularity"] for seed in args.seeds])
             spread = f" ± {ratios.std(ddof=1):.2f}" if len(ratios) > 1 else ""
-            rows.append([n, method, f"{values.mean():.4f}", f"{ratios.mean():.2f}{spread}",
-                         " ".join(f"{ratio:.2f}" for ratio in ratios), f"{(ratios >= GOAL_VS_POPULARITY).sum()} of {len(ratios)}"])
+            rows.append(
+                [
+                    n,
+                    method,
+                    f"{values.mean():.4f}",
+                    f"{ratios.mean():.2f}{spread}",
+                    " ".join(f"{ratio:.2f}" for ratio in ratios),
+                    f"{(ratios >= GOAL_VS_POPULARITY).sum()} of {len(ratios)}",
+                ]
+            )
             if method != "popularity" and ratios.mean() > best.get(n, ("", 0.0))[1]:
                 best[n] = (method, ratios.mean())
-        parts.append(markdown_table(["n revealed", "method", f"recall@{K} (mean)", "recall / popularity (mean ± sd)",
-                                     "per seed", f"seeds at >= {GOAL_VS_POPULARITY}x"], rows))
+        parts.append(
+            markdown_table(
+                [
+                    "n revealed",
+                    "method",
+                    f"recall@{K} (mean)",
+                    "recall / popularity (mean ± sd)",
+                    "per seed",
+                    f"seeds at >= {GOAL_VS_POPULARITY}x",
+                ],
+                rows,
+            )
+        )
     summary = "; ".join(f"n={n}: {method} {ratio:.2f}x popularity" for n, (method, ratio) in best.items())
-    return "\n\n".join([
-        f"Cold-visitor ceiling, ml-100k, {args.held_out:.0%} users held out, seeds {', '.join(map(str, args.seeds))} "
-        f"(the users of bench_foldin_quality.py with the same seeds).", *parts, f"Best on the means: {summary}.",
-    ])
+    return "\n\n".join(
+        [
+            f"Cold-visitor ceiling, ml-100k, {args.held_out:.0%} users held out, seeds {', '.join(map(str, args.seeds))} "
+            f"(the users of bench_foldin_quality.py with the same seeds).",
+            *parts,
+            f"Best on the means: {summary}.",
+        ]
+    )
 
 
 def main():

@@ -20,6 +20,7 @@ that re-running with other fold-in settings does not train again.
     .venv/bin/python benchmarks/bench_foldin_quality.py --seeds 0 1 2 3 4  # and mean ± sd over the seeds
     .venv/bin/python benchmarks/bench_foldin_quality.py --epochs 5         # quicker, for a smoke run
 """
+
 import argparse
 import dataclasses
 import functools
@@ -30,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from foldin_common import DEFAULT_DATA, RESULTS_DIR, markdown_table, pseudorec_request, write_report
 from tqdm import tqdm
 
-from foldin_common import DEFAULT_DATA, RESULTS_DIR, markdown_table, pseudorec_request, write_report
 from predictors import foldin
 from predictors.data import Interactions, from_frame, read_movielens_ratings
 from predictors.evaluation import ranking_metrics
@@ -90,7 +91,9 @@ class ColdSplit:
     def cases(self, revealed):
         """{held-out user: (history, test)} for those with more than ``revealed`` interactions."""
         counts = self.data.counts_per_user()
-        return {int(user): self.history_and_test(user, revealed) for user in self.held_out_users if counts[user] > revealed}
+        return {
+            int(user): self.history_and_test(user, revealed) for user in self.held_out_users if counts[user] > revealed
+        }
 
 
 def cold_split(data, fraction, seed):
@@ -118,7 +121,14 @@ def trained_model(name, part, params, seed, cache_dir, tag):
     model, fit, _ = fit_model(name, part, params, np.random.default_rng(seed + 1), progress=False)
     seconds = time.perf_counter() - started
     cache_dir.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": model.state_dict(), "fit_users": torch.from_numpy(fit.users), "fit_items": torch.from_numpy(fit.items)}, path)
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "fit_users": torch.from_numpy(fit.users),
+            "fit_items": torch.from_numpy(fit.items),
+        },
+        path,
+    )
     return model.eval(), seconds
 
 
@@ -167,8 +177,11 @@ def run(args, seed):
     data = from_frame(read_movielens_ratings(Path(args.data) / "u.data"))
     split = cold_split(data, args.held_out, seed)
     # Settings given on the command line override every model's own (foldin.settings_for).
-    overrides = {key: value for key, value in vars(args).items()
-                 if key in {f.name for f in dataclasses.fields(foldin.FoldInSettings)} and value is not None}
+    overrides = {
+        key: value
+        for key, value in vars(args).items()
+        if key in {f.name for f in dataclasses.fields(foldin.FoldInSettings)} and value is not None
+    }
     settings = {}
     cache_dir = RESULTS_DIR / "foldin-models"
     base = split.training_part()
@@ -193,11 +206,13 @@ def run(args, seed):
         if args.no_retrain:
             continue
         for n in REVEALED:
-            retrained, seconds[(name, f"retrain{n}")] = trained_model(name, split.training_part(n), params, seed, cache_dir, f"revealed{n}")
+            retrained, seconds[(name, f"retrain{n}")] = trained_model(
+                name, split.training_part(n), params, seed, cache_dir, f"revealed{n}"
+            )
             with torch.no_grad():
                 rows = torch.as_tensor(list(per_user[n]))
                 all_scores = retrained.score_items(retrained.user_representation(rows)).numpy()
-            for row, (history, test) in zip(all_scores, per_user[n].values()):
+            for row, (history, test) in zip(all_scores, per_user[n].values(), strict=False):
                 scores.add(f"{name} retrained", n, ranked_by(row, history), test)
     if args.train_only:
         return "Models trained and cached in " + str(cache_dir), {}
@@ -208,8 +223,15 @@ def run(args, seed):
     for n in REVEALED:
         for user, (history, test) in enumerate(tqdm(baseline_users[n], desc=f"pseudorec n={n}", leave=False)):
             started = time.perf_counter()
-            scores.add("pseudorec", n, pseudorec_request(base.users, base.items, base.n_users, base.n_items, history, K, seed=user), test)
-            seconds[("pseudorec", n)] = seconds.get(("pseudorec", n), 0.0) + (time.perf_counter() - started) / len(baseline_users[n])
+            scores.add(
+                "pseudorec",
+                n,
+                pseudorec_request(base.users, base.items, base.n_users, base.n_items, history, K, seed=user),
+                test,
+            )
+            seconds[("pseudorec", n)] = seconds.get(("pseudorec", n), 0.0) + (time.perf_counter() - started) / len(
+                baseline_users[n]
+            )
     return report(args, seed, settings, scores, seconds, per_user, baseline_users)
 
 
@@ -219,32 +241,80 @@ def report(args, seed, settings, scores, seconds, per_user, baseline_users):
         pop_recall, pop_ndcg = scores.metrics("popularity", n)
         rows.append([n, "popularity", len(per_user[n]), f"{pop_recall:.4f}", f"{pop_ndcg:.4f}", "", "", ""])
         base_recall, base_ndcg = scores.metrics("pseudorec", n)
-        rows.append([n, "pseudorec (fresh NGCF, 10 epochs)", len(baseline_users[n]), f"{base_recall:.4f}", f"{base_ndcg:.4f}", "",
-                     f"{base_recall / pop_recall:.2f}", f"{seconds[('pseudorec', n)] * 1000:.0f}"])
+        rows.append(
+            [
+                n,
+                "pseudorec (fresh NGCF, 10 epochs)",
+                len(baseline_users[n]),
+                f"{base_recall:.4f}",
+                f"{base_ndcg:.4f}",
+                "",
+                f"{base_recall / pop_recall:.2f}",
+                f"{seconds[('pseudorec', n)] * 1000:.0f}",
+            ]
+        )
         for name in args.models:
             recall, ndcg = scores.metrics(name, n)
             if not args.no_retrain:
                 full_recall, full_ndcg = scores.metrics(f"{name} retrained", n)
-                rows.append([n, f"{name} full re-training", len(per_user[n]), f"{full_recall:.4f}", f"{full_ndcg:.4f}", "1.00",
-                             f"{full_recall / pop_recall:.2f}", ""])
+                rows.append(
+                    [
+                        n,
+                        f"{name} full re-training",
+                        len(per_user[n]),
+                        f"{full_recall:.4f}",
+                        f"{full_ndcg:.4f}",
+                        "1.00",
+                        f"{full_recall / pop_recall:.2f}",
+                        "",
+                    ]
+                )
             vs_full = recall / full_recall if not args.no_retrain else float("nan")
-            rows.append([n, f"**{name} fold-in**", len(per_user[n]), f"{recall:.4f}", f"{ndcg:.4f}", f"{vs_full:.2f}",
-                         f"{recall / pop_recall:.2f}", f"{seconds[(name, n)] * 1000:.1f}"])
+            rows.append(
+                [
+                    n,
+                    f"**{name} fold-in**",
+                    len(per_user[n]),
+                    f"{recall:.4f}",
+                    f"{ndcg:.4f}",
+                    f"{vs_full:.2f}",
+                    f"{recall / pop_recall:.2f}",
+                    f"{seconds[(name, n)] * 1000:.1f}",
+                ]
+            )
             ratios[f"{name} n={n}"] = {"vs_retraining": vs_full, "vs_popularity": recall / pop_recall}
             if n in (5, 20):
                 met = goal_met(vs_full, recall / pop_recall)
-                goals.append(f"- {name} n={n}: {vs_full:.2f}x re-training, {recall / pop_recall:.2f}x popularity -> {'met' if met else 'NOT met'}")
-    header = ["n revealed", "method", "users", f"recall@{K}", f"NDCG@{K}", "recall / re-training", "recall / popularity", "ms per request"]
+                goals.append(
+                    f"- {name} n={n}: {vs_full:.2f}x re-training, {recall / pop_recall:.2f}x popularity -> {'met' if met else 'NOT met'}"
+                )
+    header = [
+        "n revealed",
+        "method",
+        "users",
+        f"recall@{K}",
+        f"NDCG@{K}",
+        "recall / re-training",
+        "recall / popularity",
+        "ms per request",
+    ]
     train_seconds = ", ".join(f"{name} {seconds[(name, 'train')]:.0f} s" for name in args.models)
-    text = "\n".join([
-        f"Cold-visitor fold-in quality, ml-100k, {args.held_out:.0%} users held out (seed {seed}); epochs: "
-        f"{' '.join(args.epochs) or 'project defaults'}; fold-in settings:",
-        *(f"- {name}: {'none, its row of the interaction matrix is the history' if name in CLOSED_FORM else model_settings}"
-          for name, model_settings in settings.items()),
-        "", markdown_table(header, rows), "",
-        "Goal (recall@10 >= 0.9x full re-training and >= 1.5x popularity at n = 5 and 20):", *goals,
-        f"Training time (0 = loaded from cache): {train_seconds}. Torch threads: {torch.get_num_threads()}.",
-    ])
+    text = "\n".join(
+        [
+            f"Cold-visitor fold-in quality, ml-100k, {args.held_out:.0%} users held out (seed {seed}); epochs: "
+            f"{' '.join(args.epochs) or 'project defaults'}; fold-in settings:",
+            *(
+                f"- {name}: {'none, its row of the interaction matrix is the history' if name in CLOSED_FORM else model_settings}"
+                for name, model_settings in settings.items()
+            ),
+            "",
+            markdown_table(header, rows),
+            "",
+            "Goal (recall@10 >= 0.9x full re-training and >= 1.5x popularity at n = 5 and 20):",
+            *goals,
+            f"Training time (0 = loaded from cache): {train_seconds}. Torch threads: {torch.get_num_threads()}.",
+        ]
+    )
     return text, {"rows": rows, "goals": goals, "ratios": ratios}
 
 
@@ -257,38 +327,81 @@ def across_seeds(args, raws):
     for n in REVEALED:
         for name in args.models:
             key = f"{name} n={n}"
-            vs_full, vs_pop = (np.array([raws[seed]["ratios"][key][kind] for seed in args.seeds])
-                               for kind in ("vs_retraining", "vs_popularity"))
+            vs_full, vs_pop = (
+                np.array([raws[seed]["ratios"][key][kind] for seed in args.seeds])
+                for kind in ("vs_retraining", "vs_popularity")
+            )
             spread = "" if args.no_retrain else f"{vs_full.mean():.2f} ± {vs_full.std(ddof=1):.2f}"
-            rows.append([n, name, spread, f"{vs_pop.mean():.2f} ± {vs_pop.std(ddof=1):.2f}",
-                         " ".join(f"{value:.2f}" for value in vs_pop), f"{(vs_pop >= GOAL_VS_POPULARITY).sum()} of {len(vs_pop)}"])
+            rows.append(
+                [
+                    n,
+                    name,
+                    spread,
+                    f"{vs_pop.mean():.2f} ± {vs_pop.std(ddof=1):.2f}",
+                    " ".join(f"{value:.2f}" for value in vs_pop),
+                    f"{(vs_pop >= GOAL_VS_POPULARITY).sum()} of {len(vs_pop)}",
+                ]
+            )
             if n in (5, 20):
-                met = vs_pop.mean() >= GOAL_VS_POPULARITY if args.no_retrain else goal_met(vs_full.mean(), vs_pop.mean())
-                goals.append(f"- {name} n={n}: mean {vs_pop.mean():.2f}x popularity"
-                             + ("" if args.no_retrain else f", {vs_full.mean():.2f}x re-training") + f" -> {'met' if met else 'NOT met'}")
-    header = ["n revealed", "fold-in into", "recall / re-training", "recall / popularity", "per seed", "seeds at >= 1.5x"]
-    return "\n".join([
-        f"Over seeds {', '.join(map(str, args.seeds))}: fold-in recall@10 as multiples (mean ± sd over the seeds).", "",
-        markdown_table(header, rows), "", "Goal on the means:", *goals,
-    ])
+                met = (
+                    vs_pop.mean() >= GOAL_VS_POPULARITY if args.no_retrain else goal_met(vs_full.mean(), vs_pop.mean())
+                )
+                goals.append(
+                    f"- {name} n={n}: mean {vs_pop.mean():.2f}x popularity"
+                    + ("" if args.no_retrain else f", {vs_full.mean():.2f}x re-training")
+                    + f" -> {'met' if met else 'NOT met'}"
+                )
+    header = [
+        "n revealed",
+        "fold-in into",
+        "recall / re-training",
+        "recall / popularity",
+        "per seed",
+        "seeds at >= 1.5x",
+    ]
+    return "\n".join(
+        [
+            f"Over seeds {', '.join(map(str, args.seeds))}: fold-in recall@10 as multiples (mean ± sd over the seeds).",
+            "",
+            markdown_table(header, rows),
+            "",
+            "Goal on the means:",
+            *goals,
+        ]
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=DEFAULT_DATA)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0],
-                        help="one table per seed (its own held-out users), then mean and spread of the ratios over the seeds")
+    parser.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=[0],
+        help="one table per seed (its own held-out users), then mean and spread of the ratios over the seeds",
+    )
     parser.add_argument("--held-out", type=float, default=0.1, help="share of users held out of training")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
-    parser.add_argument("--epochs", nargs="+", default=[], metavar="[MODEL=]N",
-                        help="fewer epochs than the project defaults (quick runs): N for all, or e.g. ngcf=20")
+    parser.add_argument(
+        "--epochs",
+        nargs="+",
+        default=[],
+        metavar="[MODEL=]N",
+        help="fewer epochs than the project defaults (quick runs): N for all, or e.g. ngcf=20",
+    )
     parser.add_argument("--no-retrain", action="store_true", help="skip the full re-training reference")
     parser.add_argument("--train-only", action="store_true", help="train and cache the models, then stop")
-    parser.add_argument("--baseline-users", type=int, default=40, help="held-out users the PseudoRec baseline serves per n")
+    parser.add_argument(
+        "--baseline-users", type=int, default=40, help="held-out users the PseudoRec baseline serves per n"
+    )
     parser.add_argument("--threads", type=int, default=1)
     for field in dataclasses.fields(foldin.FoldInSettings):
-        parser.add_argument(f"--{field.name.replace('_', '-')}", type=field.type,
-                            help=f"fold-in setting for every model (default: the model's own, else {field.default})")
+        parser.add_argument(
+            f"--{field.name.replace('_', '-')}",
+            type=field.type,
+            help=f"fold-in setting for every model (default: the model's own, else {field.default})",
+        )
     parser.add_argument("--out", default="foldin-quality.md")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -48,6 +48,7 @@ ALS recalculate_user at ml-100k.
 Trained models are cached in benchmarks/results/newvisitor-models (delete to
 retrain); the scratch site lives in --workdir.
 """
+
 import argparse
 import json
 import logging
@@ -79,8 +80,12 @@ ORDERS = ("time", "random")
 K = 10
 GOAL_VS_ALS, GOAL_VS_POPULARITY, GOAL_OVERLAP, GOAL_LATENCY = 0.9, 1.2, 5.0, 3.0
 # ALS grid searched on validation visitors (training users held out of the ALS fit).
-ALS_GRID = [{"factors": f, "regularization": r, "alpha": a, "iterations": 15}
-            for f in (32, 64, 128) for r in (0.1, 1.0, 10.0) for a in (1.0, 4.0, 16.0, 40.0)]
+ALS_GRID = [
+    {"factors": f, "regularization": r, "alpha": a, "iterations": 15}
+    for f in (32, 64, 128)
+    for r in (0.1, 1.0, 10.0)
+    for a in (1.0, 4.0, 16.0, 40.0)
+]
 AS_LIKES = ", ratings as likes"
 STAR_WARS = ("Star Wars", 1977)
 SEQUELS = (("The Empire Strikes Back", 1980), ("Return of the Jedi", 1983))
@@ -94,9 +99,15 @@ def data_dir():
 def setup_site(workdir):
     """A scratch site: SQLite in ``workdir``, migrated, both datasets imported once."""
     workdir.mkdir(parents=True, exist_ok=True)
-    os.environ.update({"APP_VAR_DIR": str(workdir), "SQLITE_PATH": str(workdir / "db.sqlite3"),
-                       "DJANGO_ALLOWED_HOSTS": "testserver,localhost", "DJANGO_SETTINGS_MODULE": "config.settings",
-                       "MOVIELENS_DOWNLOAD": "0"})
+    os.environ.update(
+        {
+            "APP_VAR_DIR": str(workdir),
+            "SQLITE_PATH": str(workdir / "db.sqlite3"),
+            "DJANGO_ALLOWED_HOSTS": "testserver,localhost",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "MOVIELENS_DOWNLOAD": "0",
+        }
+    )
     os.environ.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # inline events: the endpoint writes the click log itself
     import django
 
@@ -108,7 +119,9 @@ def setup_site(workdir):
         marker = workdir / f"imported-{name}"
         if not marker.exists():
             log.info("importing %s into %s", name, workdir)
-            call_command("load_movielens", "--dataset", name, "--path", str(data_dir() / name), "--no-download", verbosity=0)
+            call_command(
+                "load_movielens", "--dataset", name, "--path", str(data_dir() / name), "--no-download", verbosity=0
+            )
             marker.write_text("ok\n")
 
 
@@ -167,7 +180,9 @@ def tuned_als(split, seed):
     best, best_recall = None, -1.0
     for params in tqdm(ALS_GRID, desc="ALS grid on validation visitors", leave=False):
         model = fit_als(part, params, seed)
-        recall = np.mean([np.isin(als_top(model, history, part.n_items), test).sum() / len(test) for history, test in cases])
+        recall = np.mean(
+            [np.isin(als_top(model, history, part.n_items), test).sum() / len(test) for history, test in cases]
+        )
         if recall > best_recall:
             best, best_recall = params, recall
     log.info("ALS: %s (validation recall@10 %.4f on %d visitors)", best, best_recall, len(cases))
@@ -190,10 +205,18 @@ def register_models(names, part, seed, dataset, store, cache_dir):
         model, seconds[name] = trained_model(name, part, params, seed, cache_dir, f"{dataset}-newvisitors")
         # The served copy is what the registry makes of the artifact; the fitted
         # interactions stored beside it are never read by the site.
-        result = SimpleNamespace(model=model, params=params, fit=SimpleNamespace(users=part.users, items=part.items),
-                                 metrics={}, curves=[], seconds=seconds[name])
+        result = SimpleNamespace(
+            model=model,
+            params=params,
+            fit=SimpleNamespace(users=part.users, items=part.items),
+            metrics={},
+            curves=[],
+            seconds=seconds[name],
+        )
         register(name, result, part, dataset, {"benchmark": "newvisitors", "seed": seed}, store=store, activate=True)
-        log.info("%s: %s, %s", dataset, name, f"trained in {seconds[name]:.0f} s" if seconds[name] else "from the cache")
+        log.info(
+            "%s: %s, %s", dataset, name, f"trained in {seconds[name]:.0f} s" if seconds[name] else "from the cache"
+        )
     return seconds
 
 
@@ -242,7 +265,10 @@ def timed_foldins(models, cases_by_key, item_pks, als, n_items):
     for name in models:
         model = serving.get_predictor(name).current().model
         for items, ratings in histories:
-            history = [(i, foldin.DISLIKE if r <= serving.dislike_threshold() else foldin.LIKE) for i, r in zip(items, ratings)]
+            history = [
+                (i, foldin.DISLIKE if r <= serving.dislike_threshold() else foldin.LIKE)
+                for i, r in zip(items, ratings, strict=False)
+            ]
             started = time.perf_counter()
             foldin.top_k_unseen(model, foldin.fold_in(model, history), items, K)
             seconds[name].append(time.perf_counter() - started)
@@ -274,9 +300,14 @@ class Lists:
         hits = np.array([np.isin(np.pad(top, (0, K - len(top)), constant_values=-1), test) for top, test, _ in rows])
         metrics = ranking_metrics(hits, np.array([len(test) for _, test, _ in rows]), K)
         shown = np.concatenate([top for top, _, _ in rows])
-        return {"users": len(rows), "recall": metrics[f"recall@{K}"], "ndcg": metrics[f"ndcg@{K}"],
-                "coverage": len(np.unique(shown)), "popularity_rank": float(self.popularity_rank[shown].mean()),
-                "overlap": float(np.mean([len(np.intersect1d(top, pop)) for top, _, pop in rows]))}
+        return {
+            "users": len(rows),
+            "recall": metrics[f"recall@{K}"],
+            "ndcg": metrics[f"ndcg@{K}"],
+            "coverage": len(np.unique(shown)),
+            "popularity_rank": float(self.popularity_rank[shown].mean()),
+            "overlap": float(np.mean([len(np.intersect1d(top, pop)) for top, _, pop in rows])),
+        }
 
 
 def run_seed(args, dataset, seed, data, stars):
@@ -296,22 +327,39 @@ def run_seed(args, dataset, seed, data, stars):
         als, als_params = tuned_als(split, seed)
         popularity = np.bincount(part.items, minlength=part.n_items).astype(np.float64)
         lists = Lists(popularity)
-        cases_by_key = {(order, n): revealed_histories(split, stars, n, order, seed) for order in ORDERS for n in args.revealed}
+        cases_by_key = {
+            (order, n): revealed_histories(split, stars, n, order, seed) for order in ORDERS for n in args.revealed
+        }
         for (order, n), cases in cases_by_key.items():
-            for items, ratings, test, liked in tqdm(cases.values(), desc=f"{dataset} seed {seed} {order} n={n}", leave=False):
-                events = [{"type": "rating", "movie_id": int(item_pks[i]), "rating": r} for i, r in zip(items, ratings)]
+            for items, ratings, test, liked in tqdm(
+                cases.values(), desc=f"{dataset} seed {seed} {order} n={n}", leave=False
+            ):
+                events = [
+                    {"type": "rating", "movie_id": int(item_pks[i]), "rating": r}
+                    for i, r in zip(items, ratings, strict=False)
+                ]
                 popular_top = ranked_by(popularity, items)
                 for name, movie_ids in visitor_lists(events, args.models).items():
-                    assert not set(movie_ids) & {int(item_pks[i]) for i in items}, f"{name} recommended a rated movie back"
+                    assert not set(movie_ids) & {int(item_pks[i]) for i in items}, (
+                        f"{name} recommended a rated movie back"
+                    )
                     lists.add((name, order, n), [index_of[pk] for pk in movie_ids], test, popular_top, liked)
                     # The same model and visitor with every rating read as a like, as ALS reads them.
                     as_likes = serving.recommend(name, [int(item_pks[i]) for i in items], k=K).movie_ids
-                    lists.add((f"{name}{AS_LIKES}", order, n), [index_of[pk] for pk in as_likes], test, popular_top, liked)
+                    lists.add(
+                        (f"{name}{AS_LIKES}", order, n), [index_of[pk] for pk in as_likes], test, popular_top, liked
+                    )
                 lists.add(("popularity", order, n), popular_top, test, popular_top, liked)
                 lists.add(("als", order, n), als_top(als, items, part.n_items), test, popular_top, liked)
         seconds = timed_foldins(args.models, cases_by_key, item_pks, als, part.n_items)
-    return {"lists": lists, "seconds": seconds, "train_seconds": train_seconds, "als_params": als_params,
-            "dislike": dislike, "held_out": len(split.held_out_users)}
+    return {
+        "lists": lists,
+        "seconds": seconds,
+        "train_seconds": train_seconds,
+        "als_params": als_params,
+        "dislike": dislike,
+        "held_out": len(split.held_out_users),
+    }
 
 
 def dislike_check(models):
@@ -323,8 +371,11 @@ def dislike_check(models):
 
     star_wars, sequels, others = pk(STAR_WARS), {pk(t) for t in SEQUELS}, [pk(t) for t in THREE_OTHERS]
     alone = visitor_lists([{"type": "rating", "movie_id": star_wars, "rating": 0.5}], models)
-    with_three = visitor_lists([{"type": "rating", "movie_id": star_wars, "rating": 0.5}]
-                               + [{"type": "rating", "movie_id": other, "rating": 5.0} for other in others], models)
+    with_three = visitor_lists(
+        [{"type": "rating", "movie_id": star_wars, "rating": 0.5}]
+        + [{"type": "rating", "movie_id": other, "rating": 5.0} for other in others],
+        models,
+    )
     three_only = visitor_lists([{"type": "rating", "movie_id": other, "rating": 5.0} for other in others], models)
     rows, passed = [], True
     for name in models:
@@ -332,8 +383,16 @@ def dislike_check(models):
         overlap = len(set(with_three[name]) & set(three_only[name]))
         ok = sequels_alone == 0 and overlap >= 7
         passed &= ok
-        rows.append([name, sequels_alone, len(sequels & set(with_three[name])), len(sequels & set(three_only[name])),
-                     f"{overlap} of 10", "met" if ok else "NOT met"])
+        rows.append(
+            [
+                name,
+                sequels_alone,
+                len(sequels & set(with_three[name])),
+                len(sequels & set(three_only[name])),
+                f"{overlap} of 10",
+                "met" if ok else "NOT met",
+            ]
+        )
     return rows, passed
 
 
@@ -348,39 +407,94 @@ def seed_table(dataset, seed, result, models):
             for method in ["popularity", "als", *models, *(f"{name}{AS_LIKES}" for name in models)]:
                 got = lists.numbers((method, order, n))
                 vs_als, vs_pop = got["recall"] / als["recall"], got["recall"] / pop["recall"]
-                ratios[(method, order, n)] = {"vs_als": vs_als, "vs_popularity": vs_pop, "overlap": got["overlap"],
-                                              "ndcg_vs_als": got["ndcg"] / als["ndcg"], "ndcg_vs_popularity": got["ndcg"] / pop["ndcg"],
-                                              "coverage": got["coverage"], "popularity_rank": got["popularity_rank"]}
-                rows.append([order, n, f"**{method}**" if method in models else method, got["users"],
-                             f"{got['recall']:.4f}", f"{got['ndcg']:.4f}", f"{vs_als:.2f}", f"{vs_pop:.2f}",
-                             f"{got['ndcg'] / als['ndcg']:.2f}", f"{got['ndcg'] / pop['ndcg']:.2f}",
-                             got["coverage"], f"{got['popularity_rank']:.0f}", f"{got['overlap']:.1f}"])
-    header = ["order", "n", "method", "visitors", "recall@10", "NDCG@10", "recall / ALS", "recall / pop", "NDCG / ALS",
-              "NDCG / pop", "coverage", "mean pop rank", "overlap with pop top 10"]
+                ratios[(method, order, n)] = {
+                    "vs_als": vs_als,
+                    "vs_popularity": vs_pop,
+                    "overlap": got["overlap"],
+                    "ndcg_vs_als": got["ndcg"] / als["ndcg"],
+                    "ndcg_vs_popularity": got["ndcg"] / pop["ndcg"],
+                    "coverage": got["coverage"],
+                    "popularity_rank": got["popularity_rank"],
+                }
+                rows.append(
+                    [
+                        order,
+                        n,
+                        f"**{method}**" if method in models else method,
+                        got["users"],
+                        f"{got['recall']:.4f}",
+                        f"{got['ndcg']:.4f}",
+                        f"{vs_als:.2f}",
+                        f"{vs_pop:.2f}",
+                        f"{got['ndcg'] / als['ndcg']:.2f}",
+                        f"{got['ndcg'] / pop['ndcg']:.2f}",
+                        got["coverage"],
+                        f"{got['popularity_rank']:.0f}",
+                        f"{got['overlap']:.1f}",
+                    ]
+                )
+    header = [
+        "order",
+        "n",
+        "method",
+        "visitors",
+        "recall@10",
+        "NDCG@10",
+        "recall / ALS",
+        "recall / pop",
+        "NDCG / ALS",
+        "NDCG / pop",
+        "coverage",
+        "mean pop rank",
+        "overlap with pop top 10",
+    ]
     liked_rows = []
     for order in ORDERS:
         for n in sorted({key[2] for key in lists.rows}):
             als, pop = lists.numbers(("als", order, n), "liked"), lists.numbers(("popularity", order, n), "liked")
             for method in [*models, *(f"{name}{AS_LIKES}" for name in models)]:
                 got = lists.numbers((method, order, n), "liked")
-                liked_rows.append([order, n, method, got["users"], f"{got['recall']:.4f}", f"{got['recall'] / als['recall']:.2f}",
-                                   f"{got['recall'] / pop['recall']:.2f}", f"{got['ndcg'] / als['ndcg']:.2f}"])
+                liked_rows.append(
+                    [
+                        order,
+                        n,
+                        method,
+                        got["users"],
+                        f"{got['recall']:.4f}",
+                        f"{got['recall'] / als['recall']:.2f}",
+                        f"{got['recall'] / pop['recall']:.2f}",
+                        f"{got['ndcg'] / als['ndcg']:.2f}",
+                    ]
+                )
     seconds = result["seconds"]
     als_p50, als_p95 = percentiles(seconds["als"])
-    latency = [[name, *(f"{v:.2f}" for v in percentiles(seconds[name])), f"{percentiles(seconds[name])[1] / als_p95:.2f}"]
-               for name in models] + [["ALS recalculate_user", f"{als_p50:.2f}", f"{als_p95:.2f}", "1.00"]]
+    latency = [
+        [name, *(f"{v:.2f}" for v in percentiles(seconds[name])), f"{percentiles(seconds[name])[1] / als_p95:.2f}"]
+        for name in models
+    ] + [["ALS recalculate_user", f"{als_p50:.2f}", f"{als_p95:.2f}", "1.00"]]
     trained = ", ".join(f"{name} {s:.0f} s" if s else f"{name} cached" for name, s in result["train_seconds"].items())
-    text = "\n".join([
-        f"### {dataset}, seed {seed}: {result['held_out']} users held out",
-        f"Training: project defaults (fit_model as train_model runs it, current main), on the other users' interactions; {trained}. "
-        f"ALS (tuned on validation visitors): {result['als_params']}.", "",
-        markdown_table(header, rows), "",
-        f"Rows '{AS_LIKES[2:]}': the same model and visitors with every revealed rating sent as a like (serving.recommend "
-        "with plain movie ids), as ALS reads them. The same lists scored only on the test movies rated above the dislike "
-        "threshold (the movies a visitor would want):", "",
-        markdown_table(["order", "n", "method", "visitors", "recall@10 (liked)", "recall / ALS", "recall / pop", "NDCG / ALS"], liked_rows), "",
-        "Fold-in + top 10, one thread, all histories above (ms):", "",
-        markdown_table(["model", "p50", "p95", "p95 / ALS p95"], latency)])
+    text = "\n".join(
+        [
+            f"### {dataset}, seed {seed}: {result['held_out']} users held out",
+            f"Training: project defaults (fit_model as train_model runs it, current main), on the other users' interactions; {trained}. "
+            f"ALS (tuned on validation visitors): {result['als_params']}.",
+            "",
+            markdown_table(header, rows),
+            "",
+            f"Rows '{AS_LIKES[2:]}': the same model and visitors with every revealed rating sent as a like (serving.recommend "
+            "with plain movie ids), as ALS reads them. The same lists scored only on the test movies rated above the dislike "
+            "threshold (the movies a visitor would want):",
+            "",
+            markdown_table(
+                ["order", "n", "method", "visitors", "recall@10 (liked)", "recall / ALS", "recall / pop", "NDCG / ALS"],
+                liked_rows,
+            ),
+            "",
+            "Fold-in + top 10, one thread, all histories above (ms):",
+            "",
+            markdown_table(["model", "p50", "p95", "p95 / ALS p95"], latency),
+        ]
+    )
     latency_ratio = {name: percentiles(seconds[name])[1] / als_p95 for name in models}
     return text, ratios, latency_ratio
 
@@ -399,12 +513,16 @@ def verdicts(dataset, ratios_by_seed, latency_by_seed, models, revealed):
                 if n == 20:
                     met = met and vs_als >= GOAL_VS_ALS and vs_pop >= GOAL_VS_POPULARITY and overlap <= GOAL_OVERLAP
                 all_met &= met
-                lines.append(f"- {dataset} {name} {order} n={n}: {vs_als:.2f}x ALS, {vs_pop:.2f}x popularity, "
-                             f"overlap {overlap:.1f} -> {'met' if met else 'NOT met'}")
+                lines.append(
+                    f"- {dataset} {name} {order} n={n}: {vs_als:.2f}x ALS, {vs_pop:.2f}x popularity, "
+                    f"overlap {overlap:.1f} -> {'met' if met else 'NOT met'}"
+                )
         if dataset == "ml-100k":
             ratio = np.mean([latency_by_seed[s][name] for s in seeds])
             all_met &= ratio <= GOAL_LATENCY
-            lines.append(f"- {dataset} {name} fold-in p95: {ratio:.2f}x ALS recalculate_user -> {'met' if ratio <= GOAL_LATENCY else 'NOT met'}")
+            lines.append(
+                f"- {dataset} {name} fold-in p95: {ratio:.2f}x ALS recalculate_user -> {'met' if ratio <= GOAL_LATENCY else 'NOT met'}"
+            )
     return lines, all_met
 
 
@@ -417,9 +535,21 @@ def across_seeds(dataset, ratios_by_seed, models, revealed):
                 cells = [order, n, name]
                 for kind in ("vs_als", "vs_popularity", "ndcg_vs_als", "ndcg_vs_popularity", "overlap", "coverage"):
                     values = np.array([ratios_by_seed[s][(name, order, n)][kind] for s in seeds])
-                    cells.append(f"{values.mean():.2f} ± {values.std(ddof=1):.2f}" if len(values) > 1 else f"{values[0]:.2f}")
+                    cells.append(
+                        f"{values.mean():.2f} ± {values.std(ddof=1):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+                    )
                 rows.append(cells)
-    header = ["order", "n", "model", "recall / ALS", "recall / pop", "NDCG / ALS", "NDCG / pop", "overlap with pop", "coverage"]
+    header = [
+        "order",
+        "n",
+        "model",
+        "recall / ALS",
+        "recall / pop",
+        "NDCG / ALS",
+        "NDCG / pop",
+        "overlap with pop",
+        "coverage",
+    ]
     return f"### {dataset}, over seeds {', '.join(map(str, seeds))} (mean ± sd)\n\n" + markdown_table(header, rows)
 
 
@@ -430,7 +560,9 @@ def main():
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--revealed", nargs="+", type=int, default=list(REVEALED))
     parser.add_argument("--held-out", type=float, default=0.1, help="share of users held out of training")
-    parser.add_argument("--workdir", default=str(RESULTS_DIR / "newvisitors-site"), help="scratch site (SQLite, artifacts)")
+    parser.add_argument(
+        "--workdir", default=str(RESULTS_DIR / "newvisitors-site"), help="scratch site (SQLite, artifacts)"
+    )
     parser.add_argument("--out", default="newvisitors.md")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -446,15 +578,29 @@ def main():
             text, ratios_by_seed[seed], latency_by_seed[seed] = seed_table(dataset, seed, result, args.models)
             if result["dislike"] is not None:
                 rows, passed = result["dislike"]
-                text += "\n\nDislike check (seed {} models): Star Wars (1977) rated 0.5; then also {} rated 5.\n\n".format(
-                    seed, ", ".join(f"{t} ({y})" for t, y in THREE_OTHERS)) + markdown_table(
-                    ["model", "sequels in top 10, dislike only", "sequels, dislike + the three", "sequels, the three alone",
-                     "overlap of dislike + three with the three alone", "goal (no sequel alone, overlap >= 7)"], rows)
+                text += (
+                    "\n\nDislike check (seed {} models): Star Wars (1977) rated 0.5; then also {} rated 5.\n\n".format(
+                        seed, ", ".join(f"{t} ({y})" for t, y in THREE_OTHERS)
+                    )
+                    + markdown_table(
+                        [
+                            "model",
+                            "sequels in top 10, dislike only",
+                            "sequels, dislike + the three",
+                            "sequels, the three alone",
+                            "overlap of dislike + three with the three alone",
+                            "goal (no sequel alone, overlap >= 7)",
+                        ],
+                        rows,
+                    )
+                )
                 summary.append(f"- dislike check: {'met' if passed else 'NOT met'}")
                 all_met &= passed
             texts.append(text)
             print(text, flush=True)
-            raw[f"{dataset} seed {seed}"] = {" ".join(map(str, key)): value for key, value in ratios_by_seed[seed].items()}
+            raw[f"{dataset} seed {seed}"] = {
+                " ".join(map(str, key)): value for key, value in ratios_by_seed[seed].items()
+            }
         if len(args.seeds) > 1:
             texts.append(across_seeds(dataset, ratios_by_seed, args.models, args.revealed))
             print(texts[-1], flush=True)
@@ -462,10 +608,14 @@ def main():
         summary += lines
         all_met &= met
     texts += ["Goals (on the means over the seeds):", *summary]
-    path = write_report(args.out, "\n\n".join(texts[:-len(summary) - 1]) + "\n\n" + "\n".join(texts[-len(summary) - 1:]))
+    path = write_report(
+        args.out, "\n\n".join(texts[: -len(summary) - 1]) + "\n\n" + "\n".join(texts[-len(summary) - 1 :])
+    )
     path.with_suffix(".json").write_text(json.dumps(raw, indent=1))
-    print("\n".join(texts[-len(summary) - 1:]))
-    print(f"Benchmark finished in {time.perf_counter() - started:.0f} s: goals {'all met' if all_met else 'NOT all met'}; table in {path}.")
+    print("\n".join(texts[-len(summary) - 1 :]))
+    print(
+        f"Benchmark finished in {time.perf_counter() - started:.0f} s: goals {'all met' if all_met else 'NOT all met'}; table in {path}."
+    )
 
 
 if __name__ == "__main__":

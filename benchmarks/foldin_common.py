@@ -6,6 +6,7 @@ the training graph plus one node for the visitor, from a new random
 initialisation, trained for a few epochs on that visitor's samples only
 (BPR, one sampled negative per positive), then every movie scored.
 """
+
 import os
 import sys
 import time
@@ -34,8 +35,12 @@ def pseudorec_request(train_users, train_items, n_users, n_items, history, k=10,
     params = hyperparameters("ngcf")
     history = torch.as_tensor(history, dtype=torch.int64)
     visitor = torch.full((len(history),), n_users, dtype=torch.int64)
-    graph = interaction_graph(torch.cat([torch.as_tensor(train_users), visitor]), torch.cat([torch.as_tensor(train_items), history]),
-                              n_users + 1, n_items)
+    graph = interaction_graph(
+        torch.cat([torch.as_tensor(train_users), visitor]),
+        torch.cat([torch.as_tensor(train_items), history]),
+        n_users + 1,
+        n_items,
+    )
     torch.manual_seed(seed)
     model = NGCF(graph, params["dim"], params["layers"], params["dropout"])
     optimizer = torch.optim.Adam(model.parameters(), lr=params["lr"])

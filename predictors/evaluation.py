@@ -11,6 +11,7 @@ item (it is ranked below every other item with the same score).
 - "d2l": latest interaction held out, ranked among all items the user has not
   trained on; Hit@50 and AUC = share of those items ranked below it.
 """
+
 import numpy as np
 import torch
 
@@ -88,7 +89,10 @@ def full_ranking(scorer, train, test):
     seen, relevant = interaction_matrix(train), interaction_matrix(test)
     users = np.flatnonzero(relevant.any(axis=1))
     hits = np.concatenate(
-        [np.take_along_axis(relevant[batch], top_k(scores, 20), axis=1) for batch, scores in _batched_scores(scorer, users, seen)]
+        [
+            np.take_along_axis(relevant[batch], top_k(scores, 20), axis=1)
+            for batch, scores in _batched_scores(scorer, users, seen)
+        ]
     )
     n_relevant = relevant[users].sum(axis=1)
     at_10, at_20 = ranking_metrics(hits, n_relevant, 10), ranking_metrics(hits, n_relevant, 20)

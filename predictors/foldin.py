@@ -33,6 +33,7 @@ depends only on (model, history): a reload shows the same list.
 A model whose users are their histories (EASE) has nothing to solve for:
 its ``history_representation`` is returned as it is.
 """
+
 import dataclasses
 import weakref
 from dataclasses import dataclass
@@ -186,8 +187,13 @@ class FoldInSpace:
         if not hasattr(self, "_quadratic_parts"):
             mean, precision, negatives = self.prior_mean, self.prior_precision, self.negatives
             anchor, curvature = negatives.anchor, negatives.hessian
-            self._quadratic_parts = ((precision @ mean, 0.5 * mean @ precision @ mean),
-                                     (curvature @ anchor - negatives.gradient, 0.5 * anchor @ curvature @ anchor - negatives.gradient @ anchor))
+            self._quadratic_parts = (
+                (precision @ mean, 0.5 * mean @ precision @ mean),
+                (
+                    curvature @ anchor - negatives.gradient,
+                    0.5 * anchor @ curvature @ anchor - negatives.gradient @ anchor,
+                ),
+            )
         return self._quadratic_parts
 
     def representation(self, theta, context):
@@ -202,9 +208,13 @@ class LinearSpace(FoldInSpace):
         self.items, self.bias = np.asarray(items, dtype=np.float32), float(bias)
         self.prior_mean, self.prior_precision = gaussian_prior(users)
         self.negatives_per_positive = negatives_per_positive
-        self.negatives = ExpectedNegatives.around(self.prior_mean, (
-            (self.items[start : start + chunk], self.items[start : start + chunk] @ self.prior_mean + self.bias)
-            for start in range(0, len(self.items), chunk)))
+        self.negatives = ExpectedNegatives.around(
+            self.prior_mean,
+            (
+                (self.items[start : start + chunk], self.items[start : start + chunk] @ self.prior_mean + self.bias)
+                for start in range(0, len(self.items), chunk)
+            ),
+        )
 
     def scores(self, theta, context, items, mapped):
         rows = self.items[items]
@@ -321,7 +331,7 @@ def posterior_mode(space, items, weights, settings=DEFAULT_SETTINGS):
         # that after a first-try success: where ReLU kinks make the Newton model
         # overshoot, they tend to do so step after step.
         scale = accepted
-        for trial in range(30):
+        for trial in range(30):  # noqa: B007 (read after the loop: was the first try accepted?)
             candidate = theta + scale * direction
             candidate_value = posterior(candidate, derivatives=False)[0]
             if candidate_value <= value - 0.25 * scale * decrement:

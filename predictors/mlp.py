@@ -1,5 +1,6 @@
 """The MLP branch of NCF (He et al. 2017, section 3.3): a ReLU tower that
 halves its width at every layer down to ``dim`` predictive factors."""
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -22,7 +23,7 @@ class MLP(PairFeatureModel):
         self.user_embedding = embedding(n_users, widths[0] // 2)
         self.item_embedding = embedding(n_items, widths[0] // 2)
         steps = []
-        for width_in, width_out in zip(widths, widths[1:]):
+        for width_in, width_out in zip(widths, widths[1:], strict=False):
             steps += [nn.Dropout(dropout), nn.Linear(width_in, width_out), nn.ReLU()]
         self.tower = nn.Sequential(*steps)
         self.output = nn.Linear(dim, 1)

@@ -1,6 +1,7 @@
 """Neural Matrix Factorization (He et al. 2017, section 3.4): GMF and MLP
 branches with their own embeddings, fused by one output unit on the
 concatenation of their predictive factors."""
+
 import copy
 
 import numpy as np
@@ -41,7 +42,9 @@ class NeuMF(PairFeatureModel):
         return self.gmf.user_dim() + self.mlp.user_dim()
 
     def user_representation(self, users):
-        return torch.cat([self.gmf.user_representation(users), self.mlp.user_representation(users)], dim=-1)  # (B, dg + dm)
+        return torch.cat(
+            [self.gmf.user_representation(users), self.mlp.user_representation(users)], dim=-1
+        )  # (B, dg + dm)
 
     def user_parameters(self):
         return torch.cat([self.gmf.user_parameters(), self.mlp.user_parameters()], dim=-1)  # (Nu, dg + dm)
@@ -51,7 +54,9 @@ class NeuMF(PairFeatureModel):
 
     def features(self, user_repr, items):
         gmf_user, mlp_user = user_repr[:, : self.split], user_repr[:, self.split :]
-        return torch.cat([self.gmf.features(gmf_user, items), self.mlp.features(mlp_user, items)], dim=-1)  # (B, K, dim + dim)
+        return torch.cat(
+            [self.gmf.features(gmf_user, items), self.mlp.features(mlp_user, items)], dim=-1
+        )  # (B, K, dim + dim)
 
     def item_side(self, items):
         return torch.cat([self.gmf.item_side(items), self.mlp.item_side(items)], dim=-1)
@@ -59,8 +64,13 @@ class NeuMF(PairFeatureModel):
     def features_from_item_side(self, user_repr, item_side):
         gmf_width = self.gmf.item_embedding.embedding_dim
         gmf_user, mlp_user = user_repr[:, : self.split], user_repr[:, self.split :]
-        return torch.cat([self.gmf.features_from_item_side(gmf_user, item_side[..., :gmf_width]),
-                          self.mlp.features_from_item_side(mlp_user, item_side[..., gmf_width:])], dim=-1)
+        return torch.cat(
+            [
+                self.gmf.features_from_item_side(gmf_user, item_side[..., :gmf_width]),
+                self.mlp.features_from_item_side(mlp_user, item_side[..., gmf_width:]),
+            ],
+            dim=-1,
+        )
 
     def score_item_side(self, user_repr, item_side):
         # The output unit on [GMF; MLP] is the sum of one unit on each, so the
@@ -70,7 +80,9 @@ class NeuMF(PairFeatureModel):
         gmf_user, mlp_user = user_repr[:, : self.split], user_repr[:, self.split :]
         gmf_weight, mlp_weight = self.output.weight[:, :gmf_factors], self.output.weight[:, gmf_factors:]
         gmf_scores = (item_side[..., :gmf_width] @ (gmf_user * gmf_weight).unsqueeze(-1)).squeeze(-1)  # (B, K)
-        mlp_scores = F.linear(self.mlp.features_from_item_side(mlp_user, item_side[..., gmf_width:]), mlp_weight).squeeze(-1)
+        mlp_scores = F.linear(
+            self.mlp.features_from_item_side(mlp_user, item_side[..., gmf_width:]), mlp_weight
+        ).squeeze(-1)
         return gmf_scores + mlp_scores + self.output.bias
 
     def fold_in_space(self):
@@ -90,14 +102,22 @@ class NeuMFSpace(foldin.FoldInSpace):
         linears = [layer for layer in model.mlp.tower if isinstance(layer, torch.nn.Linear)]  # each followed by a ReLU
         half = model.mlp.user_embedding.embedding_dim
         self.first_user = linears[0].weight[:, :half].T.numpy().astype(np.float64)  # (dm, w1): the user half of layer 1
-        self.mlp_items = model.mlp.item_side(torch.arange(model.n_items)).numpy()  # (N, w1): its item half, bias included
-        self.layers = [(layer.weight.T.numpy().astype(np.float64), layer.bias.numpy().astype(np.float64)) for layer in linears[1:]]
+        self.mlp_items = model.mlp.item_side(
+            torch.arange(model.n_items)
+        ).numpy()  # (N, w1): its item half, bias included
+        self.layers = [
+            (layer.weight.T.numpy().astype(np.float64), layer.bias.numpy().astype(np.float64)) for layer in linears[1:]
+        ]
         self.mlp_output = model.output.weight[0, gmf_factors:].numpy().astype(np.float64)  # (dim,)
         self.prior_mean, self.prior_precision = foldin.gaussian_prior(model.user_parameters().numpy())
         self.negatives_per_positive = foldin.training_negatives(model)
-        self.negatives = foldin.ExpectedNegatives.around(self.prior_mean, (
-            self.scores(self.prior_mean, None, np.arange(start, min(start + chunk, model.n_items)), None)[::-1]
-            for start in range(0, model.n_items, chunk)))
+        self.negatives = foldin.ExpectedNegatives.around(
+            self.prior_mean,
+            (
+                self.scores(self.prior_mean, None, np.arange(start, min(start + chunk, model.n_items)), None)[::-1]
+                for start in range(0, model.n_items, chunk)
+            ),
+        )
 
     def scores(self, theta, context, items, mapped):
         gmf_user, mlp_user = theta[: self.split], theta[self.split :]
@@ -110,7 +130,7 @@ class NeuMFSpace(foldin.FoldInSpace):
             masks.append(hidden > 0)
             activation = hidden * masks[-1]
         back = self.mlp_output * masks[-1]  # d score / d last pre-activation, (h, dim)
-        for (weight, _), mask in zip(reversed(self.layers), reversed(masks[:-1])):
+        for (weight, _), mask in zip(reversed(self.layers), reversed(masks[:-1]), strict=False):
             back = (back @ weight.T) * mask
         scores = gmf_rows @ gmf_user + activation @ self.mlp_output + self.bias
         return scores, np.hstack([gmf_rows, back @ self.first_user.T])  # (h,), (h, dg + dm)

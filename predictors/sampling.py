@@ -1,4 +1,5 @@
 """Vectorised negative sampling against a sorted set of positive keys."""
+
 import numpy as np
 
 

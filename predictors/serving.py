@@ -15,6 +15,7 @@ movie of the history, liked or not, is kept out of the list.
 Anything that goes wrong here ends in the popularity list with a reason the
 page can show; the error itself is logged, never raised into the page.
 """
+
 import logging
 import threading
 import time
@@ -140,10 +141,16 @@ class Predictor:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        user_repr = foldin.fold_in(loaded.model, known, foldin.settings_for(loaded.model, getattr(settings, "FOLD_IN", {})))
+        user_repr = foldin.fold_in(
+            loaded.model, known, foldin.settings_for(loaded.model, getattr(settings, "FOLD_IN", {}))
+        )
         indices, scores = foldin.top_k_unseen(loaded.model, user_repr, [index for index, _ in known], k + len(history))
         seen = {pk for pk, _ in history}
-        picks = [(int(loaded.item_ids[i]), s) for i, s in zip(indices, scores) if int(loaded.item_ids[i]) not in seen][:k]
+        picks = [
+            (int(loaded.item_ids[i]), s)
+            for i, s in zip(indices, scores, strict=False)
+            if int(loaded.item_ids[i]) not in seen
+        ][:k]
         result = (loaded.version.label, [pk for pk, _ in picks], [s for _, s in picks])
         with self._cache_lock:
             self._cache[key] = result

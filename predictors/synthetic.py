@@ -4,6 +4,7 @@ Users and items fall into ``n_groups`` taste groups. Within every group the
 items have the same popularity profile, so global popularity cannot tell the
 groups apart while a personalised model can.
 """
+
 import numpy as np
 import pandas as pd
 

@@ -1,6 +1,7 @@
 """Folding a new visitor into a frozen trained model (predictors/foldin.py),
 on a small generated catalog with two planted tastes: group A's items are
 0..19, group B's 20..39, and an item's nearest neighbours are its group."""
+
 from types import SimpleNamespace
 
 import numpy as np
@@ -20,10 +21,12 @@ LEARNED = ("gmf", "neumf", "ngcf")
 # that branch's ml-100k defaults, with which on these 600 interactions the GMF
 # branch never learns (its loss stays at ln 2), and a NeuMF whose GMF half is
 # noise is not the model fold-in serves.
-SMALL = {"gmf": {"dim": 16, "epochs": 40, "lr": 1e-2, "patience": 100},
-         "neumf": {"dim": 16, "layers": 1, "epochs": 40, "lr": 1e-2, "l2": 1e-3, "pretrain": False, "patience": 100},
-         "ngcf": {"dim": 16, "layers": 2, "epochs": 60, "lr": 5e-3, "patience": 100},
-         "ease": {"l2": 10.0}}
+SMALL = {
+    "gmf": {"dim": 16, "epochs": 40, "lr": 1e-2, "patience": 100},
+    "neumf": {"dim": 16, "layers": 1, "epochs": 40, "lr": 1e-2, "l2": 1e-3, "pretrain": False, "patience": 100},
+    "ngcf": {"dim": 16, "layers": 2, "epochs": 60, "lr": 5e-3, "patience": 100},
+    "ease": {"l2": 10.0},
+}
 
 
 def planted_interactions(seed=0):
@@ -138,7 +141,13 @@ def test_the_newton_solve_finds_the_optimum_a_general_solver_finds(name):
     served, _, _ = foldin.posterior_mode(space, items, weights)
     precise, _, _ = foldin.posterior_mode(space, items, weights, foldin.FoldInSettings(max_steps=100, tolerance=1e-7))
     # BFGS on the same objective, from the same start, given only its values and gradients.
-    reference = minimize(lambda x: posterior(x)[:2], space.prior_mean, jac=True, method="BFGS", options={"gtol": 1e-10, "maxiter": 10_000})
+    reference = minimize(
+        lambda x: posterior(x)[:2],
+        space.prior_mean,
+        jac=True,
+        method="BFGS",
+        options={"gtol": 1e-10, "maxiter": 10_000},
+    )
     value, gradient, _ = posterior(precise)
     assert value <= reference.fun + 1e-9
     # With ReLU kinks (NeuMF's tower, NGCF's layers) the optimum may sit on one, where
@@ -155,7 +164,10 @@ def test_the_posteriors_gradient_is_its_slope(name):
     theta = space.prior_mean + 0.1 * np.random.default_rng(0).standard_normal(len(space.prior_mean))
     _, gradient, _ = posterior(theta)
     step = 1e-6
-    numeric = [(posterior(theta + step * e, False)[0] - posterior(theta - step * e, False)[0]) / (2 * step) for e in np.eye(len(theta))]
+    numeric = [
+        (posterior(theta + step * e, False)[0] - posterior(theta - step * e, False)[0]) / (2 * step)
+        for e in np.eye(len(theta))
+    ]
     assert np.allclose(numeric, gradient, rtol=1e-4, atol=1e-6)
 
 

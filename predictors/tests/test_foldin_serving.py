@@ -1,8 +1,9 @@
 """Dislikes through the site: a low rating reaches fold-in as a negative, and
 neither a disliked nor any other rated movie comes back in the list."""
+
 import pytest
 
-from predictors.tests.test_recommendation_pages import MODELS, movie_pks, store, trained, train_version  # noqa: F401
+from predictors.tests.test_recommendation_pages import MODELS, movie_pks, store, train_version, trained  # noqa: F401
 from tests.services import Browser
 
 pytestmark = pytest.mark.usefixtures("fresh_predictors")
@@ -28,7 +29,7 @@ def test_rated_movies_liked_or_not_never_come_back(trained, model_name, settings
     settings.FOLD_IN_DISLIKE_AT = 2.0
     visitor = Browser()
     rated = movie_pks(4)
-    for pk, stars in zip(rated, (1.0, 2.0, 4.0, 5.0)):
+    for pk, stars in zip(rated, (1.0, 2.0, 4.0, 5.0), strict=False):
         assert visitor.rate(pk, stars).status_code == 202
     fallback, picks = recommended(visitor, model_name)
     assert fallback is None and len(picks) == 10 and not set(picks) & set(rated)

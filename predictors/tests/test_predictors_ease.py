@@ -1,4 +1,5 @@
 """EASE (predictors/ease.py): the closed form, and visitors scored exactly."""
+
 import numpy as np
 import pytest
 import torch
@@ -52,7 +53,9 @@ def test_a_serving_copy_scores_visitors_but_has_no_trained_users():
     serving.load_state_dict(trained.state_dict())
     serving.freeze_for_serving()
     history = [3, 4]
-    assert torch.equal(serving.score_items(foldin.fold_in(serving, history)), trained.score_items(foldin.fold_in(trained, history)))
+    assert torch.equal(
+        serving.score_items(foldin.fold_in(serving, history)), trained.score_items(foldin.fold_in(trained, history))
+    )
     with pytest.raises(RuntimeError, match="serving copy"):
         serving.user_representation(torch.tensor([0]))
 

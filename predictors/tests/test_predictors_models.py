@@ -1,4 +1,5 @@
 """Shapes, gradients and the paper-specific wiring of GMF, MLP, NeuMF and NGCF."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -50,7 +51,7 @@ def test_ngcf_batch_loss_is_the_inner_product_and_l2_of_the_batch_representation
     assert torch.allclose(logits, expected_logits, atol=1e-6) and torch.allclose(l2, expected_l2, atol=1e-6)
     expected_grads = torch.autograd.grad(expected_logits.sum() + expected_l2, list(model.parameters()))
     grads = torch.autograd.grad(logits.sum() + l2, list(model.parameters()))
-    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(grads, expected_grads))
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(grads, expected_grads, strict=False))
 
 
 @pytest.mark.parametrize("name", ["gmf", "mlp", "neumf", "ngcf"])
@@ -114,7 +115,9 @@ def dense_ngcf_layer(layer, user_feats, item_feats, users, items):
         return torch.stack(out)
 
     new_users = side(user_feats, item_feats, lambda u: torch.nonzero(adjacency[u]).flatten(), user_degree, item_degree)
-    new_items = side(item_feats, user_feats, lambda i: torch.nonzero(adjacency[:, i]).flatten(), item_degree, user_degree)
+    new_items = side(
+        item_feats, user_feats, lambda i: torch.nonzero(adjacency[:, i]).flatten(), item_degree, user_degree
+    )
     return new_users, new_items
 
 
@@ -138,7 +141,7 @@ def test_ngcf_message_passing_equals_a_dense_reference_on_a_tiny_graph():
 def test_ngcf_fold_in_of_an_existing_users_history_reproduces_its_representation():
     model = make("ngcf").eval()
     ego = model.user_embedding.weight[2:3]
-    history = torch.tensor([i for u, i in zip(USERS, ITEMS) if u == 2])
+    history = torch.tensor([i for u, i in zip(USERS, ITEMS, strict=False) if u == 2])
     folded = model.fold_in_representation(ego, history)
     assert torch.allclose(folded, model.user_representation(torch.tensor([2])), atol=1e-5)
 
@@ -154,4 +157,3 @@ def test_a_model_frozen_for_serving_scores_exactly_as_in_training(name, monkeypa
         monkeypatch.setattr(model, "scoring_chunk", 3, raising=False)
         assert torch.allclose(model.score_items(user_repr), expected, atol=1e-6)
         assert torch.allclose(model.score_items(user_repr, torch.tensor([6, 1])), expected[:, [6, 1]], atol=1e-6)
-
