@@ -32,24 +32,22 @@ def env_bool(name, default=False):
     raise ImproperlyConfigured(f"{name} must be one of 1/0, true/false, yes/no, on/off; got {raw!r}.")
 
 
-def env_int(name, default):
+def _env_number(name, default, convert, kind):
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
+        return convert(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number; got {raw!r}.") from None
+        raise ImproperlyConfigured(f"{name} must be {kind}; got {raw!r}.") from None
+
+
+def env_int(name, default):
+    return _env_number(name, default, int, "a whole number")
 
 
 def env_float(name, default):
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number; got {raw!r}.") from None
+    return _env_number(name, default, float, "a number")
 
 
 def env_list(name, default=()):

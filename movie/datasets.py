@@ -179,6 +179,11 @@ class Layout:
                     )
                 yield reader.line_num, row
 
+    def _ratings_from_lines(self, name, encoding, separator, skip_header=False):
+        """Rating tuples from a delimited file of user, movie, rating, timestamp."""
+        for number, fields in self._lines(name, encoding, separator, 4, skip_header=skip_header):
+            yield self._rating_tuple(name, number, *fields[:4])
+
     def _rating_tuple(self, name, number, user, movie, rating, timestamp):
         where = self.source.describe(name)
         try:
@@ -225,8 +230,7 @@ class ML100K(Layout):
             )
 
     def ratings(self):
-        for number, fields in self._lines("u.data", "latin-1", "\t", 4):
-            yield self._rating_tuple("u.data", number, *fields[:4])
+        yield from self._ratings_from_lines("u.data", "latin-1", "\t")
 
 
 class ML1M(Layout):
@@ -246,8 +250,7 @@ class ML1M(Layout):
             )
 
     def ratings(self):
-        for number, fields in self._lines("ratings.dat", "latin-1", "::", 4):
-            yield self._rating_tuple("ratings.dat", number, *fields[:4])
+        yield from self._ratings_from_lines("ratings.dat", "latin-1", "::")
 
 
 class MLLatest(Layout):
@@ -306,8 +309,7 @@ class RecBoleML100K(Layout):
             yield MovieRow(parse_int(fields[0], where, number, "item id"), title, year, split_genres(fields[3], " "))
 
     def ratings(self):
-        for number, fields in self._lines("ml-100k.inter", "utf-8", "\t", 4, skip_header=True):
-            yield self._rating_tuple("ml-100k.inter", number, *fields[:4])
+        yield from self._ratings_from_lines("ml-100k.inter", "utf-8", "\t", skip_header=True)
 
 
 LAYOUTS = (ML100K, ML1M, MLLatest, RecBoleML100K)
