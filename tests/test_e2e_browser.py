@@ -20,21 +20,11 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.services import REPO_DIR, TansuBroker, free_port, wait_for_port
+from tests.services import REPO_DIR, TansuBroker, free_port, launch_chromium, wait_for_port
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = REPO_DIR / "screenshots" / "e2e"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "e2e pass phrase 2026"
 MODELS = ("ngcf", "neumf", "gmf")
 REVIEW = "/paper_review/neural-collaborative-filtering/"
@@ -158,7 +148,7 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 

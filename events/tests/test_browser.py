@@ -10,18 +10,9 @@ from playwright.sync_api import expect
 from events.models import ClickEvent
 from movie.models import Movie
 from tests.factories import make_catalog
+from tests.services import launch_chromium
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
@@ -34,7 +25,7 @@ def page(live_server, transactional_db, settings):
     # the test makes between browser steps are still plain synchronous code.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         page = browser.new_page(base_url=live_server.url)
         page.set_default_timeout(10000)
         yield page
