@@ -122,6 +122,15 @@ class Recommender(nn.Module):
         l2 = (user_repr.pow(2).sum() + self.item_parameters(items).pow(2).sum()) / len(users)
         return self.score_pairs(user_repr, items), l2
 
+    def catalog_logits(self, users):
+        """users (B,) -> logits of every item (B, n_items) and the L2 terms of
+        the batch's users and of all items, for the catalog losses."""
+        user_repr = self.user_representation(users)
+        items = torch.arange(self.n_items)
+        side = self.item_side(items)  # (n_items, F)
+        logits = self.score_item_side(user_repr, side.unsqueeze(0).expand(len(users), -1, -1))
+        return logits, user_repr.pow(2).sum(), self.item_parameters(items.unsqueeze(0)).pow(2).sum()
+
     def forward(self, users, items):
         return self.training_logits(users, items)[0]
 

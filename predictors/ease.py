@@ -29,9 +29,10 @@ MAX_ITEMS = 20_000
 class EASE(Recommender):
     reconstruction_error = None  # per trained user, set by fit (the training curve's "loss")
 
-    def __init__(self, n_users, n_items, users=None, items=None):
+    def __init__(self, n_users, n_items, users=None, items=None, weights=None):
         """``users``/``items``: the interactions the trained users' rows come
-        from (None for a serving copy, which only scores visitors' histories)."""
+        from (None for a serving copy, which only scores visitors' histories);
+        ``weights`` their entries in X (default 1, rating-weighted training)."""
         super().__init__()
         if n_items > MAX_ITEMS:
             gigabytes = n_items**2 * 4 / 1e9
@@ -42,9 +43,11 @@ class EASE(Recommender):
         self.user_rows = None
         if users is not None:
             users, items = np.asarray(users), np.asarray(items)
-            self.user_rows = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)), shape=(n_users, n_items))  # X
-            self.user_rows.sum_duplicates()
-            self.user_rows.data[:] = 1.0  # a repeated interaction is still one
+            values = np.ones(len(users), dtype=np.float32) if weights is None else np.asarray(weights, dtype=np.float32)
+            # A repeated interaction is still one entry (its last value), not a sum.
+            _, last_from_end = np.unique((users * n_items + items)[::-1], return_index=True)
+            keep = len(users) - 1 - last_from_end
+            self.user_rows = sp.csr_matrix((values[keep], (users[keep], items[keep])), shape=(n_users, n_items))  # X
 
     def fit(self, l2):
         """The closed form above, on the trained users' rows. X^T X is built

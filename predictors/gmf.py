@@ -23,6 +23,17 @@ class GMF(PairFeatureModel):
     def features_from_item_side(self, user_repr, item_side):
         return user_repr.unsqueeze(1) * item_side  # (B, K, d)
 
+    def score_items(self, user_repr, items=None):
+        # The same h(p * q) as score_item_side, as one (B, d) @ (d, K) product.
+        side = self.item_embedding.weight if self._serving_item_side is None else self._serving_item_side
+        if items is not None:
+            side = side[items]
+        return (user_repr * self.output.weight) @ side.T + self.output.bias  # (B, K)
+
+    def catalog_logits(self, users):
+        user_repr = self.user_representation(users)
+        return self.score_items(user_repr), user_repr.pow(2).sum(), self.item_embedding.weight.pow(2).sum()
+
     def score_item_side(self, user_repr, item_side):
         # h((p * q)) = q . (p * h_w) + h_b: one matrix-vector product, no (B, K, d) temporary.
         return (item_side @ (user_repr * self.output.weight).unsqueeze(-1)).squeeze(-1) + self.output.bias  # (B, K)

@@ -200,6 +200,11 @@ class NGCF(Recommender):
         l2 = (user_all.pow(2).sum(-1)[users].sum() + item_all.pow(2).sum(-1)[items].sum()) / len(users)
         return torch.einsum("bd,bkd->bk", user_repr, item_repr), l2
 
+    def catalog_logits(self, users):
+        user_all, item_all = self.representations()  # one propagation per batch
+        user_repr = user_all.index_select(0, users)  # (B, D)
+        return user_repr @ item_all.T, user_repr.pow(2).sum(), item_all.pow(2).sum()
+
     def drop_graph(self):
         """For serving: keep the propagated layers (all fold-in needs) and let
         the training graph, two edges per interaction, be freed."""
