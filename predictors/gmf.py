@@ -5,9 +5,9 @@ from predictors.base import PairFeatureModel, embedding
 
 
 class GMF(PairFeatureModel):
-    # A stronger pull back to the mean user than the shared 1e-3: recall@10 at
-    # n = 5 +0.05..0.08x re-training on each of 3 held-out seeds, n = 20 within
-    # noise; same work per request.
+    # A visitor with a few clicks is pulled back to the mean user harder than
+    # the shared default, which keeps short histories from over-fitting
+    # (measured in docs/tuning.md, "Fold-in").
     fold_in_tuning = {"l2": 0.02}
 
     def __init__(self, n_users, n_items, dim=32):

@@ -79,15 +79,10 @@ class NGCFLayer(nn.Module):
 
 class NGCF(Recommender):
     fold_in_loss = "bpr"
-    # A stronger pull back to the mean user than the shared 1e-3, as for GMF.
-    # Chosen on seeds 0-3 (0.005-0.02 all gave 1.31-1.33x popularity at n = 5,
-    # against 1.20x), checked on seeds 4-7: n = 5 1.03 -> 1.15x (up on each
-    # seed), n = 20 1.73 -> 1.66x. Over all eight: n = 1 0.99 -> 1.04,
-    # n = 5 1.11 -> 1.24, n = 20 1.75 -> 1.73. Same work per request.
+    # A stronger pull back to the mean user than the shared default, as for
+    # GMF; the fold-in keeps the shared 30 steps because more would break the
+    # latency goal (both measured in docs/tuning.md, "Fold-in").
     fold_in_tuning = {"l2": 0.01}
-    # 45 steps instead of 30 gave +0.06..0.08x re-training recall@10 at n = 5
-    # (2 seeds) but 1.5x the latency: p95 46-73 ms against the 50 ms goal on a
-    # slower 2-vCPU machine, where 30 steps measure 32-41 ms. Kept at 30.
 
     def __init__(self, graph, dim=64, layers=3, dropout=0.1, n_nodes=None):
         """``graph`` from interaction_graph; or None and ``n_nodes`` = (users,
