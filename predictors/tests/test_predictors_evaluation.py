@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from predictors.data import fingerprint, from_frame, latest_per_user, split_latest, split_one_random, split_random
+from predictors.data import fingerprint, from_frame, latest_per_user, split_latest, split_random
 from predictors.evaluation import d2l_protocol, full_ranking, ncf_protocol, ranking_metrics, top_k
 from predictors.sampling import is_positive, sample_negatives
 
@@ -112,8 +112,6 @@ def test_random_split_is_stratified_per_user_and_reproducible():
     again = split_random(data, 0.25, np.random.default_rng(3))[1]
     assert np.array_equal(test.items, again.items) and np.array_equal(test.users, again.users)
     assert not set(train.keys()) & set(test.keys())
-    validation = split_one_random(train, np.random.default_rng(0))[1]
-    assert np.bincount(validation.users).tolist() == [1, 1, 1, 1]
 
 
 def test_fingerprint_ignores_row_order_but_not_content():
