@@ -34,3 +34,14 @@ def catalog(db, settings):
 
     settings.MOVIELENS_DATASET = "test-catalog"
     return make_catalog("test-catalog")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny tensors on a shared 2-core machine: thread hand-offs cost more than they save."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -303,14 +303,21 @@ class TrainingRunForm(forms.ModelForm):
         required=False, min_value=1, max_value=100, help_text="Sampled negatives per positive."
     )
     loss = forms.ChoiceField(
-        required=False, choices=[("", "model default"), ("bce", "bce (pointwise)"), ("bpr", "bpr (pairwise)")]
+        required=False,
+        choices=[
+            ("", "default for the dataset"),
+            ("softmax", "softmax (whole catalog)"),
+            ("mse", "mse (whole catalog)"),
+            ("bce", "bce (pointwise, sampled)"),
+            ("bpr", "bpr (pairwise, sampled)"),
+        ],
     )
     l2 = forms.FloatField(
         required=False,
         min_value=0.0,
         max_value=1e6,
         label="L2 weight",
-        help_text="On the batch embeddings; EASE's lambda (default 400), its only setting.",
+        help_text="On the embeddings; EASE's lambda (default from the dataset's statistics).",
     )
     dropout = forms.FloatField(
         required=False, min_value=0.0, max_value=0.99, help_text="NGCF message or MLP tower dropout."
@@ -327,6 +334,16 @@ class TrainingRunForm(forms.ModelForm):
     batch_size = forms.IntegerField(required=False, min_value=1, max_value=100_000)
     patience = forms.IntegerField(
         required=False, min_value=1, max_value=100, help_text="Epochs without validation gain before stopping."
+    )
+
+    ratings = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "all (default)"),
+            ("all", "all: every rating an interaction"),
+            ("weighted", "weighted by stars"),
+            ("threshold", "threshold: 2 stars or less left out"),
+        ],
     )
 
     OVERRIDES = list(zoo.SETTINGS)

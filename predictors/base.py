@@ -5,6 +5,7 @@ A user enters a model only through a *user representation*: a row of
 predictors.foldin solves for from the visitor's history with the model's
 ``fold_in_space()``. ``score_items(user_repr, items)`` then scores any items.
 """
+
 import torch
 from torch import nn
 
@@ -54,10 +55,17 @@ class Recommender(nn.Module):
     def score_items(self, user_repr, items=None):
         """user_repr (B, D'), items (K,) or all items -> logits (B, K)."""
         if self._serving_item_side is not None:
-            side = self._serving_item_side if items is None else self._serving_item_side[items]  # (K, F), no copy for all
+            side = (
+                self._serving_item_side if items is None else self._serving_item_side[items]
+            )  # (K, F), no copy for all
             chunks = side.split(self.scoring_chunk) if self.scoring_chunk else (side,)
-            return torch.cat([self.score_item_side(user_repr, chunk.unsqueeze(0).expand(user_repr.shape[0], -1, -1))
-                              for chunk in chunks], dim=1)  # (B, K)
+            return torch.cat(
+                [
+                    self.score_item_side(user_repr, chunk.unsqueeze(0).expand(user_repr.shape[0], -1, -1))
+                    for chunk in chunks
+                ],
+                dim=1,
+            )  # (B, K)
         if items is None:
             items = torch.arange(self.n_items)
         return self.score_pairs(user_repr, items.unsqueeze(0).expand(user_repr.shape[0], -1))
@@ -112,6 +120,15 @@ class Recommender(nn.Module):
         user_repr = self.user_representation(users)
         l2 = (user_repr.pow(2).sum() + self.item_parameters(items).pow(2).sum()) / len(users)
         return self.score_pairs(user_repr, items), l2
+
+    def catalog_logits(self, users):
+        """users (B,) -> logits of every item (B, n_items) and the L2 terms of
+        the batch's users and of all items, for the catalog losses."""
+        user_repr = self.user_representation(users)
+        items = torch.arange(self.n_items)
+        side = self.item_side(items)  # (n_items, F)
+        logits = self.score_item_side(user_repr, side.unsqueeze(0).expand(len(users), -1, -1))
+        return logits, user_repr.pow(2).sum(), self.item_parameters(items.unsqueeze(0)).pow(2).sum()
 
     def forward(self, users, items):
         return self.training_logits(users, items)[0]

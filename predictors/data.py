@@ -1,12 +1,17 @@
 """Interactions as implicit feedback: contiguous ids, splits and a fingerprint.
 
-Every rating counts as a positive (the implicit-feedback reading used by the
-NCF and NGCF papers). Users become rows 0..n_users-1 and items (Movie.pk when
+Every rating counts as a positive by default (the implicit-feedback reading
+used by the NCF and NGCF papers and by the published protocols); the rating
+travels along, so that training can weigh interactions by it or drop the
+dislikes (RATINGS_MODES). Users become rows 0..n_users-1 and items (Movie.pk when
 read from the database) become indices 0..n_items-1; both maps travel with
 the trained model so that scores can be turned back into movies.
 """
+
 import hashlib
+import os
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +21,13 @@ class DataError(ValueError):
     """The interactions cannot be used for training or evaluation."""
 
 
+# How training reads ratings: every rating an interaction; each weighted by
+# its rating over the mean rating; or only the ratings above DISLIKE_RATING.
+RATINGS_MODES = ("all", "weighted", "threshold")
+# A rating at or below this many stars says the user did not like the movie.
+DISLIKE_RATING = 2.0
+
+
 @dataclass(frozen=True)
 class Interactions:
     user_ids: np.ndarray  # (n_users,) original user id of each row
@@ -23,6 +35,7 @@ class Interactions:
     users: np.ndarray  # (n,) int64 row of each interaction
     items: np.ndarray  # (n,) int64 item index of each interaction
     timestamps: np.ndarray  # (n,) int64 unix seconds
+    ratings: np.ndarray | None = None  # (n,) float32 stars, when the source has them
 
     @property
     def n_users(self):
@@ -37,7 +50,10 @@ class Interactions:
 
     def subset(self, mask):
         """The interactions where ``mask`` holds, with the same id maps."""
-        return replace(self, users=self.users[mask], items=self.items[mask], timestamps=self.timestamps[mask])
+        ratings = None if self.ratings is None else self.ratings[mask]
+        return replace(
+            self, users=self.users[mask], items=self.items[mask], timestamps=self.timestamps[mask], ratings=ratings
+        )
 
     def keys(self):
         """Sorted ``user * n_items + item`` codes: a compact positive set."""
@@ -46,12 +62,29 @@ class Interactions:
     def counts_per_user(self):
         return np.bincount(self.users, minlength=self.n_users)
 
+    def rating_weights(self, mode):
+        """(n,) float64 weight of each interaction under a RATINGS_MODES mode:
+        ones, except for "weighted" with ratings, where it is rating / mean rating."""
+        if mode == "weighted" and self.ratings is not None and len(self.ratings):
+            return self.ratings.astype(np.float64) / float(np.mean(self.ratings))
+        return np.ones(len(self), dtype=np.float64)
 
-def from_frame(frame, user="user_id", item="item_id", time="timestamp"):
-    """Build :class:`Interactions` from a DataFrame with user, item and time columns."""
+
+def rated_view(data, mode):
+    """The interactions training fits on under ``mode``: without the dislikes
+    for "threshold" (when the ratings are known), else all of them."""
+    if mode == "threshold" and data.ratings is not None:
+        return data.subset(data.ratings > DISLIKE_RATING)
+    return data
+
+
+def from_frame(frame, user="user_id", item="item_id", time="timestamp", rating="rating"):
+    """Build :class:`Interactions` from a DataFrame with user, item and time
+    columns, and a rating column when it has one."""
     if frame.empty:
         raise DataError("There are no interactions to learn from.")
-    frame = frame[[user, item, time]].sort_values(time, kind="stable")
+    columns = [user, item, time] + ([rating] if rating in frame.columns else [])
+    frame = frame[columns].sort_values(time, kind="stable")
     # A repeated (user, item) pair counts once, at its latest time.
     frame = frame.drop_duplicates([user, item], keep="last")
     user_codes, user_ids = pd.factorize(frame[user], sort=True)
@@ -62,6 +95,7 @@ def from_frame(frame, user="user_id", item="item_id", time="timestamp"):
         users=user_codes.astype(np.int64),
         items=item_codes.astype(np.int64),
         timestamps=frame[time].to_numpy(dtype=np.int64),
+        ratings=frame[rating].to_numpy(dtype=np.float32) if rating in frame.columns else None,
     )
 
 
@@ -69,11 +103,33 @@ def from_database(dataset_name):
     """The ratings of one imported dataset; items are identified by Movie.pk."""
     from movie.models import Interaction
 
-    rows = Interaction.objects.filter(dataset__name=dataset_name).values_list("user_id", "movie_id", "timestamp")
-    frame = pd.DataFrame.from_records(list(rows), columns=["user_id", "item_id", "timestamp"])
+    rows = Interaction.objects.filter(dataset__name=dataset_name).values_list(
+        "user_id", "movie_id", "timestamp", "rating"
+    )
+    frame = pd.DataFrame.from_records(list(rows), columns=["user_id", "item_id", "timestamp", "rating"])
     if frame.empty:
         raise DataError(f"Dataset {dataset_name!r} has no interactions; import it with load_movielens first.")
     return from_frame(frame)
+
+
+def local_movielens_dirs():
+    """Where the files of a MovieLens dataset are looked for, as the loader
+    looks: $MOVIELENS_DIR, the project's ../shared/data, the dataset cache."""
+    repo_dir = Path(__file__).resolve().parent.parent
+    env_dir = os.environ.get("MOVIELENS_DIR") or str(repo_dir.parent / "shared" / "data")
+    cache_dir = os.environ.get("MOVIELENS_CACHE_DIR") or str(repo_dir / "var" / "datasets")
+    return env_dir, cache_dir
+
+
+def from_movielens_files(dataset_name):
+    """The ratings of a MovieLens dataset read straight from its files (no
+    database, no download). Raises movie.datasets.DatasetError when absent."""
+    from movie import datasets
+
+    env_dir, cache_dir = local_movielens_dirs()
+    located = datasets.locate(dataset_name, env_dir=env_dir, cache_dir=cache_dir, base_url="", allow_download=False)
+    ratings = datasets.detect_layout(located.source, dataset_name).ratings()
+    return from_frame(pd.DataFrame.from_records(list(ratings), columns=["user_id", "item_id", "rating", "timestamp"]))
 
 
 def read_movielens_ratings(path):
@@ -130,9 +186,3 @@ def split_random(data, test_fraction, rng):
     n_held_out = np.rint(counts * test_fraction).astype(np.int64)
     n_held_out = np.minimum(n_held_out, np.maximum(counts - 1, 0))
     return _hold_out(data, rng.random(len(data)), n_held_out)
-
-
-def split_one_random(data, rng):
-    """One random interaction per user (with at least two) held out, for validation."""
-    counts = data.counts_per_user()
-    return _hold_out(data, rng.random(len(data)), (counts >= 2).astype(np.int64))

@@ -14,6 +14,7 @@ history would be. The price is the dense B, n_items^2 floats: EASE is
 offered for catalogs up to MAX_ITEMS movies (MovieLens-100k, -1m and
 latest-small), not for ml-25m's 62k.
 """
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -29,14 +30,17 @@ MAX_ITEMS = 20_000
 class EASE(Recommender):
     reconstruction_error = None  # per trained user, set by fit (the training curve's "loss")
 
-    def __init__(self, n_users, n_items, users=None, items=None):
+    def __init__(self, n_users, n_items, users=None, items=None, weights=None):
         """``users``/``items``: the interactions the trained users' rows come
-        from (None for a serving copy, which only scores visitors' histories)."""
+        from (None for a serving copy, which only scores visitors' histories);
+        ``weights`` their entries in X (default 1, rating-weighted training)."""
         super().__init__()
         if n_items > MAX_ITEMS:
             gigabytes = n_items**2 * 4 / 1e9
-            raise DataError(f"EASE keeps an item-by-item matrix: {n_items:,} movies would need {gigabytes:.1f} GB "
-                            f"(it is offered up to {MAX_ITEMS:,}). Train GMF, NeuMF or NGCF on this catalog.")
+            raise DataError(
+                f"EASE keeps an item-by-item matrix: {n_items:,} movies would need {gigabytes:.1f} GB "
+                f"(it is offered up to {MAX_ITEMS:,}). Train GMF, NeuMF or NGCF on this catalog."
+            )
         self.n_users, self.n_items = n_users, n_items
         self.register_buffer("weights", torch.zeros(n_items, n_items))  # B
         # The average trained user's row, mean of X: what a visitor with no like
@@ -45,9 +49,11 @@ class EASE(Recommender):
         self.user_rows = None
         if users is not None:
             users, items = np.asarray(users), np.asarray(items)
-            self.user_rows = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)), shape=(n_users, n_items))  # X
-            self.user_rows.sum_duplicates()
-            self.user_rows.data[:] = 1.0  # a repeated interaction is still one
+            values = np.ones(len(users), dtype=np.float32) if weights is None else np.asarray(weights, dtype=np.float32)
+            # A repeated interaction is still one entry (its last value), not a sum.
+            _, last_from_end = np.unique((users * n_items + items)[::-1], return_index=True)
+            keep = len(users) - 1 - last_from_end
+            self.user_rows = sp.csr_matrix((values[keep], (users[keep], items[keep])), shape=(n_users, n_items))  # X
             self.average_row = torch.from_numpy(np.asarray(self.user_rows.mean(axis=0), dtype=np.float32).ravel())
 
     def fit(self, l2):
@@ -57,7 +63,9 @@ class EASE(Recommender):
         badly conditioned in float32."""
         if self.user_rows is None:
             raise RuntimeError("This EASE has no interactions to fit (a serving copy).")
-        gram = torch.from_numpy((self.user_rows.T @ self.user_rows).toarray().astype(np.float64))  # X^T X (n_items, n_items)
+        gram = torch.from_numpy(
+            (self.user_rows.T @ self.user_rows).toarray().astype(np.float64)
+        )  # X^T X (n_items, n_items)
         gram.diagonal().add_(l2)
         precision = torch.linalg.inv(gram)  # P
         del gram

@@ -1,4 +1,5 @@
 """Generalized Matrix Factorization (He et al. 2017, section 3.2)."""
+
 from torch import nn
 
 from predictors import foldin
@@ -19,6 +20,17 @@ class GMF(PairFeatureModel):
     def features_from_item_side(self, user_repr, item_side):
         return user_repr.unsqueeze(1) * item_side  # (B, K, d)
 
+    def score_items(self, user_repr, items=None):
+        # The same h(p * q) as score_item_side, as one (B, d) @ (d, K) product.
+        side = self.item_embedding.weight if self._serving_item_side is None else self._serving_item_side
+        if items is not None:
+            side = side[items]
+        return (user_repr * self.output.weight) @ side.T + self.output.bias  # (B, K)
+
+    def catalog_logits(self, users):
+        user_repr = self.user_representation(users)
+        return self.score_items(user_repr), user_repr.pow(2).sum(), self.item_embedding.weight.pow(2).sum()
+
     def score_item_side(self, user_repr, item_side):
         # h((p * q)) = q . (p * h_w) + h_b: one matrix-vector product, no (B, K, d) temporary.
         return (item_side @ (user_repr * self.output.weight).unsqueeze(-1)).squeeze(-1) + self.output.bias  # (B, K)
@@ -26,4 +38,6 @@ class GMF(PairFeatureModel):
     def fold_in_space(self):
         # h (p * q_i) = p (h * q_i): a visitor's scores are linear in p over the items q_i * h.
         items = (self.item_embedding.weight * self.output.weight).numpy()  # (N, d)
-        return foldin.LinearSpace(items, float(self.output.bias), self.user_parameters().numpy(), foldin.training_negatives(self))
+        return foldin.LinearSpace(
+            items, float(self.output.bias), self.user_parameters().numpy(), foldin.training_negatives(self)
+        )

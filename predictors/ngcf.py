@@ -9,6 +9,7 @@ u_mul_e / sum pass of DGL's built-in functions per relation. Each layer's
 output goes through message dropout and L2 normalisation (as in the
 authors' code); the final representation concatenates all layers.
 """
+
 import threading
 
 import numpy as np
@@ -55,7 +56,9 @@ class NGCFLayer(nn.Module):
 
     def combine(self, ego, neighbourhood, norm_sum):
         """ego (N, d), neighbourhood a = sum c e_nb (N, d), norm_sum s (N, 1) -> (N, d')."""
-        messages = self.W1(ego) + F.linear(neighbourhood, self.W1.weight) + F.linear(neighbourhood * ego, self.W2.weight)
+        messages = (
+            self.W1(ego) + F.linear(neighbourhood, self.W1.weight) + F.linear(neighbourhood * ego, self.W2.weight)
+        )
         messages = messages + norm_sum * (self.W2.bias + self.W1.bias)
         return F.normalize(self.dropout(F.leaky_relu(messages, 0.2)), dim=-1)
 
@@ -76,7 +79,9 @@ class NGCFLayer(nn.Module):
                 "sum",
             )
             return {
-                ntype: self.combine(features[ntype], graph.nodes[ntype].data["a"], graph.nodes[ntype].data["norm_sum"].unsqueeze(-1))
+                ntype: self.combine(
+                    features[ntype], graph.nodes[ntype].data["a"], graph.nodes[ntype].data["norm_sum"].unsqueeze(-1)
+                )
                 for ntype in ("user", "item")
             }
 
@@ -126,7 +131,9 @@ class NGCF(Recommender):
             return self._concatenate(self.propagate())
         if self._cache is None:
             if self.graph is None:
-                raise RuntimeError("This NGCF has neither a graph nor propagated layers; load_serving_state gives it the latter.")
+                raise RuntimeError(
+                    "This NGCF has neither a graph nor propagated layers; load_serving_state gives it the latter."
+                )
             with torch.no_grad():
                 per_layer = self.propagate()
             self._cache = (self._concatenate(per_layer), per_layer)
@@ -197,6 +204,11 @@ class NGCF(Recommender):
         l2 = (user_all.pow(2).sum(-1)[users].sum() + item_all.pow(2).sum(-1)[items].sum()) / len(users)
         return torch.einsum("bd,bkd->bk", user_repr, item_repr), l2
 
+    def catalog_logits(self, users):
+        user_all, item_all = self.representations()  # one propagation per batch
+        user_repr = user_all.index_select(0, users)  # (B, D)
+        return user_repr @ item_all.T, user_repr.pow(2).sum(), item_all.pow(2).sum()
+
     def drop_graph(self):
         """For serving: keep the propagated layers (all fold-in needs) and let
         the training graph, two edges per interaction, be freed."""
@@ -240,7 +252,10 @@ class NGCF(Recommender):
         layers are frozen, so each layer reduces to an affine map of the user's
         own embedding (NGCFLayer.frozen_neighbourhood). -> per layer (M (d, d'), offset (1, d'))."""
         neighbourhoods, norm_sum = self.visitor_neighbourhoods(history_items, edge_weights)
-        return tuple(layer.frozen_neighbourhood(a.unsqueeze(0), norm_sum) for layer, a in zip(self.layers, neighbourhoods))
+        return tuple(
+            layer.frozen_neighbourhood(a.unsqueeze(0), norm_sum)
+            for layer, a in zip(self.layers, neighbourhoods, strict=False)
+        )
 
     def fold_in_representation(self, ego, context):
         """ego (1, d) and a fold_in_context (or the (h,) history items) ->
@@ -267,8 +282,10 @@ def visitor_graph(h):
     if h not in graphs:
         if len(graphs) > 256:
             graphs.clear()
-        graphs[h] = dgl.heterograph({("item", "rated_by", "user"): (torch.arange(h), torch.zeros(h, dtype=torch.int64))},
-                                    num_nodes_dict={"user": 1, "item": h})
+        graphs[h] = dgl.heterograph(
+            {("item", "rated_by", "user"): (torch.arange(h), torch.zeros(h, dtype=torch.int64))},
+            num_nodes_dict={"user": 1, "item": h},
+        )
     return graphs[h]
 
 
@@ -304,8 +321,15 @@ class NGCFSpace(foldin.FoldInSpace):
         self.model = model
         self.items = model.representations()[1].numpy()  # (N, d(L+1))
         # Per layer W1^T, W2^T, b1 and b1 + b2 (NGCFLayer.frozen_neighbourhood).
-        self.layer_weights = [(layer.W1.weight.T.double().numpy(), layer.W2.weight.T.double().numpy(), layer.W1.bias.double().numpy(),
-                               (layer.W1.bias + layer.W2.bias).double().numpy()) for layer in model.layers]
+        self.layer_weights = [
+            (
+                layer.W1.weight.T.double().numpy(),
+                layer.W2.weight.T.double().numpy(),
+                layer.W1.bias.double().numpy(),
+                (layer.W1.bias + layer.W2.bias).double().numpy(),
+            )
+            for layer in model.layers
+        ]
         self.prior_mean, self.prior_precision = foldin.gaussian_prior(model.user_parameters().numpy())
         degree = model.item_degree.double()
         shares = degree / degree.sum()
@@ -318,11 +342,16 @@ class NGCFSpace(foldin.FoldInSpace):
 
     def context(self, liked, liked_weights):
         """NGCFLayer.frozen_neighbourhood for every layer, in numpy: (M, offset) pairs."""
-        neighbourhoods, norm_sum = self.model.visitor_neighbourhoods(torch.from_numpy(np.asarray(liked)),
-                                                                     torch.from_numpy(np.asarray(liked_weights)))
+        neighbourhoods, norm_sum = self.model.visitor_neighbourhoods(
+            torch.from_numpy(np.asarray(liked)), torch.from_numpy(np.asarray(liked_weights))
+        )
         neighbourhoods, norm_sum = neighbourhoods.numpy().astype(np.float64), float(norm_sum)
-        return [(self_weight + a[:, None] * interaction_weight, self_bias + a @ self_weight + norm_sum * bias_sum)
-                for a, (self_weight, interaction_weight, self_bias, bias_sum) in zip(neighbourhoods, self.layer_weights)]
+        return [
+            (self_weight + a[:, None] * interaction_weight, self_bias + a @ self_weight + norm_sum * bias_sum)
+            for a, (self_weight, interaction_weight, self_bias, bias_sum) in zip(
+                neighbourhoods, self.layer_weights, strict=False
+            )
+        ]
 
     def user(self, theta, context, jacobian=True):
         """fold_in_representation in numpy, with its Jacobian: through each

@@ -1,12 +1,22 @@
 """Training loop shared by the train_model command, the benchmark and tests.
 
-Every batch holds B positives, each with K sampled negatives, as items (B, 1+K):
-pointwise training uses binary cross-entropy on all 1+K logits (He et al.
-2017, K=4), BPR uses -log sigmoid(positive - negative) averaged over the K
-pairs (K=1 is Rendle et al.'s; NGCF takes K=8 because one propagation per
-batch then serves eight pairs per positive, for little more time). The validation
-metric is NDCG@10 over all unseen items for one random training interaction
-per user, held back from the fitting; the best epoch's weights are kept.
+Two kinds of loss. The catalog losses ("softmax", "mse") score a batch of
+users against every item: softmax is the cross-entropy of each positive
+against the whole catalog, mse a weighted least squares over the whole row
+(every unseen item a zero, as implicit ALS). The sampled losses ("bce" with K
+negatives per positive, as He et al. 2017; "bpr", Rendle et al.) see K
+random unseen items per positive and serve catalogs too large to score whole.
+
+Validation is a random VALIDATION_FRACTION of every user's training
+interactions, held back from the fitting; training stops when its NDCG@10
+has not improved for ``patience`` epochs and keeps the best epoch's weights.
+With ``refit`` the model is then trained again from scratch on all of the
+training part for the best epoch count, so the validation interactions are
+not lost to the model that is scored and served.
+
+Every rating counts as an interaction by default (``ratings="all"``, the
+published protocols' reading); ``weighted`` weighs each by its rating and
+``threshold`` drops ratings at or below DISLIKE_RATING from the fitting.
 """
 
 import copy
@@ -20,11 +30,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from predictors.data import DataError, latest_per_user, split_one_random
+from predictors.data import DataError, latest_per_user, rated_view, split_random
 from predictors.evaluation import evaluate, full_ranking, model_scorer, split_for_protocol
 from predictors.neumf import NeuMF
 from predictors.sampling import sample_negatives
-from predictors.zoo import CLOSED_FORM, build_model, hyperparameters
+from predictors.zoo import CATALOG_LOSSES, CLOSED_FORM, VALIDATION_FRACTION, build_model, hyperparameters
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +57,30 @@ def progress_bar(progress, **options):
     return tqdm(disable=not wanted, leave=False, **options)
 
 
-def batch_loss(model, users, items, params):
-    """users (B,), items (B, 1+K) with the positive first -> scalar loss."""
+def batch_loss(model, users, items, params, weights=None):
+    """users (B,), items (B, 1+K) with the positive first -> scalar loss;
+    ``weights`` (B,) weighs each positive's terms (rating-weighted training)."""
     logits, l2 = model.training_logits(users, items)  # (B, 1+K)
     if params["loss"] == "bpr":
-        loss = -F.logsigmoid(logits[:, :1] - logits[:, 1:]).mean()
+        per_row = -F.logsigmoid(logits[:, :1] - logits[:, 1:]).mean(dim=1)
     else:
         labels = torch.zeros_like(logits)
         labels[:, 0] = 1.0
-        loss = F.binary_cross_entropy_with_logits(logits, labels)
+        per_row = F.binary_cross_entropy_with_logits(logits, labels, reduction="none").mean(dim=1)
+    loss = per_row.mean() if weights is None else (per_row * weights).sum() / weights.sum()
     return loss + params["l2"] * l2 / 2
+
+
+def catalog_loss(model, users, targets, params, n_users):
+    """users (B,), targets (B, n_items) >= 0 (an interaction's weight, 0 if
+    none) -> scalar loss over the whole catalog. The L2 term covers the batch's
+    users and, in proportion to the batch's share of the users, every item."""
+    logits, user_l2, item_l2 = model.catalog_logits(users)
+    if params["loss"] == "softmax":
+        loss = -(torch.log_softmax(logits, dim=1) * targets).sum() / targets.sum()
+    else:  # mse: every interaction weighs 1 + its weight, every unseen item 1
+        loss = ((targets > 0).float() - logits).pow(2).mul(1.0 + targets).sum() / targets.sum()
+    return loss + params["l2"] * (user_l2 + len(users) / n_users * item_l2) / len(users)
 
 
 def epoch_rows(fit, params):
@@ -71,52 +95,112 @@ def epoch_rows(fit, params):
     return rows
 
 
-def train_epochs(model, fit, validation, params, rng, stage, progress=None, on_epoch=None):
-    """Trains in place with early stopping; returns the per-epoch curve.
-    ``on_epoch(entry, max_epochs)`` is called with each epoch's curve entry;
-    ``progress``: see progress_bar.
-    Without ``validation`` every epoch runs and the last weights are kept."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
-    known = fit.keys()
+def interaction_weights(fit, params):
+    """(n,) float32 weight of each interaction of ``fit``: its rating's
+    weight, times ``recent_weight`` for a user's latest interactions."""
+    weights = fit.rating_weights(params.get("ratings", "all"))
+    if params["recent_positives"] and params["recent_weight"] > 1:
+        weights = np.where(latest_per_user(fit, params["recent_positives"]), weights * params["recent_weight"], weights)
+    return weights.astype(np.float32)
+
+
+def sampled_epoch(model, optimizer, fit, params, rng):
+    """One epoch of a sampled loss; returns the mean loss."""
     rows = epoch_rows(fit, params)
-    if not len(rows):
+    order = rng.permutation(rows)
+    users = fit.users[order]
+    items = np.concatenate(
+        [fit.items[order, None], sample_negatives(users, fit.n_items, fit.keys(), rng, params["negatives"])], axis=1
+    )
+    users, items = torch.from_numpy(users), torch.from_numpy(items)
+    weighted = params.get("ratings", "all") == "weighted"
+    rated = torch.from_numpy(fit.rating_weights("weighted")[order].astype(np.float32)) if weighted else None
+    total = 0.0
+    for start in range(0, len(users), params["batch_size"]):
+        batch = slice(start, start + params["batch_size"])
+        loss = batch_loss(model, users[batch], items[batch], params, None if rated is None else rated[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(users[batch])
+    return total / len(users)
+
+
+def catalog_epoch(model, optimizer, fit, params, rng, targets):
+    """One epoch of a catalog loss over batches of users; returns the mean loss."""
+    users = rng.permutation(np.flatnonzero((targets > 0).any(dim=1).numpy()))
+    total, steps = 0.0, 0
+    for start in range(0, len(users), params["batch_size"]):
+        batch = torch.from_numpy(users[start : start + params["batch_size"]])
+        loss = catalog_loss(model, batch, targets[batch], params, fit.n_users)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total, steps = total + loss.item(), steps + 1
+    return total / max(steps, 1)
+
+
+def catalog_targets(fit, params):
+    """(n_users, n_items) float32 weight of each interaction, 0 elsewhere."""
+    targets = torch.zeros(fit.n_users, fit.n_items)
+    targets.index_put_(
+        (torch.from_numpy(fit.users), torch.from_numpy(fit.items)),
+        torch.from_numpy(interaction_weights(fit, params)),
+        accumulate=False,
+    )
+    return targets
+
+
+def validation_scores(model, seen, validation):
+    """NDCG@10 and recall@20 of the validation interactions, all unseen items ranked."""
+    metrics = full_ranking(model_scorer(model), seen, validation)
+    return {"val_ndcg@10": metrics["ndcg@10"], "val_recall@20": metrics["recall@20"]}
+
+
+def train_epochs(model, fit, validation, params, rng, stage, progress=None, on_epoch=None, seen=None, epochs=None):
+    """Trains in place; returns the per-epoch curve. With ``validation``: early
+    stopping on its NDCG@10, the best epoch's weights restored. Without:
+    exactly ``epochs`` epochs (a refit), and an empty curve. ``seen``: the
+    interactions validation ranks against (default ``fit``).
+    ``on_epoch(entry, max_epochs)`` is called with each epoch's curve entry;
+    ``progress``: see progress_bar."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
+    if not len(epoch_rows(fit, params)):
         raise DataError("Every user has interacted with every item, so there is nothing to rank.")
+    catalog = params["loss"] in CATALOG_LOSSES
+    targets = catalog_targets(fit, params) if catalog else None
+    max_epochs = params["epochs"] if epochs is None else epochs
     curve, best, best_state, waited = [], -1.0, None, 0
-    bar = progress_bar(progress, iterable=range(1, params["epochs"] + 1), desc=stage)
+    bar = progress_bar(progress, iterable=range(1, max_epochs + 1), desc=stage)
     for epoch in bar:
         model.train()
         started = time.perf_counter()
-        order = rng.permutation(rows)
-        users = fit.users[order]
-        items = np.concatenate(
-            [fit.items[order, None], sample_negatives(users, fit.n_items, known, rng, params["negatives"])], axis=1
-        )
-        users, items = torch.from_numpy(users), torch.from_numpy(items)
-        total = 0.0
-        for start in range(0, len(users), params["batch_size"]):
-            batch = slice(start, start + params["batch_size"])
-            loss = batch_loss(model, users[batch], items[batch], params)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(users[batch])
-        score = None if validation is None else full_ranking(model_scorer(model), fit, validation)["ndcg@10"]
-        curve.append(
-            {
-                "stage": stage,
-                "epoch": epoch,
-                "loss": total / len(users),
-                "val_ndcg@10": score,
-                "seconds": time.perf_counter() - started,
-            }
-        )
-        bar.set_postfix(loss=f"{total / len(users):.4f}", val_ndcg="-" if score is None else f"{score:.4f}")
-        if on_epoch is not None:
-            on_epoch(curve[-1], params["epochs"])
-        if score is None:
+        if catalog:
+            loss = catalog_epoch(model, optimizer, fit, params, rng, targets)
+        else:
+            loss = sampled_epoch(model, optimizer, fit, params, rng)
+        if validation is None:
+            bar.set_postfix(loss=f"{loss:.4f}")
+            if on_epoch is not None:  # a refit's progress, though it keeps no curve
+                on_epoch(
+                    {
+                        "stage": stage,
+                        "epoch": epoch,
+                        "loss": loss,
+                        "val_ndcg@10": None,
+                        "seconds": time.perf_counter() - started,
+                    },
+                    max_epochs,
+                )
             continue
-        if score > best:
-            best, best_state, waited = score, copy.deepcopy(model.state_dict()), 0
+        model.eval()
+        scores = validation_scores(model, fit if seen is None else seen, validation)
+        curve.append({"stage": stage, "epoch": epoch, "loss": loss, **scores, "seconds": time.perf_counter() - started})
+        bar.set_postfix(loss=f"{loss:.4f}", val_ndcg=f"{scores['val_ndcg@10']:.4f}")
+        if on_epoch is not None:
+            on_epoch(curve[-1], max_epochs)
+        if scores["val_ndcg@10"] > best:
+            best, best_state, waited = scores["val_ndcg@10"], copy.deepcopy(model.state_dict()), 0
         else:
             waited += 1
             if waited >= params["patience"]:
@@ -124,84 +208,136 @@ def train_epochs(model, fit, validation, params, rng, stage, progress=None, on_e
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
-        # DEBUG: the run's summary line already says how training went.
-        log.debug("%s: best validation NDCG@10 %.4f after %d epochs", stage, best, len(curve))
     model.eval()
+    if validation is not None:
+        # DEBUG: the run's summary line already says how training went.
+        log.debug("%s: best validation NDCG@10 %.4f at epoch %d of %d", stage, best, best_epoch(curve), len(curve))
     return curve
+
+
+def best_epoch(curve):
+    """The epoch whose weights train_epochs kept (the first best one)."""
+    return max(curve, key=lambda entry: (entry["val_ndcg@10"], -entry["epoch"]))["epoch"]
 
 
 def branch_hyperparameters(params, branch):
     """How NeuMF pre-trains its ``branch``: that model's defaults at NeuMF's
-    size, weighting recent interactions as NeuMF does."""
-    return hyperparameters(
-        branch,
-        dim=params["dim"],
-        layers=params["layers"] or None,
-        recent_positives=params["recent_positives"],
-        recent_weight=params["recent_weight"],
-    )
+    size and loss, weighting interactions as NeuMF does."""
+    shared = {
+        key: params[key]
+        for key in ("loss", "negatives", "batch_size", "patience", "ratings", "recent_positives", "recent_weight")
+        if key in params
+    }
+    return hyperparameters(branch, dim=params["dim"], layers=params["layers"] or None, **shared)
+
+
+def validation_split(train, rng):
+    """(fit, validation): VALIDATION_FRACTION of every user's ``train``
+    interactions held out (each user keeps at least one)."""
+    return split_random(train, VALIDATION_FRACTION, rng)
 
 
 def fit_closed_form(model_name, train, fit, validation, params, progress=None, on_epoch=None):
     """EASE: fitted once without the validation interactions, to report the
-    same validation NDCG@10 as the other models' curves, then once on all of
+    same validation metrics as the other models' curves, then once on all of
     ``train`` (nothing is selected on validation, so nothing is held back)."""
     bar = progress_bar(progress, total=2, desc=model_name)
     started = time.perf_counter()
-    held_back = build_model(model_name, params, fit.n_users, fit.n_items, fit.users, fit.items).fit(params["l2"])
-    score = full_ranking(model_scorer(held_back), fit, validation)["ndcg@10"]
+    held_back = closed_form_model(model_name, fit, params)
+    scores = validation_scores(held_back, fit, validation)
+    del held_back
     bar.update()
-    model = (
-        build_model(model_name, params, train.n_users, train.n_items, train.users, train.items).fit(params["l2"]).eval()
-    )
+    model = closed_form_model(model_name, train, params)
     bar.update()
     bar.close()
     entry = {
         "stage": model_name,
         "epoch": 1,
         "loss": model.reconstruction_error,
-        "val_ndcg@10": score,
+        **scores,
         "seconds": time.perf_counter() - started,
     }
     if on_epoch is not None:
         on_epoch(entry, 1)
-    log.debug("%s: validation NDCG@10 %.4f, fitted in closed form", model_name, score)
+    log.debug("%s: validation NDCG@10 %.4f, fitted in closed form", model_name, scores["val_ndcg@10"])
     return model, train, [entry]
 
 
-def _with_epochs(params, stage, epochs):
-    return params if epochs is None else {**params, "epochs": epochs[stage]}
+def closed_form_model(model_name, data, params):
+    """EASE fitted on ``data`` with its ratings mode."""
+    used = rated_view(data, params.get("ratings", "all"))
+    weights = used.rating_weights(params.get("ratings", "all"))
+    return (
+        build_model(model_name, params, used.n_users, used.n_items, used.users, used.items, weights)
+        .fit(params["l2"])
+        .eval()
+    )
+
+
+def fit_stages(model_name, fit, validation, params, rng, progress, on_epoch, seen, epochs=None):
+    """Trains ``model_name`` on ``fit``: early-stopped on ``validation``, or for
+    ``epochs[stage]`` epochs per stage when validation is None (the refit).
+    NeuMF first trains GMF and MLP branches and starts from them, as He et
+    al. do. Returns (model, curves, {stage: best epoch})."""
+
+    def stage(model, stage_params, name):
+        curve = train_epochs(
+            model,
+            fit,
+            validation,
+            stage_params,
+            rng,
+            name,
+            progress,
+            on_epoch,
+            seen,
+            None if epochs is None else epochs[name],
+        )
+        chosen[name] = best_epoch(curve) if curve else epochs[name]
+        curves.extend(curve)
+
+    curves, chosen = [], {}
+    if model_name == "neumf" and params.get("pretrain", True):
+        branches = {}
+        for branch in ("gmf", "mlp"):
+            branch_params = branch_hyperparameters(params, branch)
+            branches[branch] = build_model(branch, branch_params, fit.n_users, fit.n_items, fit.users, fit.items)
+            stage(branches[branch], branch_params, f"neumf/{branch}")
+        model = NeuMF.from_pretrained(branches["gmf"], branches["mlp"], params["alpha"])
+    else:
+        model = build_model(model_name, params, fit.n_users, fit.n_items, fit.users, fit.items)
+    stage(model, params, model_name)
+    return model, curves, chosen
 
 
 def fit_model(model_name, train, params, rng, progress=None, on_epoch=None, epochs=None):
     """A trained model, the interactions it was fitted on, and its curves.
-    NeuMF first trains GMF and MLP branches and starts from them, as He et
-    al. do. ``train`` keeps every interaction the model may learn from;
-    validation is carved out of it. ``epochs`` ({stage: count}, e.g. the
-    counts early stopping kept) instead fits on all of ``train`` for exactly
-    that many epochs per stage, holding nothing back."""
-    fit, validation = split_one_random(train, rng) if epochs is None else (train, None)
+    ``train`` keeps every interaction the model may learn from; validation
+    is carved out of it. With ``refit``, the returned model is trained again
+    on all of ``train`` for the chosen epoch counts, which are recorded in
+    ``params["refit_epochs"]``. ``epochs`` ({stage: count}, e.g. the counts
+    early stopping kept) instead fits once on all of ``train`` for exactly
+    that many epochs per stage, holding nothing back (the served model)."""
+    mode = params.get("ratings", "all")
+    if epochs is not None:
+        if model_name in CLOSED_FORM:
+            return closed_form_model(model_name, train, params), rated_view(train, mode), []
+        used = rated_view(train, mode)
+        model, _, _ = fit_stages(model_name, used, None, params, rng, progress, on_epoch, train, epochs=epochs)
+        return model, used, []
+    fit, validation = validation_split(train, rng)
     if model_name in CLOSED_FORM:
-        if validation is None:
-            model = build_model(model_name, params, train.n_users, train.n_items, train.users, train.items)
-            return model.fit(params["l2"]).eval(), train, []
         return fit_closed_form(model_name, train, fit, validation, params, progress, on_epoch)
-    if model_name == "neumf" and params.get("pretrain", True):
-        curves = []
-        branches = {}
-        for branch in ("gmf", "mlp"):
-            branch_params = _with_epochs(branch_hyperparameters(params, branch), f"neumf/{branch}", epochs)
-            branches[branch] = build_model(branch, branch_params, fit.n_users, fit.n_items, fit.users, fit.items)
-            curves += train_epochs(
-                branches[branch], fit, validation, branch_params, rng, f"neumf/{branch}", progress, on_epoch
-            )
-        model = NeuMF.from_pretrained(branches["gmf"], branches["mlp"], params["alpha"])
-    else:
-        model, curves = build_model(model_name, params, fit.n_users, fit.n_items, fit.users, fit.items), []
-    curves += train_epochs(
-        model, fit, validation, _with_epochs(params, model_name, epochs), rng, model_name, progress, on_epoch
+    model, curves, chosen = fit_stages(
+        model_name, rated_view(fit, mode), validation, params, rng, progress, on_epoch, fit
     )
-    return model, fit, curves
+    if not params.get("refit"):
+        return model, rated_view(fit, mode), curves
+    del model
+    used = rated_view(train, mode)
+    model, _, _ = fit_stages(model_name, used, None, params, rng, progress, None, train, epochs=chosen)
+    params["refit_epochs"] = chosen
+    return model, used, curves
 
 
 @dataclass

@@ -6,7 +6,8 @@ interaction: the split's training part is fitted with early stopping and
 scored on its held-out part, next to popularity and implicit ALS on the same
 split; the model that is registered and served is fitted again on all
 interactions with the same hyper-parameters, for the epoch counts early
-stopping kept. The version keeps the split's metrics, the baselines' and what
+stopping kept (the evaluation's own refit on the split's training part, see
+training.fit_model, is scored, never served). The version keeps the split's metrics, the baselines' and what
 its artifact was fitted on. Activation goes through the registry's rules
 (ModelVersion.activate: the quality gate against popularity).
 """
@@ -23,6 +24,7 @@ from events.heartbeat import worker_name
 from predictors import training
 from predictors.baselines import fit_als, fit_popularity
 from predictors.data import DataError, fingerprint, from_database
+from predictors.defaults import DatasetStats
 from predictors.evaluation import evaluate as score_protocol
 from predictors.models import ActivationRefused, ModelVersion, TrainingRun, ndcg_at_10
 from predictors.registry import register
@@ -129,22 +131,42 @@ def _served_stage(run):
     return record
 
 
-def train(run, progress=None):
+def tuned_hyperparameters(model_name, data, params, protocol, seed, budget_seconds, on_trial=None):
+    """``params`` with the best Optuna trial's values, searched on the
+    validation split of the evaluation split's training part (never its test
+    part), and every trial kept under "tuning" (they travel with the version's
+    hyper-parameters and its artifact)."""
+    from predictors.tuning import tune
+
+    train, _ = training.protocol_split(data, protocol, seed)
+    result = tune(model_name, train, params, budget_seconds, seed=seed, on_trial=on_trial)
+    log.info("%s: best validation NDCG@10 %.4f after %d trials", model_name, result.best_value, len(result.trials))
+    return {**result.best_params, "tuning": result.as_dict()}
+
+
+def train(run, progress=None, tune_seconds=None, on_trial=None):
     """Trains ``run``'s model as described above and registers a candidate;
     the run records progress, the curve and the summary. Raises DataError or
     ValueError with one sentence for data or settings it cannot train on.
-    ``progress``: bars on a terminal by default (training.progress_bar)."""
+    ``progress``: bars on a terminal by default (training.progress_bar).
+    Options the run leaves out take defaults from the dataset's statistics
+    (predictors.defaults); ``tune_seconds`` first searches them with Optuna
+    for that long (``on_trial(trial)`` after each trial)."""
 
     def work():
-        params = hyperparameters(run.model_name, run.protocol, **run.overrides)
+        data = from_database(run.dataset)
+        stats = DatasetStats.from_interactions(data)
+        params = hyperparameters(run.model_name, run.protocol, stats=stats, **run.overrides)
+        if tune_seconds:
+            params = tuned_hyperparameters(run.model_name, data, params, run.protocol, run.seed, tune_seconds, on_trial)
         run.hyperparameters = params
         run.save(update_fields=["hyperparameters"])
-        data = from_database(run.dataset)
         result = training.train_and_evaluate(
             data, run.model_name, params, run.protocol, run.seed, progress, run.record_epoch
         )
         baselines = score_baselines(result.split, run.protocol, run.seed)
         started = time.perf_counter()
+        # The one served fit: all interactions, for the epochs early stopping kept.
         epochs = epochs_kept(result.curves)
         model, fit, _ = training.fit_model(
             run.model_name,
@@ -165,7 +187,7 @@ def train(run, progress=None):
             run.dataset,
             fingerprint(data),
             baselines=baselines,
-            fitted_on=fitted_on(data, run.model_name, epochs),
+            fitted_on=fitted_on(fit, run.model_name, epochs),
         )
         summary = training_summary(version, result)
         run.finish(

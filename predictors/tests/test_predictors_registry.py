@@ -56,7 +56,7 @@ def test_the_database_refuses_a_second_active_version():
         (["gmf", "--recent-positives", "-1"], "--recent-positives must be zero or more"),
         (["gmf", "--protocol", "loo"], "invalid choice"),
         (["gmf", "--dataset", "ml-nothing"], "has no interactions"),
-        (["ease", "--epochs", "3"], "EASE is fitted in closed form and takes only l2; epochs does not apply"),
+        (["ease", "--epochs", "3"], "EASE is fitted in closed form and takes only l2, ratings; epochs does not apply"),
     ],
 )
 def test_train_model_refuses_bad_arguments_with_one_sentence(args, message):

@@ -1,4 +1,5 @@
 """Short trainings on generated data, artifacts and the model store."""
+
 import socket
 
 import boto3
@@ -17,10 +18,12 @@ from predictors.synthetic import planted_interactions
 from predictors.training import branch_hyperparameters, epoch_rows, train_and_evaluate
 from predictors.zoo import hyperparameters
 
-FAST = {"gmf": {"dim": 8, "lr": 0.05, "epochs": 20, "l2": 1e-4, "batch_size": 128, "patience": 20},
-        "ngcf": {"dim": 8, "layers": 2, "lr": 0.05, "epochs": 6, "batch_size": 256, "l2": 1e-4},
-        "neumf": {"dim": 4, "layers": 1, "lr": 0.005, "epochs": 2, "batch_size": 256},
-        "ease": {"l2": 10.0}}
+FAST = {
+    "gmf": {"dim": 8, "lr": 0.05, "epochs": 20, "l2": 1e-4, "batch_size": 128, "patience": 20},
+    "ngcf": {"dim": 8, "layers": 2, "lr": 0.05, "epochs": 6, "batch_size": 256, "l2": 1e-4},
+    "neumf": {"dim": 4, "layers": 1, "lr": 0.005, "epochs": 2, "batch_size": 256},
+    "ease": {"l2": 10.0},
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -66,7 +69,9 @@ def test_same_seed_gives_the_same_model(planted):
 @pytest.mark.parametrize("name", ["gmf", "neumf", "ngcf", "ease"])
 def test_artifact_round_trip_scores_the_same(planted, tmp_path, name):
     result = quick_training(planted, name)
-    version = register(name, result, planted, "planted", {"n_interactions": len(planted)}, store=artifacts.LocalStore(tmp_path))
+    version = register(
+        name, result, planted, "planted", {"n_interactions": len(planted)}, store=artifacts.LocalStore(tmp_path)
+    )
     loaded = load_version(version)
     users = torch.arange(planted.n_users)
     assert np.allclose(model_scorer(loaded.model)(users), model_scorer(result.model)(users), atol=1e-6)
@@ -76,7 +81,9 @@ def test_artifact_round_trip_scores_the_same(planted, tmp_path, name):
 
 @pytest.mark.django_db
 def test_a_corrupted_artifact_is_refused(planted, tmp_path):
-    version = register("gmf", quick_training(planted, "gmf"), planted, "planted", {}, store=artifacts.LocalStore(tmp_path))
+    version = register(
+        "gmf", quick_training(planted, "gmf"), planted, "planted", {}, store=artifacts.LocalStore(tmp_path)
+    )
     path = tmp_path / "gmf" / f"{version.artifact_sha256}.pt"
     blob = bytearray(path.read_bytes())
     blob[len(blob) // 2] ^= 0xFF
@@ -95,11 +102,16 @@ def recommendations(loaded, history):
 
 @pytest.mark.django_db
 def test_the_serving_copy_of_ngcf_has_no_graph_and_recommends_the_same(planted, tmp_path):
-    version = register("ngcf", quick_training(planted, "ngcf"), planted, "planted", {}, store=artifacts.LocalStore(tmp_path))
+    version = register(
+        "ngcf", quick_training(planted, "ngcf"), planted, "planted", {}, store=artifacts.LocalStore(tmp_path)
+    )
     complete, serving = load_version(version), load_version(version, serving=True)
     assert serving.model.graph is None and serving.fit_users is None and serving.fit_items is None
     history = [0, 5, 7, 21]
-    (expected_items, expected_scores), (items, scores) = recommendations(complete, history), recommendations(serving, history)
+    (expected_items, expected_scores), (items, scores) = (
+        recommendations(complete, history),
+        recommendations(serving, history),
+    )
     assert list(items) == list(expected_items) and np.allclose(scores, expected_scores, atol=1e-5)
     with pytest.raises(RuntimeError, match="cannot be trained"):
         serving.model.train()
@@ -126,7 +138,11 @@ def free_port():
 def s3_endpoint(monkeypatch):
     from moto.server import ThreadedMotoServer
 
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -156,21 +172,27 @@ def test_artifacts_round_trip_through_s3(planted, s3_endpoint, settings):
 def test_bpr_pairs_one_negative_per_positive_unless_told_otherwise():
     assert hyperparameters("gmf", loss="bpr")["negatives"] == 1  # a pointwise model switched to BPR
     assert hyperparameters("gmf", loss="bpr", negatives=3)["negatives"] == 3
-    assert hyperparameters("ngcf")["negatives"] == 8  # NGCF's own default: eight pairs per propagation
-    assert hyperparameters("gmf")["negatives"] == 4 and hyperparameters("gmf")["loss"] == "bce"
+    assert hyperparameters("ngcf", loss="bpr")["negatives"] == 1
+    assert hyperparameters("gmf", loss="bce")["negatives"] == 4  # He et al.'s four for a model switched to BCE
 
 
 def test_next_movie_protocols_weight_each_users_latest_interactions():
     assert hyperparameters("gmf")["recent_positives"] == 0  # full: a random hold-out has no order to lean on
     neumf = hyperparameters("neumf", "d2l")
-    assert (neumf["recent_positives"], neumf["recent_weight"]) == (10, 3) and hyperparameters("ngcf", "ncf")["recent_weight"] == 3
+    assert (neumf["recent_positives"], neumf["recent_weight"]) == (10, 3) and hyperparameters("ngcf", "ncf")[
+        "recent_weight"
+    ] == 3
     assert branch_hyperparameters(neumf, "gmf")["recent_positives"] == 10  # NeuMF's pre-training weights them too
     assert hyperparameters("gmf", "d2l", recent_positives=0)["recent_positives"] == 0
 
     # User 1 has four interactions (times 1..4), user 2 one: the two latest of each count three times.
-    data = from_frame(pd.DataFrame({"user_id": [1, 1, 1, 1, 2], "item_id": [1, 2, 3, 4, 5], "timestamp": [3, 1, 4, 2, 5]}))
+    data = from_frame(
+        pd.DataFrame({"user_id": [1, 1, 1, 1, 2], "item_id": [1, 2, 3, 4, 5], "timestamp": [3, 1, 4, 2, 5]})
+    )
     rows = epoch_rows(data, hyperparameters("gmf", "d2l", recent_positives=2))
-    times_seen = {(int(data.user_ids[data.users[row]]), int(data.item_ids[data.items[row]])): int(n)
-                  for row, n in enumerate(np.bincount(rows, minlength=len(data)))}
+    times_seen = {
+        (int(data.user_ids[data.users[row]]), int(data.item_ids[data.items[row]])): int(n)
+        for row, n in enumerate(np.bincount(rows, minlength=len(data)))
+    }
     assert times_seen == {(1, 2): 1, (1, 4): 1, (1, 1): 3, (1, 3): 3, (2, 5): 3}
     assert sorted(epoch_rows(data, hyperparameters("gmf"))) == list(range(len(data)))

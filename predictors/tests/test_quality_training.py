@@ -1,0 +1,157 @@
+"""Validation split, early stopping, statistics-based defaults, tuning and ratings modes."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from predictors import training, zoo
+from predictors.data import DISLIKE_RATING, from_frame, from_movielens_files, rated_view
+from predictors.defaults import DatasetStats, default_hyperparameters
+from predictors.synthetic import planted_interactions
+from predictors.tuning import tune
+
+MODELS = ("gmf", "mlp", "neumf", "ngcf", "ease")
+TINY = {
+    "gmf": {"dim": 16, "epochs": 8, "patience": 3},
+    "ngcf": {"dim": 8, "layers": 1, "epochs": 4, "patience": 2},
+    "ease": {},
+}
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return from_frame(planted_interactions(n_users=120, n_items=60, n_groups=3, per_user=15, noise=0.05, seed=0))
+
+
+def tiny_params(data, name, **overrides):
+    stats = DatasetStats.from_interactions(data)
+    return zoo.hyperparameters(name, stats=stats, **{**TINY.get(name, {}), **overrides})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_validation_split_never_overlaps_the_test_split(planted, seed):
+    train, test = training.protocol_split(planted, "full", seed)
+    fit, validation = training.validation_split(train, np.random.default_rng(seed + 1))
+    assert not set(validation.keys()) & set(test.keys())
+    assert not set(validation.keys()) & set(fit.keys())
+    assert set(validation.keys()) | set(fit.keys()) == set(train.keys())
+    # About a tenth of every user's training interactions, and each user keeps some to fit on.
+    per_user = np.bincount(validation.users, minlength=train.n_users) / train.counts_per_user()
+    assert np.allclose(per_user, zoo.VALIDATION_FRACTION, atol=0.05)
+    assert (fit.counts_per_user() > 0).all()
+
+
+def renamed(data, user_offset=1000, item_offset=5000):
+    """The same interactions under other user and movie ids and other times."""
+    return dataclasses.replace(
+        data, user_ids=data.user_ids + user_offset, item_ids=data.item_ids + item_offset, timestamps=data.timestamps * 2
+    )
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_defaults_depend_on_the_datasets_statistics_only(planted, name):
+    same = DatasetStats.from_interactions(renamed(planted))
+    assert default_hyperparameters(name, same) == default_hyperparameters(name, DatasetStats.from_interactions(planted))
+
+
+def test_different_statistics_give_different_defaults():
+    small = DatasetStats(n_users=943, n_items=1682, n_interactions=100_000)
+    long_tail = DatasetStats(n_users=610, n_items=9742, n_interactions=100_836)
+    huge = DatasetStats(n_users=162_541, n_items=59_047, n_interactions=25_000_095)
+    assert default_hyperparameters("ease", small)["l2"] != default_hyperparameters("ease", long_tail)["l2"]
+    assert default_hyperparameters("gmf", small) != default_hyperparameters("gmf", long_tail)
+    # A catalog too large to score whole for every user trains on sampled negatives.
+    assert default_hyperparameters("ngcf", huge)["loss"] in zoo.SAMPLED_LOSSES
+    assert default_hyperparameters("ngcf", small)["loss"] in zoo.CATALOG_LOSSES
+
+
+def test_train_model_takes_the_statistics_rule_when_given_statistics(planted):
+    stats = DatasetStats.from_interactions(planted)
+    assert zoo.hyperparameters("ease", stats=stats) == default_hyperparameters("ease", stats)
+    assert zoo.hyperparameters("gmf", stats=stats, dim=12)["dim"] == 12
+
+
+def test_early_stopping_restores_the_best_epoch(planted):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    train, _ = training.protocol_split(planted, "full", 0)
+    fit, validation = training.validation_split(train, rng)
+    # A learning rate high enough to overfit the small fit part soon after its best epoch.
+    params = tiny_params(planted, "gmf", dim=32, lr=0.1, l2=0.0, epochs=60, patience=4, refit=False)
+    model = zoo.build_model("gmf", params, fit.n_users, fit.n_items, None, None)
+    curve = training.train_epochs(model, fit, validation, params, rng, "gmf", progress=False)
+    scores = [entry["val_ndcg@10"] for entry in curve]
+    best = int(np.argmax(scores))
+    assert len(curve) - 1 - best == params["patience"]  # stopped after waiting out the patience
+    assert training.validation_scores(model, fit, validation)["val_ndcg@10"] == pytest.approx(scores[best])
+    assert {"val_ndcg@10", "val_recall@20", "loss", "epoch", "stage", "seconds"} <= set(curve[0])
+
+
+def test_refit_trains_on_every_training_interaction_for_the_chosen_epochs(planted):
+    params = tiny_params(planted, "gmf", refit=True)
+    result = training.train_and_evaluate(planted, "gmf", params, "full", 0, progress=False)
+    train, _ = result.split
+    assert len(result.fit) == len(train)
+    kept = max(result.curves, key=lambda entry: (entry["val_ndcg@10"], -entry["epoch"]))["epoch"]
+    assert result.params["refit_epochs"] == {"gmf": kept}
+
+
+@pytest.mark.parametrize("name", ["gmf", "ease"])
+def test_tuning_with_a_tiny_budget_records_its_trials(planted, name):
+    train, _ = training.protocol_split(planted, "full", 0)
+    base = tiny_params(planted, name)
+    result = tune(name, train, base, budget_seconds=60, seed=0, n_trials=3)
+    assert [trial["number"] for trial in result.trials] == [0, 1, 2]
+    for trial in result.trials:
+        assert set(trial) >= {"number", "params", "value", "duration", "state"}
+        assert trial["state"] == "COMPLETE" and 0 <= trial["value"] <= 1 and trial["duration"] >= 0
+    # Trial 0 is the defaults themselves, so tuning never does worse than them on validation.
+    assert all(result.trials[0]["params"][key] == base[key] for key in result.trials[0]["params"])
+    assert result.best_value == max(trial["value"] for trial in result.trials)
+    assert set(result.best_params) >= set(base)
+
+
+def rated_frame():
+    frame = planted_interactions(n_users=40, n_items=30, n_groups=2, per_user=10, seed=3)
+    return frame.assign(rating=np.resize([5.0, 4.0, 1.0, 3.5, 2.0], len(frame)))
+
+
+def test_threshold_mode_leaves_the_dislikes_out_and_weighted_weighs_by_stars():
+    data = from_frame(rated_frame())
+    kept = rated_view(data, "threshold")
+    assert (kept.ratings > DISLIKE_RATING).all() and len(kept) == int((data.ratings > DISLIKE_RATING).sum())
+    assert rated_view(data, "all") is data and rated_view(data, "weighted") is data
+    weights = data.rating_weights("weighted")
+    assert weights.mean() == pytest.approx(1.0) and weights[data.ratings == 5.0][0] > weights[data.ratings == 1.0][0]
+    assert (data.rating_weights("all") == 1.0).all()
+
+
+@pytest.mark.parametrize("mode", ["all", "weighted", "threshold"])
+@pytest.mark.parametrize("name", ["gmf", "ease"])
+def test_every_ratings_mode_trains(name, mode):
+    data = from_frame(rated_frame())
+    result = training.train_and_evaluate(data, name, tiny_params(data, name, ratings=mode), "full", 0, progress=False)
+    assert 0 <= result.metrics["full"]["ndcg@10"] <= 1
+
+
+def test_an_unknown_ratings_mode_is_refused_with_a_sentence():
+    with pytest.raises(ValueError, match="Unknown ratings mode 'stars'"):
+        zoo.hyperparameters("gmf", ratings="stars")
+
+
+@pytest.mark.parametrize("dataset", ["ml-100k", "ml-latest-small"])
+def test_the_real_datasets_get_defaults_from_their_own_statistics(dataset):
+    try:
+        data = from_movielens_files(dataset)
+    except Exception as error:  # noqa: BLE001 - the files are optional for the test suite
+        pytest.skip(f"{dataset} is not on this machine ({error})")
+    stats = DatasetStats.from_interactions(data)
+    assert stats.n_interactions == len(data) > 99_000
+    assert data.ratings is not None
+    params = {name: default_hyperparameters(name, stats) for name in MODELS}
+    assert all(params[name]["loss"] in zoo.CATALOG_LOSSES for name in ("gmf", "neumf", "ngcf"))
