@@ -98,12 +98,13 @@ class TitleIndex:
             if rows.size > CANDIDATES:
                 rows = rows[np.argsort(-self.popularity[rows], kind="stable")[:CANDIDATES]]
             return rows
-        grams = [self.postings[gram] for gram in trigrams(compact) if gram in self.postings]
+        query_grams = trigrams(compact)
+        grams = [self.postings[gram] for gram in query_grams if gram in self.postings]
         if not grams:
             return np.array([], dtype=np.int32)
         shared = np.bincount(np.concatenate(grams), minlength=len(self.ids))
         # A title must share at least half of the query's trigrams.
-        enough = np.flatnonzero(shared * 2 >= len(trigrams(compact)))
+        enough = np.flatnonzero(shared * 2 >= len(query_grams))
         if enough.size > CANDIDATES:
             best = np.argpartition(-shared[enough], CANDIDATES)[:CANDIDATES]
             enough = enough[best]
