@@ -28,6 +28,19 @@
     return meta ? meta.getAttribute("content") : "";
   }
 
+  // events.js's sender (event ids, retries) once it has run; it loads after this script.
+  function send(events) {
+    if (window.MovieEvents) {
+      return window.MovieEvents.send(events);
+    }
+    return fetch(endpoint, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify({ events: events }),
+    });
+  }
+
   function pickButtons(movieId) {
     return panel.querySelectorAll('[data-pick][data-movie-id="' + movieId + '"]');
   }
@@ -61,16 +74,11 @@
       picked[movieId] = true;
     });
     mark(fresh, "saving");
-    fetch(endpoint, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-      body: JSON.stringify({
-        events: fresh.map(function (movieId) {
-          return { type: "like", movie_id: movieId };
-        }),
-      }),
-    })
+    send(
+      fresh.map(function (movieId) {
+        return { type: "like", movie_id: movieId };
+      })
+    )
       .then(function (response) {
         if (!response.ok) {
           throw new Error(String(response.status));
