@@ -5,9 +5,8 @@ Logged-in users and anonymous visitors alike: a visitor is whoever their
 session or cookie says (events/visitors.py), and every delete is scoped to
 that visitor's keys (a user's own plus the sessions linked to them), so an
 event id of someone else's deletes nothing. Writes are POSTs, CSRF-checked by
-the middleware like every form. The store deletes what it holds; the rows
-of the outbox (accepted, not yet in the store) go with them, or they would
-be stored again later.
+the middleware like every form. ``events.history.delete_history`` deletes
+from the store and from the outbox (accepted, not yet stored).
 """
 
 import logging
@@ -19,10 +18,9 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST, require_safe
 
-from events.history import visitor_history
-from events.models import OutboxEvent
-from events.stores import StoreUnavailable, get_store
-from events.visitors import linked_keys, visitor_key
+from events.history import delete_history, visitor_history
+from events.stores import StoreUnavailable
+from events.visitors import visitor_key
 from movie.models import Movie
 from sitewide.errors import error_response
 
@@ -52,20 +50,6 @@ def listed_events(key):
     ]
 
 
-def delete_events(key, event_ids=None):
-    """Deletes the visitor's events (all of them when ``event_ids`` is None)
-    from the store and the outbox; -> whether anything was deleted. Raises
-    StoreUnavailable or DatabaseError."""
-    store, deleted = get_store(), 0
-    for own_key in linked_keys(key):
-        deleted += store.delete_visitor_events(own_key, event_ids)
-        pending = OutboxEvent.objects.filter(visitor_key=own_key)
-        if event_ids is not None:
-            pending = pending.filter(event_id__in=event_ids)
-        deleted += pending.delete()[0]
-    return deleted > 0
-
-
 @require_safe
 def activity_page(request):
     key = visitor_key(request, create=False)
@@ -77,7 +61,7 @@ def _deleted(request, event_ids):
     if key is None:
         return redirect("activity")
     try:
-        deleted = delete_events(key, event_ids)
+        deleted = delete_history(key, event_ids) > 0
     except (StoreUnavailable, DatabaseError):
         log.exception("Activity could not be deleted")
         return error_response(request, 503, "Try again", "Your activity cannot be deleted right now; please try again.")
