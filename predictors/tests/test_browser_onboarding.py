@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from events.models import ClickEvent
 from events.tests.test_browser import wait_for
+from movie.models import Movie
 from predictors import onboarding
 from predictors.tests.test_recommendation_pages import train_version
 from tests.factories import make_catalog
@@ -159,3 +160,23 @@ def test_deleting_ones_activity_empties_the_personal_rows(page):
     shoot(page, "activity", "4-for-you-empty")
     page.goto("/")
     expect(page.locator("[data-onboarding]")).to_be_visible()  # a fresh start: the panel is back
+
+
+def test_a_rating_can_be_cleared_from_the_widget(page):
+    movie = Movie.objects.order_by("pk").first()
+    page.goto(f"/movie/{movie.pk}/")
+    widget = page.locator("[data-rating-widget]")
+    expect(widget.locator("[data-rating-clear]")).to_be_hidden()
+    if page.viewport_name == "phone":
+        widget.locator("[data-rating-select]").select_option("4")
+    else:
+        widget.locator('[data-rating="4"]').click()
+    expect(widget.locator(".rating-value")).to_have_text("4 / 5")
+    shoot(page, "clear-rating", "1-rated")
+    widget.locator("[data-rating-clear]").click()
+    expect(widget.locator(".rating-value")).to_have_text("Not rated yet")
+    wait_for(lambda: ClickEvent.objects.filter(event_type="rating_cleared").count() == 1)
+    page.reload()
+    expect(widget.locator(".rating-value")).to_have_text("Not rated yet")
+    expect(widget.locator("[data-rating-clear]")).to_be_hidden()
+    shoot(page, "clear-rating", "2-cleared")
