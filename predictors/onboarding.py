@@ -20,7 +20,7 @@ a group is what that model considers alike:
 The ``CANDIDATES`` most rated movies the model knows are clustered by
 k-means on the length-normalised vectors (cosine k-means); each group is
 labelled by its dominant genres (the genres most over-represented in it
-against all candidates) and its two most rated titles. Without a trained
+against all candidates) and two titles: its most rated of those genres. Without a trained
 model the candidates are grouped by genre instead.
 
 The grouping functions are plain (arrays in, ``Group`` out) for the tests;
@@ -53,7 +53,7 @@ FROM_GENRES = "genres"  # Groups.source when no model is trained
 @dataclass(frozen=True)
 class Group:
     genres: tuple[str, ...]  # dominant genres, most dominant first
-    examples: tuple[str, ...]  # two most rated titles
+    examples: tuple[str, ...]  # two most rated titles of the dominant genres
     movie_ids: tuple[int, ...]  # the movies shown, most rated first
 
     @property
@@ -86,9 +86,12 @@ def dominant_genres(member_ids, all_ids, genres_of, count=LABEL_GENRES):
 def make_group(member_ids, all_ids, popularity, genres_of, titles):
     """A Group of ``member_ids`` shown most rated first; ``popularity``: {id: rating count}."""
     ordered = sorted(member_ids, key=lambda pk: (-popularity[pk], pk))
+    genres = dominant_genres(ordered, all_ids, genres_of)
+    # The examples show what the genres say: the most rated members of those genres first.
+    typical = sorted(ordered, key=lambda pk: not set(genres) & set(genres_of.get(pk, ())))
     return Group(
-        genres=dominant_genres(ordered, all_ids, genres_of),
-        examples=tuple(titles[pk] for pk in ordered[:2]),
+        genres=genres,
+        examples=tuple(titles[pk] for pk in typical[:2]),
         movie_ids=tuple(ordered[:MOVIES_PER_GROUP]),
     )
 

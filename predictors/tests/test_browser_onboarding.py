@@ -102,7 +102,6 @@ def test_onboarding_from_an_empty_history_to_personal_picks(page):
     results = panel.locator('[data-list="onboarding-picks"] .movie-card')
     expect(results).to_have_count(10)
     assert not set(card_ids(results)) & set(picked)  # never a movie they just picked
-    results.first.scroll_into_view_if_needed()
     shoot(page, "onboarding", "3-picks-for-you")
     wait_for(lambda: ClickEvent.objects.filter(event_type="like").count() == len(set(picked)))
 

@@ -51,6 +51,15 @@ def test_a_genre_everybody_has_does_not_label_a_group():
     assert dominant_genres([1], [1], {1: ("Drama",)}) == ("Drama",)
 
 
+def test_the_examples_are_the_most_rated_movies_of_the_dominant_genres():
+    genres_of = {1: ("Drama",), 2: ("Horror",), 3: ("Horror",), 4: ("Horror",), 5: ("Drama",), 6: ("Drama",)}
+    popularity = {pk: 100 - pk for pk in genres_of}
+    titles = {pk: f"M{pk}" for pk in genres_of}
+    group = onboarding.make_group([1, 2, 3, 4], list(genres_of), popularity, genres_of, titles)
+    assert group.genres == ("Horror",) and group.examples == ("M2", "M3")
+    assert group.movie_ids[0] == 1  # shown most rated first all the same
+
+
 def test_two_dominant_genres_in_order_of_over_representation():
     genres_of = {1: ("Sci-Fi", "Action"), 2: ("Sci-Fi", "Action"), 3: ("Sci-Fi",), 4: ("Comedy",), 5: ("Comedy",)}
     assert dominant_genres([1, 2, 3], [1, 2, 3, 4, 5], genres_of) == ("Sci-Fi", "Action")
