@@ -38,6 +38,7 @@ MIN_ROW_LENGTH = 3  # a "Because you liked" row with fewer left after dedup is d
 RECENT_SHOWN = 10
 ACTIVITY_TYPES = ("click", "view", "rating", "like")
 HIDDEN_TYPES = ("not_interested",)
+VERDICT_TYPES = ("rating", "like", *HIDDEN_TYPES)  # what the visitor said outright; the newest counts
 
 TOP_PICKS, BECAUSE_LIKED, POPULAR, RECENT = "top-picks", "because-liked", "popular", "recent"
 
@@ -72,8 +73,13 @@ def primary_model_name():
 
 
 def hidden_movies(events):
-    """Movie pks the visitor said "not interested" in."""
-    return {event.movie_id for event in events if event.event_type in HIDDEN_TYPES}
+    """Movie pks whose latest verdict (rating, like or "not interested") is
+    "not interested", from events newest first."""
+    latest = {}
+    for event in events:
+        if event.event_type in VERDICT_TYPES:
+            latest.setdefault(event.movie_id, event.event_type)
+    return {pk for pk, kind in latest.items() if kind in HIDDEN_TYPES}
 
 
 def recent_activity(events, hidden, limit=RECENT_SHOWN):

@@ -135,3 +135,30 @@ def test_the_compare_page_shows_the_four_lists_for_the_same_visitor(trained, vis
         section = html.split(f'data-list="compare-{model_name}"', 1)[1].split("</ol>", 1)[0]
         assert section.count('<li class="movie-card') == 10
         assert trained[model_name].label in html
+
+
+def test_not_interested_through_the_endpoint_is_gone_from_every_list_at_once(trained, visitor):
+    pks = movie_pks(3)
+    for pk in pks:
+        visitor.click(pk)
+    top_kind, top_ids = rows_of(visitor.open("/").content.decode())[0]
+    target = top_ids[0]
+    answer = visitor.post_events([{"type": "not_interested", "movie_id": target}])
+    assert answer.status_code == 202
+    home = visitor.open("/").content.decode()
+    assert all(target not in ids for _, ids in rows_of(home))
+    for path in ("/movie/ease", "/movie/gmf", "/compare/", "/for-you/"):
+        assert f'data-movie-id="{target}"' not in visitor.open(path).content.decode(), path
+    api = visitor.client.get("/api/recommendations", {"model": "ngcf", "k": "50"}).json()
+    assert target not in [r["movie_id"] for r in api["recommendations"]]
+
+
+def test_a_later_like_brings_a_hidden_movie_back_to_recent_activity():
+    events = [event("like", 7), event("not_interested", 7), event("click", 8)]  # newest first
+    assert home_rows.hidden_movies(events) == set()
+    assert home_rows.hidden_movies(events[1:]) == {7}
+
+
+def test_the_movie_page_has_a_not_interested_control(trained, visitor):
+    html = visitor.open(f"/movie/{movie_pks(1)[0]}/").content.decode()
+    assert "data-not-interested-control" in html and "js/not_interested.js" in html

@@ -1,22 +1,15 @@
-// "Not interested" buttons ([data-not-interested][data-movie-id]): POST a
-// not_interested event to the endpoint named by this script's data-endpoint
-// (JSON, CSRF header, as events.js sends), and take the movie off the page at
+// "Not interested" buttons ([data-not-interested][data-movie-id]): send a
+// not_interested event through events.js's sender (window.MovieEvents: its
+// event ids, CSRF header and retries), and take the movie off the page at
 // once. The server hides it from every list from then on; when the event
 // cannot be stored the card comes back with a sentence saying so.
 (function () {
   "use strict";
 
-  var script = document.currentScript;
-  var endpoint = script && script.dataset.endpoint;
-  if (!endpoint || !window.fetch || window.notInterestedReady) {
-    return; // the script may be on a page twice (a row and a movie's page); one listener is enough
+  if (window.notInterestedReady) {
+    return; // the script may be on a page twice (rows and a movie's control); one listener is enough
   }
   window.notInterestedReady = true;
-
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute("content") : "";
-  }
 
   function say(holder, text) {
     var note = holder.querySelector(".not-interested-note");
@@ -31,7 +24,7 @@
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-not-interested][data-movie-id]");
-    if (!button || button.disabled) {
+    if (!button || button.disabled || !window.MovieEvents) {
       return;
     }
     var movieId = parseInt(button.getAttribute("data-movie-id"), 10);
@@ -44,12 +37,7 @@
     } else if (control) {
       say(control, "Hidden from your lists.");
     }
-    fetch(endpoint, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-      body: JSON.stringify({ events: [{ type: "not_interested", movie_id: movieId }] }),
-    })
+    window.MovieEvents.send([{ type: "not_interested", movie_id: movieId }])
       .then(function (response) {
         if (!response.ok) {
           throw new Error(String(response.status));
