@@ -13,7 +13,7 @@ from events.history import visitor_history
 from events.visitors import visitor_key
 from movie.catalog import movies_by_ids
 from predictors import onboarding
-from predictors.views import primary_model_name
+from predictors.home_rows import primary_model_name
 
 register = template.Library()
 

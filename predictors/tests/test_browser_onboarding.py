@@ -1,6 +1,6 @@
 """Journeys in headless chromium against the live server: a new visitor goes
 from an empty history to personal picks through the onboarding panel, and
-deleting their activity empties the personal rows again.
+deleting their activity empties the personal rows of the home page again.
 
 Each step leaves a screenshot in screenshots/foryou/<journey>-<viewport>/.
 """
@@ -105,9 +105,12 @@ def test_onboarding_from_an_empty_history_to_personal_picks(page):
     shoot(page, "onboarding", "3-picks-for-you")
     wait_for(lambda: ClickEvent.objects.filter(event_type="like").count() == len(set(picked)))
 
-    # The picks are history now: no panel on the next visit; the menu reopens it.
+    # The picks are history now: the next visit opens on personal rows, without the panel.
     page.reload()
     expect(page.locator("[data-onboarding]")).to_have_count(0)
+    top_picks = page.locator('[data-row="top-picks"] .movie-card')
+    expect(top_picks.first).to_be_visible()
+    assert not set(card_ids(top_picks)) & set(picked)
     shoot(page, "onboarding", "4-home-after-reload")
     page.goto("/for-you/")
     recommended = page.locator('[data-list="recommendations"] .movie-card')
@@ -134,6 +137,10 @@ def test_deleting_ones_activity_empties_the_personal_rows(page):
     page.goto("/")
     picked = pick_three(page)
     wait_for(lambda: ClickEvent.objects.filter(event_type="like").count() == 3)
+    page.goto("/")
+    expect(page.locator('[data-row="top-picks"] .movie-card').first).to_be_visible()
+    expect(page.locator('[data-row="recent"] .movie-card')).to_have_count(3)
+    shoot(page, "activity", "0-home-with-rows")
     page.goto("/for-you/")
     expect(page.locator('[data-list="recommendations"] .movie-card')).to_have_count(10)
     assert page.locator("[data-fallback]").count() == 0
@@ -157,8 +164,11 @@ def test_deleting_ones_activity_empties_the_personal_rows(page):
     expect(page.locator("[data-fallback]")).to_have_count(1)
     expect(page.locator('[data-list="history"] li')).to_have_count(0)
     shoot(page, "activity", "4-for-you-empty")
+    # ... and the home page has no personal row left: a fresh start, the panel is back.
     page.goto("/")
-    expect(page.locator("[data-onboarding]")).to_be_visible()  # a fresh start: the panel is back
+    expect(page.locator("[data-home-rows]")).to_have_count(0)
+    expect(page.locator("[data-onboarding]")).to_be_visible()
+    shoot(page, "activity", "5-home-empty")
 
 
 def test_a_rating_can_be_cleared_from_the_widget(page):
