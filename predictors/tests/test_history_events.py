@@ -3,7 +3,11 @@ cleared ratings and impressions (serving.history_from_events)."""
 
 from types import SimpleNamespace
 
+import pytest
+
 from predictors import foldin, serving
+from predictors.tests.test_recommendation_pages import movie_pks, store, train_version  # noqa: F401
+from tests.services import Browser
 
 LIKE, DISLIKE = foldin.LIKE, foldin.DISLIKE
 
@@ -50,3 +54,51 @@ def test_clearing_one_movie_leaves_the_others():
 
 def test_impressions_are_no_history():
     assert history(event("impression", 3), event("impression", 4), event("click", 5)) == {5: LIKE}
+
+
+# --- Through the site: /api/events in, /api/recommendations out ------------------------------------------------
+
+
+@pytest.fixture
+def ease(catalog, store, fresh_predictors):
+    return train_version("ease")
+
+
+def recommended(browser):
+    body = browser.client.get("/api/recommendations", {"model": "ease", "k": 10}).json()
+    return body["fallback"], [row["movie_id"] for row in body["recommendations"]]
+
+
+def test_likes_alone_give_the_models_list(ease):
+    visitor = Browser()
+    liked = movie_pks(3)
+    assert visitor.post_events([{"type": "like", "movie_id": pk} for pk in liked]).status_code == 202
+    fallback, picks = recommended(visitor)
+    assert fallback is None and len(picks) == 10 and not set(picks) & set(liked)
+
+
+def test_not_interested_hides_the_movie_at_once_and_pushes_its_neighbours_down(ease):
+    liked, neighbour_source = movie_pks(3), Browser()
+    neighbour_source.post_events([{"type": "like", "movie_id": pk} for pk in liked])
+    _, before = recommended(neighbour_source)
+    visitor = Browser()
+    visitor.post_events([{"type": "like", "movie_id": pk} for pk in liked])
+    assert visitor.post_events([{"type": "not_interested", "movie_id": before[0]}]).status_code == 202
+    _, after = recommended(visitor)  # read-your-writes: the very next request
+    assert before[0] not in after and len(after) == 10
+    # The same movie rated low instead: the same list, a negative like any low rating.
+    rater = Browser()
+    rater.post_events([{"type": "like", "movie_id": pk} for pk in liked])
+    rater.rate(before[0], 0.5)
+    assert recommended(rater)[1] == after
+
+
+def test_a_cleared_rating_no_longer_counts(ease):
+    rated = movie_pks(2)
+    visitor = Browser()
+    visitor.rate(rated[0], 5.0)
+    visitor.rate(rated[1], 0.5)
+    assert visitor.post_events([{"type": "rating_cleared", "movie_id": rated[1]}]).status_code == 202
+    only_the_first = Browser()
+    only_the_first.rate(rated[0], 5.0)
+    assert recommended(visitor) == recommended(only_the_first)
