@@ -21,12 +21,21 @@ DISMISSED_COOKIE = "onboarding_dismissed"
 OPEN_PARAMETER = "onboarding"
 
 
+LIKES_READ = 200
+
+
 def wants_panel(request):
     if request.GET.get(OPEN_PARAMETER) == "open":
         return True
     if request.COOKIES.get(DISMISSED_COOKIE):
         return False
     return not visitor_history(visitor_key(request, create=False), limit=1)
+
+
+def liked_movie_ids(request):
+    """Movies the visitor already liked, shown as picked when the menu reopens the panel."""
+    key = visitor_key(request, create=False)
+    return {event.movie_id for event in visitor_history(key, LIKES_READ, event_types=("like",))} if key else set()
 
 
 @register.inclusion_tag("predictors/_onboarding_panel.html", takes_context=True)
@@ -37,10 +46,11 @@ def onboarding_panel(context):
     model_name = primary_model_name()
     found = onboarding.site_groups(model_name)
     movies = {movie.pk: movie for movie in movies_by_ids([pk for g in found.groups for pk in g.movie_ids])}
+    liked = liked_movie_ids(request)
     groups = [
         {
             "group": group,
-            "movies": [movies[pk] for pk in group.movie_ids if pk in movies],
+            "movies": [(movies[pk], pk in liked) for pk in group.movie_ids if pk in movies],
             "movie_ids": ",".join(str(pk) for pk in group.movie_ids if pk in movies),
         }
         for group in found.groups
@@ -51,6 +61,7 @@ def onboarding_panel(context):
         "source": found.source,
         "from_genres": found.source == onboarding.FROM_GENRES,
         "picks_needed": onboarding.PICKS_FOR_LIST,
+        "picked": len(liked),
         "group_picks": onboarding.GROUP_PICKS,
         "recommendations_url": f"{reverse('recommendations_api')}?model={model_name}&k=10",
     }

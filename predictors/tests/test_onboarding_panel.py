@@ -49,3 +49,12 @@ def test_groups_come_from_the_trained_model_and_each_pick_button_is_a_catalog_mo
         assert group.genres[0] in html and group.examples[0] in html
         for pk in group.movie_ids:
             assert f'data-pick data-movie-id="{pk}"' in html
+
+
+def test_reopened_from_the_menu_the_panel_shows_earlier_picks_as_picked(catalog):
+    visitor = Browser()
+    shown = onboarding.site_groups("ease").groups[0].movie_ids[0]
+    assert visitor.post_events([{"type": "like", "movie_id": shown}]).status_code == 202
+    html = visitor.open("/?onboarding=open").content.decode()
+    assert f'data-pick data-movie-id="{shown}" aria-pressed="true"' in html
+    assert "1 of 3 picks" in html and html.count('aria-pressed="true"') == 1

@@ -20,7 +20,11 @@
   var status = panel.querySelector("[data-onboarding-status]");
   var list = results.querySelector("ol");
   var picked = {};
-  var pickCount = 0;
+  // Likes from earlier visits (the menu reopened the panel) count, and their buttons show as picked.
+  var pickCount = parseInt(panel.getAttribute("data-picked"), 10) || 0;
+  panel.querySelectorAll('[data-pick][aria-pressed="true"]').forEach(function (button) {
+    picked[parseInt(button.getAttribute("data-movie-id"), 10)] = true;
+  });
   var requestNumber = 0;
 
   function csrfToken() {
@@ -156,6 +160,10 @@
       .catch(function () {
         status.textContent = "Could not load your picks; reload the page to try again.";
       });
+  }
+
+  if (pickCount) {
+    showProgress();
   }
 
   panel.addEventListener("click", function (event) {
