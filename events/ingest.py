@@ -4,6 +4,7 @@ publish them. ``accept`` is the one entry the endpoint calls.
 """
 
 import json
+import logging
 import time
 
 from django.conf import settings
@@ -21,6 +22,8 @@ from events.records import (
     new_event,
 )
 
+logger = logging.getLogger(__name__)
+
 REQUEST_FIELDS = {"type", "movie_id", "rating", "event_id", "details"}
 
 
@@ -32,13 +35,14 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
-def accept(body, key):
-    """The accepted Events of a request body sent by visitor ``key``, published.
+def accept(body, key, address=None):
+    """The accepted Events of a request body sent by visitor ``key`` from
+    client ``address``, published.
 
     Raises InvalidEvent (nothing is stored) or RateLimited.
     """
     parsed = parse_events(body)
-    retry_after = rate_limit_retry_after(key, len(parsed))
+    retry_after = rate_limit_retry_after(key, address, len(parsed))
     if retry_after:
         raise RateLimited(retry_after)
     events = [new_event(key, **fields) for fields in parsed]
@@ -112,18 +116,32 @@ def _parse_one(index, item):
         raise InvalidEvent(f"event {index}: {error}") from None
 
 
-def rate_limit_retry_after(key, count):
+def rate_limit_retry_after(key, address, count):
     """Seconds to wait when ``count`` more events would pass the visitor's
-    limit, else None. Counted in Django's cache, per fixed window."""
+    limit (EVENTS_RATE_LIMIT) or the client address's (EVENTS_RATE_LIMIT_PER_ADDRESS),
+    else None. Counted per fixed window in the cache, which REDIS_URL shares
+    between processes; a cache that is down lets events through (logged)
+    rather than losing them."""
     window = settings.EVENTS_RATE_WINDOW_SECONDS
     now = time.time()
-    bucket = f"events-rate:{key}:{int(now // window)}"
-    cache.add(bucket, 0, timeout=window + 1)
+    limits = [(f"events-rate:{key}", settings.EVENTS_RATE_LIMIT)]
+    if address:
+        limits.append((f"events-rate-address:{address}", settings.EVENTS_RATE_LIMIT_PER_ADDRESS))
+    over = False
+    for name, limit in limits:
+        over = _count(f"{name}:{int(now // window)}", count, window) > limit or over
+    return max(1, int(window - now % window)) if over else None
+
+
+def _count(bucket, count, window):
+    """The bucket's total after adding ``count`` (0 when the cache cannot count)."""
     try:
-        used = cache.incr(bucket, count)
-    except ValueError:  # expired between add and incr
-        cache.set(bucket, count, timeout=window + 1)
-        used = count
-    if used > settings.EVENTS_RATE_LIMIT:
-        return max(1, int(window - now % window))
-    return None
+        cache.add(bucket, 0, timeout=window + 1)
+        try:
+            return cache.incr(bucket, count)
+        except ValueError:  # expired between add and incr
+            cache.set(bucket, count, timeout=window + 1)
+            return count
+    except Exception as error:  # noqa: BLE001 - Redis down or unreachable
+        logger.warning("Rate limit not counted (%s)", error)
+        return 0
