@@ -5,6 +5,7 @@ publish them. ``accept`` is the one entry the endpoint calls.
 
 import json
 import logging
+import re
 import time
 
 from django.conf import settings
@@ -61,8 +62,14 @@ def parse_events(body):
     if len(body) > settings.EVENTS_MAX_BODY_BYTES:
         raise InvalidEvent(f"body is larger than {settings.EVENTS_MAX_BODY_BYTES} bytes.")
     try:
-        data = json.loads(body, parse_int=_bounded_int, parse_constant=_no_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        text = body.decode() if isinstance(body, bytes) else body
+    except UnicodeDecodeError:
+        raise InvalidEvent("body must be JSON (UTF-8).") from None
+    if _nesting(text) > MAX_BODY_DEPTH:
+        raise InvalidEvent(f"body may nest objects and lists at most {MAX_BODY_DEPTH} levels deep.")
+    try:
+        data = json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
+    except json.JSONDecodeError:
         raise InvalidEvent("body must be JSON.") from None
     if isinstance(data, dict):
         items = data["events"] if set(data) == {"events"} else [data]
@@ -81,6 +88,24 @@ def parse_events(body):
     if unknown:
         raise InvalidEvent(f"unknown movie_id: {', '.join(map(str, sorted(unknown)))}.")
     return parsed
+
+
+# {"events": [{..., "details": {3 levels}}]} is 6 deep; 16,000 "[" would blow Python's recursion limit.
+MAX_BODY_DEPTH = 8
+JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+BRACKETS = str.maketrans("", "", "".join(chr(c) for c in range(128) if chr(c) not in "[]{}"))
+
+
+def _nesting(text):
+    """How deep objects and lists nest in JSON ``text``, counted before parsing (strings skipped)."""
+    depth = deepest = 0
+    for char in JSON_STRING.sub("", text).translate(BRACKETS):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 MAX_INT_DIGITS = 64  # far above any id (19 digits), far below int()'s 4,300-digit limit
