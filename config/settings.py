@@ -83,8 +83,15 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env_str("SQLITE_PATH", str(VAR_DIR / "db.sqlite3")),
-            # Several web workers and the event consumer share the file.
-            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+            # Several web workers and the event consumer share the file (WAL). A
+            # writer waits at most SQLITE_BUSY_TIMEOUT_SECONDS for a lock, so a
+            # locked file slows a request by seconds, not tens of them (the
+            # consumer retries). synchronous=NORMAL: a commit survives a killed
+            # process without an fsync each (only a power loss can drop the last ones).
+            "OPTIONS": {
+                "timeout": env_float("SQLITE_BUSY_TIMEOUT_SECONDS", 5.0),
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

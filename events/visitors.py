@@ -18,6 +18,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.core import signing
+from django.core.cache import cache
 from django.dispatch import receiver
 
 from events.models import VisitorLink
@@ -92,12 +93,43 @@ def _issue(request):
 
 @receiver(user_logged_in, dispatch_uid="events.visitors.link_history_on_login")
 def link_history_on_login(sender, request, user, **kwargs):
+    """The anonymous id's history joins the user's, once: an id linked to
+    someone already stays theirs (a cookie planted from another account
+    merges nothing), and a linked id sends no more events (is_retired), so
+    whoever still holds the cookie cannot add to the user's history."""
     if request is None:
         return
     key = anonymous_key(request)
     if key:
         VisitorLink.objects.get_or_create(session_visitor_key=key, defaults={"user": user})
+        _remember_retired(key, True)
     setattr(request, _RETIRE, True)
+
+
+RETIRED_CACHE_SECONDS = 300
+
+
+def is_retired(key):
+    """True when anonymous ``key`` was linked to a user at a login. Read from
+    the cache, the database on a miss, so a POST costs no query most of the time."""
+    if not key.startswith(KEY_PREFIX):
+        return False
+    cache_key = f"visitor-retired:{key}"
+    try:
+        known = cache.get(cache_key)
+    except Exception:  # noqa: BLE001 - the cache is down: ask the database
+        known = None
+    if known is None:
+        known = VisitorLink.objects.filter(session_visitor_key=key).exists()
+        _remember_retired(key, known)
+    return known
+
+
+def _remember_retired(key, retired):
+    try:
+        cache.set(f"visitor-retired:{key}", retired, timeout=RETIRED_CACHE_SECONDS)
+    except Exception:  # noqa: BLE001
+        pass
 
 
 @receiver(user_logged_out, dispatch_uid="events.visitors.retire_id_on_logout")
