@@ -20,6 +20,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils.functional import cached_property
+from django.utils.html import format_html_join
 
 from events.history import latest_ratings, visitor_history
 from events.visitors import visitor_key
@@ -293,6 +295,18 @@ class Card:
 
     def __init__(self, movie, because_movies, visitor_rating):
         self.movie, self.because_movies, self.visitor_rating = movie, because_movies, visitor_rating
+
+    @cached_property
+    def because_links(self):
+        """ "<a>Jaws</a> and <a>Alien</a>": built here, as a template loop over
+        the named movies would cost a card about as much as the rest of it."""
+        return format_html_join(
+            " and ", '<a href="{}">{}</a>', ((named.get_absolute_url(), named.title) for named in self.because_movies)
+        )
+
+    @property
+    def because_ids(self):
+        return " ".join(str(named.pk) for named in self.because_movies)
 
     def __getattr__(self, name):
         return getattr(self.movie, name)

@@ -2,23 +2,18 @@
 make the home page personal, a dislike changes the top picks, and "Not
 interested" removes a card that stays gone after a reload.
 
-Each step leaves a screenshot in screenshots/foryou-rows/<viewport>/.
+Each step leaves a screenshot in screenshots/foryou/rows-<viewport>/.
 """
-
-import os
 
 import pytest
 from playwright.sync_api import expect
 
 from movie.models import Movie
+from predictors.tests.test_browser_onboarding import page, shoot  # noqa: F401 (its page, on this module's site)
 from predictors.tests.test_recommendation_pages import MODELS, train_version
 from tests.factories import make_catalog
-from tests.services import REPO_DIR, launch_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fresh_predictors")]
-
-SCREENSHOTS = REPO_DIR / "screenshots" / "foryou-rows"
-VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
 @pytest.fixture
@@ -30,32 +25,6 @@ def site(live_server, transactional_db, settings, tmp_path):
     for name in MODELS:
         train_version(name)
     return live_server
-
-
-@pytest.fixture(params=list(VIEWPORTS))
-def page(site, request):
-    from playwright.sync_api import sync_playwright
-
-    # The ORM reads the test makes between steps; the page's own writes are
-    # awaited through the page (its texts change once the server answered).
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        page = browser.new_page(base_url=site.url, viewport=VIEWPORTS[request.param])
-        page.set_default_timeout(15000)
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.viewport_name = request.param
-        yield page
-        browser.close()
-        assert not errors, errors  # no script error (CSP violations included)
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-def shoot(page, step):
-    folder = SCREENSHOTS / page.viewport_name
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{step}.png"), full_page=True)
 
 
 def row_ids(page, kind):
@@ -88,7 +57,7 @@ def test_clicks_make_home_personal_a_dislike_changes_it_and_not_interested_stays
     expect(page.locator('[data-row="top-picks"] li.movie-card')).to_have_count(10)
     expect(page.locator('[data-row="because-liked"]').first).to_be_visible()
     expect(page.locator('[data-row="top-picks"] .because').first).to_contain_text("Because you liked")
-    shoot(page, "1-home-rows")
+    shoot(page, "rows", "1-home-rows")
     before = row_ids(page, "top-picks")
 
     # A dislike of a popular movie (in no personal row) changes the top picks.
@@ -98,24 +67,24 @@ def test_clicks_make_home_personal_a_dislike_changes_it_and_not_interested_stays
     page.goto("/")
     after = row_ids(page, "top-picks")
     assert after != before and disliked not in after
-    shoot(page, "2-after-dislike")
+    shoot(page, "rows", "2-after-dislike")
 
     # "Not interested" takes the card off at once, and a reload does not bring it back.
     target = after[0]
     card = page.locator(f'[data-row="top-picks"] li.movie-card[data-movie-id="{target}"]')
     card.locator("[data-not-interested]").click()
     expect(card).to_have_count(0)  # removed once the server accepted the event (hidden at once before that)
-    shoot(page, "3-not-interested")
+    shoot(page, "rows", "3-not-interested")
     page.reload()
     expect(page.locator('[data-row="top-picks"] li.movie-card')).to_have_count(10)
     expect(page.locator(f'li.movie-card[data-movie-id="{target}"]')).to_have_count(0)
-    shoot(page, "4-after-reload")
+    shoot(page, "rows", "4-after-reload")
 
     page.goto("/compare/")
     for name in MODELS:
         expect(page.locator(f'[data-list="compare-{name}"] li.movie-card')).to_have_count(10)
     expect(page.locator(f'li.movie-card[data-movie-id="{target}"]')).to_have_count(0)
-    shoot(page, "5-compare")
+    shoot(page, "rows", "5-compare")
     page.goto("/movie/ngcf")
     expect(page.locator('[data-list="recommendations"] li.movie-card')).to_have_count(10)
-    shoot(page, "6-model-page")
+    shoot(page, "rows", "6-model-page")
