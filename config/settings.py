@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "movie",
     "events",
     "predictors",
+    "experiments",
     "paper_review",
 ]
 

@@ -1,3 +1,5 @@
+import json
+
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -6,7 +8,7 @@ from django.views.decorators.http import require_safe
 from events.history import latest_ratings, visitor_history
 from events.visitors import visitor_key
 from movie.catalog import movies_by_ids
-from predictors import serving
+from predictors import serving, surfaces
 from predictors.metrics_log import record_impression
 from predictors.models import ModelVersion
 from predictors.names import SERVED_MODELS
@@ -56,11 +58,15 @@ def _recommendation_page(request, model_name, for_you=False):
     history_movies = movies_by_ids(recent)
     for movie in history_movies:
         movie.visitor_rating = ratings.get(movie.pk)
+    # An experiment above predictors may take the For-you list over (predictors/surfaces.py).
+    provider = surfaces.provider_for(surfaces.TOP_PICKS) if for_you else None
+    taken = provider(request, visitor_key(request, create=False), serving.history_from_events(events), 10, ()) if provider else None
     context = {
         "model_name": model_name,
         "model_label": SERVED_MODELS[model_name],
         "result": result,
-        "recommended": movies_by_ids(result.movie_ids),
+        "recommended": movies_by_ids(taken.movie_ids if taken else result.movie_ids),
+        "impression_details": json.dumps(taken.details) if taken else "",
         "popular": movies_by_ids(popular_movie_ids(10, exclude=history_ids)),
         "history": history_movies,
         "other_models": [(name, label) for name, label in SERVED_MODELS.items() if name != model_name],
