@@ -195,7 +195,7 @@ class ClickLogConsumer:
             try:
                 with transaction.atomic():
                     self.store.write(events)
-                    outbox.forget(event.event_id for event in events)
+                    outbox.forget(events)
                     DeadLetter.objects.bulk_create(dead, ignore_conflicts=True)
                 return
             except (StoreUnavailable, DatabaseError) as error:

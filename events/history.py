@@ -5,6 +5,7 @@ plus what the visitor produced that is still in the outbox (read-your-writes).
 import logging
 
 from events import outbox
+from events.records import EVENT_TYPES, RATING_TYPES
 from events.stores import StoreUnavailable, get_store
 from events.visitors import linked_keys
 
@@ -12,16 +13,22 @@ logger = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 50
 RATINGS_LIMIT = 2000
+# What a visitor did with movies; impressions (what an experiment showed them)
+# are read only when asked for by type.
+TASTE_TYPES = tuple(event_type for event_type in EVENT_TYPES if event_type != "impression")
 
 
 def visitor_history(key, limit=HISTORY_LIMIT, event_types=None):
-    """The visitor's events, newest first (only of ``event_types`` when given).
+    """The visitor's events, newest first, of ``event_types`` (default: every
+    type but impressions).
 
-    Each item has event_id, visitor_key, event_type ("click", "view" or
-    "rating"), movie_id (Movie.pk), rating (None unless a rating) and timestamp.
+    Each item is an Event: event_id, visitor_key, event_type (one of
+    events.records.EVENT_TYPES), movie_id (Movie.pk; None for an impression),
+    rating (None unless a rating), timestamp and details ({} unless sent).
     """
     if not key:
         return []
+    event_types = event_types or TASTE_TYPES
     keys = linked_keys(key)
     try:
         stored = get_store().history(keys, limit, event_types)
@@ -39,26 +46,28 @@ def newest_first(events):
 
 
 def latest_ratings(history):
-    """{movie_id: latest rating} from events ordered newest first."""
+    """{movie_id: latest rating} from events ordered newest first; a movie whose
+    newest rating event is a rating_cleared has none."""
     ratings = {}
     for event in history:
-        if event.event_type == "rating":
+        if event.event_type in RATING_TYPES:
             ratings.setdefault(event.movie_id, event.rating)
-    return ratings
+    return {movie_id: rating for movie_id, rating in ratings.items() if rating is not None}
 
 
 def visitor_ratings(key):
     """{movie_id: the visitor's latest rating} (read-your-writes as above)."""
-    return latest_ratings(visitor_history(key, RATINGS_LIMIT, event_types=("rating",)))
+    return latest_ratings(visitor_history(key, RATINGS_LIMIT, event_types=RATING_TYPES))
 
 
 def visitor_rating(key, movie_id):
-    """The visitor's latest rating of one movie, or None: one read of the store
-    and one of the outbox, however many movies they rated."""
+    """The visitor's latest rating of one movie, or None (never rated, or
+    cleared since): one read of the store and one of the outbox, however many
+    movies they rated."""
     if not key:
         return None
     keys = linked_keys(key)
-    found = outbox.pending(keys, 1, ("rating",), movie_id=movie_id)
+    found = outbox.pending(keys, 1, RATING_TYPES, movie_id=movie_id)
     try:
         stored = get_store().latest_rating(keys, movie_id)
     except StoreUnavailable as error:
@@ -67,3 +76,17 @@ def visitor_rating(key, movie_id):
     if stored is not None:
         found.append(stored)
     return newest_first(found)[0].rating if found else None
+
+
+def delete_history(key, event_ids=None):
+    """Delete the visitor's events with these ids (all when None) from the
+    store and from the outbox, for the visitor's own keys (a user's include
+    the sessions linked to them). Returns how many rows went. An event still
+    on the Kafka topic when this runs may be stored after it."""
+    if not key:
+        return 0
+    store, deleted = get_store(), 0
+    for own_key in linked_keys(key):
+        deleted += outbox.discard(own_key, event_ids)
+        deleted += store.delete_visitor_events(own_key, event_ids)
+    return deleted

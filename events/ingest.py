@@ -10,10 +10,18 @@ from django.conf import settings
 from django.core.cache import cache
 
 from events.producers import get_producer
-from events.records import InvalidEvent, check_event_type, check_movie_id, check_rating, new_event
+from events.records import (
+    InvalidEvent,
+    check_details,
+    check_event_id,
+    check_event_type,
+    check_movie_id,
+    check_rating,
+    new_event,
+)
 from movie.models import Movie
 
-REQUEST_FIELDS = {"type", "movie_id", "rating"}
+REQUEST_FIELDS = {"type", "movie_id", "rating", "event_id", "details"}
 
 
 class RateLimited(Exception):
@@ -33,21 +41,23 @@ def accept(body, key):
     retry_after = rate_limit_retry_after(key, len(parsed))
     if retry_after:
         raise RateLimited(retry_after)
-    events = [new_event(key, event_type, movie_id, rating) for event_type, movie_id, rating in parsed]
+    events = [new_event(key, **fields) for fields in parsed]
     get_producer().publish(events)
     return events
 
 
 def parse_events(body):
-    """The (type, movie_id, rating) triples in a request body, or InvalidEvent.
+    """The events of a request body as new_event keyword arguments (event_type,
+    movie_id, rating, event_id, details), or InvalidEvent.
 
     The body is one event object, a list of them or {"events": [...]}, at most EVENTS_MAX_BATCH
-    events; every movie must be in the site's catalog.
+    events; every movie must be in the site's catalog, and an event_id (the
+    client's, so a retry is stored once) appears once per request.
     """
     if len(body) > settings.EVENTS_MAX_BODY_BYTES:
         raise InvalidEvent(f"body is larger than {settings.EVENTS_MAX_BODY_BYTES} bytes.")
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_int=_bounded_int, parse_constant=_no_constant)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise InvalidEvent("body must be JSON.") from None
     if isinstance(data, dict):
@@ -59,13 +69,30 @@ def parse_events(body):
     if len(items) > settings.EVENTS_MAX_BATCH:
         raise InvalidEvent(f"at most {settings.EVENTS_MAX_BATCH} events per request; got {len(items)}.")
     parsed = [_parse_one(index, item) for index, item in enumerate(items)]
-    wanted = {movie_id for _, movie_id, _ in parsed}
+    ids = [fields["event_id"] for fields in parsed if fields["event_id"]]
+    if len(ids) != len(set(ids)):
+        raise InvalidEvent("each event_id may appear once per request.")
+    wanted = {fields["movie_id"] for fields in parsed if fields["movie_id"] is not None}
     known = set(
         Movie.objects.filter(dataset__name=settings.MOVIELENS_DATASET, pk__in=wanted).values_list("pk", flat=True)
     )
     if wanted - known:
         raise InvalidEvent(f"unknown movie_id: {', '.join(map(str, sorted(wanted - known)))}.")
     return parsed
+
+
+MAX_INT_DIGITS = 64  # far above any id (19 digits), far below int()'s 4,300-digit limit
+
+
+def _bounded_int(text):
+    # Before int(): a 5,000-digit number would raise past Python's conversion limit.
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise InvalidEvent(f"numbers may have at most {MAX_INT_DIGITS} digits.")
+    return int(text)
+
+
+def _no_constant(name):
+    raise InvalidEvent(f"{name} is not a JSON number.")
 
 
 def _parse_one(index, item):
@@ -76,7 +103,13 @@ def _parse_one(index, item):
         raise InvalidEvent(f"event {index}: unknown field(s) {', '.join(sorted(unknown))}.")
     try:
         event_type = check_event_type(item.get("type"))
-        return event_type, check_movie_id(item.get("movie_id")), check_rating(event_type, item.get("rating"))
+        return {
+            "event_type": event_type,
+            "movie_id": check_movie_id(item.get("movie_id"), event_type),
+            "rating": check_rating(event_type, item.get("rating")),
+            "event_id": check_event_id(item["event_id"]) if "event_id" in item else None,
+            "details": check_details(item.get("details")),
+        }
     except InvalidEvent as error:
         raise InvalidEvent(f"event {index}: {error}") from None
 

@@ -11,24 +11,39 @@ from django.db import models
 
 from movie.models import Movie
 
-EVENT_TYPES = [("click", "Poster click"), ("view", "Detail view"), ("rating", "Rating")]
+EVENT_TYPES = [
+    ("click", "Poster click"),
+    ("view", "Detail view"),
+    ("rating", "Rating"),
+    ("like", "Like"),
+    ("not_interested", "Not interested"),
+    ("rating_cleared", "Rating cleared"),
+    ("impression", "Impression"),
+]
+EVENT_TYPE_LENGTH = 16
 
 
 class ClickEvent(models.Model):
     """One stored visitor event: the SQL click-log store."""
 
-    event_id = models.UUIDField(unique=True, help_text="Given by the server; makes redelivery harmless.")
+    # Unique per visitor, not alone: a client's id reused by another visitor is a different event.
+    event_id = models.UUIDField(help_text="Given by the client (or the server); makes a retry or redelivery harmless.")
     visitor_key = models.CharField(max_length=80)
-    event_type = models.CharField(max_length=8, choices=EVENT_TYPES)
+    event_type = models.CharField(max_length=EVENT_TYPE_LENGTH, choices=EVENT_TYPES)
     # No database constraint: the log is append-only and must outlive a catalog re-import.
-    movie = models.ForeignKey(Movie, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    # None only for an impression, whose movies are in its details.
+    movie = models.ForeignKey(
+        Movie, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", null=True, blank=True
+    )
     rating = models.FloatField(null=True, blank=True)
     timestamp = models.DateTimeField(help_text="When the server accepted the event.")
+    details = models.JSONField(default=dict, blank=True, help_text="The client's small JSON object, if any.")
     stored_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         db_table = "movie_clickevent"
         indexes = [models.Index(fields=["visitor_key", "-timestamp"], name="clickevent_visitor_idx")]
+        constraints = [models.UniqueConstraint(fields=["visitor_key", "event_id"], name="clickevent_one_per_visitor")]
 
     def __str__(self):
         return f"{self.visitor_key} {self.event_type} {self.movie_id}"
@@ -42,12 +57,13 @@ class OutboxEvent(models.Model):
     down (or loses its data) cannot lose a click.
     """
 
-    event_id = models.UUIDField(unique=True)
+    event_id = models.UUIDField()
     visitor_key = models.CharField(max_length=80)
-    event_type = models.CharField(max_length=8, choices=EVENT_TYPES)
-    movie_id = models.PositiveIntegerField()
+    event_type = models.CharField(max_length=EVENT_TYPE_LENGTH, choices=EVENT_TYPES)
+    movie_id = models.BigIntegerField(null=True, blank=True)
     rating = models.FloatField(null=True, blank=True)
     timestamp = models.DateTimeField()
+    details = models.JSONField(default=dict, blank=True)
     last_sent_at = models.DateTimeField(help_text="Last hand-over to the producer.")
     attempts = models.PositiveIntegerField(default=1)
 
@@ -57,6 +73,7 @@ class OutboxEvent(models.Model):
             models.Index(fields=["visitor_key"], name="outbox_visitor_idx"),
             models.Index(fields=["last_sent_at"], name="outbox_due_idx"),
         ]
+        constraints = [models.UniqueConstraint(fields=["visitor_key", "event_id"], name="outbox_one_per_visitor")]
 
     def __str__(self):
         return f"outbox {self.event_id}"

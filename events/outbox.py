@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from events.models import OutboxEvent
-from events.rows import events_from, insert_events, newest_events
+from events.rows import events_from, insert_events, newest_events, of_events, visitor_rows
 
 
 def save(events):
@@ -24,9 +24,16 @@ def save(events):
         insert_events(OutboxEvent, events, last_sent_at=timezone.now(), attempts=1)
 
 
-def forget(event_ids):
-    """The store holds these events now."""
-    OutboxEvent.objects.filter(event_id__in=list(event_ids)).delete()
+def forget(events):
+    """The store holds these events now (each matched by visitor and id)."""
+    events = list(events)
+    if events:
+        OutboxEvent.objects.filter(of_events(events)).delete()
+
+
+def discard(visitor_key, event_ids=None):
+    """Drop this visitor's rows with these ids (all when None); returns how many."""
+    return visitor_rows(OutboxEvent, visitor_key, event_ids).delete()[0]
 
 
 def pending(visitor_keys, limit, event_types=None, movie_id=None):
@@ -42,10 +49,10 @@ def due(limit=1000, sent_before=None):
     return events_from(OutboxEvent.objects.filter(last_sent_at__lte=cutoff).order_by("last_sent_at", "pk")[:limit])
 
 
-def mark_sent(event_ids):
-    OutboxEvent.objects.filter(event_id__in=list(event_ids)).update(
-        last_sent_at=timezone.now(), attempts=F("attempts") + 1
-    )
+def mark_sent(events):
+    events = list(events)
+    if events:
+        OutboxEvent.objects.filter(of_events(events)).update(last_sent_at=timezone.now(), attempts=F("attempts") + 1)
 
 
 def size():
@@ -58,7 +65,7 @@ def resend_due(send, limit=1000, sent_before=None):
     events = due(limit, sent_before)
     if events:
         send(events)
-        mark_sent(event.event_id for event in events)
+        mark_sent(events)
     return len(events)
 
 
@@ -68,5 +75,5 @@ def store_due(store, limit=1000, sent_before=None):
     if events:
         with transaction.atomic():
             store.write(events)
-            forget(event.event_id for event in events)
+            forget(events)
     return len(events)

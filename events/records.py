@@ -6,16 +6,27 @@ consumer can recognise, and dead-letter, anything it does not understand.
 """
 
 import json
-import math
+import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 SCHEMA_VERSION = 1
-EVENT_TYPES = ("click", "view", "rating")
+# like: a positive without stars (onboarding picks); not_interested: hide the
+# movie, a negative; rating_cleared: the visitor took their rating back;
+# impression: what an experiment showed (its list is in details, no movie_id).
+EVENT_TYPES = ("click", "view", "rating", "like", "not_interested", "rating_cleared", "impression")
+# The events that count as a visitor's engagement with a movie for "Popular now".
+VOTING_TYPES = frozenset({"click", "view", "rating", "like"})
+# Events about the visitor's rating of a movie; the newest one decides it.
+RATING_TYPES = ("rating", "rating_cleared")
+MOVIE_OPTIONAL_TYPES = frozenset({"impression"})
 MIN_RATING, MAX_RATING = 0.5, 5.0
 # The largest primary key every supported database stores (signed 64-bit).
 MAX_MOVIE_ID = 2**63 - 1
+MAX_DETAILS_BYTES = 2048
+MAX_DETAILS_DEPTH = 3  # the details object itself is depth 1
+UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 class InvalidEvent(ValueError):
@@ -27,9 +38,10 @@ class Event:
     event_id: str
     visitor_key: str
     event_type: str
-    movie_id: int
+    movie_id: int | None  # None only for an impression
     rating: float | None
     timestamp: datetime  # aware, UTC, microseconds: two events in one second stay apart
+    details: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def sort_key(self):
@@ -37,14 +49,16 @@ class Event:
         return f"{format_timestamp(self.timestamp)}#{self.event_id}"
 
 
-def new_event(visitor_key, event_type, movie_id, rating=None, now=None):
+def new_event(visitor_key, event_type, movie_id, rating=None, now=None, event_id=None, details=None):
+    """An Event accepted now; ``event_id`` is the client's when it sent one."""
     return Event(
-        event_id=str(uuid.uuid4()),
+        event_id=event_id or str(uuid.uuid4()),
         visitor_key=visitor_key,
         event_type=event_type,
         movie_id=movie_id,
         rating=rating,
         timestamp=now or datetime.now(UTC),
+        details=details or {},
     )
 
 
@@ -59,14 +73,72 @@ def parse_timestamp(text):
 
 def check_event_type(value):
     if value not in EVENT_TYPES:
-        raise InvalidEvent(f"type must be one of {', '.join(EVENT_TYPES)}; got {value!r}.")
+        raise InvalidEvent(f"type must be one of {', '.join(EVENT_TYPES)}; got {_shown(value)}.")
     return value
 
 
-def check_movie_id(value):
+def check_movie_id(value, event_type=None):
+    """A positive whole number; an impression may have none (None)."""
+    if value is None and event_type in MOVIE_OPTIONAL_TYPES:
+        return None
     if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_MOVIE_ID:
-        raise InvalidEvent(f"movie_id must be a positive whole number; got {value!r}.")
+        raise InvalidEvent(f"movie_id must be a positive whole number; got {_shown(value)}.")
     return value
+
+
+def check_event_id(value):
+    """A client's event id: a UUID in its usual 8-4-4-4-12 hex form, returned lower-case."""
+    if not isinstance(value, str) or not UUID_PATTERN.fullmatch(value):
+        raise InvalidEvent(f"event_id must be a UUID (8-4-4-4-12 hex digits); got {_shown(value)}.")
+    return value.lower()
+
+
+def well_formed_ids(event_ids):
+    """The ids in ``event_ids`` that could name a stored event (UUIDs), lower-case; others cannot match any."""
+    return sorted({str(event_id).lower() for event_id in event_ids if UUID_PATTERN.fullmatch(str(event_id))})
+
+
+def check_details(value):
+    """An optional JSON object of at most MAX_DETAILS_BYTES serialized and
+    MAX_DETAILS_DEPTH levels of nesting; None means {}."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidEvent("details must be a JSON object.")
+    if _depth(value) > MAX_DETAILS_DEPTH:
+        raise InvalidEvent(f"details may nest at most {MAX_DETAILS_DEPTH} levels deep.")
+    try:
+        size = len(json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
+    except ValueError:
+        raise InvalidEvent("details must hold only finite numbers.") from None
+    if size > MAX_DETAILS_BYTES:
+        raise InvalidEvent(f"details must be at most {MAX_DETAILS_BYTES} bytes as JSON; got {size}.")
+    return value
+
+
+def _depth(value):
+    """Levels of objects and lists in ``value`` (a scalar is 0); stops counting past the limit."""
+    if isinstance(value, dict):
+        children = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return 0
+    deepest = 0
+    for child in children:
+        deepest = max(deepest, _depth(child))
+        if deepest >= MAX_DETAILS_DEPTH:
+            break
+    return 1 + deepest
+
+
+def _shown(value):
+    """A client's value for an error message, cut short (a 5,000-digit number stays readable)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long for str()
+        return "a number too long to show"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def check_rating(event_type, value):
@@ -75,10 +147,11 @@ def check_rating(event_type, value):
         if value is not None:
             raise InvalidEvent(f"a {event_type} event carries no rating.")
         return None
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        raise InvalidEvent(f"rating must be a number from {MIN_RATING} to {MAX_RATING:g}; got {value!r}.")
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise InvalidEvent(f"rating must be a number from {MIN_RATING} to {MAX_RATING:g}; got {_shown(value)}.")
+    # The range first: it compares a huge int without converting it, and refuses NaN and infinity.
     if not MIN_RATING <= value <= MAX_RATING or (value * 2) != int(value * 2):
-        raise InvalidEvent(f"rating must be from {MIN_RATING} to {MAX_RATING:g} in steps of 0.5; got {value!r}.")
+        raise InvalidEvent(f"rating must be from {MIN_RATING} to {MAX_RATING:g} in steps of 0.5; got {_shown(value)}.")
     return float(value)
 
 
@@ -92,6 +165,7 @@ def to_message(event):
         "movie_id": event.movie_id,
         "rating": event.rating,
         "timestamp": format_timestamp(event.timestamp),
+        "details": event.details,
     }
     return event.visitor_key.encode(), json.dumps(body, separators=(",", ":")).encode()
 
@@ -111,8 +185,9 @@ def from_message(value):
         visitor_key = body["visitor_key"]
         timestamp = parse_timestamp(body["timestamp"])
         event_type = check_event_type(body["event_type"])
-        movie_id = check_movie_id(body["movie_id"])
+        movie_id = check_movie_id(body.get("movie_id"), event_type)
         rating = check_rating(event_type, body.get("rating"))
+        details = check_details(body.get("details"))
     except KeyError as missing:
         raise InvalidEvent(f"missing field {missing}.") from None
     except (TypeError, ValueError) as error:
@@ -120,4 +195,4 @@ def from_message(value):
     if not isinstance(visitor_key, str) or not 0 < len(visitor_key) <= 80 or visitor_key.startswith("#"):
         # Keys starting with "#" name the DynamoDB store's own counter items.
         raise InvalidEvent("visitor_key must be a short non-empty string not starting with '#'.")
-    return Event(event_id, visitor_key, event_type, movie_id, rating, timestamp)
+    return Event(event_id, visitor_key, event_type, movie_id, rating, timestamp, details)

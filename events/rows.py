@@ -9,16 +9,17 @@ the database speaks).
 """
 
 from django.db import connections, router
+from django.db.models import Q
 from django.db.models.constants import OnConflict
 
-from events.records import Event
+from events.records import Event, well_formed_ids
 
-EVENT_FIELDS = ("event_id", "visitor_key", "event_type", "movie_id", "rating", "timestamp")
+EVENT_FIELDS = ("event_id", "visitor_key", "event_type", "movie_id", "rating", "timestamp", "details")
 
 
 def events_from(queryset):
     """The Events in a queryset of ClickEvent or OutboxEvent rows, in its order."""
-    return [Event(str(row[0]), *row[1:]) for row in queryset.values_list(*EVENT_FIELDS)]
+    return [Event(str(row[0]), *row[1:6], row[6] or {}) for row in queryset.values_list(*EVENT_FIELDS)]
 
 
 def newest_events(model, visitor_keys, limit, event_types=None, since=None, movie_id=None):
@@ -63,6 +64,7 @@ def insert_events(model, events, **same_for_all):
         model._meta.get_field(name).get_db_prep_save(value, connection) for name, value in same_for_all.items()
     )
     native_uuid = connection.features.has_native_uuid_field
+    prepare_details = model._meta.get_field("details").get_db_prep_save
     rows = [
         (
             event.event_id if native_uuid else event.event_id.replace("-", ""),
@@ -71,9 +73,31 @@ def insert_events(model, events, **same_for_all):
             event.movie_id,
             event.rating,
             ops.adapt_datetimefield_value(event.timestamp),
+            prepare_details(event.details or {}, connection),
             *constants,
         )
         for event in events
     ]
     with connection.cursor() as cursor:
         cursor.executemany(insert_ignoring_sql(connection, model, (*EVENT_FIELDS, *same_for_all)), rows)
+
+
+def of_events(events):
+    """A filter matching the rows of exactly these events: (visitor, event id)
+    pairs, grouped per visitor, so another visitor's event with the same id is
+    never touched."""
+    ids_per_visitor = {}
+    for event in events:
+        ids_per_visitor.setdefault(event.visitor_key, []).append(event.event_id)
+    matches = Q(pk__in=[])
+    for visitor_key, event_ids in ids_per_visitor.items():
+        matches |= Q(visitor_key=visitor_key, event_id__in=event_ids)
+    return matches
+
+
+def visitor_rows(model, visitor_key, event_ids=None):
+    """``model``'s rows of this one visitor with these ids (all when None)."""
+    rows = model.objects.filter(visitor_key=visitor_key)
+    if event_ids is not None:
+        rows = rows.filter(event_id__in=well_formed_ids(event_ids))
+    return rows

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
-from events.records import EVENT_TYPES
+from events.records import EVENT_TYPES, VOTING_TYPES
 
 
 class StoreUnavailable(RuntimeError):
@@ -36,7 +36,21 @@ class ClickLogStore:
         raise NotImplementedError
 
     def latest_rating(self, visitor_keys, movie_id):
-        """The newest rating event of these visitors for ``movie_id``, or None."""
+        """The newest rating or rating_cleared event of these visitors for
+        ``movie_id``, or None (a rating_cleared one has rating None)."""
+        raise NotImplementedError
+
+    def delete_visitor_events(self, visitor_key, event_ids=None):
+        """Delete this one visitor's events with these ids (all of them when
+        ``event_ids`` is None); another visitor's events are never touched,
+        whatever their ids. Returns how many events were deleted.
+
+        Derived state follows: a visitor's "Popular now" vote for a movie and
+        bucket is withdrawn (the movie's counter goes down by one) when none
+        of their remaining events backs it, so counters stay equal to distinct
+        visitors of the stored events; the kept latest rating falls back to
+        the newest remaining one. Votes already pruned (older than the window)
+        are not counted any more and stay as they are."""
         raise NotImplementedError
 
     def popular_counts(self, since, now):
@@ -79,6 +93,13 @@ def popularity_window():
 
 
 def votes(events):
-    """The distinct (bucket start, movie_id, visitor_key) votes in ``events``, in a fixed order."""
+    """The distinct (bucket start, movie_id, visitor_key) votes in ``events``
+    (clicks, views, ratings and likes), in a fixed order."""
     size = popularity_bucket()
-    return sorted({(bucket_start(event.timestamp, size), event.movie_id, event.visitor_key) for event in events})
+    return sorted(
+        {
+            (bucket_start(event.timestamp, size), event.movie_id, event.visitor_key)
+            for event in events
+            if event.event_type in VOTING_TYPES and event.movie_id is not None
+        }
+    )

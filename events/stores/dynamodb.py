@@ -11,10 +11,14 @@ events, under partition keys starting with "#" (no visitor key does):
   now", written only if absent and expiring (TTL) once past the window;
 - ``#popular#<bucket>`` / movie: distinct visitors, one more per new vote, so
   a window is one Query per bucket;
-- ``#rating#<visitor>`` / movie: the visitor's newest rating, replaced only by
-  a newer one, so the rating widget reads one item.
+- ``#rating#<visitor>`` / movie: the visitor's newest rating (or that they
+  cleared it), replaced only by a newer one, so the rating widget reads one item;
+- ``#eid#<visitor>`` / event id: the sort key of the visitor's event with that
+  id, written first and only if absent, so a client's retry (same id, a new
+  server time, so a new sort key) is stored once.
 """
 
+import json
 import logging
 import threading
 from collections import Counter
@@ -24,7 +28,14 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from events.records import EVENT_TYPES, Event, format_timestamp, parse_timestamp
+from events.records import (
+    EVENT_TYPES,
+    RATING_TYPES,
+    Event,
+    format_timestamp,
+    parse_timestamp,
+    well_formed_ids,
+)
 from events.stores.base import (
     ClickLogStore,
     StoreUnavailable,
@@ -40,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 COUNT_BUCKET = timedelta(minutes=10)
 COUNTS_PREFIX, VOTE_PREFIX, POPULAR_PREFIX, RATING_PREFIX = "#counts#", "#vote#", "#popular#", "#rating#"
+EVENT_ID_PREFIX = "#eid#"
 TTL_ATTRIBUTE = "expires_at"
 
 
@@ -146,19 +158,38 @@ class DynamoDbClickLogStore(ClickLogStore):
         )
         for (bucket, movie_id), count in new_votes.items():
             self._add("vote(s)", POPULAR_PREFIX + format_timestamp(bucket), str(movie_id), count)
-        list(self._pool.map(self._remember_rating, [event for event in events if event.event_type == "rating"]))
+        list(self._pool.map(self._remember_rating, [event for event in events if event.event_type in RATING_TYPES]))
 
     def _put_event(self, event):
+        """True when ``event`` is stored now. The id marker goes first: when it
+        is there already with another sort key, the visitor's event of that id
+        was accepted before (a client retry) and this copy is dropped; with the
+        same sort key this is a redelivery, and the event item is put (only if
+        absent) in case the first try stopped between the two writes."""
+        marker = {**key(EVENT_ID_PREFIX + event.visitor_key, event.event_id), "sort_key": {"S": event.sort_key}}
+        if not self._put_if_absent(marker):
+            found = self._request(
+                "read",
+                "get_item",
+                Key=key(EVENT_ID_PREFIX + event.visitor_key, event.event_id),
+                ConsistentRead=True,
+                ProjectionExpression="sort_key",
+            ).get("Item")
+            if found and found["sort_key"]["S"] != event.sort_key:
+                return False
         item = {
             **key(event.visitor_key, event.sort_key),
             "event_id": {"S": event.event_id},
             "event_type": {"S": event.event_type},
-            "movie_id": {"N": str(event.movie_id)},
             "ts": {"S": format_timestamp(event.timestamp)},
             "stored_at": {"S": format_timestamp(datetime.now(UTC))},
         }
+        if event.movie_id is not None:
+            item["movie_id"] = {"N": str(event.movie_id)}
         if event.rating is not None:
             item["rating"] = {"N": str(event.rating)}
+        if event.details:
+            item["details"] = {"S": json.dumps(event.details, separators=(",", ":"))}
         return self._put_if_absent(item)
 
     def _put_vote(self, vote):
@@ -172,22 +203,30 @@ class DynamoDbClickLogStore(ClickLogStore):
         )
 
     def _remember_rating(self, event):
-        """Keep ``event`` as the visitor's rating of its movie unless a newer one is kept."""
+        """Keep ``event`` (a rating or rating_cleared) as the visitor's rating
+        of its movie unless a newer one is kept."""
         from botocore.exceptions import ClientError
 
+        values = {
+            ":id": {"S": event.event_id},
+            ":ts": {"S": format_timestamp(event.timestamp)},
+            ":type": {"S": event.event_type},
+            ":sort_key": {"S": event.sort_key},
+        }
+        update = "SET event_id = :id, ts = :ts, event_type = :type, sort_key = :sort_key"
+        if event.rating is None:
+            update += " REMOVE rating"
+        else:
+            update += ", rating = :rating"
+            values[":rating"] = {"N": str(event.rating)}
         try:
             self._request(
                 "write",
                 "update_item",
                 Key=key(RATING_PREFIX + event.visitor_key, str(event.movie_id)),
-                UpdateExpression="SET event_id = :id, ts = :ts, rating = :rating, sort_key = :sort_key",
+                UpdateExpression=update,
                 ConditionExpression="attribute_not_exists(sort_key) OR sort_key < :sort_key",
-                ExpressionAttributeValues={
-                    ":id": {"S": event.event_id},
-                    ":ts": {"S": format_timestamp(event.timestamp)},
-                    ":rating": {"N": str(event.rating)},
-                    ":sort_key": {"S": event.sort_key},
-                },
+                ExpressionAttributeValues=values,
             )
         except ClientError:
             pass  # a newer rating (or this one) is kept already
@@ -227,16 +266,17 @@ class DynamoDbClickLogStore(ClickLogStore):
 
     def latest_rating(self, visitor_keys, movie_id):
         keys = [key(RATING_PREFIX + visitor_key, str(movie_id)) for visitor_key in dict.fromkeys(visitor_keys)]
-        items = self._batch_get(keys, "pk, sk, event_id, ts, rating, sort_key")
+        items = self._batch_get(keys, "pk, sk, event_id, ts, rating, sort_key, event_type")
         if not items:
             return None
         item = max(items, key=lambda found: found["sort_key"]["S"])
+        rating = item.get("rating")
         return Event(
             event_id=item["event_id"]["S"],
             visitor_key=item["pk"]["S"].removeprefix(RATING_PREFIX),
-            event_type="rating",
+            event_type=item.get("event_type", {"S": "rating"})["S"],
             movie_id=movie_id,
-            rating=float(Decimal(item["rating"]["N"])),
+            rating=float(Decimal(rating["N"])) if rating else None,
             timestamp=parse_timestamp(item["ts"]["S"]),
         )
 
@@ -266,7 +306,7 @@ class DynamoDbClickLogStore(ClickLogStore):
                 if "LastEvaluatedKey" not in page:
                     break
                 request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return dict(counts)
+        return {movie_id: n for movie_id, n in counts.items() if n > 0}
 
     def event_counts(self, windows, now):
         """From the bucket counters: whole buckets, so a window may start up to
@@ -285,6 +325,72 @@ class DynamoDbClickLogStore(ClickLogStore):
                 if item["pk"]["S"] >= first:  # bucket keys sort like their times
                     counts[label][item["sk"]["S"]] += int(item["n"]["N"])
         return counts
+
+    # --- deleting ---
+
+    def delete_visitor_events(self, visitor_key, event_ids=None):
+        """See ClickLogStore. The visitor's partition is read once (their
+        events, filtered to ``event_ids``), each event item deleted with its id
+        marker, and the counters, votes and kept ratings adjusted."""
+        if event_ids is not None:
+            event_ids = set(well_formed_ids(event_ids))
+            if not event_ids:
+                return 0
+        doomed = [
+            event for event in self._whole_partition(visitor_key) if event_ids is None or event.event_id in event_ids
+        ]
+        gone = self._pool.map(self._delete_event, doomed)
+        deleted = [event for event, removed in zip(doomed, gone, strict=True) if removed]
+        for (bucket, event_type), count in Counter(
+            (count_bucket(event.timestamp), event.event_type) for event in deleted
+        ).items():
+            self._add(f"{event_type} event(s) deleted", bucket, event_type, -count)
+        remaining = [] if event_ids is None else self._whole_partition(visitor_key)
+        backed = set(votes(remaining))
+        for vote in votes(deleted):
+            if vote not in backed and self._delete_vote(vote):
+                bucket, movie_id, _ = vote
+                self._add("vote(s) withdrawn", POPULAR_PREFIX + format_timestamp(bucket), str(movie_id), -1)
+        self._refresh_ratings(visitor_key, deleted, remaining)
+        return len(deleted)
+
+    def _whole_partition(self, visitor_key):
+        request = {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": visitor_key}}}
+        events = []
+        while True:
+            page = self._request("read", "query", **request)
+            events += [_event_from_item(item) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return events
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _delete_event(self, event):
+        """True when this call removed the event item (its id marker goes too)."""
+        answer = self._request(
+            "write", "delete_item", Key=key(event.visitor_key, event.sort_key), ReturnValues="ALL_OLD"
+        )
+        self._request("write", "delete_item", Key=key(EVENT_ID_PREFIX + event.visitor_key, event.event_id))
+        return "Attributes" in answer
+
+    def _delete_vote(self, vote):
+        bucket, movie_id, visitor_key = vote
+        answer = self._request(
+            "write",
+            "delete_item",
+            Key=key(VOTE_PREFIX + visitor_key, f"{format_timestamp(bucket)}#{movie_id}"),
+            ReturnValues="ALL_OLD",
+        )
+        return "Attributes" in answer
+
+    def _refresh_ratings(self, visitor_key, deleted, remaining):
+        """The kept rating of every movie whose rating events were deleted: the
+        newest remaining one, or none."""
+        movies = {event.movie_id for event in deleted if event.event_type in RATING_TYPES}
+        for movie_id in movies:
+            self._request("write", "delete_item", Key=key(RATING_PREFIX + visitor_key, str(movie_id)))
+            left = [event for event in remaining if event.event_type in RATING_TYPES and event.movie_id == movie_id]
+            if left:
+                self._remember_rating(max(left, key=lambda event: event.sort_key))
 
     # --- the table ---
 
@@ -319,14 +425,15 @@ class DynamoDbClickLogStore(ClickLogStore):
 
 
 def _event_from_item(item):
-    rating = item.get("rating")
+    rating, movie_id, details = item.get("rating"), item.get("movie_id"), item.get("details")
     return Event(
         event_id=item["event_id"]["S"],
         visitor_key=item["pk"]["S"],
         event_type=item["event_type"]["S"],
-        movie_id=int(item["movie_id"]["N"]),
+        movie_id=int(movie_id["N"]) if movie_id else None,
         rating=float(Decimal(rating["N"])) if rating else None,
         timestamp=parse_timestamp(item["ts"]["S"]),
+        details=json.loads(details["S"]) if details else {},
     )
 
 

@@ -14,7 +14,8 @@ from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 
 from events.models import ClickEvent, PopularityCount, PopularityVote
-from events.rows import insert_events, insert_ignoring_sql, newest_events, writer
+from events.records import RATING_TYPES, VOTING_TYPES
+from events.rows import events_from, insert_events, insert_ignoring_sql, newest_events, visitor_rows, writer
 from events.stores.base import (
     ClickLogStore,
     bucket_start,
@@ -73,12 +74,41 @@ class SqlClickLogStore(ClickLogStore):
         return newest_events(ClickEvent, visitor_keys, limit, event_types, since)
 
     def latest_rating(self, visitor_keys, movie_id):
-        found = newest_events(ClickEvent, visitor_keys, 1, ("rating",), movie_id=movie_id)
+        found = newest_events(ClickEvent, visitor_keys, 1, RATING_TYPES, movie_id=movie_id)
         return found[0] if found else None
+
+    def delete_visitor_events(self, visitor_key, event_ids=None):
+        """See ClickLogStore: one transaction deletes the rows and withdraws
+        the votes no remaining event of the visitor backs."""
+        rows = visitor_rows(ClickEvent, visitor_key, event_ids)
+        with transaction.atomic():
+            doomed = events_from(rows.select_for_update())
+            if not doomed:
+                return 0
+            deleted, _ = rows.delete()
+            size = popularity_bucket()
+            for bucket, movie_id, _ in votes(doomed):
+                still_backed = ClickEvent.objects.filter(
+                    visitor_key=visitor_key,
+                    movie_id=movie_id,
+                    event_type__in=VOTING_TYPES,
+                    timestamp__gte=bucket,
+                    timestamp__lt=bucket + size,
+                ).exists()
+                if still_backed:
+                    continue
+                vote = PopularityVote.objects.filter(bucket=bucket, movie_id=movie_id, visitor_key=visitor_key)
+                if vote.delete()[0]:
+                    PopularityCount.objects.filter(bucket=bucket, movie_id=movie_id, visitors__gt=0).update(
+                        visitors=F("visitors") - 1
+                    )
+        return deleted
 
     def popular_counts(self, since, now):
         rows = PopularityCount.objects.filter(bucket__gte=bucket_start(since, popularity_bucket()), bucket__lte=now)
-        return {row["movie_id"]: row["n"] for row in rows.values("movie_id").annotate(n=Sum("visitors")).order_by()}
+        summed = rows.values("movie_id").annotate(n=Sum("visitors")).order_by()
+        # A count can be 0 once its visitors deleted their events.
+        return {row["movie_id"]: row["n"] for row in summed if row["n"] > 0}
 
     def event_counts(self, windows, now):
         # One GROUP BY event_type over the widest window, one filtered count per window.

@@ -327,3 +327,25 @@ def test_each_rebuilt_consumer_gets_twice_the_time_to_join(settings):
     consumer._consumer.assignment = lambda: {"partition"}
     consumer._watch_assignment(200.0)
     assert consumer._join_seconds == 5  # a consumer that joined starts over from the setting
+
+
+def test_client_ids_new_types_and_details_travel_through_kafka(kafka_events, movies):
+    import uuid
+
+    browser, stranger = Browser(), Browser()
+    event_id = str(uuid.uuid4())
+    click = {"type": "click", "movie_id": movies[0].pk, "event_id": event_id, "details": {"impression": "i-1"}}
+    for _ in range(2):  # a client retry: the same id twice
+        assert browser.post_events([click]).status_code == 202
+    assert stranger.post_events([click]).status_code == 202  # another visitor, the same id
+    shown = {"experiment": 2, "surface": "top_picks", "shown": [m.pk for m in movies], "credits": ["a", "b"]}
+    browser.post_events([{"type": "impression", "details": shown}, {"type": "like", "movie_id": movies[1].pk}])
+    get_producer().flush()
+    consume_until(stored(4))
+    key = browser.visitor_key()
+    assert ClickEvent.objects.filter(visitor_key=key).count() == 3
+    assert ClickEvent.objects.filter(visitor_key=stranger.visitor_key(), event_id=event_id).count() == 1
+    history = visitor_history(key, event_types=("click", "like", "impression"))
+    assert [e.event_type for e in history] == ["like", "impression", "click"]
+    assert history[1].details == shown and history[1].movie_id is None
+    assert history[2].details == {"impression": "i-1"} and history[2].event_id == event_id

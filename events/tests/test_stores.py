@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from events.records import new_event
+from events.records import EVENT_TYPES, new_event
 from events.stores import get_store
 from events.stores.sql import SqlClickLogStore
 from tests.services import dynamodb_server, dynamodb_store  # noqa: F401
@@ -94,7 +94,11 @@ def test_event_counts_per_type_for_the_last_hour_and_day(store):
     minutes_ago = {"click": [5, 61, 23 * 60, 25 * 60], "view": [50], "rating": [59]}
     store.write([event("session:count", kind, 1, m, 3.0) for kind, ago in minutes_ago.items() for m in ago])
     counts = store.event_counts({"hour": at(60), "day": at(24 * 60)}, NOW)
-    assert counts == {"hour": {"click": 1, "view": 1, "rating": 1}, "day": {"click": 3, "view": 1, "rating": 1}}
+    zeros = dict.fromkeys(EVENT_TYPES, 0)
+    assert counts == {
+        "hour": {**zeros, "click": 1, "view": 1, "rating": 1},
+        "day": {**zeros, "click": 3, "view": 1, "rating": 1},
+    }
 
 
 @pytest.mark.parametrize(
@@ -110,3 +114,69 @@ def test_an_unknown_store_is_refused_with_a_sentence(settings):
     settings.CLICKLOG_STORE = "events.stores.cassandra"
     with pytest.raises(ImproperlyConfigured, match="CLICKLOG_STORE must name a module with a Store class"):
         get_store()
+
+
+def test_a_client_retry_with_the_same_id_is_stored_once_and_another_visitor_may_reuse_it(store):
+    first = event("session:a", "click", 1, 5)
+    retry = new_event("session:a", "click", 1, now=at(4), event_id=first.event_id)  # accepted again, later
+    stranger = new_event("session:b", "click", 2, now=at(3), event_id=first.event_id)
+    store.write([first])
+    store.write([retry, stranger])
+    assert [(e.event_id, e.timestamp) for e in store.history(["session:a"], 10)] == [(first.event_id, at(5))]
+    assert [e.movie_id for e in store.history(["session:b"], 10)] == [2]
+
+
+def test_new_event_types_details_and_an_impression_without_a_movie(store):
+    shown = {"experiment": 3, "surface": "top_picks", "shown": [4, 5, 6], "credits": ["a", "b", "a"]}
+    store.write(
+        [
+            new_event("session:a", "impression", None, now=at(9), details=shown),
+            event("session:a", "like", 4, 8),
+            event("session:a", "not_interested", 5, 7),
+            new_event("session:a", "click", 6, now=at(6), details={"impression": "x"}),
+        ]
+    )
+    found = store.history(["session:a"], 10)
+    assert [(e.event_type, e.movie_id) for e in found] == [
+        ("click", 6),
+        ("not_interested", 5),
+        ("like", 4),
+        ("impression", None),
+    ]
+    assert found[0].details == {"impression": "x"} and found[3].details == shown and found[1].details == {}
+    # Likes vote for "Popular now"; not_interested and impressions do not.
+    assert store.popular_counts(at(60), NOW) == {4: 1, 6: 1}
+
+
+def test_a_cleared_rating_is_the_latest_until_a_new_rating(store):
+    store.write([event("session:a", "rating", 1, 30, 4.0), event("session:a", "rating_cleared", 1, 20)])
+    latest = store.latest_rating(["session:a"], 1)
+    assert (latest.event_type, latest.rating) == ("rating_cleared", None)
+    store.write([event("session:a", "rating", 1, 10, 2.5)])
+    assert store.latest_rating(["session:a"], 1).rating == 2.5
+
+
+def test_deleting_some_events_of_a_visitor_keeps_the_rest_and_other_visitors(store):
+    click, rating, view = event("session:a", "click", 1, 30), event("session:a", "rating", 2, 20, 4.0), None
+    older_rating = event("session:a", "rating", 2, 25, 1.5)
+    view = event("session:a", "view", 3, 10)
+    twin = new_event("session:b", "click", 1, now=at(30), event_id=click.event_id)  # same id, other visitor
+    store.write([click, older_rating, rating, view, twin])
+    assert store.delete_visitor_events("session:a", [click.event_id, rating.event_id, "not-a-uuid"]) == 2
+    assert [e.event_id for e in store.history(["session:a"], 10)] == [view.event_id, older_rating.event_id]
+    assert [e.event_id for e in store.history(["session:b"], 10)] == [twin.event_id]
+    assert store.latest_rating(["session:a"], 2).rating == 1.5  # falls back to the older rating
+    # session:a's vote for movie 1 is withdrawn; session:b's stays; movie 2 is still backed by the older rating.
+    assert store.popular_counts(at(60), NOW) == {1: 1, 2: 1, 3: 1}
+    assert store.delete_visitor_events("session:a", [click.event_id]) == 0
+
+
+def test_deleting_all_events_of_a_visitor(store):
+    store.write([event("session:a", "click", m, 10 + m) for m in (1, 2)] + [event("session:a", "rating", 3, 5, 5.0)])
+    store.write([event("session:b", "click", 1, 3)])
+    assert store.delete_visitor_events("session:a") == 3
+    assert store.history(["session:a"], 10) == [] and store.latest_rating(["session:a"], 3) is None
+    assert store.popular_counts(at(60), NOW) == {1: 1}
+    assert len(store.history(["session:b"], 10)) == 1
+    assert store.delete_visitor_events("session:a") == 0
+    assert store.delete_visitor_events("session:a", []) == 0

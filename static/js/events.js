@@ -1,6 +1,9 @@
 // Visitor events: poster clicks, detail views and star ratings go to the
 // endpoint named by this script tag's data-endpoint (POST, JSON, CSRF header).
 // fetch(..., {keepalive: true}) lets a click that navigates away still arrive.
+// Each event gets its UUID (event_id) here, and a retry sends the same ids, so
+// a POST that timed out after it was stored is not stored twice.
+// window.MovieEvents.send(events) is the same sender for other scripts.
 (function () {
   "use strict";
 
@@ -15,15 +18,74 @@
     return meta ? meta.getAttribute("content") : "";
   }
 
-  function send(events) {
+  var RETRY_DELAYS_MS = [500, 2000, 5000];
+
+  function newEventId() {
+    if (window.crypto && window.crypto.randomUUID) {
+      return window.crypto.randomUUID();
+    }
+    // Older browsers: a version 4 UUID from getRandomValues.
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    var hex = Array.prototype.map
+      .call(bytes, function (b) {
+        return (b + 0x100).toString(16).slice(1);
+      })
+      .join("");
+    return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
+  }
+
+  function wait(ms) {
+    return new Promise(function (resolve) {
+      setTimeout(resolve, ms);
+    });
+  }
+
+  // Retried after a network failure, a 503 or a 429 (after Retry-After), with
+  // the same body; any other answer is final.
+  function post(body, attempt) {
     return fetch(endpoint, {
       method: "POST",
       keepalive: true,
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-      body: JSON.stringify({ events: events }),
-    });
+      body: body,
+    }).then(
+      function (response) {
+        if ((response.status === 503 || response.status === 429) && attempt < RETRY_DELAYS_MS.length) {
+          var after = parseInt(response.headers.get("Retry-After") || "", 10);
+          var delay = after > 0 ? Math.min(after * 1000, 60000) : RETRY_DELAYS_MS[attempt];
+          return wait(delay).then(function () {
+            return post(body, attempt + 1);
+          });
+        }
+        return response;
+      },
+      function (error) {
+        if (attempt >= RETRY_DELAYS_MS.length) {
+          throw error;
+        }
+        return wait(RETRY_DELAYS_MS[attempt]).then(function () {
+          return post(body, attempt + 1);
+        });
+      }
+    );
   }
+
+  function send(events) {
+    var withIds = events.map(function (event) {
+      var copy = Object.assign({}, event);
+      if (!copy.event_id) {
+        copy.event_id = newEventId();
+      }
+      return copy;
+    });
+    return post(JSON.stringify({ events: withIds }), 0);
+  }
+
+  window.MovieEvents = { send: send, newEventId: newEventId };
 
   function movieId(element) {
     return parseInt(element.getAttribute("data-movie-id"), 10);
