@@ -1,16 +1,12 @@
-import json
-
-from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from events.history import latest_ratings, visitor_history
 from events.visitors import visitor_key
-from movie.catalog import movies_by_ids
-from predictors import serving, surfaces
+from predictors import home_rows, serving
+from predictors.home_rows import primary_model_name
 from predictors.metrics_log import record_impression
-from predictors.models import ModelVersion
 from predictors.names import SERVED_MODELS
 from predictors.popularity import popular_movie_ids
 from predictors.training_status import training_notice
@@ -21,21 +17,20 @@ MAX_K = 50
 HISTORY_SHOWN = 20
 
 
-def _visitor(request):
-    """(history events newest first, movie pks oldest first, {movie pk: rating})."""
-    events = visitor_history(visitor_key(request, create=False))
-    movie_ids = list(dict.fromkeys(event.movie_id for event in reversed(events)))
-    return events, movie_ids, latest_ratings(events)
+class VisitorState:
+    """The requesting visitor's key, events (newest first), weighted history
+    and the movies no list may show them (history and "not interested")."""
 
+    def __init__(self, request):
+        self.key = visitor_key(request, create=False)
+        self.events = visitor_history(self.key)
+        self.history = serving.history_from_events(self.events)
+        self.hidden = home_rows.hidden_movies(self.events)
+        self.exclude = frozenset({pk for pk, _ in self.history} | self.hidden)
 
-def primary_model_name():
-    """The model behind "For you": PRIMARY_MODEL when set, else the active
-    version with the best evaluation NDCG@10, else the first served model."""
-    if settings.PRIMARY_MODEL in SERVED_MODELS:
-        return settings.PRIMARY_MODEL
-    active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE, model_name__in=list(SERVED_MODELS))
-    best = max(active, key=lambda version: version.ndcg_at_10 or 0.0, default=None)
-    return best.model_name if best else next(iter(SERVED_MODELS))
+    def recent_row(self, limit=HISTORY_SHOWN):
+        recent = home_rows.recent_activity(self.events, self.hidden, limit)
+        return home_rows.Row(home_rows.RECENT, "Your history", recent)
 
 
 @require_safe
@@ -51,30 +46,56 @@ def model_page(request, model_name):
 
 
 def _recommendation_page(request, model_name, for_you=False):
-    events, history_ids, ratings = _visitor(request)
-    result = serving.recommend(model_name, serving.history_from_events(events), k=10)
-    record_impression(result, visitor_key(request, create=False))
-    recent = list(dict.fromkeys(event.movie_id for event in events))[:HISTORY_SHOWN]
-    history_movies = movies_by_ids(recent)
-    for movie in history_movies:
-        movie.visitor_rating = ratings.get(movie.pk)
-    # An experiment above predictors may take the For-you list over (predictors/surfaces.py).
-    provider = surfaces.provider_for(surfaces.TOP_PICKS) if for_you else None
-    taken = provider(request, visitor_key(request, create=False), serving.history_from_events(events), 10, ()) if provider else None
+    visitor = VisitorState(request)
+    # "For you" lets an experiment rank its list (predictors.surfaces); a model page is that model's own.
+    row = None
+    if for_you and visitor.history:
+        row = home_rows.top_picks(request, visitor.key, visitor.history, model_name, visitor.exclude)
+    result = row.served if row is not None else None
+    if row is None:
+        row, result = home_rows.model_row(model_name, visitor.history, visitor.exclude)
+    if result is not None:
+        record_impression(result, visitor.key)
+    # Popular now repeats no pick; when popularity stood in for the model, the two are the same list.
+    picked = set(row.movie_ids) if result is None or not result.is_fallback else set()
+    popular = home_rows.Row(home_rows.POPULAR, "Popular now", popular_movie_ids(10, exclude=visitor.exclude | picked))
+    history = visitor.recent_row()
+    home_rows.attach_movies([row, popular, history], latest_ratings(visitor.events))
     context = {
         "model_name": model_name,
         "model_label": SERVED_MODELS[model_name],
         "result": result,
-        "recommended": movies_by_ids(taken.movie_ids if taken else result.movie_ids),
-        "impression_details": json.dumps(taken.details) if taken else "",
-        "popular": movies_by_ids(popular_movie_ids(10, exclude=history_ids)),
-        "history": history_movies,
+        "row": row,
+        "popular": popular.movies,
+        "history": history.movies,
         "other_models": [(name, label) for name, label in SERVED_MODELS.items() if name != model_name],
         "for_you": for_you,
         # Why popularity stands in: the model's training run, queued, running or not served.
-        "training": training_notice(model_name) if result.fallback == serving.Fallback.NOT_TRAINED else None,
+        "training": training_notice(model_name)
+        if result is not None and result.fallback == serving.Fallback.NOT_TRAINED
+        else None,
     }
     return render(request, "predictors/model_page.html", context)
+
+
+@require_safe
+def compare(request):
+    """The four models' lists for the same visitor, side by side."""
+    visitor = VisitorState(request)
+    columns = []
+    for model_name in SERVED_MODELS:
+        row, result = home_rows.model_row(model_name, visitor.history, visitor.exclude)
+        row.title = SERVED_MODELS[model_name]
+        columns.append({"model_name": model_name, "row": row, "result": result})
+    home_rows.attach_movies([column["row"] for column in columns], latest_ratings(visitor.events))
+    return render(request, "predictors/compare.html", {"columns": columns, "has_history": bool(visitor.history)})
+
+
+@require_safe
+def home_rows_fragment(request):
+    """The home page's personal rows alone (HTML), for a page script that
+    shows them without a reload (onboarding's picks)."""
+    return render(request, "predictors/_home_rows.html", {"rows": home_rows.home_rows_for(request)})
 
 
 @require_safe
@@ -86,10 +107,10 @@ def recommendations_api(request):
     k = whole_number(raw_k, max_digits=3)
     if k is None or not 1 <= k <= MAX_K:
         return json_error(400, f"k must be a whole number from 1 to {MAX_K}.")
-    events, history_ids, _ = _visitor(request)
-    result = serving.recommend(model_name, serving.history_from_events(events), k=k)
-    record_impression(result, visitor_key(request, create=False))
-    movies = movies_by_ids(result.movie_ids)
+    visitor = VisitorState(request)
+    row, result = home_rows.model_row(model_name, visitor.history, visitor.exclude, k=k)
+    record_impression(result, visitor.key)
+    home_rows.attach_movies([row])
     # The popular list that stands in for a model carries no scores.
     scores = dict(zip(result.movie_ids, result.scores, strict=False))
     return JsonResponse(
@@ -97,7 +118,7 @@ def recommendations_api(request):
             "model": model_name,
             "version": result.version_label,
             "fallback": result.fallback,
-            "history": history_ids,
+            "history": [pk for pk, _ in visitor.history],
             "recommendations": [
                 {
                     "movie_id": movie.pk,
@@ -105,8 +126,10 @@ def recommendations_api(request):
                     "year": movie.year,
                     "url": movie.get_absolute_url(),
                     "score": scores.get(movie.pk),
+                    # The liked history movies that contributed most (predictors.explain).
+                    "because": [named.pk for named in movie.because_movies],
                 }
-                for movie in movies
+                for movie in row.movies
             ],
         }
     )

@@ -1,12 +1,22 @@
-"""{% also_watched movie %}: the "Viewers also watched" section of a movie's page."""
+"""Recommendation pieces that pages of lower apps show:
+
+- {% also_watched movie %}: the "Viewers also watched" section of a movie's page;
+- {% personal_rows as rows %}: the home page's rows for the visitor (predictors.home_rows);
+- {% not_interested_control movie %}: the "Not interested" button of a movie's page;
+- {% onboarding_available as flag %}: whether the onboarding tag library is installed;
+- ``value|as_json``: a value as JSON text, for a data- attribute (autoescaped there).
+"""
+
+import json
 
 from django import template
 
-from predictors import related
+from predictors import home_rows, related
 
 register = template.Library()
 
 ALSO_WATCHED_COUNT = 6
+ONBOARDING_LIBRARY = "onboarding"  # predictors/templatetags/onboarding.py, {% onboarding_panel %}
 
 
 @register.inclusion_tag("predictors/_also_watched.html")
@@ -15,3 +25,26 @@ def also_watched(movie):
     found = related.also_watched(movie.pk, ALSO_WATCHED_COUNT)
     label, movies = found if found is not None else (None, [])
     return {"watched": movie, "label": label, "movies": movies}
+
+
+@register.simple_tag(takes_context=True)
+def personal_rows(context):
+    """The visitor's personal rows; empty without a history."""
+    return home_rows.home_rows_for(context["request"])
+
+
+@register.inclusion_tag("predictors/_not_interested.html")
+def not_interested_control(movie):
+    return {"movie": movie}
+
+
+@register.simple_tag(takes_context=True)
+def onboarding_available(context):
+    """True once the onboarding library exists, so a page can leave a slot for
+    {% onboarding_panel %} that renders nothing before it does."""
+    return ONBOARDING_LIBRARY in context.template.engine.template_libraries
+
+
+@register.filter
+def as_json(value):
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)

@@ -160,7 +160,7 @@ def test_json_endpoint(trained, visitor):
     assert body["model"] == "neumf" and body["version"] == trained["neumf"].label and body["fallback"] is None
     assert len(body["recommendations"]) == 5
     assert not {r["movie_id"] for r in body["recommendations"]} & set(clicked)
-    assert set(body["recommendations"][0]) == {"movie_id", "title", "year", "url", "score"}
+    assert set(body["recommendations"][0]) == {"movie_id", "title", "year", "url", "score", "because"}
     assert body["history"] == clicked
 
 

@@ -1,0 +1,164 @@
+"""The personal home page: rows from the primary model with their evidence,
+"Popular now" that repeats nothing, "not interested" gone from every list,
+the compare page, and the surface an experiment can take over."""
+
+import json
+import re
+from types import SimpleNamespace
+
+import pytest
+
+from events.records import new_event
+from predictors import home_rows, surfaces
+from predictors.tests.test_recommendation_pages import MODELS, movie_pks, train_version
+from tests.factories import make_catalog
+from tests.services import Browser
+
+pytestmark = pytest.mark.usefixtures("fresh_predictors")
+
+
+@pytest.fixture
+def catalog(db, settings):
+    """Enough movies for four full rows besides a history."""
+    settings.MOVIELENS_DATASET = "test-catalog"
+    return make_catalog("test-catalog", n_movies=60)
+
+
+@pytest.fixture
+def trained(catalog, settings, tmp_path, one_torch_thread):
+    settings.MODEL_STORE_URI = str(tmp_path / "models")
+    settings.PRIMARY_MODEL = "ease"
+    return {name: train_version(name) for name in MODELS}
+
+
+@pytest.fixture
+def visitor(catalog):
+    return Browser()
+
+
+def rows_of(html):
+    """{row kind: [movie ids]} in page order (a kind may repeat: "because-liked")."""
+    rows = []
+    for section in html.split('<section class="home-row"')[1:]:
+        kind = re.search(r'data-row="([^"]+)"', section).group(1)
+        cards = section.split("</ol>", 1)[0]
+        rows.append((kind, [int(pk) for pk in re.findall(r'<li class="movie-card" data-movie-id="(\d+)"', cards)]))
+    return rows
+
+
+def test_a_new_visitor_gets_the_popular_page_as_before(trained, visitor):
+    html = visitor.open("/").content.decode()
+    assert "data-home-rows" not in html and "<h1>Popular movies</h1>" in html
+
+
+def test_a_history_makes_home_personal_and_no_movie_is_in_two_rows(trained, visitor):
+    liked = movie_pks(6)
+    for pk in liked[:3]:
+        visitor.click(pk)
+    visitor.rate(liked[3], 5)
+    html = visitor.open("/").content.decode()
+    rows = rows_of(html)
+    kinds = [kind for kind, _ in rows]
+    assert kinds[0] == "top-picks" and kinds[-2:] == ["popular", "recent"]
+    assert 1 <= kinds.count("because-liked") <= home_rows.BECAUSE_ROWS
+    shown = [pk for _, ids in rows for pk in ids]
+    assert len(shown) == len(set(shown)), "a movie is in two rows"
+    recommended = [pk for kind, ids in rows if kind != "recent" for pk in ids]
+    assert not set(recommended) & set(liked[:4])
+    assert set(dict(rows)["recent"]) == set(liked[:4])
+    # The most recently liked movie names the first "Because you liked" row.
+    assert f'data-anchor="{liked[3]}"' in html
+    # Top picks say why, naming movies of the history.
+    named = {int(pk) for found in re.findall(r'data-because="([\d ]+)"', html) for pk in found.split()}
+    assert named and named <= set(liked[:4])
+    assert "Because you liked" in html and 'data-not-interested data-movie-id="' in html
+
+
+def event(kind, movie_id, rating=None):
+    return new_event("session:test", kind, movie_id, rating)
+
+
+def test_not_interested_hides_a_movie_from_every_row(trained, rf):
+    pks = movie_pks(3)
+    events = [event("click", pks[0]), event("click", pks[1])][::-1]
+    first = home_rows.personal_rows(rf.get("/"), "session:test", events, "ease")
+    target = first[0].movie_ids[0]
+    events = [event("not_interested", target), *events]
+    after = home_rows.personal_rows(rf.get("/"), "session:test", events, "ease")
+    assert all(target not in row.movie_ids for row in after)
+    assert target not in home_rows.recent_activity(events, home_rows.hidden_movies(events))
+
+
+def test_popular_now_repeats_nothing_of_the_personal_rows(trained, rf):
+    events = [event("click", pk) for pk in movie_pks(2)]
+    rows = home_rows.personal_rows(rf.get("/"), "session:test", events, "gmf")
+    popular = next(row for row in rows if row.kind == home_rows.POPULAR)
+    personal = {pk for row in rows if row.kind != home_rows.POPULAR for pk in row.movie_ids}
+    assert popular.movie_ids and not set(popular.movie_ids) & personal
+
+
+def test_an_experiment_provider_ranks_top_picks_and_its_details_reach_the_page(trained, visitor):
+    pks = movie_pks(12)
+    visitor.click(pks[0])
+    seen = {}
+
+    def provider(request, visitor_key, history, k, exclude):
+        seen.update(history=history, exclude=set(exclude))
+        return SimpleNamespace(movie_ids=pks[5:10], because={pks[5]: [pks[0]]}, details={"experiment": "t", "arm": 1})
+
+    surfaces.register_provider(surfaces.TOP_PICKS, provider)
+    try:
+        html = visitor.open("/").content.decode()
+    finally:
+        surfaces.unregister_provider(surfaces.TOP_PICKS)
+    assert seen["history"] == [(pks[0], 1.0)] and pks[0] in seen["exclude"]
+    top_kind, top_ids = rows_of(html)[0]
+    assert top_kind == "top-picks" and top_ids == pks[5:10]
+    details = re.search(r'data-impression-details="([^"]+)"', html).group(1).replace("&quot;", '"')
+    assert json.loads(details) == {"arm": 1, "experiment": "t"}
+
+
+def test_the_api_gives_the_evidence_of_each_pick(trained, visitor):
+    pks = movie_pks(3)
+    for pk in pks:
+        visitor.click(pk)
+    for model_name in MODELS:
+        answer = visitor.client.get("/api/recommendations", {"model": model_name}).json()
+        because = [r["because"] for r in answer["recommendations"]]
+        assert any(because) and all(set(named) <= set(pks) for named in because)
+
+
+def test_the_compare_page_shows_the_four_lists_for_the_same_visitor(trained, visitor):
+    visitor.click(movie_pks(1)[0])
+    html = visitor.open("/compare/").content.decode()
+    for model_name in MODELS:
+        section = html.split(f'data-list="compare-{model_name}"', 1)[1].split("</ol>", 1)[0]
+        assert section.count('<li class="movie-card') == 10
+        assert trained[model_name].label in html
+
+
+def test_not_interested_through_the_endpoint_is_gone_from_every_list_at_once(trained, visitor):
+    pks = movie_pks(3)
+    for pk in pks:
+        visitor.click(pk)
+    top_kind, top_ids = rows_of(visitor.open("/").content.decode())[0]
+    target = top_ids[0]
+    answer = visitor.post_events([{"type": "not_interested", "movie_id": target}])
+    assert answer.status_code == 202
+    home = visitor.open("/").content.decode()
+    assert all(target not in ids for _, ids in rows_of(home))
+    for path in ("/movie/ease", "/movie/gmf", "/compare/", "/for-you/"):
+        assert f'data-movie-id="{target}"' not in visitor.open(path).content.decode(), path
+    api = visitor.client.get("/api/recommendations", {"model": "ngcf", "k": "50"}).json()
+    assert target not in [r["movie_id"] for r in api["recommendations"]]
+
+
+def test_a_later_like_brings_a_hidden_movie_back_to_recent_activity():
+    events = [event("like", 7), event("not_interested", 7), event("click", 8)]  # newest first
+    assert home_rows.hidden_movies(events) == set()
+    assert home_rows.hidden_movies(events[1:]) == {7}
+
+
+def test_the_movie_page_has_a_not_interested_control(trained, visitor):
+    html = visitor.open(f"/movie/{movie_pks(1)[0]}/").content.decode()
+    assert "data-not-interested-control" in html and "js/not_interested.js" in html
