@@ -76,7 +76,9 @@ def fit_models(dataset, split, gmf):
         wanted["gmf"] = ("gmf", {})
     for name, (model_name, overrides) in wanted.items():
         started = time.perf_counter()
-        result = train_and_evaluate(data, model_name, hyperparameters(model_name, stats=stats, **overrides), "full", 0, False)
+        result = train_and_evaluate(
+            data, model_name, hyperparameters(model_name, stats=stats, **overrides), "full", 0, False
+        )
         assert np.array_equal(result.split[1].items, test.items)
         models[name] = (model_scorer(result.model), None)
         log.info("%s fitted in %.0f s", name, time.perf_counter() - started)
@@ -123,7 +125,9 @@ def simulate(rank_a, rank_b, relevant, seed, cap_interleaving, cap_ab, click_mod
     for i in range(cap_interleaving):
         user = visitors[i]
         shown, credits = team_draft(rank_a[user], rank_b[user], K, coins)
-        clicked = CLICK_MODELS[click_model]((uniforms[i, : len(shown)] < EXAMINATION[: len(shown)]) & relevant[user, shown])
+        clicked = CLICK_MODELS[click_model](
+            (uniforms[i, : len(shown)] < EXAMINATION[: len(shown)]) & relevant[user, shown]
+        )
         a = sum(1 for c, side in zip(clicked, credits, strict=True) if c and side == "a")
         b = int(clicked.sum()) - a
         winners[i] = (a > b) - (b > a)
@@ -180,7 +184,9 @@ def run_dataset(name, seeds, cap_interleaving, cap_ab, gmf, click_model, visits)
         a, b = sorted((first, second), key=lambda model: -models[model][1])  # A: the offline winner
         results = []
         for seed in tqdm(range(seeds), desc=f"{name} {label}", leave=False):
-            results.append(simulate(ranked[a], ranked[b], relevant, seed, cap_interleaving, cap_ab, click_model, visit_weights))
+            results.append(
+                simulate(ranked[a], ranked[b], relevant, seed, cap_interleaving, cap_ab, click_model, visit_weights)
+            )
         rows.append(summarise(name, label, a, b, models, results, len(users)))
     return rows
 
@@ -246,7 +252,13 @@ def main():
     rows = []
     for dataset in args.datasets:
         rows += run_dataset(
-            dataset, args.seeds, args.max_interleaved, args.max_impressions, not args.no_gmf, args.click_model, args.visits
+            dataset,
+            args.seeds,
+            args.max_interleaved,
+            args.max_impressions,
+            not args.no_gmf,
+            args.click_model,
+            args.visits,
         )
         text = table(rows, args.max_impressions)
         if args.out:
@@ -254,7 +266,9 @@ def main():
             args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
     print(text)
     met = all(row["interleaving_picks"] >= GOAL_PICKS and row["ratio"] >= GOAL_RATIO for row in rows)
-    print(f"Goal (interleaving picks the winner in >= {GOAL_PICKS}/20 seeds and needs >= {GOAL_RATIO:.0f}x fewer impressions, every pair): {'met' if met else 'NOT met'}.")
+    print(
+        f"Goal (interleaving picks the winner in >= {GOAL_PICKS}/20 seeds and needs >= {GOAL_RATIO:.0f}x fewer impressions, every pair): {'met' if met else 'NOT met'}."
+    )
 
 
 if __name__ == "__main__":

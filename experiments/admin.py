@@ -45,8 +45,18 @@ def percent(value):
 @admin.register(Experiment)
 class ExperimentAdmin(admin.ModelAdmin):
     form = ExperimentForm
-    list_display = ["name", "surface", "arm_a_label", "arm_b_label", "method", "traffic", "status", "started_at",
-                    "stopped_at", "dashboard_link"]
+    list_display = [
+        "name",
+        "surface",
+        "arm_a_label",
+        "arm_b_label",
+        "method",
+        "traffic",
+        "status",
+        "started_at",
+        "stopped_at",
+        "dashboard_link",
+    ]
     list_filter = ["status", "surface", "method"]
     actions = ["stop_selected"]
 
@@ -77,8 +87,12 @@ class ExperimentAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj)
 
     def add_view(self, request, form_url="", extra_context=None):
-        extra_context = {"title": "Start an experiment", "show_save_and_add_another": False,
-                         "show_save_and_continue": False, **(extra_context or {})}
+        extra_context = {
+            "title": "Start an experiment",
+            "show_save_and_add_another": False,
+            "show_save_and_continue": False,
+            **(extra_context or {}),
+        }
         return super().add_view(request, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
@@ -107,8 +121,11 @@ class ExperimentAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("<int:object_id>/dashboard/", wrap(self.dashboard_view), name="experiments_experiment_dashboard"),
-            path("<int:object_id>/stop-and-activate/", wrap(self.stop_and_activate_view),
-                 name="experiments_experiment_stop_and_activate"),
+            path(
+                "<int:object_id>/stop-and-activate/",
+                wrap(self.stop_and_activate_view),
+                name="experiments_experiment_stop_and_activate",
+            ),
             path("<int:object_id>/stop/", wrap(self.stop_view), name="experiments_experiment_stop"),
             *super().get_urls(),
         ]
@@ -122,8 +139,14 @@ class ExperimentAdmin(admin.ModelAdmin):
         experiment = self._experiment(request, object_id)
         summary = results(experiment)
         sides = [
-            {"side": side, "label": experiment.arm_label(side), "shown": summary.shown[side],
-             "clicks": summary.clicks[side], "wins": summary.wins[side], "ctr": percent(summary.click_through(side))}
+            {
+                "side": side,
+                "label": experiment.arm_label(side),
+                "shown": summary.shown[side],
+                "clicks": summary.clicks[side],
+                "wins": summary.wins[side],
+                "ctr": percent(summary.click_through(side)),
+            }
             for side in "ab"
         ]
         context = {
@@ -166,8 +189,13 @@ class ExperimentAdmin(admin.ModelAdmin):
             version = decided_version(experiment, summary)
             doubts = activation_doubts(version)
             if doubts["reasons"] and not confirmed:
-                context = {**self.admin_site.each_context(request), "title": "Activate a version that scores lower?",
-                           "opts": self.model._meta, "experiment": experiment, "doubts": doubts}
+                context = {
+                    **self.admin_site.each_context(request),
+                    "title": "Activate a version that scores lower?",
+                    "opts": self.model._meta,
+                    "experiment": experiment,
+                    "doubts": doubts,
+                }
                 return TemplateResponse(request, "admin/experiments/experiment/activate_confirmation.html", context)
             version = stop_and_activate(experiment, summary, force=confirmed)
         except (ExperimentRuleError, RegistryRuleError) as error:
@@ -175,7 +203,8 @@ class ExperimentAdmin(admin.ModelAdmin):
             return back
         self.log_change(request, experiment, f"Stopped; activated the winner {version.label}.")
         self.message_user(
-            request, f"Stopped {experiment}; {version.label} (arm {summary.winner.upper()}) is the served version.",
+            request,
+            f"Stopped {experiment}; {version.label} (arm {summary.winner.upper()}) is the served version.",
             messages.SUCCESS,
         )
         return back

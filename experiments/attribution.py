@@ -26,11 +26,15 @@ class Impression:
     clicked: set = field(default_factory=set)
 
     def clicks(self, side):
-        return sum(1 for movie_id, credit in zip(self.shown, self.credits, strict=True) if credit == side and movie_id in self.clicked)
+        return sum(
+            1
+            for movie_id, credit in zip(self.shown, self.credits, strict=True)
+            if credit == side and movie_id in self.clicked
+        )
 
     @property
     def winner(self):
-        """"a", "b", or None for a tie."""
+        """ "a", "b", or None for a tie."""
         a, b = self.clicks("a"), self.clicks("b")
         return "a" if a > b else "b" if b > a else None
 

@@ -37,7 +37,7 @@ def in_traffic(experiment_id, visitor_key, share):
 
 
 def ab_side(experiment_id, visitor_key):
-    """"a" or "b", half the visitors each, the same for the whole experiment."""
+    """ "a" or "b", half the visitors each, the same for the whole experiment."""
     return SIDES[stable_fraction("ab", experiment_id, visitor_key) >= 0.5]
 
 

@@ -34,9 +34,11 @@ def _one_arm(side):
 class ExperimentQuerySet(models.QuerySet):
     def running(self, surface):
         """The experiment running on ``surface``, or None."""
-        return self.filter(surface=surface, status=Experiment.Status.RUNNING).select_related(
-            "arm_a_version", "arm_b_version"
-        ).first()
+        return (
+            self.filter(surface=surface, status=Experiment.Status.RUNNING)
+            .select_related("arm_a_version", "arm_b_version")
+            .first()
+        )
 
 
 class Experiment(models.Model):
@@ -52,7 +54,11 @@ class Experiment(models.Model):
     name = models.CharField(max_length=120)
     surface = models.CharField(max_length=32, choices=SURFACES, default=TOP_PICKS)
     arm_a_model = models.CharField(
-        "arm A: model", max_length=16, choices=MODEL_CHOICES, blank=True, help_text="Its active version, whichever it is."
+        "arm A: model",
+        max_length=16,
+        choices=MODEL_CHOICES,
+        blank=True,
+        help_text="Its active version, whichever it is.",
     )
     arm_a_version = models.ForeignKey(
         ModelVersion, verbose_name="arm A: version", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -142,9 +148,7 @@ class Experiment(models.Model):
             raise ExperimentRuleError(f"{self} was stopped; start a new experiment instead.")
         running = self.other_running()
         if running is not None:
-            raise ExperimentRuleError(
-                f"{running} is already running on {self.get_surface_display()}; stop it first."
-            )
+            raise ExperimentRuleError(f"{running} is already running on {self.get_surface_display()}; stop it first.")
         self.status, self.running_flag, self.started_at = self.Status.RUNNING, True, timezone.now()
         try:
             with transaction.atomic():

@@ -18,6 +18,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from experiments import arms
 from experiments.interleaving import ab_side, in_traffic, request_rng, single_side, team_draft
 from experiments.models import Experiment, Participant
+from predictors import explain
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ class SurfaceList:
 
 def signature(details, visitor_key):
     shown = ",".join(str(movie_id) for movie_id in details.get("shown", []))
-    message = f"{details.get('experiment')}|{details.get('surface')}|{visitor_key}|{shown}|{''.join(details.get('credits', []))}"
+    credits = "".join(str(credit) for credit in details.get("credits", []))
+    message = f"{details.get('experiment')}|{details.get('surface')}|{visitor_key}|{shown}|{credits}"
     return salted_hmac(SIGNATURE_SALT, message, algorithm="sha256").hexdigest()[:32]
 
 
@@ -72,9 +74,18 @@ def experiment_list(experiment, visitor_key, history, k, exclude, today):
     if ranking_b is None:
         return None
     rng = request_rng(experiment.pk, visitor_key, today)
-    return team_draft(
-        [m for m in ranking_a if m not in excluded], [m for m in ranking_b if m not in excluded], k, rng
-    )
+    return team_draft([m for m in ranking_a if m not in excluded], [m for m in ranking_b if m not in excluded], k, rng)
+
+
+def because(experiment, history, shown, credits):
+    """Each card's evidence from the side that drafted it, when that side is its model's served version."""
+    found = {}
+    for side in ("a", "b"):
+        model_name, version = experiment.arm(side)
+        if version is None or version.status == version.Status.ACTIVE:
+            drafted = [movie_id for movie_id, credit in zip(shown, credits, strict=True) if credit == side]
+            found.update(explain.because(model_name, history, drafted))
+    return found
 
 
 def provide(surface):
@@ -91,6 +102,6 @@ def provide(surface):
         record_participant(experiment, visitor_key)
         details = {"experiment": experiment.pk, "surface": surface, "shown": shown, "credits": credits}
         details["sig"] = signature(details, visitor_key)
-        return SurfaceList(movie_ids=shown, details=details)
+        return SurfaceList(movie_ids=shown, because=because(experiment, history, shown, credits), details=details)
 
     return provider

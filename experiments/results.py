@@ -36,7 +36,7 @@ class Results:
 
     @property
     def winner(self):
-        """"a" or "b" once the interval excludes zero, else None."""
+        """ "a" or "b" once the interval excludes zero, else None."""
         if not stats.excludes_zero(self.interval):
             return None
         return "a" if self.preference > 0 else "b"
@@ -52,8 +52,10 @@ def stored_impressions(experiment):
         impression
         for impression in found
         if experiment.started_at is None
-        or (impression.timestamp >= experiment.started_at
-            and (experiment.stopped_at is None or impression.timestamp <= experiment.stopped_at))
+        or (
+            impression.timestamp >= experiment.started_at
+            and (experiment.stopped_at is None or impression.timestamp <= experiment.stopped_at)
+        )
     ]
     unique = {impression.event_id: impression for impression in in_window}  # a linked session read twice
     return sorted(unique.values(), key=lambda impression: (impression.timestamp, impression.event_id))
