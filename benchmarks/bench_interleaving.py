@@ -148,7 +148,7 @@ def simulate(rank_a, rank_b, relevant, seed, cap_interleaving, cap_ab, click_mod
     for start in range(0, cap_ab, 100_000):
         end = min(start + 100_000, cap_ab)
         noticed = uniforms[start:end] < click_probability[visitors[start:end]]
-        clicks[start:end] = CLICK_MODELS[click_model](noticed).sum(axis=1)
+        clicks[start:end] = CLICK_MODELS[click_model](noticed).any(axis=1)  # impressions with a click
 
     def ab_interval(n):
         users = visitors[:n]

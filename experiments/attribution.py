@@ -83,6 +83,7 @@ class VisitorTally:
 
     impressions: dict = field(default_factory=lambda: {"a": 0, "b": 0})  # impressions that showed the side
     clicks: dict = field(default_factory=lambda: {"a": 0, "b": 0})  # clicks credited to the side
+    clicked: dict = field(default_factory=lambda: {"a": 0, "b": 0})  # impressions with a click credited to it
     wins: dict = field(default_factory=lambda: {"a": 0, "b": 0})
     ties: int = 0
 
@@ -95,6 +96,7 @@ def tally(impressions):
         for side in impression.sides:
             counts.impressions[side] += 1
             counts.clicks[side] += impression.clicks(side)
+            counts.clicked[side] += impression.clicks(side) > 0
         if impression.winner is None:
             counts.ties += 1
         else:

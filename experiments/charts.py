@@ -26,6 +26,7 @@ def preference_svg(series):
     lower = [f"{x(i):.1f},{y(low):.1f}" for i, (_, _, low, _) in reversed(list(enumerate(series)))]
     line = " ".join(f"{x(i):.1f},{y(point):.1f}" for i, (_, point, _, _) in enumerate(series))
     first, final = series[0][0], series[-1][0]
+    moment_format = "%Y-%m-%d %H:%M" if (final - first).total_seconds() >= 7200 else "%H:%M:%S"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         'aria-labelledby="preference-chart-title" class="preference-chart">',
@@ -44,9 +45,9 @@ def preference_svg(series):
     for value, label in ((1, "+1 A"), (0, "0"), (-1, "-1 B")):
         parts.append(f'<text x="{LEFT - 4}" y="{y(value) + 4:.1f}" text-anchor="end" font-size="11">{label}</text>')
     parts += [
-        f'<text x="{LEFT}" y="{HEIGHT - 14}" font-size="11">{escape(first.strftime("%Y-%m-%d %H:%M"))}</text>',
+        f'<text x="{LEFT}" y="{HEIGHT - 14}" font-size="11">{escape(first.strftime(moment_format))}</text>',
         f'<text x="{LEFT + inner_w}" y="{HEIGHT - 14}" text-anchor="end" font-size="11">'
-        f"{escape(final.strftime('%Y-%m-%d %H:%M'))}</text>",
+        f"{escape(final.strftime(moment_format))}</text>",
         "</svg>",
     ]
     return mark_safe("".join(parts))  # every interpolated text is escaped or a number

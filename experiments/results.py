@@ -15,6 +15,9 @@ from experiments.models import Experiment
 from experiments.provider import signed
 
 EVENT_TYPES = ("impression", "click")
+# Below this many visitors behind a side's numbers, a bootstrap over visitors
+# says little (one visitor gives an interval of zero width): no interval, no winner.
+MIN_VISITORS = 10
 READ_LIMIT = 5000  # events per participant: far more than a visitor makes in an experiment
 SERIES_POINTS = 20
 
@@ -22,7 +25,9 @@ SERIES_POINTS = 20
 @dataclass
 class Results:
     impressions: int = 0
+    min_visitors: int = MIN_VISITORS
     clicks: dict = field(default_factory=lambda: {"a": 0, "b": 0})
+    clicked: dict = field(default_factory=lambda: {"a": 0, "b": 0})  # impressions with a click on the side
     wins: dict = field(default_factory=lambda: {"a": 0, "b": 0})
     ties: int = 0
     shown: dict = field(default_factory=lambda: {"a": 0, "b": 0})  # impressions that showed each side
@@ -32,7 +37,8 @@ class Results:
     series: list = field(default_factory=list)  # (time, preference, low, high), cumulative
 
     def click_through(self, side):
-        return None if not self.shown[side] else self.clicks[side] / self.shown[side]
+        """The share of the impressions showing the side that got a click on it."""
+        return None if not self.shown[side] else self.clicked[side] / self.shown[side]
 
     @property
     def winner(self):
@@ -61,29 +67,36 @@ def stored_impressions(experiment):
     return sorted(unique.values(), key=lambda impression: (impression.timestamp, impression.event_id))
 
 
-def interval(method, tallies, rng):
-    """(preference, (low, high)) from {visitor: VisitorTally}, as the method defines it."""
+def interval(method, tallies, rng, min_visitors=None):
+    """(preference, (low, high) or None) from {visitor: VisitorTally}, as
+    the method defines it; no interval below ``min_visitors`` (per side under A/B)."""
+    min_visitors = MIN_VISITORS if min_visitors is None else min_visitors
     counts = list(tallies.values())
     if method == Experiment.Method.AB:
         by_side = {
-            side: [(c.clicks[side], c.impressions[side]) for c in counts if c.impressions[side]] for side in "ab"
+            side: [(c.clicked[side], c.impressions[side]) for c in counts if c.impressions[side]] for side in "ab"
         }
         if not by_side["a"] or not by_side["b"]:
             return None, None
         (clicks_a, shown_a), (clicks_b, shown_b) = (np.array(by_side[s]).T for s in "ab")
-        return stats.bootstrap_rate_preference(clicks_a, shown_a, clicks_b, shown_b, rng)
-    if not counts:
-        return None, None
-    return stats.bootstrap_preference([c.wins["a"] for c in counts], [c.wins["b"] for c in counts], rng)
+        point, span = stats.bootstrap_rate_preference(clicks_a, shown_a, clicks_b, shown_b, rng)
+        enough = min(len(by_side["a"]), len(by_side["b"])) >= min_visitors
+    else:
+        if not counts:
+            return None, None
+        point, span = stats.bootstrap_preference([c.wins["a"] for c in counts], [c.wins["b"] for c in counts], rng)
+        enough = len(counts) >= min_visitors
+    return point, span if enough else None
 
 
 def results(experiment, impressions=None):
     impressions = stored_impressions(experiment) if impressions is None else impressions
     tallies = tally(impressions)
-    summary = Results(impressions=len(impressions), visitors=len(tallies))
+    summary = Results(impressions=len(impressions), visitors=len(tallies), min_visitors=MIN_VISITORS)
     for counts in tallies.values():
         for side in "ab":
             summary.clicks[side] += counts.clicks[side]
+            summary.clicked[side] += counts.clicked[side]
             summary.wins[side] += counts.wins[side]
             summary.shown[side] += counts.impressions[side]
         summary.ties += counts.ties

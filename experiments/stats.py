@@ -2,7 +2,8 @@
 
 Interleaving: preference = (wins A - wins B) / (wins A + wins B), ties left
 out, from -1 (B always wins) to 1. A/B split: the same scale made of the two
-sides' click-through rates, (CTR A - CTR B) / (CTR A + CTR B).
+sides' click-through rates (impressions with a click per impression),
+(CTR A - CTR B) / (CTR A + CTR B).
 
 The interval the dashboard and the benchmark use is a percentile bootstrap
 over visitors: visitors are drawn with replacement (each with all their

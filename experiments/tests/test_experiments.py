@@ -170,7 +170,8 @@ def visit_and_click(catalog, clicks_on):
     return details
 
 
-def check_counts_from_stored_events(catalog):
+def check_counts_from_stored_events(catalog, monkeypatch):
+    monkeypatch.setattr("experiments.results.MIN_VISITORS", 4)  # each visitor here is a few requests
     experiment = running()
     for side in ["a"] * 6 + ["b"] + [None]:
         visit_and_click(catalog, side)
@@ -184,12 +185,12 @@ def check_counts_from_stored_events(catalog):
     assert summary.click_through("a") == pytest.approx(6 / 8)
 
 
-def test_the_dashboard_counts_come_from_the_sql_store(trained, catalog):
-    check_counts_from_stored_events(catalog)
+def test_the_dashboard_counts_come_from_the_sql_store(trained, catalog, monkeypatch):
+    check_counts_from_stored_events(catalog, monkeypatch)
 
 
-def test_the_dashboard_counts_come_from_the_dynamodb_store(trained, catalog, dynamodb_store):
-    check_counts_from_stored_events(catalog)
+def test_the_dashboard_counts_come_from_the_dynamodb_store(trained, catalog, dynamodb_store, monkeypatch):
+    check_counts_from_stored_events(catalog, monkeypatch)
 
 
 def test_a_forged_impression_is_not_counted(trained, catalog):

@@ -2,7 +2,7 @@ import random
 from datetime import date
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from experiments.interleaving import ab_side, in_traffic, request_rng, single_side, team_draft
@@ -10,6 +10,7 @@ from experiments.interleaving import ab_side, in_traffic, request_rng, single_si
 rankings = st.lists(st.integers(1, 40), min_size=10, max_size=20, unique=True)
 
 
+@settings(deadline=None)  # a machine shared with other work: no per-example time limit
 @given(rankings, rankings, st.integers(0, 2**32), st.integers(1, 10))
 def test_each_side_contributes_equally_within_one_at_every_prefix(ranking_a, ranking_b, seed, k):
     shown, credits = team_draft(ranking_a, ranking_b, k, random.Random(seed))
@@ -18,6 +19,7 @@ def test_each_side_contributes_equally_within_one_at_every_prefix(ranking_a, ran
         assert abs(credits[:end].count("a") - credits[:end].count("b")) <= 1
 
 
+@settings(deadline=None)
 @given(rankings, rankings, st.integers(0, 2**32))
 def test_each_side_drafts_its_best_movie_not_shown_yet(ranking_a, ranking_b, seed):
     shown, credits = team_draft(ranking_a, ranking_b, 10, random.Random(seed))
