@@ -4,10 +4,8 @@ card of the interleaved row, and the dashboard counts the impression and the
 click. Leaves screenshots of the dashboard at desktop and phone sizes in
 screenshots/experiments/."""
 
-import os
 import random
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
@@ -16,7 +14,7 @@ from events.models import ClickEvent
 from experiments.models import Experiment
 from predictors.tests.test_recommendation_pages import train_version
 from tests.dashboard_helpers import store
-from tests.services import REPO_DIR, launch_chromium
+from tests.services import REPO_DIR, live_chromium, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -28,24 +26,12 @@ SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 @pytest.fixture
 def browser(live_server, transactional_db, catalog, store):
     from django.contrib.auth.models import User
-    from playwright.sync_api import sync_playwright
 
     for name in ("ease", "gmf"):
         train_version(name)
     User.objects.create_superuser("operator", "operator@example.com", PASSWORD)
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # ORM reads between browser steps
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
+    with live_chromium() as chromium:
         yield chromium, live_server.url
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-def wait_for(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def test_staff_start_an_experiment_and_the_dashboard_counts_a_visitors_click(browser):
@@ -74,14 +60,14 @@ def test_staff_start_an_experiment_and_the_dashboard_counts_a_visitors_click(bro
     visitor.goto("/for-you/")
     row = visitor.locator("[data-impression-details]")
     expect(row).to_have_attribute("data-impression-id", re.compile(r"^[0-9a-f-]{36}$"))
-    wait_for(lambda: ClickEvent.objects.filter(event_type="impression").exists())
+    wait_until(lambda: ClickEvent.objects.filter(event_type="impression").exists())
     impression = ClickEvent.objects.get(event_type="impression")
     assert impression.details["experiment"] == experiment.pk
     clicked = impression.details["shown"][0]
     side = impression.details["credits"][0]
     row.locator(f'.movie-card[data-movie-id="{clicked}"] a.poster-link').click()
     visitor.wait_for_url(f"**/movie/{clicked}/")
-    wait_for(
+    wait_until(
         lambda: ClickEvent.objects.filter(event_type="click", details__impression=str(impression.event_id)).exists()
     )
 
