@@ -3,9 +3,11 @@
 Visitors: every user of ml-100k and of ml-latest-small with held-out
 ratings, on the random 75/25 split per user of the "full" protocol (seed 0):
 the models are fitted on the 75%, the remaining 25% are the movies the
-visitor would click. Click model: position-based examination, a shown movie
-at rank r (1..10) is looked at with probability 1 / log2(r + 1) and clicked
-when looked at and in the visitor's remaining ratings (never otherwise).
+visitor would click. Click model (--click-model): a shown movie at rank r
+(1..10) is noticed with probability 1 / log2(r + 1); "cascade" (default):
+the visitor reads top-down and clicks the first noticed movie that is in
+their remaining ratings, then leaves (a card click opens the movie's page);
+"examination": every noticed movie in their remaining ratings is clicked.
 
 Pairs (A is the one with the higher offline NDCG@10 on that split):
 - EASE (train_model's lambda) vs popularity;
