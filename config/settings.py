@@ -201,6 +201,24 @@ LOGGING = {
     },
 }
 
+# --- Cache ------------------------------------------------------------------------
+# Rate limits, "Popular now", cached recommendations and read-your-writes live
+# here: Redis through Django's RedisCache when REDIS_URL is set (every process
+# shares it), else each process's memory (the zero-setup default).
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "movie"),
+            # A Redis that is down must slow nothing for long: short socket timeouts.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "movie"}}
+
 # --- Events -----------------------------------------------------------------------
 # Clicks, detail views and ratings (the events app). Without a broker the
 # events are written straight to the click-log store ("inline").
@@ -212,6 +230,16 @@ KAFKA_TOPIC_REPLICATION = env_int("KAFKA_TOPIC_REPLICATION", 1)
 KAFKA_CONSUMER_GROUP = env_str("KAFKA_CONSUMER_GROUP", "clicklog-writer")
 KAFKA_SECURITY_PROTOCOL = env_str("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
 KAFKA_SEND_RETRIES = env_int("KAFKA_SEND_RETRIES", 5)
+# A request waits this long for the broker's acknowledgement of its events;
+# without one they go to the outbox, and for KAFKA_RETRY_SECONDS after a failure
+# requests write the outbox straight away instead of waiting on the broker.
+KAFKA_ACK_TIMEOUT_MS = env_int("KAFKA_ACK_TIMEOUT_MS", 800)
+KAFKA_RETRY_SECONDS = env_int("KAFKA_RETRY_SECONDS", 5)
+KAFKA_LINGER_MS = env_int("KAFKA_LINGER_MS", 1)
+# Write every event to the outbox before sending it, not only the unacknowledged
+# ones: for a broker that can lose acknowledged messages (no durable storage, one
+# replica). Costs two more database writes per event.
+KAFKA_OUTBOX_FIRST = env_bool("KAFKA_OUTBOX_FIRST", False)
 # How long a client waits for the first broker contact before giving up.
 KAFKA_CONNECT_TIMEOUT_MS = env_int("KAFKA_CONNECT_TIMEOUT_MS", 10_000)
 KAFKA_MAX_POLL_INTERVAL_MS = env_int("KAFKA_MAX_POLL_INTERVAL_MS", 300_000)
@@ -233,12 +261,18 @@ DYNAMODB_RETRY_MODE = env_str("DYNAMODB_RETRY_MODE", "standard")
 # Request limits for POST /api/events.
 EVENTS_MAX_BODY_BYTES = env_int("EVENTS_MAX_BODY_BYTES", 16 * 1024)
 EVENTS_MAX_BATCH = env_int("EVENTS_MAX_BATCH", 50)
-# Per visitor, counted in Django's cache (per process with the default
-# LocMemCache; configure a shared CACHES backend to count across workers).
+# Events per visitor and per client address in each window, counted in the
+# cache (shared by every process with REDIS_URL, per process without).
 EVENTS_RATE_LIMIT = env_int("EVENTS_RATE_LIMIT", 600)
+EVENTS_RATE_LIMIT_PER_ADDRESS = env_int("EVENTS_RATE_LIMIT_PER_ADDRESS", 3000)
 EVENTS_RATE_WINDOW_SECONDS = env_int("EVENTS_RATE_WINDOW_SECONDS", 60)
-# Outbox rows still unconfirmed after this long are sent again.
+# Outbox rows sent again and still unconfirmed after this long are sent once more.
 EVENTS_OUTBOX_RESEND_SECONDS = env_int("EVENTS_OUTBOX_RESEND_SECONDS", 30)
+# With Kafka, a visitor's acknowledged events are kept this long in the cache so
+# their pages show them before the consumer has stored them (read-your-writes).
+EVENTS_RECENT_SECONDS = env_int("EVENTS_RECENT_SECONDS", 300)
+# The catalog's movie ids are cached per process for this long (a click is checked against them).
+EVENTS_MOVIE_IDS_SECONDS = env_int("EVENTS_MOVIE_IDS_SECONDS", 300)
 # "Popular now" (predictors/popularity.py): distinct visitors per movie in each
 # bucket, kept up to date by the store as events arrive and summed over the
 # window. The dataset's most rated movie counts as POPULAR_DATASET_VOTES such

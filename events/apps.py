@@ -8,4 +8,4 @@ class EventsConfig(AppConfig):
     def ready(self):
         # Signal receivers: login links a visitor's history to the user, and a
         # changed broker or store setting rebuilds the producer and the store.
-        from events import producers, visitors  # noqa: F401
+        from events import catalog_ids, producers, visitors  # noqa: F401

@@ -27,7 +27,7 @@ from django.db import DatabaseError, connection, transaction
 
 from events import outbox
 from events.heartbeat import record_consumer_heartbeat
-from events.kafka_io import client_options, close_quietly, ensure_topic, new_producer, send_now
+from events.kafka_io import OUTBOX_HEADER, ConfirmedSender, client_options, ensure_topic
 from events.models import DeadLetter
 from events.records import InvalidEvent, from_message
 from events.stores import StoreUnavailable, get_store
@@ -35,6 +35,7 @@ from events.stores import StoreUnavailable, get_store
 logger = logging.getLogger(__name__)
 
 MAX_JOIN_BACKOFF = 8  # a replacement waits at most 8x KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS
+OUTBOX_CHECK_SECONDS = 1.0
 
 
 @dataclass
@@ -82,7 +83,8 @@ class ClickLogConsumer:
         self.stop_requested = threading.Event()
         self.stats = ConsumerStats()
         self._consumer = None
-        self._resend_producer = None
+        self._resender = None
+        self._next_resend = 0.0
         self._unassigned_since = None
         self._join_seconds = settings.KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS  # for the current consumer's join
 
@@ -120,6 +122,7 @@ class ClickLogConsumer:
                 self.process_batch()
                 now = time.monotonic()
                 self._watch_assignment(now)
+                self._resend_when_due(now)
                 if now - last_progress >= self.progress_seconds:
                     self.progress(now - started)
                     last_progress = now
@@ -135,10 +138,10 @@ class ClickLogConsumer:
         if self._consumer is not None:
             self._consumer.close(autocommit=False)
             self._consumer = None
-        if self._resend_producer is not None:
+        if self._resender is not None:
             # Unsent re-sends stay in the outbox: nothing to report beyond a log line.
-            close_quietly(self._resend_producer, timeout=2)
-            self._resend_producer = None
+            self._resender.close()
+            self._resender = None
 
     def _watch_assignment(self, now):
         """Rebuild a consumer that has had no partitions for too long."""
@@ -172,14 +175,18 @@ class ClickLogConsumer:
         messages = [message for batch in records.values() for message in batch]
         if not messages:
             return 0
-        events, dead = [], []
+        events, from_outbox, dead = [], [], []
         for message in messages:
             try:
-                events.append(from_message(message.value))
+                event = from_message(message.value)
             except InvalidEvent as reason:
                 dead.append(_dead_letter(message, str(reason)))
+                continue
+            events.append(event)
+            if any(name == OUTBOX_HEADER for name, _ in message.headers or ()):
+                from_outbox.append(event)
         started = time.monotonic()
-        self._write(events, dead)
+        self._write(events, dead, from_outbox)
         self._commit()
         self._fit_batch_limit(time.monotonic() - started)
         self.stats.batches += 1
@@ -188,15 +195,18 @@ class ClickLogConsumer:
         self.stats.dead_lettered += len(dead)
         return len(messages)
 
-    def _write(self, events, dead):
-        """Write until it succeeds; a store outage pauses the consumer rather than dropping events."""
+    def _write(self, events, dead, from_outbox=()):
+        """Write until it succeeds; a store outage pauses the consumer rather
+        than dropping events. Only events re-sent from the outbox have rows
+        there to delete: the normal path writes the database once per event."""
         delay = 0.2
         while True:
             try:
                 with transaction.atomic():
                     self.store.write(events)
-                    outbox.forget(events)
-                    DeadLetter.objects.bulk_create(dead, ignore_conflicts=True)
+                    outbox.forget(from_outbox)
+                    if dead:
+                        DeadLetter.objects.bulk_create(dead, ignore_conflicts=True)
                 return
             except (StoreUnavailable, DatabaseError) as error:
                 # A locked SQLite file or a MySQL restart is waited out like a DynamoDB outage.
@@ -248,25 +258,42 @@ class ClickLogConsumer:
             logger.warning("Could not read the lag (%s)", error)
         else:
             record_consumer_heartbeat(self.group_id, self.topic, self.stats.lag, self.stats.messages)
-        self.resend_outbox()
         rate = self.stats.messages / elapsed if elapsed else 0.0
         self.report(f"consume_events: {self.stats.summary()}, {rate:.0f} msg/s, outbox {outbox.size()}")
 
-    def resend_outbox(self, limit=1000):
-        """Send again the outbox rows that should have reached the store by now."""
+    def resend_outbox(self, limit=1000, budget_seconds=2.0):
+        """Send again the outbox rows that are due, batch after batch while
+        there are more and the time budget lasts (the backlog sets the pace,
+        not a fixed cap), through the same acknowledged send as the web."""
         from kafka.errors import KafkaError
 
+        if self._resender is None:
+            self._resender = ConfirmedSender(self.topic, timeout=10)
+        send = lambda due: self._resender.send(due, from_outbox=True)  # noqa: E731
+        deadline, resent = time.monotonic() + budget_seconds, 0
         try:
-            if self._resend_producer is None:
-                self._resend_producer = new_producer()
-            resent = outbox.resend_due(lambda due: send_now(self._resend_producer, due, self.topic), limit)
+            while time.monotonic() < deadline and not self.stop_requested.is_set():
+                count = outbox.resend_due(send, limit)
+                resent += count
+                if count < limit:
+                    break
         except KafkaError as error:
             logger.warning("Outbox resend failed (%s); will try again", error)
-            return 0
+        except DatabaseError as error:
+            logger.warning("Outbox not readable (%s); will try again", error)
         if resent:
             self.stats.resent += resent
             logger.info("Re-sent %d outbox event(s) to %s", resent, self.topic)
         return resent
+
+    def _resend_when_due(self, now):
+        """Outbox rows come from sends the broker did not acknowledge, so they
+        are due at once: check every OUTBOX_CHECK_SECONDS, and again straight
+        away while a backlog is being sent."""
+        if now < self._next_resend:
+            return
+        resent = self.resend_outbox()
+        self._next_resend = time.monotonic() + (0 if resent else OUTBOX_CHECK_SECONDS)
 
 
 def _dead_letter(message, reason):

@@ -1,10 +1,11 @@
 """A visitor's events as the pages read them: what the click-log store holds
-plus what the visitor produced that is still in the outbox (read-your-writes).
+plus what the visitor produced that may not be stored yet, from the outbox
+and the cache of acknowledged events (read-your-writes).
 """
 
 import logging
 
-from events import outbox
+from events import outbox, recent
 from events.records import EVENT_TYPES, RATING_TYPES
 from events.stores import StoreUnavailable, get_store
 from events.visitors import linked_keys
@@ -35,9 +36,9 @@ def visitor_history(key, limit=HISTORY_LIMIT, event_types=None):
     except StoreUnavailable as error:
         logger.warning("History read without the store (%s)", error)
         stored = []
-    merged = {event.event_id: event for event in stored}
-    for event in outbox.pending(keys, limit, event_types):
-        merged.setdefault(event.event_id, event)
+    merged = {(event.visitor_key, event.event_id): event for event in stored}
+    for event in [*outbox.pending(keys, limit, event_types), *recent.pending(keys, event_types)]:
+        merged.setdefault((event.visitor_key, event.event_id), event)
     return newest_first(merged.values())[:limit]
 
 
@@ -67,7 +68,7 @@ def visitor_rating(key, movie_id):
     if not key:
         return None
     keys = linked_keys(key)
-    found = outbox.pending(keys, 1, RATING_TYPES, movie_id=movie_id)
+    found = outbox.pending(keys, 1, RATING_TYPES, movie_id=movie_id) + recent.pending(keys, RATING_TYPES, movie_id)
     try:
         stored = get_store().latest_rating(keys, movie_id)
     except StoreUnavailable as error:

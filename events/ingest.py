@@ -9,6 +9,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+from events import catalog_ids
 from events.producers import get_producer
 from events.records import (
     InvalidEvent,
@@ -19,7 +20,6 @@ from events.records import (
     check_rating,
     new_event,
 )
-from movie.models import Movie
 
 REQUEST_FIELDS = {"type", "movie_id", "rating", "event_id", "details"}
 
@@ -73,11 +73,9 @@ def parse_events(body):
     if len(ids) != len(set(ids)):
         raise InvalidEvent("each event_id may appear once per request.")
     wanted = {fields["movie_id"] for fields in parsed if fields["movie_id"] is not None}
-    known = set(
-        Movie.objects.filter(dataset__name=settings.MOVIELENS_DATASET, pk__in=wanted).values_list("pk", flat=True)
-    )
-    if wanted - known:
-        raise InvalidEvent(f"unknown movie_id: {', '.join(map(str, sorted(wanted - known)))}.")
+    unknown = wanted - catalog_ids.known(wanted)
+    if unknown:
+        raise InvalidEvent(f"unknown movie_id: {', '.join(map(str, sorted(unknown)))}.")
     return parsed
 
 

@@ -3,7 +3,6 @@ outbox drain. Every client is created on first use, never at import time.
 """
 
 import logging
-import queue
 import threading
 import time
 
@@ -23,25 +22,29 @@ def client_options():
     }
 
 
-def new_producer(max_block_ms=5000):
+def new_producer(max_block_ms=5000, bootstrap_timeout_ms=None):
+    """kafka-python's idempotent producer (acks=all): its own retries after a
+    lost acknowledgement do not put an event on the topic twice. The tansu
+    broker supports it (InitProducerId); a broker that forgot its producer ids
+    (a restart that lost data) makes it fail for good, and ConfirmedSender
+    then replaces it."""
     from kafka import KafkaProducer
 
+    options = client_options()
+    if bootstrap_timeout_ms is not None:
+        options["bootstrap_timeout_ms"] = bootstrap_timeout_ms
     return KafkaProducer(
         acks="all",
         retries=settings.KAFKA_SEND_RETRIES,
-        retry_backoff_ms=200,
+        retry_backoff_ms=100,
         request_timeout_ms=5000,
         delivery_timeout_ms=15000,
         max_block_ms=max_block_ms,
-        linger_ms=5,
-        # One request in flight per partition keeps a visitor's events in order across retries.
-        max_in_flight_requests_per_connection=1,
-        # Not idempotent: the store already drops a second copy by event id, and
-        # an idempotent producer turns a broker that forgot its producer ids (a
-        # restart that lost data) into a fatal "InitProducerId UnknownError"
-        # that fails every later send of that producer.
-        enable_idempotence=False,
-        **client_options(),
+        linger_ms=settings.KAFKA_LINGER_MS,
+        enable_idempotence=True,
+        # With idempotence up to 5 requests in flight keep a partition's order.
+        max_in_flight_requests_per_connection=5,
+        **options,
     )
 
 
@@ -79,110 +82,91 @@ def close_quietly(producer, timeout):
             sender.force_close()
 
 
-def send_now(producer, events, topic=None, timeout=10):
-    """Send and wait for the broker's acknowledgement of every event."""
+OUTBOX_HEADER = "outbox"
+
+
+def send_now(producer, events, topic=None, timeout=10, from_outbox=False):
+    """Send and wait for the broker's acknowledgement of every event; raises
+    KafkaError (KafkaTimeoutError after ``timeout`` s) when one is not
+    acknowledged. Messages re-sent from the outbox carry the "outbox" header,
+    so the consumer deletes outbox rows only for them."""
     topic = topic or settings.KAFKA_TOPIC
+    headers = [(OUTBOX_HEADER, b"1")] if from_outbox else None
+    deadline = time.monotonic() + timeout
     futures = []
     for event in events:
         key, value = to_message(event)
-        futures.append(producer.send(topic, key=key, value=value))
-    producer.flush(timeout=timeout)
+        futures.append(producer.send(topic, key=key, value=value, headers=headers))
     for future in futures:
-        future.get(timeout=timeout)
+        future.get(timeout=max(0.001, deadline - time.monotonic()))
 
 
-class BackgroundPublisher:
-    """Hands events to Kafka from a thread of its own.
+class ConfirmedSender:
+    """The one path by which events reach the topic, for the web request and
+    for the outbox resend: one idempotent producer per process, each send
+    waiting for the broker's acknowledgement (or failing within ``timeout``).
 
-    The web request only puts events on an in-memory queue (after they are in
-    the outbox), so a broker that is down or slow never slows a page. When the
-    broker cannot be reached the queued events are dropped here; their outbox
-    rows are sent again by the consumer or ``drain_outbox``.
+    After a failure the sender reports ``recently_failed`` for
+    KAFKA_RETRY_SECONDS, so a request does not wait on a broker known to be
+    down (its events go to the outbox at once), and a producer that failed
+    with a non-retriable error is replaced before the next send.
     """
 
-    def __init__(self, topic, queue_size=10000):
-        self.topic = topic
-        self._queue = queue.Queue(maxsize=queue_size)
+    def __init__(self, topic=None, timeout=None):
+        self.topic = topic or settings.KAFKA_TOPIC
+        self.timeout = timeout if timeout is not None else settings.KAFKA_ACK_TIMEOUT_MS / 1000
         self._producer = None
-        self._failed_producer = None
-        self._retry_at = 0.0
-        self._thread = None
         self._lock = threading.Lock()
-        self._closed = False
+        self._failed_at = None
+        self.failures = 0
 
-    def submit(self, events):
-        self._start()
-        for event in events:
-            try:
-                self._queue.put_nowait(event)
-            except queue.Full:
-                logger.warning("Kafka hand-over queue full; the event waits in the outbox")
-                return
+    def recently_failed(self):
+        failed_at = self._failed_at
+        return failed_at is not None and time.monotonic() - failed_at < settings.KAFKA_RETRY_SECONDS
 
-    def _start(self):
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="kafka-publisher", daemon=True)
-                self._thread.start()
+    def send(self, events, from_outbox=False, timeout=None):
+        """Every event acknowledged, or KafkaError (nothing is known to be on the topic)."""
+        from kafka.errors import KafkaError
 
-    def _run(self):
-        while not self._closed:
-            try:
-                batch = [self._queue.get(timeout=0.5)]
-            except queue.Empty:
-                continue
-            while len(batch) < 500:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._send(batch)
-            for _ in batch:
-                self._queue.task_done()
-        if self._producer is not None:
-            close_quietly(self._producer, timeout=2)
-
-    def _send(self, batch):
-        producer = self._connected_producer()
-        if producer is None:
-            return  # the outbox keeps them
+        producer = self._connected()
         try:
-            for event in batch:
-                key, value = to_message(event)
-                producer.send(self.topic, key=key, value=value).add_errback(self._send_failed, producer)
-        except Exception as error:  # broker gone mid-batch; the outbox keeps them
-            self._send_failed(producer, error)
+            send_now(producer, events, self.topic, timeout or self.timeout, from_outbox=from_outbox)
+        except KafkaError as error:
+            self._failed(producer, error)
+            raise
+        except Exception as error:  # a closed producer raises plain errors; report it like Kafka's
+            self._failed(producer, error)
+            raise KafkaError(str(error)) from error
+        self._failed_at = None
 
-    def _send_failed(self, producer, error):
-        """A send that failed for good: the event waits in the outbox. A
-        non-retriable error may have left the producer unusable (a fatal
-        state fails every later send), so the next batch gets a new one."""
-        logger.warning("Kafka did not take an event (%s); it waits in the outbox", error)
+    def _connected(self):
+        from kafka.errors import KafkaError
+
+        with self._lock:
+            if self._producer is None:
+                timeout_ms = int(self.timeout * 1000)
+                try:
+                    self._producer = new_producer(max_block_ms=timeout_ms, bootstrap_timeout_ms=timeout_ms)
+                except Exception as error:
+                    self._failed_at = time.monotonic()
+                    self.failures += 1
+                    if isinstance(error, KafkaError):
+                        raise
+                    raise KafkaError(str(error)) from error
+            return self._producer
+
+    def _failed(self, producer, error):
+        self._failed_at = time.monotonic()
+        self.failures += 1
+        logger.warning("Kafka did not acknowledge an event (%s); it waits in the outbox", error)
         if not getattr(error, "retriable", False):
-            self._failed_producer = producer
-
-    def _connected_producer(self):
-        if self._producer is not None and self._failed_producer is self._producer:
-            logger.warning("Replacing the Kafka producer after a non-retriable error")
-            close_quietly(self._producer, timeout=0)
-            self._producer = self._failed_producer = None
-        if self._producer is None and time.monotonic() >= self._retry_at:
-            try:
-                self._producer = new_producer()
-            except Exception as error:
-                self._retry_at = time.monotonic() + 5
-                logger.warning("Kafka unreachable (%s); events wait in the outbox", error)
-        return self._producer
-
-    def flush(self, timeout=10):
-        """Wait until the queue is handed over and acknowledged (tests, shutdown)."""
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if self._producer is not None:
-            self._producer.flush(timeout=max(0.1, deadline - time.monotonic()))
+            with self._lock:
+                if self._producer is producer:
+                    self._producer = None
+            close_quietly(producer, timeout=0)
 
     def close(self):
-        self._closed = True
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            close_quietly(producer, timeout=2)

@@ -1,11 +1,12 @@
 """The durable outbox: accepted events not yet known to be in the store.
 
-With Kafka configured, the endpoint writes every event here (one insert, in the
-request's transaction) before handing it to the background producer, and the
-consumer deletes the rows once the store holds the events. What is left in the
-table is therefore exactly what might still be missing from the store: it is
-what read-your-writes adds to a visitor's history, and what is sent again when
-the broker was down, slow, or lost messages.
+With Kafka configured, the endpoint writes an event here only when the broker
+did not acknowledge it in time (events/producers.py), and the consumer deletes
+the rows once the store holds the events (the resent messages say they came
+from the outbox). What is left in the table is therefore what might still be
+missing from the store: it is what read-your-writes adds to a visitor's
+history beside the cache (events/recent.py), and what is sent again. Inline,
+it keeps what a store outage (DynamoDB) did not take, for ``drain_outbox``.
 """
 
 from datetime import timedelta
@@ -19,9 +20,15 @@ from events.models import OutboxEvent
 from events.rows import events_from, insert_events, newest_events, of_events, visitor_rows
 
 
-def save(events):
+def save(events, due_now=False):
+    """Keep ``events`` until the store confirms them. ``due_now``: the broker
+    did not take them, so the next resend picks them up at once instead of
+    after EVENTS_OUTBOX_RESEND_SECONDS."""
+    sent_at = timezone.now()
+    if due_now:
+        sent_at -= timedelta(seconds=settings.EVENTS_OUTBOX_RESEND_SECONDS)
     with transaction.atomic():
-        insert_events(OutboxEvent, events, last_sent_at=timezone.now(), attempts=1)
+        insert_events(OutboxEvent, events, last_sent_at=sent_at, attempts=0 if due_now else 1)
 
 
 def forget(events):

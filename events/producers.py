@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from events import outbox
+from events import outbox, recent
 from events.stores import StoreUnavailable, get_store, reset_store
 
 logger = logging.getLogger(__name__)
@@ -40,22 +40,50 @@ class InlineProducer(EventProducer):
 
 
 class KafkaEventProducer(EventProducer):
-    """Outbox row first (durable, local), then a background hand-over to Kafka."""
+    """Kafka first, the outbox when Kafka does not acknowledge.
+
+    The request waits (at most KAFKA_ACK_TIMEOUT_MS) for the broker to
+    acknowledge its events; acknowledged events are durable on the topic and
+    kept in the cache for read-your-writes, so the normal path writes the
+    database once per event (the consumer's store write). Without an
+    acknowledgement, or for KAFKA_RETRY_SECONDS after a failure, the events go
+    to the outbox, due for resending at once. With KAFKA_OUTBOX_FIRST (a
+    broker that can lose acknowledged messages, such as one without durable
+    storage) every event is written to the outbox first, as before.
+    """
 
     def __init__(self, topic=None):
-        from events.kafka_io import BackgroundPublisher
+        from events.kafka_io import ConfirmedSender
 
-        self.publisher = BackgroundPublisher(topic or settings.KAFKA_TOPIC)
+        self.sender = ConfirmedSender(topic or settings.KAFKA_TOPIC)
 
     def publish(self, events):
-        outbox.save(events)
-        self.publisher.submit(events)
+        from kafka.errors import KafkaError
+
+        if settings.KAFKA_OUTBOX_FIRST:
+            # The broker may lose what it acknowledged: the outbox keeps every
+            # event until the store has it (the message says so to the consumer).
+            outbox.save(events)
+            try:
+                self.sender.send(events, from_outbox=True)
+            except KafkaError:
+                pass  # the resend picks them up
+            return
+        if not self.sender.recently_failed():
+            try:
+                self.sender.send(events)
+            except KafkaError:
+                pass  # logged by the sender; the outbox keeps them
+            else:
+                recent.remember(events)
+                return
+        outbox.save(events, due_now=True)
 
     def flush(self, timeout=10):
-        self.publisher.flush(timeout)
+        """Nothing waits: publish returns once the broker acknowledged (kept for callers and tests)."""
 
     def close(self):
-        self.publisher.close()
+        self.sender.close()
 
 
 _producer = None

@@ -1,7 +1,8 @@
-from django.urls import path
+from django.urls import include, path
 
-from events import views
+from events import activity, views
 
 urlpatterns = [
     path("api/events", views.post_events, name="post_events"),
+    path("activity/", include(activity.urlpatterns)),
 ]

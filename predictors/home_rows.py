@@ -13,16 +13,20 @@ it show, and no recommending row shows a movie of the history (a movie
 marked "not interested" is in it, so it is gone from every row at once).
 """
 
+import dataclasses
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils.functional import cached_property
+from django.utils.html import format_html_join
 
 from events.history import latest_ratings, visitor_history
 from events.visitors import visitor_key
 from movie.catalog import movies_by_ids
 from predictors import explain, serving, surfaces
-from predictors.metrics_log import record_impression
 from predictors.models import ModelVersion
 from predictors.names import SERVED_MODELS
 from predictors.popularity import popular_movie_ids
@@ -41,6 +45,7 @@ HIDDEN_TYPES = ("not_interested",)
 VERDICT_TYPES = ("rating", "like", *HIDDEN_TYPES)  # what the visitor said outright; the newest counts
 
 TOP_PICKS, BECAUSE_LIKED, POPULAR, RECENT = "top-picks", "because-liked", "popular", "recent"
+CHANGING = (POPULAR, RECENT)  # rows computed on every view, never cached
 
 
 @dataclass
@@ -55,6 +60,7 @@ class Row:
     served: serving.Recommendation | None = None  # the model's answer behind the row, for the dashboard
     movies: list = field(default_factory=list)  # Movie objects, set by attach_movies
     anchor_movie: object = None
+    cache_key: tuple | None = None  # set on a row from the rows cache: its HTML may be cached on it too
 
     @property
     def dismissable(self):
@@ -62,14 +68,29 @@ class Row:
         return self.kind != RECENT
 
 
-def primary_model_name():
+def active_versions():
+    """{model name: (version pk, artifact sha256)} of the served models' active
+    versions: one light query, and what a cached row is valid for."""
+    rows = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE, model_name__in=list(SERVED_MODELS))
+    return {name: (pk, sha) for pk, name, sha in rows.values_list("pk", "model_name", "artifact_sha256")}
+
+
+_best_by_versions = {}  # active versions -> the best of them by NDCG@10, decided once per activation
+
+
+def primary_model_name(versions=None):
     """The model behind "Top picks for you": PRIMARY_MODEL when set, else the
     active version with the best evaluation NDCG@10, else the first served model."""
     if settings.PRIMARY_MODEL in SERVED_MODELS:
         return settings.PRIMARY_MODEL
-    active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE, model_name__in=list(SERVED_MODELS))
-    best = max(active, key=lambda version: version.ndcg_at_10 or 0.0, default=None)
-    return best.model_name if best else next(iter(SERVED_MODELS))
+    versions = active_versions() if versions is None else versions
+    key = tuple(sorted(versions.items()))
+    if key not in _best_by_versions:
+        active = ModelVersion.objects.filter(pk__in=[pk for pk, _ in versions.values()])
+        best = max(active, key=lambda version: version.ndcg_at_10 or 0.0, default=None)
+        _best_by_versions.clear()  # only the current activation matters
+        _best_by_versions[key] = best.model_name if best else next(iter(SERVED_MODELS))
+    return _best_by_versions[key]
 
 
 def hidden_movies(events):
@@ -164,15 +185,88 @@ def personal_rows(request, visitor, events, model_name, k=ROW_LENGTH):
     return rows
 
 
+ROWS_CACHE_SIZE = 4096
+_rows_cache = OrderedDict()  # (versions, model, history, hidden, k) -> the personal rows' ids and evidence
+_rows_lock = threading.Lock()
+
+
+def cached_personal_rows(request, visitor, events, k=ROW_LENGTH):
+    """``personal_rows`` for the primary model, its recommending rows cached in
+    this process on (active versions, history, hidden movies): the same
+    history shows the same rows without asking the models again, and any new
+    event or activation is a new key (read-your-writes). "Popular now" and the
+    recent activity are computed on every view (both cheap and changing), and an
+    experiment's provider is asked every time."""
+    versions = active_versions()
+    model_name = primary_model_name(versions)
+    history = serving.history_from_events(events)
+    if surfaces.provider_for(surfaces.TOP_PICKS) is not None or not history:
+        return personal_rows(request, visitor, events, model_name, k)
+    hidden = hidden_movies(events)
+    key = (tuple(sorted(versions.items())), model_name, tuple(history), tuple(sorted(hidden)), k)
+    with _rows_lock:
+        cached = _rows_cache.get(key)
+        if cached is not None:
+            _rows_cache.move_to_end(key)
+    if cached is None:
+        cached = [row for row in personal_rows(request, visitor, events, model_name, k) if row.kind not in CHANGING]
+        with _rows_lock:
+            _rows_cache[key] = cached
+            while len(_rows_cache) > ROWS_CACHE_SIZE:
+                _rows_cache.popitem(last=False)
+    # Copies: attach_movies sets each view's movies on them.
+    rows = [dataclasses.replace(row, cache_key=(key, index)) for index, row in enumerate(cached)]
+    shown = {pk for pk, _ in history} | hidden | {pk for row in rows for pk in row.movie_ids}
+    rows.append(Row(POPULAR, "Popular now", popular_movie_ids(k, exclude=shown)))
+    rows.append(Row(RECENT, "Your recent activity", recent_activity(events, hidden)))
+    return [row for row in rows if row.movie_ids]
+
+
+_html_cache = OrderedDict()  # Row.cache_key -> its rendered HTML
+
+
+def is_rendered(row):
+    """Whether the row's HTML is cached (its movies are then not needed)."""
+    with _rows_lock:
+        return row.cache_key is not None and row.cache_key in _html_cache
+
+
+def rendered_row(row, render):
+    """render(row) -> HTML, kept for a row from the rows cache: a cached row
+    shows the same movies with the same evidence, so the same HTML (cards are
+    most of a warm page's time)."""
+    if row.cache_key is None:
+        return render(row)
+    with _rows_lock:
+        html = _html_cache.get(row.cache_key)
+    if html is None:
+        if row.movie_ids and not row.movies:  # evicted since is_rendered said it was there
+            attach_movies([row])
+        html = render(row)
+        with _rows_lock:
+            _html_cache[row.cache_key] = html
+            while len(_html_cache) > ROWS_CACHE_SIZE * (BECAUSE_ROWS + 1):
+                _html_cache.popitem(last=False)
+    return html
+
+
+def reset_cache():
+    """Forget cached rows (tests, whose databases reuse primary keys)."""
+    with _rows_lock:
+        _rows_cache.clear()
+        _html_cache.clear()
+    _best_by_versions.clear()
+
+
 def home_rows_for(request):
-    """The personal rows of the requesting visitor, movies attached."""
+    """The personal rows of the requesting visitor, movies attached. (No
+    RecommendationImpression per view: an insert and commit would be most of a
+    warm page's time; the page's rows carry what its script reports.)"""
     key = visitor_key(request, create=False)
     events = visitor_history(key)
-    rows = personal_rows(request, key, events, primary_model_name())
-    for row in rows:
-        if row.served is not None:
-            record_impression(row.served, key)
-    return attach_movies(rows, latest_ratings(events))
+    rows = cached_personal_rows(request, key, events)
+    attach_movies([row for row in rows if not is_rendered(row)], latest_ratings(events))
+    return rows
 
 
 def attach_movies(rows, ratings=None):
@@ -201,6 +295,18 @@ class Card:
 
     def __init__(self, movie, because_movies, visitor_rating):
         self.movie, self.because_movies, self.visitor_rating = movie, because_movies, visitor_rating
+
+    @cached_property
+    def because_links(self):
+        """ "<a>Jaws</a> and <a>Alien</a>": built here, as a template loop over
+        the named movies would cost a card about as much as the rest of it."""
+        return format_html_join(
+            " and ", '<a href="{}">{}</a>', ((named.get_absolute_url(), named.title) for named in self.because_movies)
+        )
+
+    @property
+    def because_ids(self):
+        return " ".join(str(named.pk) for named in self.because_movies)
 
     def __getattr__(self, name):
         return getattr(self.movie, name)

@@ -7,10 +7,14 @@ admin's activation reaches every process without a restart. Results are
 cached on (version, history): a reload repeats no fold-in.
 
 A visitor's history is a list of (Movie pk, weight) pairs, oldest first
-(``history_from_events``): a click, a view or a rating above
-FOLD_IN_DISLIKE_AT is a like (+1); a rating at or below it, or a "not
-interested", is a dislike (-1), which fold-in takes as a negative. Every
-movie of the history, liked or not, is kept out of the list.
+(``history_from_events``): a click, a view, a ``like`` (the onboarding
+panel's picks) or a rating above FOLD_IN_DISLIKE_AT is a like (+1); a rating
+at or below it, or a "not interested", is a dislike (-1), which fold-in takes
+as a negative, like a low rating. Every movie of the history, liked or not,
+is kept out of the list (so "not interested" hides a movie everywhere at
+once). A ``rating_cleared`` takes back the movie's earlier ratings;
+impressions are what the site showed, not what the visitor did, and are no
+history.
 
 Anything that goes wrong here ends in the popularity list with a reason the
 page can show; the error itself is logged, never raised into the page.
@@ -34,6 +38,9 @@ log = logging.getLogger(__name__)
 
 CACHE_SIZE = 2048
 DISLIKE_EVENTS = {"not_interested"}
+# What the visitor said about a movie outright; the newest of them decides over any click or view.
+EXPLICIT_EVENTS = {"rating", "like", "not_interested"}
+NOT_HISTORY_EVENTS = {"impression", "rating_cleared"}
 
 
 def dislike_threshold():
@@ -41,18 +48,29 @@ def dislike_threshold():
     return float(getattr(settings, "FOLD_IN_DISLIKE_AT", 2.0))
 
 
+def event_weight(event, threshold):
+    """foldin.LIKE or foldin.DISLIKE for one event that is history."""
+    if event.event_type == "rating":
+        return foldin.DISLIKE if event.rating <= threshold else foldin.LIKE
+    return foldin.DISLIKE if event.event_type in DISLIKE_EVENTS else foldin.LIKE
+
+
 def history_from_events(events):
     """Events newest first (as visitor_history returns them) -> [(movie pk,
-    weight)] oldest first, one per movie: its latest rating decides when it
-    has one (a later click does not undo a low rating), else its latest event."""
-    threshold, verdicts = dislike_threshold(), {}
+    weight)] oldest first, one per movie: its latest rating, like or "not
+    interested" decides when it has one (a later click does not undo a low
+    rating), else its latest click or view. A rating older than the movie's
+    latest ``rating_cleared`` is no longer there."""
+    threshold, verdicts, cleared = dislike_threshold(), {}, set()
     for event in events:  # newest first: the first verdict seen per movie is the latest
-        if event.event_type == "rating":
-            if verdicts.get(event.movie_id, (None, False))[1]:
-                continue  # a newer rating already decided
-            verdicts[event.movie_id] = (foldin.DISLIKE if event.rating <= threshold else foldin.LIKE, True)
-        elif event.movie_id not in verdicts:
-            verdicts[event.movie_id] = (foldin.DISLIKE if event.event_type in DISLIKE_EVENTS else foldin.LIKE, False)
+        movie_id, kind = event.movie_id, event.event_type
+        decided = verdicts.get(movie_id, (None, False))[1]
+        if kind == "rating_cleared" and not decided:
+            cleared.add(movie_id)
+        if kind in NOT_HISTORY_EVENTS or decided or (kind == "rating" and movie_id in cleared):
+            continue
+        if kind in EXPLICIT_EVENTS or movie_id not in verdicts:
+            verdicts[movie_id] = (event_weight(event, threshold), kind in EXPLICIT_EVENTS)
     return [(movie_id, weight) for movie_id, (weight, _) in reversed(verdicts.items())]
 
 

@@ -92,13 +92,6 @@ def compare(request):
 
 
 @require_safe
-def home_rows_fragment(request):
-    """The home page's personal rows alone (HTML), for a page script that
-    shows them without a reload (onboarding's picks)."""
-    return render(request, "predictors/_home_rows.html", {"rows": home_rows.home_rows_for(request)})
-
-
-@require_safe
 def recommendations_api(request):
     model_name = request.GET.get("model", "")
     if model_name not in SERVED_MODELS:

@@ -11,10 +11,11 @@ import time
 import pytest
 from django.core.management import call_command
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
 
 from events.consumer import ClickLogConsumer
 from events.history import visitor_history, visitor_ratings
-from events.kafka_io import BackgroundPublisher, ensure_topic, new_producer, send_now
+from events.kafka_io import ConfirmedSender, ensure_topic, new_producer, send_now
 from events.models import ClickEvent, DeadLetter, OutboxEvent
 from events.producers import get_producer
 from events.records import new_event, to_message
@@ -170,17 +171,23 @@ def topic_event_ids(broker, topic):
         reader.close()
 
 
-def handed_over_after(publisher, movie, in_between):
-    """Ids of events given to ``publisher`` after ``in_between()`` ran (one event goes before it)."""
+def sent_after(sender, movie, in_between):
+    """Ids of events ``sender`` had acknowledged after ``in_between()`` ran (one event goes before it)."""
     try:
-        publisher.submit([new_event("session:abc", "click", movie.pk)])
-        publisher.flush()
+        sender.send([new_event("session:abc", "click", movie.pk)])
         in_between()
         later = [new_event("session:abc", "view", movie.pk) for _ in range(3)]
-        publisher.submit(later)
-        publisher.flush()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                sender.send(later)
+                break
+            except KafkaError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
     finally:
-        publisher.close()
+        sender.close()
     return {event.event_id for event in later}
 
 
@@ -193,18 +200,20 @@ def test_the_web_producer_keeps_publishing_after_a_broker_restart(settings, priv
         private_kafka_broker.start()  # forgets the producer ids an idempotent producer relies on
         ensure_topic()
 
-    later = handed_over_after(BackgroundPublisher(settings.KAFKA_TOPIC), movies[0], restart)
+    later = sent_after(ConfirmedSender(settings.KAFKA_TOPIC, timeout=5), movies[0], restart)
     assert later <= topic_event_ids(private_kafka_broker, settings.KAFKA_TOPIC)
 
 
 def test_a_producer_that_failed_for_good_is_replaced(kafka_events, settings, movies):
     ensure_topic()
-    publisher = BackgroundPublisher(settings.KAFKA_TOPIC)
+    sender = ConfirmedSender(settings.KAFKA_TOPIC, timeout=5)
     # A closed producer refuses every send with a non-retriable error, as one in
-    # kafka-python's fatal state does; the first event is refused (the outbox keeps it).
-    publisher._producer = new_producer()
-    publisher._producer.close()
-    later = handed_over_after(publisher, movies[0], lambda: None)
+    # kafka-python's fatal state does.
+    sender._producer = new_producer()
+    sender._producer.close()
+    with pytest.raises(KafkaError):
+        sender.send([new_event("session:abc", "click", movies[0].pk)])
+    later = sent_after(sender, movies[0], lambda: None)
     assert later <= topic_event_ids(kafka_events, settings.KAFKA_TOPIC)
 
 
@@ -212,7 +221,8 @@ def test_closing_with_resends_stuck_on_a_stopped_broker_does_not_raise(settings,
     configure_kafka(settings, private_kafka_broker)
     ensure_topic()
     consumer = ClickLogConsumer()
-    consumer._resend_producer = producer = new_producer()
+    consumer._resender = ConfirmedSender(settings.KAFKA_TOPIC)
+    consumer._resender._producer = producer = new_producer()
     send_now(producer, [new_event("session:abc", "click", movies[0].pk)])
     private_kafka_broker.stop()
     producer.send(settings.KAFKA_TOPIC, *reversed(to_message(new_event("session:abc", "click", movies[1].pk))))

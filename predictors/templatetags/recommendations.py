@@ -1,7 +1,8 @@
 """Recommendation pieces that pages of lower apps show:
 
 - {% also_watched movie %}: the "Viewers also watched" section of a movie's page;
-- {% personal_rows as rows %}: the home page's rows for the visitor (predictors.home_rows);
+- {% personal_rows as rows %}: the home page's rows for the visitor (predictors.home_rows),
+  each shown by {% home_row row number %};
 - {% not_interested_control movie %}: the "Not interested" button of a movie's page;
 - {% onboarding_available as flag %}: whether the onboarding tag library is installed;
 - ``value|as_json``: a value as JSON text, for a data- attribute (autoescaped there).
@@ -10,12 +11,14 @@
 import json
 
 from django import template
+from django.template.loader import render_to_string
 
 from predictors import home_rows, related
 
 register = template.Library()
 
 ALSO_WATCHED_COUNT = 6
+ROW_TEMPLATE = "predictors/_home_row.html"
 ONBOARDING_LIBRARY = "onboarding"  # predictors/templatetags/onboarding.py, {% onboarding_panel %}
 
 
@@ -31,6 +34,13 @@ def also_watched(movie):
 def personal_rows(context):
     """The visitor's personal rows; empty without a history."""
     return home_rows.home_rows_for(context["request"])
+
+
+@register.simple_tag
+def home_row(row, number):
+    """One row of the home page (predictors/_home_row.html), its HTML reused
+    while the row comes from the rows cache (home_rows.rendered_row)."""
+    return home_rows.rendered_row(row, lambda r: render_to_string(ROW_TEMPLATE, {"row": r, "number": number}))
 
 
 @register.inclusion_tag("predictors/_not_interested.html")

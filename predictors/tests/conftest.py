@@ -16,9 +16,11 @@ def fresh_predictors():
     """Each test's database reuses primary keys: forget what earlier tests loaded."""
     from django.core.cache import cache
 
-    from predictors import serving
+    from predictors import home_rows, serving
 
     serving.reset_predictors()
+    home_rows.reset_cache()
     cache.clear()
     yield
     serving.reset_predictors()
+    home_rows.reset_cache()

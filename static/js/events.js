@@ -125,6 +125,38 @@
     return text ? parseFloat(text) : 0;
   }
 
+  function showClear(widget, shown) {
+    var clear = widget.querySelector("[data-rating-clear]");
+    if (clear) {
+      clear.hidden = !shown;
+    }
+  }
+
+  // "Clear": a rating_cleared event takes the rating back (it no longer counts for recommendations).
+  function clearRating(widget, output) {
+    var previous = widget.getAttribute("data-current");
+    var select = widget.querySelector("[data-rating-select]");
+    widget.setAttribute("data-current", "");
+    paint(widget, 0);
+    output.textContent = "Clearing…";
+    send([{ type: "rating_cleared", movie_id: movieId(widget) }])
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error(String(response.status));
+        }
+        output.textContent = "Not rated yet";
+        showClear(widget, false);
+        if (select) {
+          select.value = "";
+        }
+      })
+      .catch(function () {
+        widget.setAttribute("data-current", previous || "");
+        paint(widget, currentOf(widget));
+        output.textContent = "Could not clear your rating; please try again.";
+      });
+  }
+
   function setUpWidget(widget) {
     var output = widget.querySelector(".rating-value");
     widget.addEventListener("mouseover", function (event) {
@@ -137,6 +169,10 @@
       paint(widget, currentOf(widget));
     });
     widget.addEventListener("click", function (event) {
+      if (event.target.closest("[data-rating-clear]")) {
+        clearRating(widget, output);
+        return;
+      }
       var button = event.target.closest("[data-rating]");
       if (!button) {
         return;
@@ -152,6 +188,7 @@
             throw new Error(String(response.status));
           }
           output.textContent = formatRating(value);
+          showClear(widget, true);
         })
         .catch(function () {
           widget.setAttribute("data-current", previous || "");

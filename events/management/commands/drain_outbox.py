@@ -32,7 +32,8 @@ class Command(BaseCommand):
             if settings.KAFKA_BOOTSTRAP_SERVERS:
                 producer = new_producer()
                 try:
-                    while count := outbox.resend_due(lambda due: send_now(producer, due), sent_before=cutoff):
+                    send = lambda due: send_now(producer, due, from_outbox=True)  # noqa: E731
+                    while count := outbox.resend_due(send, sent_before=cutoff):
                         total += count
                 finally:
                     producer.close(timeout=5)

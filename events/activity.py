@@ -1,0 +1,101 @@
+"""/activity/: "Your activity", the visitor's own events, newest first, with
+a delete button on each and one for all of them.
+
+Logged-in users and anonymous visitors alike: a visitor is whoever their
+session or cookie says (events/visitors.py), and every delete is scoped to
+that visitor's keys (a user's own plus the sessions linked to them), so an
+event id of someone else's deletes nothing. Writes are POSTs, CSRF-checked by
+the middleware like every form. ``events.history.delete_history`` deletes
+from the store and from the outbox (accepted, not yet stored).
+"""
+
+import logging
+import uuid
+
+from django.contrib import messages
+from django.db import DatabaseError
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.views.decorators.http import require_POST, require_safe
+
+from events.history import delete_history, visitor_history
+from events.stores import StoreUnavailable
+from events.visitors import visitor_key
+from movie.models import Movie
+from sitewide.errors import error_response
+
+log = logging.getLogger(__name__)
+
+ACTIVITY_LIMIT = 500
+# What the visitor did; impressions (what the site showed them) are deleted with "all" but not listed.
+LISTED_TYPES = ("click", "view", "rating", "rating_cleared", "like", "not_interested")
+DESCRIPTIONS = {
+    "click": "Opened from a list",
+    "view": "Viewed",
+    "rating": "Rated",
+    "rating_cleared": "Cleared the rating of",
+    "like": "Liked",
+    "not_interested": "Not interested in",
+}
+
+
+def listed_events(key):
+    """The visitor's listed events, newest first: {event, movie (None when no
+    longer in the catalog), description}."""
+    events = visitor_history(key, ACTIVITY_LIMIT, event_types=LISTED_TYPES) if key else []
+    movies = Movie.objects.in_bulk({event.movie_id for event in events})
+    return [
+        {"event": event, "movie": movies.get(event.movie_id), "description": DESCRIPTIONS[event.event_type]}
+        for event in events
+    ]
+
+
+@require_safe
+def activity_page(request):
+    key = visitor_key(request, create=False)
+    return render(request, "events/activity.html", {"entries": listed_events(key)})
+
+
+def _deleted(request, event_ids):
+    key = visitor_key(request, create=False)
+    if key is None:
+        return redirect("activity")
+    try:
+        deleted = delete_history(key, event_ids) > 0
+    except (StoreUnavailable, DatabaseError):
+        log.exception("Activity could not be deleted")
+        return error_response(request, 503, "Try again", "Your activity cannot be deleted right now; please try again.")
+    if event_ids is not None and not deleted:
+        return error_response(
+            request, 404, "Not found", "That event is not in your activity (it may be deleted already)."
+        )
+    messages.success(request, "Deleted the event from your activity." if event_ids else "Deleted all your activity.")
+    return redirect("activity")
+
+
+@require_POST
+def delete_one(request):
+    try:
+        event_id = str(uuid.UUID(request.POST.get("event_id", "")))
+    except ValueError:
+        return error_response(request, 400, "Bad request", "event_id must be the id of one of your events.")
+    return _deleted(request, [event_id])
+
+
+@require_POST
+def delete_all(request):
+    if request.POST.get("confirm") != "all":
+        return error_response(
+            request,
+            400,
+            "Bad request",
+            'To delete all your activity, send confirm=all (the page\'s "Delete all" button does).',
+        )
+    return _deleted(request, None)
+
+
+urlpatterns = [
+    path("", activity_page, name="activity"),
+    path("delete", delete_one, name="activity_delete"),
+    path("delete-all", delete_all, name="activity_delete_all"),
+]

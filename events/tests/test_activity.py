@@ -1,0 +1,97 @@
+"""/activity/: a visitor's own events, newest first, and deleting one or all
+of them: never anyone else's, only by a CSRF-checked POST."""
+
+import pytest
+from django.contrib.auth.models import User
+
+from events.models import ClickEvent, VisitorLink
+from tests.services import Browser
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def movies(catalog):
+    from movie.models import Movie
+
+    return list(Movie.objects.order_by("pk")[:3])
+
+
+def delete(browser, path, data):
+    browser.open("/activity/")
+    return browser.client.post(path, {**data, "csrfmiddlewaretoken": browser.token})
+
+
+def own_ids(browser):
+    return list(ClickEvent.objects.filter(visitor_key=browser.visitor_key()).values_list("event_id", flat=True))
+
+
+def test_the_page_lists_the_visitors_events_newest_first_with_titles(movies):
+    visitor = Browser()
+    visitor.click(movies[0].pk)
+    visitor.rate(movies[1].pk, 4.5)
+    Browser().click(movies[2].pk)  # someone else
+    html = visitor.open("/activity/").content.decode()
+    listed = html.split('data-list="activity"', 1)[1]
+    assert listed.index(movies[1].title) < listed.index(movies[0].title)  # newest first
+    assert "★ 4.5" in listed and "Rated" in listed and "Opened from a list" in listed
+    assert movies[2].title not in listed
+
+
+def test_a_visitor_deletes_one_of_their_events(movies):
+    visitor = Browser()
+    visitor.click(movies[0].pk)
+    visitor.click(movies[1].pk)
+    doomed = ClickEvent.objects.get(movie_id=movies[0].pk).event_id
+    response = delete(visitor, "/activity/delete", {"event_id": str(doomed)})
+    assert response.status_code == 302
+    assert list(ClickEvent.objects.values_list("movie_id", flat=True)) == [movies[1].pk]
+    page = visitor.open("/activity/").content.decode()
+    assert "Deleted the event" in page and movies[0].title not in page.split('data-list="activity"', 1)[1]
+
+
+def test_nobody_deletes_anyone_elses_events(movies):
+    owner, intruder = Browser(), Browser()
+    owner.click(movies[0].pk)
+    intruder.click(movies[1].pk)
+    theirs = ClickEvent.objects.get(movie_id=movies[0].pk).event_id
+    assert delete(intruder, "/activity/delete", {"event_id": str(theirs)}).status_code == 404
+    assert delete(intruder, "/activity/delete-all", {"confirm": "all"}).status_code == 302
+    assert list(ClickEvent.objects.values_list("movie_id", flat=True)) == [movies[0].pk]
+    # A visitor without any id yet deletes nothing either.
+    assert Browser().client.post("/activity/delete-all", {"confirm": "all"}).status_code == 403  # no CSRF token
+    assert ClickEvent.objects.count() == 1
+
+
+def test_delete_all_needs_the_confirmation_and_a_post_with_the_csrf_token(movies):
+    visitor = Browser()
+    visitor.click(movies[0].pk)
+    assert delete(visitor, "/activity/delete-all", {}).status_code == 400
+    assert visitor.client.post("/activity/delete-all", {"confirm": "all"}).status_code == 403  # no token
+    assert visitor.client.get("/activity/delete-all").status_code == 405
+    assert ClickEvent.objects.count() == 1
+    assert delete(visitor, "/activity/delete-all", {"confirm": "all"}).status_code == 302
+    assert ClickEvent.objects.count() == 0
+
+
+def test_an_event_id_that_is_no_uuid_is_a_clear_400(movies):
+    visitor = Browser()
+    visitor.click(movies[0].pk)
+    response = delete(visitor, "/activity/delete", {"event_id": "'; DROP TABLE"})
+    assert response.status_code == 400 and b"event_id must be" in response.content
+    assert ClickEvent.objects.count() == 1
+
+
+def test_a_user_deletes_their_history_from_before_they_logged_in_too(movies, fast_password_hashing):
+    visitor = Browser()
+    visitor.click(movies[0].pk)
+    session_key = visitor.visitor_key()
+    user = User.objects.create_user("ann", password="pw-for-tests-1")
+    VisitorLink.objects.create(session_visitor_key=session_key, user=user)
+    visitor.client.force_login(user)
+    visitor.click(movies[1].pk)
+    Browser().click(movies[2].pk)  # someone else
+    page = visitor.open("/activity/").content.decode()
+    assert movies[0].title in page and movies[1].title in page
+    assert delete(visitor, "/activity/delete-all", {"confirm": "all"}).status_code == 302
+    assert list(ClickEvent.objects.values_list("movie_id", flat=True)) == [movies[2].pk]

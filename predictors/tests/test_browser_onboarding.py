@@ -1,0 +1,191 @@
+"""Journeys in headless chromium against the live server: a new visitor goes
+from an empty history to personal picks through the onboarding panel, and
+deleting their activity empties the personal rows of the home page again.
+
+Each step leaves a screenshot in screenshots/foryou/<journey>-<viewport>/.
+"""
+
+import os
+
+import pytest
+from playwright.sync_api import expect
+
+from events.models import ClickEvent
+from events.tests.test_browser import wait_for
+from movie.models import Movie
+from predictors import onboarding
+from predictors.tests.test_recommendation_pages import train_version
+from tests.factories import make_catalog
+from tests.services import REPO_DIR, launch_chromium
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fresh_predictors")]
+
+SCREENSHOTS = REPO_DIR / "screenshots" / "foryou"
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture
+def site(live_server, transactional_db, settings, tmp_path):
+    settings.MOVIELENS_DATASET = "test-catalog"
+    settings.MODEL_STORE_URI = str(tmp_path / "models")
+    make_catalog("test-catalog", n_movies=40)
+    train_version("ease")
+    onboarding.clear_cache()
+    return live_server
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def page(site, request):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls
+    # the test makes between browser steps are still plain synchronous code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_page(base_url=site.url, viewport=VIEWPORTS[request.param])
+        page.set_default_timeout(15000)
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.viewport_name = request.param
+        yield page
+        browser.close()
+        assert not errors, errors  # no script error (CSP violations included)
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def shoot(page, journey, step):
+    folder = SCREENSHOTS / f"{journey}-{page.viewport_name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{step}.png"), full_page=True)
+
+
+def card_ids(locator):
+    return [int(pk) for pk in locator.evaluate_all("cards => cards.map(c => c.dataset.movieId)")]
+
+
+def pick_three(page):
+    panel = page.locator("[data-onboarding]")
+    picks = panel.locator("[data-pick]")
+    picked = []
+    for index in range(3):
+        button = picks.nth(index)
+        picked.append(int(button.get_attribute("data-movie-id")))
+        button.click()
+        expect(button).to_have_attribute("aria-pressed", "true")
+    return picked
+
+
+def test_onboarding_from_an_empty_history_to_personal_picks(page):
+    page.goto("/")
+    panel = page.locator("[data-onboarding]")
+    expect(panel).to_be_visible()
+    expect(panel.locator("h2").first).to_have_text("Pick a few movies you like")
+    expect(panel.locator("[data-onboarding-results]")).to_be_hidden()
+    shoot(page, "onboarding", "1-first-visit")
+
+    first = panel.locator("[data-pick]").first
+    first.click()
+    expect(panel.locator("[data-onboarding-progress]")).to_have_text("1 of 3 picks")
+    shoot(page, "onboarding", "2-one-pick")
+    # Two more, the second group's "more like this group" among them.
+    panel.locator("[data-onboarding-group]").nth(1).locator("[data-pick-group]").click()
+    picked = [
+        int(pk)
+        for pk in panel.locator('[data-pick][aria-pressed="true"]').evaluate_all(
+            "buttons => buttons.map(b => b.dataset.movieId)"
+        )
+    ]
+    assert len(set(picked)) == 1 + onboarding.GROUP_PICKS
+
+    # Without a reload, the visitor's own list appears under the groups.
+    results = panel.locator('[data-list="onboarding-picks"] .movie-card')
+    expect(results).to_have_count(10)
+    assert not set(card_ids(results)) & set(picked)  # never a movie they just picked
+    shoot(page, "onboarding", "3-picks-for-you")
+    wait_for(lambda: ClickEvent.objects.filter(event_type="like").count() == len(set(picked)))
+
+    # The picks are history now: the next visit opens on personal rows, without the panel.
+    page.reload()
+    expect(page.locator("[data-onboarding]")).to_have_count(0)
+    top_picks = page.locator('[data-row="top-picks"] .movie-card')
+    expect(top_picks.first).to_be_visible()
+    assert not set(card_ids(top_picks)) & set(picked)
+    shoot(page, "onboarding", "4-home-after-reload")
+    page.goto("/for-you/")
+    recommended = page.locator('[data-list="recommendations"] .movie-card')
+    expect(recommended).to_have_count(10)
+    assert page.locator("[data-fallback]").count() == 0
+    shoot(page, "onboarding", "5-for-you")
+
+
+def test_the_panel_can_be_dismissed_and_reopened_from_the_menu(page):
+    page.goto("/")
+    page.locator("[data-onboarding-dismiss]").click()
+    expect(page.locator("[data-onboarding]")).to_be_hidden()
+    page.reload()
+    expect(page.locator("[data-onboarding]")).to_have_count(0)
+    shoot(page, "dismiss", "1-dismissed")
+    if page.viewport_name == "phone":
+        page.locator("[data-menu-button]").click()
+    page.get_by_role("link", name="Pick movies").click()
+    expect(page.locator("[data-onboarding]")).to_be_visible()
+    shoot(page, "dismiss", "2-reopened")
+
+
+def test_deleting_ones_activity_empties_the_personal_rows(page):
+    page.goto("/")
+    picked = pick_three(page)
+    wait_for(lambda: ClickEvent.objects.filter(event_type="like").count() == 3)
+    page.goto("/")
+    expect(page.locator('[data-row="top-picks"] .movie-card').first).to_be_visible()
+    expect(page.locator('[data-row="recent"] .movie-card')).to_have_count(3)
+    shoot(page, "activity", "0-home-with-rows")
+    page.goto("/for-you/")
+    expect(page.locator('[data-list="recommendations"] .movie-card')).to_have_count(10)
+    assert page.locator("[data-fallback]").count() == 0
+
+    page.goto("/activity/")
+    items = page.locator('[data-list="activity"] .activity-item')
+    expect(items).to_have_count(3)
+    assert sorted(card_ids(items)) == sorted(picked)
+    shoot(page, "activity", "1-activity")
+    items.first.get_by_role("button", name="Delete").click()
+    expect(page.locator(".messages")).to_contain_text("Deleted the event")
+    expect(items).to_have_count(2)
+    shoot(page, "activity", "2-one-deleted")
+    page.get_by_role("button", name="Delete all my activity").click()
+    expect(page.locator("[data-empty-activity]")).to_be_visible()
+    shoot(page, "activity", "3-all-deleted")
+    assert ClickEvent.objects.count() == 0
+
+    # Nothing personal is left: the model's list gives way to the popular one, the history is empty.
+    page.goto("/for-you/")
+    expect(page.locator("[data-fallback]")).to_have_count(1)
+    expect(page.locator('[data-list="history"] li')).to_have_count(0)
+    shoot(page, "activity", "4-for-you-empty")
+    # ... and the home page has no personal row left: a fresh start, the panel is back.
+    page.goto("/")
+    expect(page.locator("[data-home-rows]")).to_have_count(0)
+    expect(page.locator("[data-onboarding]")).to_be_visible()
+    shoot(page, "activity", "5-home-empty")
+
+
+def test_a_rating_can_be_cleared_from_the_widget(page):
+    movie = Movie.objects.order_by("pk").first()
+    page.goto(f"/movie/{movie.pk}/")
+    widget = page.locator("[data-rating-widget]")
+    expect(widget.locator("[data-rating-clear]")).to_be_hidden()
+    if page.viewport_name == "phone":
+        widget.locator("[data-rating-select]").select_option("4")
+    else:
+        widget.locator('[data-rating="4"]').click()
+    expect(widget.locator(".rating-value")).to_have_text("4 / 5")
+    shoot(page, "clear-rating", "1-rated")
+    widget.locator("[data-rating-clear]").click()
+    expect(widget.locator(".rating-value")).to_have_text("Not rated yet")
+    wait_for(lambda: ClickEvent.objects.filter(event_type="rating_cleared").count() == 1)
+    page.reload()
+    expect(widget.locator(".rating-value")).to_have_text("Not rated yet")
+    expect(widget.locator("[data-rating-clear]")).to_be_hidden()
+    shoot(page, "clear-rating", "2-cleared")

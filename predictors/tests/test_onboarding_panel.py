@@ -1,0 +1,51 @@
+"""The onboarding panel on the home page: shown to a visitor without history,
+hidden once dismissed or once they have one, reopened from the menu."""
+
+import pytest
+
+from predictors import onboarding
+from predictors.tests.test_recommendation_pages import movie_pks, store, train_version  # noqa: F401
+from tests.services import Browser
+
+pytestmark = pytest.mark.usefixtures("fresh_predictors")
+
+PANEL = "data-onboarding "
+
+
+@pytest.fixture(autouse=True)
+def no_cached_groups():
+    onboarding.clear_cache()
+    yield
+    onboarding.clear_cache()
+
+
+def test_a_new_visitor_gets_the_panel_with_groups_and_the_menu_can_reopen_it(catalog):
+    visitor = Browser()
+    html = visitor.open("/").content.decode()
+    assert PANEL in html and "Pick a few movies you like" in html
+    assert html.count("data-onboarding-group") == len(onboarding.site_groups("ease").groups) >= 1
+    assert 'src="/static/js/onboarding.js' in html and "<script>" not in html  # CSP: no inline script
+    assert 'href="/?onboarding=open"' in html  # the menu's entry
+
+
+def test_the_panel_stays_away_once_dismissed_or_once_there_is_history(catalog):
+    dismissed = Browser()
+    dismissed.client.cookies["onboarding_dismissed"] = "1"
+    assert PANEL not in dismissed.open("/").content.decode()
+    assert PANEL in dismissed.open("/?onboarding=open").content.decode()
+
+    active = Browser()
+    assert active.click(movie_pks(1)[0]).status_code == 202
+    assert PANEL not in active.open("/").content.decode()
+    assert PANEL in active.open("/?onboarding=open").content.decode()
+
+
+def test_groups_come_from_the_trained_model_and_each_pick_button_is_a_catalog_movie(catalog, store):
+    version = train_version("ease")
+    html = Browser().open("/").content.decode()
+    groups = onboarding.site_groups("ease")
+    assert groups.source == version.label
+    for group in groups.groups:
+        assert group.genres[0] in html and group.examples[0] in html
+        for pk in group.movie_ids:
+            assert f'data-pick data-movie-id="{pk}"' in html
