@@ -390,11 +390,13 @@ def _dead_letter(message, reason):
             return ""
         return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
+    key, value = text(message.key), text(message.value)
     return DeadLetter(
+        digest=DeadLetter.digest_of(message.topic, message.partition, message.offset, key, value),
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
-        key=text(message.key)[:1000],
-        value=text(message.value)[:10000],
+        key=key[:1000],
+        value=value[:10000],
         reason=reason[:1000],
     )
