@@ -84,8 +84,15 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env_str("SQLITE_PATH", str(VAR_DIR / "db.sqlite3")),
-            # Several web workers and the event consumer share the file.
-            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+            # Several web workers and the event consumer share the file (WAL). A
+            # writer waits at most SQLITE_BUSY_TIMEOUT_SECONDS for a lock, so a
+            # locked file slows a request by seconds, not tens of them (the
+            # consumer retries). synchronous=NORMAL: a commit survives a killed
+            # process without an fsync each (only a power loss can drop the last ones).
+            "OPTIONS": {
+                "timeout": env_float("SQLITE_BUSY_TIMEOUT_SECONDS", 5.0),
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -288,7 +295,8 @@ CSRF_FAILURE_VIEW = "events.views.csrf_failure"
 # Anonymous visitors are told apart by a signed random id in this cookie, set
 # by the first page they load (events/visitors.py); no session row is created.
 EVENTS_VISITOR_COOKIE_NAME = env_str("EVENTS_VISITOR_COOKIE_NAME", "visitor_id")
-EVENTS_VISITOR_COOKIE_AGE_SECONDS = env_int("EVENTS_VISITOR_COOKIE_AGE_SECONDS", 365 * 24 * 3600)
+# The id expires (checked on the server too); login and logout retire it at once.
+EVENTS_VISITOR_COOKIE_AGE_SECONDS = env_int("EVENTS_VISITOR_COOKIE_AGE_SECONDS", 90 * 24 * 3600)
 MIDDLEWARE = [*MIDDLEWARE, "events.visitors.VisitorCookieMiddleware"]
 
 # --- Model registry -----------------------------------------------------------------

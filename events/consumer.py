@@ -36,6 +36,11 @@ logger = logging.getLogger(__name__)
 
 MAX_JOIN_BACKOFF = 8  # a replacement waits at most 8x KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS
 OUTBOX_CHECK_SECONDS = 1.0
+LOG_CHECK_SECONDS = 2.0  # how often a restarted log is looked for
+CONNECT_ATTEMPT_MS = 3000  # one connection attempt: short, so SIGTERM is honoured within 10 s
+CHECK_TIMEOUT_MS = 2000
+MAX_CONNECT_BACKOFF = 4.0  # a broker back after minutes is used within seconds
+REBUILD_AFTER_FAULTS = 5
 
 
 @dataclass
@@ -46,6 +51,7 @@ class ConsumerStats:
     dead_lettered: int = 0
     resent: int = 0
     rebuilt: int = 0
+    log_resets: int = 0
     assigned: int = 0
     lag: dict = field(default_factory=dict)
 
@@ -83,6 +89,8 @@ class ClickLogConsumer:
         self.stop_requested = threading.Event()
         self.stats = ConsumerStats()
         self._consumer = None
+        self._topic_id = None
+        self._faults = 0
         self._resender = None
         self._next_resend = 0.0
         self._unassigned_since = None
@@ -93,9 +101,10 @@ class ClickLogConsumer:
     def _new_consumer(self):
         from kafka import KafkaConsumer
 
-        ensure_topic(self.topic)
+        ensure_topic(self.topic, timeout_ms=CONNECT_ATTEMPT_MS)
         max_poll_ms = settings.KAFKA_MAX_POLL_INTERVAL_MS
-        return KafkaConsumer(
+        options = {**client_options(), "bootstrap_timeout_ms": CONNECT_ATTEMPT_MS}
+        consumer = KafkaConsumer(
             self.topic,
             group_id=self.group_id,
             enable_auto_commit=False,
@@ -104,8 +113,26 @@ class ClickLogConsumer:
             session_timeout_ms=min(10000, max_poll_ms),
             heartbeat_interval_ms=min(3000, max_poll_ms // 3),
             request_timeout_ms=max(max_poll_ms + 1000, 6000),
-            **client_options(),
+            **options,
         )
+        self._topic_id = None
+        return consumer
+
+    def _connect(self):
+        """A new consumer, retried with backoff (1 s doubling to 4 s) for as
+        long as the broker is unreachable: a broker fault never ends the
+        consumer, and a stop() ends the wait at once."""
+        from kafka.errors import KafkaError
+
+        delay = 1.0
+        while not self.stop_requested.is_set():
+            try:
+                return self._new_consumer()
+            except KafkaError as error:
+                logger.warning("Kafka unreachable (%s); trying again in %.0fs", error, delay)
+                self.stop_requested.wait(delay)
+                delay = min(delay * 2, MAX_CONNECT_BACKOFF)
+        return None
 
     def stop(self):
         """Finish the batch in hand, commit it, and leave (SIGTERM calls this)."""
@@ -114,17 +141,22 @@ class ClickLogConsumer:
     def run(self, until=None, max_seconds=None):
         """Poll until stop() (or ``until()`` is true, or ``max_seconds`` pass)."""
         started = time.monotonic()
-        last_progress = started
-        if self._consumer is None:
-            self._consumer = self._new_consumer()
+        last_progress = last_check = started
         try:
             while not self.stop_requested.is_set():
-                self.process_batch()
+                if self._consumer is None:
+                    self._consumer = self._connect()
+                    if self._consumer is None:
+                        break  # stopped while waiting for the broker
+                self._guarded(self.process_batch)
                 now = time.monotonic()
-                self._watch_assignment(now)
+                self._guarded(self._watch_assignment, now)
                 self._resend_when_due(now)
+                if now - last_check >= LOG_CHECK_SECONDS:
+                    self._guarded(self.check_log_reset)
+                    last_check = now
                 if now - last_progress >= self.progress_seconds:
-                    self.progress(now - started)
+                    self._guarded(self.progress, now - started)
                     last_progress = now
                 if until is not None and until():
                     break
@@ -134,10 +166,63 @@ class ClickLogConsumer:
             self.close()
         return self.stats
 
+    def _guarded(self, step, *args):
+        """Run one step of the loop; a Kafka fault pauses it (a second, or
+        until stop()) instead of ending the consumer, and after
+        REBUILD_AFTER_FAULTS faults in a row the consumer is built afresh."""
+        from kafka.errors import KafkaError
+
+        try:
+            step(*args)
+        except KafkaError as error:
+            self._faults += 1
+            logger.warning("Kafka fault (%s); carrying on", error)
+            if self._faults >= REBUILD_AFTER_FAULTS and self._consumer is not None:
+                self._close_consumer()
+                self.stats.rebuilt += 1
+                self._faults = 0
+            self.stop_requested.wait(1.0)
+        else:
+            self._faults = 0
+
+    def check_log_reset(self):
+        """Detect a log that started again (a broker that lost its data, a
+        recreated topic): the topic's id changed, or a partition's end is
+        below our position. Those partitions are read again from their start,
+        so nothing is skipped and the lag is not reported as 0 for unread messages."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        assignment = list(consumer.assignment())
+        if not assignment:
+            return
+        topic_id = consumer._client.cluster.topic_id(self.topic)
+        recreated = topic_id is not None and self._topic_id is not None and topic_id != self._topic_id
+        self._topic_id = topic_id or self._topic_id
+        ends = consumer.end_offsets(assignment, timeout_ms=CHECK_TIMEOUT_MS)
+        # Only partitions whose end the broker reported: a missing answer is not a new log.
+        reset = [tp for tp in assignment if recreated or (tp in ends and ends[tp] < self._position(consumer, tp))]
+        if reset:
+            logger.warning("The log of %s started again (%s); reading it from the start", self.topic, reset)
+            consumer.seek_to_beginning(*reset)
+            self.stats.log_resets += 1
+
+    @staticmethod
+    def _position(consumer, tp):
+        position = consumer.position(tp, timeout_ms=CHECK_TIMEOUT_MS)
+        return -1 if position is None else position
+
+    def _close_consumer(self):
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:
+                # Bounded: leaving the group of a broker that is gone must not hold a SIGTERM.
+                consumer.close(autocommit=False, timeout_ms=CHECK_TIMEOUT_MS)
+            except Exception as error:  # noqa: BLE001 - closing a broken consumer
+                logger.warning("Consumer closed uncleanly (%s)", error)
+
     def close(self):
-        if self._consumer is not None:
-            self._consumer.close(autocommit=False)
-            self._consumer = None
+        self._close_consumer()
         if self._resender is not None:
             # Unsent re-sends stay in the outbox: nothing to report beyond a log line.
             self._resender.close()
@@ -148,6 +233,8 @@ class ClickLogConsumer:
         from kafka.errors import KafkaError
 
         base = settings.KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS
+        if self._consumer is None:
+            return
         if self._consumer.assignment():
             self._unassigned_since = None
             self._join_seconds = base
@@ -164,7 +251,7 @@ class ClickLogConsumer:
         except KafkaError as error:
             logger.warning("Kafka still unreachable (%s); keeping the old consumer", error)
             return
-        self._consumer.close(autocommit=False)
+        self._close_consumer()
         self._consumer = replacement
         self.stats.rebuilt += 1
 
@@ -247,12 +334,17 @@ class ClickLogConsumer:
     def progress(self, elapsed):
         from kafka.errors import KafkaError
 
+        if self._consumer is None:
+            return
         assignment = list(self._consumer.assignment())
         self.stats.assigned = len(assignment)
         try:
-            ends = self._consumer.end_offsets(assignment) if assignment else {}
+            ends = self._consumer.end_offsets(assignment, timeout_ms=CHECK_TIMEOUT_MS) if assignment else {}
             self.stats.lag = {
-                f"{tp.topic}[{tp.partition}]": max(0, ends[tp] - self._consumer.position(tp)) for tp in assignment
+                f"{tp.topic}[{tp.partition}]": max(
+                    0, ends[tp] - self._consumer.position(tp, timeout_ms=CHECK_TIMEOUT_MS)
+                )
+                for tp in assignment
             }
         except KafkaError as error:
             logger.warning("Could not read the lag (%s)", error)
@@ -302,11 +394,13 @@ def _dead_letter(message, reason):
             return ""
         return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
+    key, value = text(message.key), text(message.value)
     return DeadLetter(
+        digest=DeadLetter.digest_of(message.topic, message.partition, message.offset, key, value),
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
-        key=text(message.key)[:1000],
-        value=text(message.value)[:10000],
+        key=key[:1000],
+        value=value[:10000],
         reason=reason[:1000],
     )

@@ -4,6 +4,8 @@ publish them. ``accept`` is the one entry the endpoint calls.
 """
 
 import json
+import logging
+import re
 import time
 
 from django.conf import settings
@@ -21,6 +23,8 @@ from events.records import (
     new_event,
 )
 
+logger = logging.getLogger(__name__)
+
 REQUEST_FIELDS = {"type", "movie_id", "rating", "event_id", "details"}
 
 
@@ -32,13 +36,14 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
-def accept(body, key):
-    """The accepted Events of a request body sent by visitor ``key``, published.
+def accept(body, key, address=None):
+    """The accepted Events of a request body sent by visitor ``key`` from
+    client ``address``, published.
 
     Raises InvalidEvent (nothing is stored) or RateLimited.
     """
     parsed = parse_events(body)
-    retry_after = rate_limit_retry_after(key, len(parsed))
+    retry_after = rate_limit_retry_after(key, address, len(parsed))
     if retry_after:
         raise RateLimited(retry_after)
     events = [new_event(key, **fields) for fields in parsed]
@@ -57,8 +62,14 @@ def parse_events(body):
     if len(body) > settings.EVENTS_MAX_BODY_BYTES:
         raise InvalidEvent(f"body is larger than {settings.EVENTS_MAX_BODY_BYTES} bytes.")
     try:
-        data = json.loads(body, parse_int=_bounded_int, parse_constant=_no_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        text = body.decode() if isinstance(body, bytes) else body
+    except UnicodeDecodeError:
+        raise InvalidEvent("body must be JSON (UTF-8).") from None
+    if _nesting(text) > MAX_BODY_DEPTH:
+        raise InvalidEvent(f"body may nest objects and lists at most {MAX_BODY_DEPTH} levels deep.")
+    try:
+        data = json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
+    except json.JSONDecodeError:
         raise InvalidEvent("body must be JSON.") from None
     if isinstance(data, dict):
         items = data["events"] if set(data) == {"events"} else [data]
@@ -77,6 +88,24 @@ def parse_events(body):
     if unknown:
         raise InvalidEvent(f"unknown movie_id: {', '.join(map(str, sorted(unknown)))}.")
     return parsed
+
+
+# {"events": [{..., "details": {3 levels}}]} is 6 deep; 16,000 "[" would blow Python's recursion limit.
+MAX_BODY_DEPTH = 8
+JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+BRACKETS = str.maketrans("", "", "".join(chr(c) for c in range(128) if chr(c) not in "[]{}"))
+
+
+def _nesting(text):
+    """How deep objects and lists nest in JSON ``text``, counted before parsing (strings skipped)."""
+    depth = deepest = 0
+    for char in JSON_STRING.sub("", text).translate(BRACKETS):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 MAX_INT_DIGITS = 64  # far above any id (19 digits), far below int()'s 4,300-digit limit
@@ -112,18 +141,45 @@ def _parse_one(index, item):
         raise InvalidEvent(f"event {index}: {error}") from None
 
 
-def rate_limit_retry_after(key, count):
+def rate_limit_retry_after(key, address, count):
     """Seconds to wait when ``count`` more events would pass the visitor's
-    limit, else None. Counted in Django's cache, per fixed window."""
+    limit (EVENTS_RATE_LIMIT) or the client address's (EVENTS_RATE_LIMIT_PER_ADDRESS),
+    else None. Counted per fixed window in the cache, which REDIS_URL shares
+    between processes; a cache that is down lets events through (logged)
+    rather than losing them."""
     window = settings.EVENTS_RATE_WINDOW_SECONDS
     now = time.time()
-    bucket = f"events-rate:{key}:{int(now // window)}"
-    cache.add(bucket, 0, timeout=window + 1)
+    limits = [(f"events-rate:{key}", settings.EVENTS_RATE_LIMIT)]
+    if address:
+        limits.append((f"events-rate-address:{address}", settings.EVENTS_RATE_LIMIT_PER_ADDRESS))
+    current, elapsed = int(now // window), (now % window) / window
+    over = False
+    for name, limit in limits:
+        # A sliding window: the previous window's count weighs as much of it
+        # as still overlaps the last ``window`` seconds, so a burst across a
+        # window's turn gets no second allowance.
+        used = _count(f"{name}:{current}", count, window * 2)
+        previous = _read(f"{name}:{current - 1}")
+        over = used + previous * (1 - elapsed) > limit or over
+    return max(1, int(window - now % window)) if over else None
+
+
+def _read(bucket):
     try:
-        used = cache.incr(bucket, count)
-    except ValueError:  # expired between add and incr
-        cache.set(bucket, count, timeout=window + 1)
-        used = count
-    if used > settings.EVENTS_RATE_LIMIT:
-        return max(1, int(window - now % window))
-    return None
+        return cache.get(bucket) or 0
+    except Exception:  # noqa: BLE001 - Redis down or unreachable
+        return 0
+
+
+def _count(bucket, count, window):
+    """The bucket's total after adding ``count`` (0 when the cache cannot count)."""
+    try:
+        cache.add(bucket, 0, timeout=window + 1)
+        try:
+            return cache.incr(bucket, count)
+        except ValueError:  # expired between add and incr
+            cache.set(bucket, count, timeout=window + 1)
+            return count
+    except Exception as error:  # noqa: BLE001 - Redis down or unreachable
+        logger.warning("Rate limit not counted (%s)", error)
+        return 0

@@ -48,14 +48,17 @@ def new_producer(max_block_ms=5000, bootstrap_timeout_ms=None):
     )
 
 
-def ensure_topic(topic=None):
+def ensure_topic(topic=None, timeout_ms=None):
     """Create the topic when the cluster does not have it yet."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
     topic = topic or settings.KAFKA_TOPIC
-    admin = KafkaAdminClient(request_timeout_ms=5000, **client_options())
+    options = client_options()
+    if timeout_ms is not None:
+        options["bootstrap_timeout_ms"] = timeout_ms
+    admin = KafkaAdminClient(request_timeout_ms=min(5000, timeout_ms or 5000), **options)
     try:
         if topic not in admin.list_topics():
             admin.create_topics([NewTopic(topic, settings.KAFKA_TOPIC_PARTITIONS, settings.KAFKA_TOPIC_REPLICATION)])

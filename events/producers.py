@@ -11,6 +11,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from events import outbox, recent
+from events.group_commit import GroupCommit, sqlite_writer_turn
+from events.models import ClickEvent
 from events.stores import StoreUnavailable, get_store, reset_store
 
 logger = logging.getLogger(__name__)
@@ -28,15 +30,28 @@ class EventProducer:
 
 
 class InlineProducer(EventProducer):
-    """No broker: write straight to the store. A store that is down (DynamoDB)
+    """No broker: write straight to the store, concurrent requests in one
+    transaction (events/group_commit.py). A store that is down (DynamoDB)
     leaves the events in the outbox for ``drain_outbox``."""
+
+    def __init__(self):
+        self._write = GroupCommit(_write_in_turn)
 
     def publish(self, events):
         try:
-            get_store().write(events)
+            self._write(events)
         except StoreUnavailable as error:
             logger.warning("Store unavailable (%s); %d event(s) wait in the outbox", error, len(events))
             outbox.save(events)
+
+
+def _write_in_turn(events):
+    store = get_store()
+    if store.name != "sql":
+        store.write(events)
+        return
+    with sqlite_writer_turn(ClickEvent):
+        store.write(events)
 
 
 class KafkaEventProducer(EventProducer):

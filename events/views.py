@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from events import ingest
 from events.records import InvalidEvent
-from events.visitors import visitor_key
+from events.visitors import is_retired, visitor_key
 from sitewide.errors import is_api, json_error
 
 
@@ -26,8 +26,17 @@ def post_events(request):
         declared = 0
     if declared > settings.EVENTS_MAX_BODY_BYTES:
         return json_error(413, too_big)
+    key = visitor_key(request, create=False)
+    if key is None:
+        # A new id per cookie-less POST would make every request a new visitor
+        # (and step around the per-visitor limit): the page sets the cookie first.
+        return json_error(
+            403, "Events need the visitor cookie the site's pages set: load a page of the site, then send events."
+        )
+    if is_retired(key):
+        return json_error(403, "This visitor id now belongs to an account: log in to send events.")
     try:
-        accepted = ingest.accept(request.body, visitor_key(request))
+        accepted = ingest.accept(request.body, key, request.META.get("REMOTE_ADDR"))
     except RequestDataTooBig:
         return json_error(413, too_big)
     except InvalidEvent as error:

@@ -18,6 +18,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.core import signing
+from django.core.cache import cache
 from django.dispatch import receiver
 
 from events.models import VisitorLink
@@ -56,7 +57,11 @@ def anonymous_key(request, create=False):
     """ "session:<visitor id>" for the request's visitor, or None when they
     have no id yet and ``create`` is false. With ``create`` a new id is issued;
     ``VisitorCookieMiddleware`` puts it in the response's cookie."""
-    visitor_id = getattr(request, _ISSUED, None) or _id_in(request.COOKIES)
+    visitor_id = getattr(request, _ISSUED, None)
+    if visitor_id is None:
+        visitor_id, legacy = _read(request.COOKIES)
+        if legacy:  # signed without a time: the answer re-signs the same id with one
+            setattr(request, _ISSUED, visitor_id)
     if visitor_id is None and create:
         visitor_id = _issue(request)
     return KEY_PREFIX + visitor_id if visitor_id else None
@@ -69,19 +74,34 @@ def anonymous_key_in(cookies):
 
 
 def _id_in(cookies):
+    return _read(cookies)[0]
+
+
+def _read(cookies):
+    """(visitor id or None, whether it came signed the old way, without a time).
+
+    The value is signed with its time: one older than
+    EVENTS_VISITOR_COOKIE_AGE_SECONDS is refused here even if a browser kept it."""
     name = settings.EVENTS_VISITOR_COOKIE_NAME
     if name not in cookies:
-        return None
+        return None, False
+    value = cookies[name]
     try:
-        return _signer().unsign(cookies[name])
+        return _signer().unsign(value, max_age=settings.EVENTS_VISITOR_COOKIE_AGE_SECONDS), False
+    except signing.SignatureExpired:
+        return None, False
+    except (signing.BadSignature, ValueError):
+        pass
+    try:
+        return signing.Signer(salt=COOKIE_SALT).unsign(value), True
     except signing.BadSignature:
-        return None  # forged or from another SECRET_KEY: a new visitor
+        return None, False  # forged or from another SECRET_KEY: a new visitor
 
 
 def _signer():
-    # A plain Signer rather than set_signed_cookie's: the same one reads a
+    # A TimestampSigner rather than set_signed_cookie's: the same one reads a
     # request's cookies and a test client's cookie jar.
-    return signing.Signer(salt=COOKIE_SALT)
+    return signing.TimestampSigner(salt=COOKIE_SALT)
 
 
 def _issue(request):
@@ -92,12 +112,43 @@ def _issue(request):
 
 @receiver(user_logged_in, dispatch_uid="events.visitors.link_history_on_login")
 def link_history_on_login(sender, request, user, **kwargs):
+    """The anonymous id's history joins the user's, once: an id linked to
+    someone already stays theirs (a cookie planted from another account
+    merges nothing), and a linked id sends no more events (is_retired), so
+    whoever still holds the cookie cannot add to the user's history."""
     if request is None:
         return
     key = anonymous_key(request)
     if key:
         VisitorLink.objects.get_or_create(session_visitor_key=key, defaults={"user": user})
+        _remember_retired(key, True)
     setattr(request, _RETIRE, True)
+
+
+RETIRED_CACHE_SECONDS = 300
+
+
+def is_retired(key):
+    """True when anonymous ``key`` was linked to a user at a login. Read from
+    the cache, the database on a miss, so a POST costs no query most of the time."""
+    if not key.startswith(KEY_PREFIX):
+        return False
+    cache_key = f"visitor-retired:{key}"
+    try:
+        known = cache.get(cache_key)
+    except Exception:  # noqa: BLE001 - the cache is down: ask the database
+        known = None
+    if known is None:
+        known = VisitorLink.objects.filter(session_visitor_key=key).exists()
+        _remember_retired(key, known)
+    return known
+
+
+def _remember_retired(key, retired):
+    try:
+        cache.set(f"visitor-retired:{key}", retired, timeout=RETIRED_CACHE_SECONDS)
+    except Exception:  # noqa: BLE001
+        pass
 
 
 @receiver(user_logged_out, dispatch_uid="events.visitors.retire_id_on_logout")

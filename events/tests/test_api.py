@@ -185,13 +185,47 @@ def test_events_a_new_visitor_sends_at_once_share_one_visitor_key(browser, movie
     assert Session.objects.count() == 0
 
 
-def test_a_forged_visitor_cookie_is_a_new_visitor(browser, settings, movie):
+def test_a_forged_visitor_cookie_is_refused_until_a_page_gives_a_real_one(browser, settings, movie):
     browser.open("/")
     browser.client.cookies[settings.EVENTS_VISITOR_COOKIE_NAME] = "someone-else:forged"
     assert browser.visitor_key() is None
+    response = browser.click(movie.pk)
+    assert response.status_code == 403 and "visitor cookie" in response.json()["error"]
+    assert ClickEvent.objects.count() == 0
+    browser.open("/")  # the page issues a fresh, signed id
     assert browser.click(movie.pk).status_code == 202
-    key = browser.visitor_key()  # the POST's answer set a fresh, signed id
-    assert key and ClickEvent.objects.get().visitor_key == key
+    assert ClickEvent.objects.get().visitor_key == browser.visitor_key()
+
+
+def test_events_without_the_visitor_cookie_are_refused_so_each_post_is_not_a_new_visitor(browser, settings, movie):
+    settings.EVENTS_RATE_LIMIT = 5
+    browser.open("/")
+    del browser.client.cookies[settings.EVENTS_VISITOR_COOKIE_NAME]
+    for _ in range(3):
+        response = browser.click(movie.pk)
+        assert response.status_code == 403 and "load a page of the site" in response.json()["error"]
+        assert settings.EVENTS_VISITOR_COOKIE_NAME not in response.cookies
+    assert ClickEvent.objects.count() == 0
+
+
+def test_one_client_address_is_limited_whatever_its_cookies(settings, catalog, movie):
+    settings.EVENTS_RATE_LIMIT, settings.EVENTS_RATE_LIMIT_PER_ADDRESS = 100, 6
+    statuses = []
+    for _ in range(4):  # a fresh visitor each time, from one address
+        fresh = Browser()
+        statuses += [fresh.click(movie.pk).status_code for _ in range(2)]
+    assert statuses.count(202) == 6 and statuses[6:] == [429, 429]
+    assert ClickEvent.objects.count() == 6
+
+
+def test_an_id_linked_to_an_account_sends_no_more_events(browser, movie):
+    browser.click(movie.pk)
+    stolen = browser.sending_at_once()  # someone kept a copy of the cookie
+    User.objects.create_user("fay", password="pw-for-tests-1")
+    log_in(browser, "fay")
+    response = stolen.click(movie.pk)
+    assert response.status_code == 403 and "belongs to an account" in response.json()["error"]
+    assert ClickEvent.objects.count() == 1
 
 
 def test_logged_in_visitor_key_is_the_user(browser, movie):
@@ -301,3 +335,24 @@ def test_no_route_is_csrf_exempt():
     views = list(callbacks(get_resolver().url_patterns))
     assert any(view.__name__ == "post_events" for view in views)
     assert [view for view in views if getattr(view, "csrf_exempt", False)] == []
+
+
+def test_the_visitor_id_expires_on_the_server_too(browser, settings, movie):
+    browser.open("/")
+    assert browser.click(movie.pk).status_code == 202
+    settings.EVENTS_VISITOR_COOKIE_AGE_SECONDS = -1  # as if the browser kept it past its age
+    assert browser.visitor_key() is None
+    assert browser.click(movie.pk).status_code == 403
+
+
+def test_an_id_signed_the_old_way_is_kept_and_re_signed_with_a_time(browser, settings, movie):
+    from django.core import signing
+
+    from events.visitors import COOKIE_SALT
+
+    browser.open("/")
+    browser.client.cookies[settings.EVENTS_VISITOR_COOKIE_NAME] = signing.Signer(salt=COOKIE_SALT).sign("old-id")
+    response = browser.click(movie.pk)
+    assert response.status_code == 202 and ClickEvent.objects.get().visitor_key == "session:old-id"
+    assert browser.visitor_key() == "session:old-id"  # the answer re-signed it with its time
+    assert browser.client.cookies[settings.EVENTS_VISITOR_COOKIE_NAME].value.count(":") == 2

@@ -359,3 +359,46 @@ def test_client_ids_new_types_and_details_travel_through_kafka(kafka_events, mov
     assert [e.event_type for e in history] == ["like", "impression", "click"]
     assert history[1].details == shown and history[1].movie_id is None
     assert history[2].details == {"impression": "i-1"} and history[2].event_id == event_id
+
+
+def test_a_consumer_started_while_the_broker_is_down_waits_and_then_consumes(settings, private_kafka_broker, movies):
+    configure_kafka(settings, private_kafka_broker)
+    private_kafka_broker.stop()
+    browser = Browser()
+    posted = [browser.click(movie.pk).json()["ids"][0] for movie in movies[:3]]
+    assert OutboxEvent.objects.count() == 3  # no acknowledgement: the outbox keeps them
+    # The broker comes back in 6 s; meanwhile the consumer waits (with backoff) instead of exiting.
+    threading.Timer(6, private_kafka_broker.start).start()
+    started = time.monotonic()
+    consume_until(lambda: OutboxEvent.objects.count() == 0, max_seconds=90)
+    assert time.monotonic() - started > 5
+    assert sorted(str(e) for e in ClickEvent.objects.values_list("event_id", flat=True)) == sorted(posted)
+
+
+def test_stop_ends_a_consumer_waiting_for_a_broker_within_seconds(settings, private_kafka_broker):
+    configure_kafka(settings, private_kafka_broker)
+    private_kafka_broker.stop()
+    consumer = ClickLogConsumer(progress_seconds=0.5, poll_timeout_ms=200)
+    thread = threading.Thread(target=consumer.run, kwargs={"max_seconds": 120})
+    thread.start()
+    time.sleep(4)
+    started = time.monotonic()
+    consumer.stop()
+    thread.join(timeout=15)
+    assert not thread.is_alive() and time.monotonic() - started < 10
+
+
+def test_dead_letters_are_unique_per_message_not_per_reused_offset(db, kafka_events, settings):
+    from events.consumer import _dead_letter
+
+    class Message:
+        topic, partition, offset, key = settings.KAFKA_TOPIC, 0, 7, b"k"
+
+        def __init__(self, value):
+            self.value = value
+
+    first, redelivered, after_recreate = Message(b"{junk"), Message(b"{junk"), Message(b"{other junk")
+    consumer = ClickLogConsumer()
+    for message in (first, redelivered, after_recreate):
+        consumer._write([], [_dead_letter(message, "not JSON")])
+    assert sorted(DeadLetter.objects.values_list("value", flat=True)) == ["{junk", "{other junk"]
