@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "movie",
     "events",
     "predictors",
+    "experiments",
     "paper_review",
 ]
 
@@ -294,7 +295,8 @@ CSRF_FAILURE_VIEW = "events.views.csrf_failure"
 # Anonymous visitors are told apart by a signed random id in this cookie, set
 # by the first page they load (events/visitors.py); no session row is created.
 EVENTS_VISITOR_COOKIE_NAME = env_str("EVENTS_VISITOR_COOKIE_NAME", "visitor_id")
-EVENTS_VISITOR_COOKIE_AGE_SECONDS = env_int("EVENTS_VISITOR_COOKIE_AGE_SECONDS", 365 * 24 * 3600)
+# The id expires (checked on the server too); login and logout retire it at once.
+EVENTS_VISITOR_COOKIE_AGE_SECONDS = env_int("EVENTS_VISITOR_COOKIE_AGE_SECONDS", 90 * 24 * 3600)
 MIDDLEWARE = [*MIDDLEWARE, "events.visitors.VisitorCookieMiddleware"]
 
 # --- Model registry -----------------------------------------------------------------

@@ -9,3 +9,6 @@ class EventsConfig(AppConfig):
         # Signal receivers: login links a visitor's history to the user, and a
         # changed broker or store setting rebuilds the producer and the store.
         from events import catalog_ids, producers, visitors  # noqa: F401
+        from events.data_folder import report_read_only_data_folder
+
+        report_read_only_data_folder()

@@ -39,7 +39,7 @@ OUTBOX_CHECK_SECONDS = 1.0
 LOG_CHECK_SECONDS = 2.0  # how often a restarted log is looked for
 CONNECT_ATTEMPT_MS = 3000  # one connection attempt: short, so SIGTERM is honoured within 10 s
 CHECK_TIMEOUT_MS = 2000
-MAX_CONNECT_BACKOFF = 30.0
+MAX_CONNECT_BACKOFF = 4.0  # a broker back after minutes is used within seconds
 REBUILD_AFTER_FAULTS = 5
 
 
@@ -119,7 +119,7 @@ class ClickLogConsumer:
         return consumer
 
     def _connect(self):
-        """A new consumer, retried with backoff (1 s doubling to 30 s) for as
+        """A new consumer, retried with backoff (1 s doubling to 4 s) for as
         long as the broker is unreachable: a broker fault never ends the
         consumer, and a stop() ends the wait at once."""
         from kafka.errors import KafkaError
@@ -200,13 +200,17 @@ class ClickLogConsumer:
         recreated = topic_id is not None and self._topic_id is not None and topic_id != self._topic_id
         self._topic_id = topic_id or self._topic_id
         ends = consumer.end_offsets(assignment, timeout_ms=CHECK_TIMEOUT_MS)
-        reset = [
-            tp for tp in assignment if recreated or ends.get(tp, 0) < consumer.position(tp, timeout_ms=CHECK_TIMEOUT_MS)
-        ]
+        # Only partitions whose end the broker reported: a missing answer is not a new log.
+        reset = [tp for tp in assignment if recreated or (tp in ends and ends[tp] < self._position(consumer, tp))]
         if reset:
             logger.warning("The log of %s started again (%s); reading it from the start", self.topic, reset)
             consumer.seek_to_beginning(*reset)
             self.stats.log_resets += 1
+
+    @staticmethod
+    def _position(consumer, tp):
+        position = consumer.position(tp, timeout_ms=CHECK_TIMEOUT_MS)
+        return -1 if position is None else position
 
     def _close_consumer(self):
         consumer, self._consumer = self._consumer, None
@@ -390,11 +394,13 @@ def _dead_letter(message, reason):
             return ""
         return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
+    key, value = text(message.key), text(message.value)
     return DeadLetter(
+        digest=DeadLetter.digest_of(message.topic, message.partition, message.offset, key, value),
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
-        key=text(message.key)[:1000],
-        value=text(message.value)[:10000],
+        key=key[:1000],
+        value=value[:10000],
         reason=reason[:1000],
     )

@@ -152,10 +152,23 @@ def rate_limit_retry_after(key, address, count):
     limits = [(f"events-rate:{key}", settings.EVENTS_RATE_LIMIT)]
     if address:
         limits.append((f"events-rate-address:{address}", settings.EVENTS_RATE_LIMIT_PER_ADDRESS))
+    current, elapsed = int(now // window), (now % window) / window
     over = False
     for name, limit in limits:
-        over = _count(f"{name}:{int(now // window)}", count, window) > limit or over
+        # A sliding window: the previous window's count weighs as much of it
+        # as still overlaps the last ``window`` seconds, so a burst across a
+        # window's turn gets no second allowance.
+        used = _count(f"{name}:{current}", count, window * 2)
+        previous = _read(f"{name}:{current - 1}")
+        over = used + previous * (1 - elapsed) > limit or over
     return max(1, int(window - now % window)) if over else None
+
+
+def _read(bucket):
+    try:
+        return cache.get(bucket) or 0
+    except Exception:  # noqa: BLE001 - Redis down or unreachable
+        return 0
 
 
 def _count(bucket, count, window):

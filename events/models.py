@@ -80,8 +80,13 @@ class OutboxEvent(models.Model):
 
 
 class DeadLetter(models.Model):
-    """A message the consumer could not use, kept with the reason."""
+    """A message the consumer could not use, kept with the reason.
 
+    Unique per message (``digest`` of its place and content), not per
+    offset: a recreated topic reuses offsets, and its bad messages must be
+    kept too, while a redelivered one is kept once."""
+
+    digest = models.CharField(max_length=64, default="", help_text="sha256 of topic, partition, offset, key, value.")
     topic = models.CharField(max_length=200)
     partition = models.IntegerField()
     offset = models.BigIntegerField()
@@ -92,12 +97,16 @@ class DeadLetter(models.Model):
 
     class Meta:
         db_table = "movie_deadletter"
-        constraints = [
-            models.UniqueConstraint(fields=["topic", "partition", "offset"], name="deadletter_unique_offset"),
-        ]
+        constraints = [models.UniqueConstraint(fields=["digest"], name="deadletter_one_per_message")]
 
     def __str__(self):
         return f"{self.topic}[{self.partition}]@{self.offset}: {self.reason[:60]}"
+
+    @staticmethod
+    def digest_of(topic, partition, offset, key, value):
+        import hashlib
+
+        return hashlib.sha256("\0".join(map(str, (topic, partition, offset, key, value))).encode()).hexdigest()
 
 
 class VisitorLink(models.Model):

@@ -57,7 +57,11 @@ def anonymous_key(request, create=False):
     """ "session:<visitor id>" for the request's visitor, or None when they
     have no id yet and ``create`` is false. With ``create`` a new id is issued;
     ``VisitorCookieMiddleware`` puts it in the response's cookie."""
-    visitor_id = getattr(request, _ISSUED, None) or _id_in(request.COOKIES)
+    visitor_id = getattr(request, _ISSUED, None)
+    if visitor_id is None:
+        visitor_id, legacy = _read(request.COOKIES)
+        if legacy:  # signed without a time: the answer re-signs the same id with one
+            setattr(request, _ISSUED, visitor_id)
     if visitor_id is None and create:
         visitor_id = _issue(request)
     return KEY_PREFIX + visitor_id if visitor_id else None
@@ -70,19 +74,34 @@ def anonymous_key_in(cookies):
 
 
 def _id_in(cookies):
+    return _read(cookies)[0]
+
+
+def _read(cookies):
+    """(visitor id or None, whether it came signed the old way, without a time).
+
+    The value is signed with its time: one older than
+    EVENTS_VISITOR_COOKIE_AGE_SECONDS is refused here even if a browser kept it."""
     name = settings.EVENTS_VISITOR_COOKIE_NAME
     if name not in cookies:
-        return None
+        return None, False
+    value = cookies[name]
     try:
-        return _signer().unsign(cookies[name])
+        return _signer().unsign(value, max_age=settings.EVENTS_VISITOR_COOKIE_AGE_SECONDS), False
+    except signing.SignatureExpired:
+        return None, False
+    except (signing.BadSignature, ValueError):
+        pass
+    try:
+        return signing.Signer(salt=COOKIE_SALT).unsign(value), True
     except signing.BadSignature:
-        return None  # forged or from another SECRET_KEY: a new visitor
+        return None, False  # forged or from another SECRET_KEY: a new visitor
 
 
 def _signer():
-    # A plain Signer rather than set_signed_cookie's: the same one reads a
+    # A TimestampSigner rather than set_signed_cookie's: the same one reads a
     # request's cookies and a test client's cookie jar.
-    return signing.Signer(salt=COOKIE_SALT)
+    return signing.TimestampSigner(salt=COOKIE_SALT)
 
 
 def _issue(request):

@@ -9,6 +9,7 @@ redis-server without persistence (another redis may be on 6379; tests never
 use it).
 """
 
+import contextlib
 import json
 import os
 import re
@@ -59,6 +60,33 @@ CHROMIUM_ARGS = [
 def launch_chromium(playwright):
     """The system chromium, headless, through a Playwright instance."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@contextlib.contextmanager
+def live_chromium():
+    """Headless chromium for a live-server test. Playwright's sync API keeps an
+    event loop in this thread; the ORM calls a test makes between browser steps
+    are still plain synchronous code, so Django is told to allow them."""
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            try:
+                yield browser
+            finally:
+                browser.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def wait_until(condition, timeout=10.0):
+    """Poll ``condition()`` until it is true (the browser's requests land in another thread)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
 
 
 def tansu_binary():

@@ -335,3 +335,24 @@ def test_no_route_is_csrf_exempt():
     views = list(callbacks(get_resolver().url_patterns))
     assert any(view.__name__ == "post_events" for view in views)
     assert [view for view in views if getattr(view, "csrf_exempt", False)] == []
+
+
+def test_the_visitor_id_expires_on_the_server_too(browser, settings, movie):
+    browser.open("/")
+    assert browser.click(movie.pk).status_code == 202
+    settings.EVENTS_VISITOR_COOKIE_AGE_SECONDS = -1  # as if the browser kept it past its age
+    assert browser.visitor_key() is None
+    assert browser.click(movie.pk).status_code == 403
+
+
+def test_an_id_signed_the_old_way_is_kept_and_re_signed_with_a_time(browser, settings, movie):
+    from django.core import signing
+
+    from events.visitors import COOKIE_SALT
+
+    browser.open("/")
+    browser.client.cookies[settings.EVENTS_VISITOR_COOKIE_NAME] = signing.Signer(salt=COOKIE_SALT).sign("old-id")
+    response = browser.click(movie.pk)
+    assert response.status_code == 202 and ClickEvent.objects.get().visitor_key == "session:old-id"
+    assert browser.visitor_key() == "session:old-id"  # the answer re-signed it with its time
+    assert browser.client.cookies[settings.EVENTS_VISITOR_COOKIE_NAME].value.count(":") == 2

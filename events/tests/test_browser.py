@@ -1,43 +1,25 @@
 """static/js/events.js in a real browser (headless chromium via Playwright):
 poster clicks, detail views and the star rating widget reach the store."""
 
-import os
-import time
-
 import pytest
 from playwright.sync_api import expect
 
 from events.models import ClickEvent
 from movie.models import Movie
 from tests.factories import make_catalog
-from tests.services import launch_chromium
+from tests.services import live_chromium, wait_until
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def page(live_server, transactional_db, settings):
-    from playwright.sync_api import sync_playwright
-
     settings.MOVIELENS_DATASET = "browser-catalog"
     make_catalog("browser-catalog", n_movies=6, n_users=3)
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls
-    # the test makes between browser steps are still plain synchronous code.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
+    with live_chromium() as browser:
         page = browser.new_page(base_url=live_server.url)
         page.set_default_timeout(10000)
         yield page
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-def wait_for(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def test_poster_click_and_detail_view_are_recorded(page):
@@ -45,7 +27,7 @@ def test_poster_click_and_detail_view_are_recorded(page):
     page.goto("/")
     page.click(f'.movie-card[data-movie-id="{movie.pk}"] a.poster-link')
     page.wait_for_url(f"**/movie/{movie.pk}/")
-    wait_for(lambda: ClickEvent.objects.filter(movie=movie).count() == 2)
+    wait_until(lambda: ClickEvent.objects.filter(movie=movie).count() == 2)
     assert sorted(ClickEvent.objects.values_list("event_type", flat=True)) == ["click", "view"]
 
 
@@ -58,7 +40,7 @@ def test_rating_widget_saves_changes_and_shows_the_current_rating(page):
     expect(page.locator(".rating-value")).to_have_text("4 / 5")
     widget.locator('[data-rating="2.5"]').click()
     expect(page.locator(".rating-value")).to_have_text("2.5 / 5")
-    wait_for(lambda: ClickEvent.objects.filter(event_type="rating").count() == 2)
+    wait_until(lambda: ClickEvent.objects.filter(event_type="rating").count() == 2)
 
     page.reload()
     assert widget.get_attribute("data-current") == "2.5"

@@ -110,3 +110,13 @@ def test_delete_history_removes_only_the_visitors_own_events(browser, movies):
     other.post_events([{"type": "click", "movie_id": movies[0], "event_id": event_id}])
     assert delete_history(browser.visitor_key(), [event_id]) == 1
     assert visitor_history(browser.visitor_key()) == [] and len(visitor_history(other.visitor_key())) == 1
+
+
+def test_a_read_only_data_folder_is_reported_in_one_sentence(tmp_path):
+    from pathlib import Path
+
+    from events.data_folder import read_only_sentence
+
+    assert read_only_sentence(tmp_path) is None
+    sentence = read_only_sentence(Path("/proc"))  # writable by nobody, root included
+    assert sentence.startswith("The data folder /proc is read-only") and sentence.count(". ") == 0

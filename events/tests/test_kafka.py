@@ -386,3 +386,19 @@ def test_stop_ends_a_consumer_waiting_for_a_broker_within_seconds(settings, priv
     consumer.stop()
     thread.join(timeout=15)
     assert not thread.is_alive() and time.monotonic() - started < 10
+
+
+def test_dead_letters_are_unique_per_message_not_per_reused_offset(db, kafka_events, settings):
+    from events.consumer import _dead_letter
+
+    class Message:
+        topic, partition, offset, key = settings.KAFKA_TOPIC, 0, 7, b"k"
+
+        def __init__(self, value):
+            self.value = value
+
+    first, redelivered, after_recreate = Message(b"{junk"), Message(b"{junk"), Message(b"{other junk")
+    consumer = ClickLogConsumer()
+    for message in (first, redelivered, after_recreate):
+        consumer._write([], [_dead_letter(message, "not JSON")])
+    assert sorted(DeadLetter.objects.values_list("value", flat=True)) == ["{junk", "{other junk"]

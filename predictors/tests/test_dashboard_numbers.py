@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from events.heartbeat import record_consumer_heartbeat, worker_name
 from events.models import ClickEvent, ConsumerHeartbeat
+from events.records import EVENT_TYPES
 from predictors import dashboard, serving
 from predictors.models import RecommendationImpression
 from tests.dashboard_helpers import admin_client_, admin_user  # noqa: F401
@@ -50,8 +51,9 @@ def test_events_in_the_last_hour_and_day(db, django_assert_num_queries):
     event("session:c", 4, 25 * 60)  # older than a day
     with django_assert_num_queries(1):  # both windows from one read
         counts = dashboard.event_counts(NOW)
-    assert counts["hour"] == {"total": 3, "click": 1, "view": 1, "rating": 1}
-    assert counts["day"] == {"total": 5, "click": 3, "view": 1, "rating": 1}
+    zeros = dict.fromkeys(EVENT_TYPES, 0)  # every type is listed, the newer ones too
+    assert counts["hour"] == {**zeros, "total": 3, "click": 1, "view": 1, "rating": 1}
+    assert counts["day"] == {**zeros, "total": 5, "click": 3, "view": 1, "rating": 1}
 
 
 def test_events_are_not_counted_when_the_click_log_cannot_be_read(db, monkeypatch):

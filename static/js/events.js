@@ -95,7 +95,13 @@
   function onClick(event) {
     var link = event.target.closest && event.target.closest('[data-event="click"][data-movie-id]');
     if (link && (event.type === "click" || event.button === 1)) {
-      send([{ type: "click", movie_id: movieId(link) }]).catch(function () {});
+      var click = { type: "click", movie_id: movieId(link) };
+      // A card of an experiment's row: the click names the impression (static/js/experiments.js).
+      var row = link.closest("[data-impression-id]");
+      if (row) {
+        click.details = { impression: row.getAttribute("data-impression-id") };
+      }
+      send([click]).catch(function () {});
     }
   }
   document.addEventListener("click", onClick, true);

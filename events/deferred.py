@@ -1,0 +1,109 @@
+"""Writes a page makes for the record only (impressions, heartbeats), taken
+off the request path: queued in memory and written in batches by one
+background thread per process, so a database that is locked or slow slows
+those writes, never the page.
+
+The queue is bounded; when it is full (the database has been busy for a
+while) new writes are dropped and counted, the count logged once per
+minute, and readable as ``dropped()`` for the dashboard.
+"""
+
+import logging
+import queue
+import threading
+import time
+
+from django.db import DatabaseError, close_old_connections, connection, transaction
+
+logger = logging.getLogger(__name__)
+
+QUEUE_SIZE = 5000
+BATCH = 200
+RETRY_SECONDS = 1.0
+
+_queue = queue.Queue(maxsize=QUEUE_SIZE)
+_thread = None
+_thread_lock = threading.Lock()
+_dropped = 0
+_last_report = 0.0
+
+
+def defer(write):
+    """Run ``write()`` (a callable doing one small insert) soon, in the background.
+
+    Inside a transaction (ATOMIC_REQUESTS, a test's) it runs at once in a
+    savepoint instead: a background thread could not see the caller's
+    uncommitted rows. A failure there is logged and counted, never raised."""
+    global _dropped
+    if connection.in_atomic_block:
+        try:
+            with transaction.atomic():
+                write()
+        except DatabaseError:
+            _dropped += 1
+            logger.warning("A deferred write failed and was dropped", exc_info=True)
+        return
+    _start()
+    try:
+        _queue.put_nowait(write)
+    except queue.Full:
+        _dropped += 1
+        _report_drops()
+
+
+def dropped():
+    return _dropped
+
+
+def flush(timeout=5.0):
+    """Wait until the queue is written (tests, shutdown)."""
+    deadline = time.monotonic() + timeout
+    while _queue.unfinished_tasks and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _start():
+    global _thread
+    if _thread is not None:
+        return
+    with _thread_lock:
+        if _thread is None:
+            _thread = threading.Thread(target=_run, name="deferred-writes", daemon=True)
+            _thread.start()
+
+
+def _run():
+    while True:
+        batch = [_queue.get()]
+        while len(batch) < BATCH:
+            try:
+                batch.append(_queue.get_nowait())
+            except queue.Empty:
+                break
+        _write(batch)
+        for _ in batch:
+            _queue.task_done()
+
+
+def _write(batch):
+    global _dropped
+    for attempt in range(3):
+        try:
+            close_old_connections()
+            with transaction.atomic():
+                for write in batch:
+                    write()
+            return
+        except DatabaseError as error:
+            logger.info("Deferred writes waiting for the database (%s)", error)
+            time.sleep(RETRY_SECONDS * (attempt + 1))
+    _dropped += len(batch)
+    _report_drops()
+
+
+def _report_drops():
+    global _last_report
+    now = time.monotonic()
+    if now - _last_report >= 60:
+        _last_report = now
+        logger.warning("%d deferred write(s) dropped so far: the database was busy", _dropped)
