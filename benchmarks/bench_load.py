@@ -55,6 +55,7 @@ MODELS = ("gmf", "neumf", "ngcf")
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 REQUEST_TIMEOUT = 30
 RETRY_SHARE = 0.10
+RUN_SEED = secrets.token_hex(4)  # fresh event ids in every run
 MAX_JOURNEYS_PER_VISITOR = 10_000
 
 
@@ -316,7 +317,7 @@ def drive(port, movie_ids, visitors, seconds, recorder, seed, think_seconds=0.0)
     deadline = time.monotonic() + seconds
 
     def run(index):
-        rng = random.Random(seed * 1000 + index)
+        rng = random.Random(f"{RUN_SEED}-{seed}-{index}")
         for _ in range(MAX_JOURNEYS_PER_VISITOR):
             if time.monotonic() >= deadline:
                 return
@@ -369,7 +370,7 @@ def faults(site, broker, started_at, log):
     at(112)
     broker.start()
     note("broker started after 60 s down, empty")
-    log.append(("outage", (52, 112)))
+    log.append(("outage", ((24, 32), (52, 112))))
 
 
 class IndependentReader(threading.Thread):
@@ -444,15 +445,17 @@ def abuse_checks(port, movie_ids, db_path):
         )
         refused += sum(ok for _, ok in recorder.samples["event POST"])
     results["cookie-less POSTs refused (of 30)"] = refused
-    accepted = 0
-    for _ in range(20):  # 20 x 50 = 1,000 clicks of one movie within the minute's window
+    accepted, started = 0, time.monotonic()
+    for _ in range(20):  # 20 x 50 = 1,000 clicks of one movie, as fast as the site answers
         recorder = Recorder()
         visitor.recorder = recorder
         answer = visitor.request(
             "event POST", "POST", "/api/events", json.dumps([{"type": "click", "movie_id": target}] * 50), expect=202
         )
         accepted += 50 if answer else 0
-    results["one cookie: clicks accepted of 1,000 in a minute (limit 600)"] = accepted
+    results["one cookie: clicks accepted of 1,000 (limit 600 per 60 s)"] = (
+        f"{accepted} in {time.monotonic() - started:.0f} s"
+    )
     time.sleep(5)
     with sqlite3.connect(db_path, timeout=30) as db:
         votes = db.execute(
@@ -532,9 +535,9 @@ def wait_for_store(db_path, accepted, timeout):
         time.sleep(1)
 
 
-def accept_to_stored(db_path, phase_started, outage):
-    """p50/p95 seconds from the server's accept time to the store, steady and
-    with faults (outside the 60 s broker outage and 20 s after it)."""
+def accept_to_stored(db_path, phase_started, outages):
+    """p50/p95 seconds from the server's accept time to the store: steady, and
+    with faults outside the broker outages (each with 20 s after it) and within them."""
     from datetime import datetime
 
     def seconds(text):
@@ -543,11 +546,15 @@ def accept_to_stored(db_path, phase_started, outage):
     with sqlite3.connect(db_path, timeout=30) as db:
         rows = [(seconds(a), seconds(b)) for a, b in db.execute("SELECT timestamp, stored_at FROM movie_clickevent")]
     faults_start = phase_started["faults"]
-    out_from, out_to = faults_start + outage[0], faults_start + outage[1] + 20
+    windows = [(faults_start + start, faults_start + end + 20) for start, end in outages]
+
+    def in_outage(moment):
+        return any(start <= moment < end for start, end in windows)
+
     groups = {
         "steady": [b - a for a, b in rows if phase_started["steady"] <= a < faults_start],
-        "faults, outside the outage": [b - a for a, b in rows if a >= faults_start and not out_from <= a < out_to],
-        "accepted during the outage": [b - a for a, b in rows if out_from <= a < out_to],
+        "faults, outside the outages": [b - a for a, b in rows if a >= faults_start and not in_outage(a)],
+        "accepted during an outage": [b - a for a, b in rows if in_outage(a)],
     }
     result = {}
     for label, values in groups.items():
@@ -555,6 +562,13 @@ def accept_to_stored(db_path, phase_started, outage):
             cuts = quantiles(sorted(values), n=100, method="inclusive")
             result[label] = f"p50 {cuts[49]:.2f} / p95 {cuts[94]:.2f} ({len(values)} events)"
     return result
+
+
+def clear_events(db_path):
+    """A reused work folder starts without the events of an earlier run."""
+    with sqlite3.connect(db_path, timeout=30) as db:
+        for table in ("movie_clickevent", "movie_outboxevent", "events_popularityvote", "events_popularitycount"):
+            db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
 
 
 def catalog_movie_ids(db_path):
@@ -608,6 +622,7 @@ def main():
         )
         report["prepare_seconds"] = prepare(work_dir, env, args.epochs)
         movie_ids = catalog_movie_ids(work_dir / "db.sqlite3")
+        clear_events(work_dir / "db.sqlite3")
         site.start_web()
         site.start_consumer()
         reader = IndependentReader(broker.bootstrap, env.get("KAFKA_TOPIC", "movie-events"))
@@ -641,7 +656,7 @@ def main():
             "accepted_never_seen": len(wanted - set(seen)),
             "seen_more_than_once": sum(1 for n in seen.values() if n > 1),
         }
-        outage = next((window for label, window in fault_log if label == "outage"), (0, 0))
+        outage = next((windows for label, windows in fault_log if label == "outage"), ())
         fault_log = [entry for entry in fault_log if entry[0] != "outage"]
         report["accept_to_stored"] = accept_to_stored(work_dir / "db.sqlite3", phase_started, outage)
         report["abuse"] = abuse_checks(site.port, movie_ids, work_dir / "db.sqlite3")

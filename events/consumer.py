@@ -90,6 +90,7 @@ class ClickLogConsumer:
         self.stats = ConsumerStats()
         self._consumer = None
         self._topic_id = None
+        self._suspect, self._reset_done = {}, set()
         self._faults = 0
         self._resender = None
         self._next_resend = 0.0
@@ -116,6 +117,7 @@ class ClickLogConsumer:
             **options,
         )
         self._topic_id = None
+        self._suspect, self._reset_done = {}, set()
         return consumer
 
     def _connect(self):
@@ -200,8 +202,22 @@ class ClickLogConsumer:
         recreated = topic_id is not None and self._topic_id is not None and topic_id != self._topic_id
         self._topic_id = topic_id or self._topic_id
         ends = consumer.end_offsets(assignment, timeout_ms=CHECK_TIMEOUT_MS)
-        # Only partitions whose end the broker reported: a missing answer is not a new log.
-        reset = [tp for tp in assignment if recreated or (tp in ends and ends[tp] < self._position(consumer, tp))]
+        # Only partitions whose end the broker reported below our position on
+        # two checks in a row (a missing or momentary answer is not a new log),
+        # and once per episode: a partition is not read again from its start
+        # until its end has been seen at or past our position.
+        reset = []
+        for tp in assignment:
+            if tp not in ends:
+                continue
+            if recreated or ends[tp] < self._position(consumer, tp):
+                self._suspect[tp] = self._suspect.get(tp, 0) + 1
+                if recreated or (self._suspect[tp] >= 2 and tp not in self._reset_done):
+                    reset.append(tp)
+                    self._reset_done.add(tp)
+            else:
+                self._suspect.pop(tp, None)
+                self._reset_done.discard(tp)
         if reset:
             logger.warning("The log of %s started again (%s); reading it from the start", self.topic, reset)
             consumer.seek_to_beginning(*reset)
