@@ -118,9 +118,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": env_str(
             "DJANGO_STATICFILES_STORAGE",
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if _COLLECTED
-            else "django.contrib.staticfiles.storage.StaticFilesStorage",
+            "config.static_storage.CompressedManifestStorage" if _COLLECTED else "config.static_storage.PlainStorage",
         )
     },
 }

@@ -83,6 +83,10 @@ class Listing:
             movies = movies.filter(rating_count__gte=self.min_ratings)
         return movies
 
+    @property
+    def filters_nothing(self):
+        return not self.genre and self.decade is None and self.min_rating is None and not self.min_ratings
+
     def ordered(self, movies):
         return self.filter(movies).order_by(*ORDERINGS[self.sort])
 
@@ -163,7 +167,9 @@ def search_results(index, query, listing, raw_page):
     by match quality (then popularity) unless another sort was asked for."""
     ranked = [match.movie_id for match in index.search(query, limit=MAX_SEARCH_RESULTS)]
     movies = listing.filter(catalog_movies().filter(pk__in=ranked))
-    if listing.sort == "relevance":
+    if listing.sort == "relevance" and listing.filters_nothing:
+        ids = ranked  # the index holds this catalog version's movies: nothing to look up
+    elif listing.sort == "relevance":
         kept = set(movies.values_list("pk", flat=True))
         ids = [movie_id for movie_id in ranked if movie_id in kept]
     else:
