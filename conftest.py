@@ -45,3 +45,10 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def impressions_written_with_the_page(settings):
+    """Served lists are written at once in tests (batched in production), so
+    none waits in the process to land in another test's database."""
+    settings.IMPRESSION_FLUSH_SECONDS = 0

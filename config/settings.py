@@ -281,3 +281,6 @@ PRIMARY_MODEL = env_str("PRIMARY_MODEL")
 # A visitor's rating at or below this many stars is a dislike: fold-in takes the
 # movie as a negative, never as a like (predictors/serving.py).
 FOLD_IN_DISLIKE_AT = env_float("FOLD_IN_DISLIKE_AT", 2.0)
+# Served lists (the dashboard's serving numbers) are written in batches, once
+# the oldest waiting one is this many seconds old (0: one write per page).
+IMPRESSION_FLUSH_SECONDS = env_float("IMPRESSION_FLUSH_SECONDS", 2.0)

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from django.core.paginator import Paginator
 from django.db.models import F
 
-from movie.catalog import catalog_movies, movies_by_ids
+from movie.catalog import catalog_movies, matching_movie_ids, movies_by_ids
 from sitewide.errors import NotFound
 from sitewide.numbers import whole_number
 
@@ -162,10 +162,10 @@ def page_numbers(page):
     ]
 
 
-def search_results(index, query, listing, raw_page):
+def search_results(query, listing, raw_page):
     """A page of the movies matching ``query``, filtered by ``listing``; ranked
     by match quality (then popularity) unless another sort was asked for."""
-    ranked = [match.movie_id for match in index.search(query, limit=MAX_SEARCH_RESULTS)]
+    ranked = matching_movie_ids(query, MAX_SEARCH_RESULTS)
     movies = listing.filter(catalog_movies().filter(pk__in=ranked))
     if listing.sort == "relevance" and listing.filters_nothing:
         ids = ranked  # the index holds this catalog version's movies: nothing to look up

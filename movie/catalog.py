@@ -26,6 +26,7 @@ from movie.models import Dataset, Genre, Movie, MovieTag
 # Movies (and cards) kept per process: a few pages' worth of every list, a
 # few MB; a bigger catalog's long tail is read from the database.
 CACHED_MOVIES = 4096
+CACHED_SEARCHES = 512
 # An edit that another process makes without re-importing (the admin on
 # another web worker) is seen after at most this long.
 CACHE_SECONDS = 300
@@ -51,6 +52,18 @@ def title_index():
     """The search index of the site's catalog, rebuilt when an import (or any
     added or removed movie) changes it."""
     return current_cache().value("title index", _title_index)
+
+
+def matching_movie_ids(query, limit):
+    """Pks of the titles matching ``query``, best match first (title_index().search),
+    remembered per catalog version: the same searches come again and again."""
+    cache = current_cache().searches
+    key = (query, limit)
+    found = cache.get_many([key])
+    if key not in found:
+        found[key] = [match.movie_id for match in title_index().search(query, limit=limit)]
+        cache.put_many(found)
+    return found[key]
 
 
 def _title_index():
@@ -144,6 +157,7 @@ class CatalogCache:
         self.movies = BoundedCache(CACHED_MOVIES)
         self.cards = BoundedCache(CACHED_MOVIES)
         self.tags = BoundedCache(CACHED_MOVIES)
+        self.searches = BoundedCache(CACHED_SEARCHES)
         self._values = {}
         self._lock = threading.Lock()
 

@@ -67,7 +67,7 @@ def search(request):
         return refused
     if not query:
         return render(request, "movie/search.html", {"query": "", "genres": catalog.genre_list(), "listing": listing})
-    page = search_results(catalog.title_index(), query, listing, request.GET.get("page"))
+    page = search_results(query, listing, request.GET.get("page"))
     return list_page(request, "movie/search.html", page, listing, query=query)
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from events.heartbeat import record_consumer_heartbeat, worker_name
 from events.models import ClickEvent, ConsumerHeartbeat
-from predictors import dashboard, serving
+from predictors import dashboard, metrics_log, serving
 from predictors.models import RecommendationImpression
 from tests.dashboard_helpers import admin_client_, admin_user  # noqa: F401
 
@@ -127,13 +127,27 @@ def test_model_page_records_an_impression(catalog, client):
     assert RecommendationImpression.objects.filter(model_name="ngcf").count() == 1
 
 
-def test_a_failed_impression_write_does_not_break_the_page(catalog, client, monkeypatch):
+def test_impressions_are_written_together_once_the_oldest_is_due(catalog, client, settings):
+    serving.reset_predictors()
+    settings.IMPRESSION_FLUSH_SECONDS = 3600
+    client.get("/")
+    assert client.get("/movie/gmf").status_code == 200
+    assert client.get("/api/recommendations", {"model": "ngcf"}).status_code == 200
+    assert not RecommendationImpression.objects.exists()  # waiting, not lost
+    settings.IMPRESSION_FLUSH_SECONDS = 0.001  # as if an hour had gone by
+    client.get("/")  # the next request, after its response, writes the batch
+    assert sorted(RecommendationImpression.objects.values_list("model_name", flat=True)) == ["gmf", "ngcf"]
+
+
+def test_a_failed_impression_write_does_not_break_the_page(catalog, client, monkeypatch, settings):
     def broken(*args, **kwargs):
         raise DatabaseError("disk full")
 
-    monkeypatch.setattr(RecommendationImpression.objects, "create", broken)
+    monkeypatch.setattr(RecommendationImpression.objects, "bulk_create", broken)
+    settings.IMPRESSION_FLUSH_SECONDS = 0  # written with the page
     response = client.get("/movie/neumf")
     assert response.status_code == 200 and b'data-list="recommendations"' in response.content
+    assert metrics_log.flush_impressions() == 0
 
 
 def test_dashboard_page_shows_the_numbers(admin_client_, settings):
