@@ -3,7 +3,7 @@ production section runs it (2 workers x 4 gthreads, DEBUG off, SQLite,
 collected static files), driven by wrk at 32 connections.
 
 Each endpoint is paired, in the same round, with /bench/bare: a view that
-answers "ok" through the same middleware (benchmarks/bench_pages_urls.py,
+answers "ok" through the same middleware (benchmarks/bare_view_urls.py,
 served only by this benchmark's settings module). The table gives ours /
 bare against the goal of issue 20, with errors (non-2xx, socket errors) and
 wrk's timeouts (2 s).
@@ -37,7 +37,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 from bench_load import ML100K, RESULTS_DIR, Site, manage  # noqa: E402
 
-SETTINGS_MODULE = "benchmarks.bench_pages_settings"
+SETTINGS_MODULE = "benchmarks.bare_view_settings"
 BARE_PATH = "/bench/bare"
 HISTORY_EVENTS = 10
 MOVIE_ID = 50  # Star Wars in ml-100k: the most rated movie, with the fullest detail page

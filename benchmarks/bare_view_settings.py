@@ -3,4 +3,4 @@ view); for the page benchmark only, never in production."""
 
 from config.settings import *  # noqa: F403
 
-ROOT_URLCONF = "benchmarks.bench_pages_urls"
+ROOT_URLCONF = "benchmarks.bare_view_urls"
