@@ -19,7 +19,10 @@ from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_DIR))
-RESULTS_DIR = REPO_DIR / "benchmarks" / "results"
+sys.path.insert(0, str(REPO_DIR / "benchmarks"))
+
+from bench_pages import print_and_save  # noqa: E402
+
 GENRES = ["Action", "Adventure", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller"]
 GOAL = 1.5
 
@@ -103,9 +106,7 @@ def main():
         ]
     )
     text = f"SQLite, best of {args.repeat} rounds each, the same file and table.\n\n{table}"
-    print(text)
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / "import.md").write_text(text + "\n")
+    print_and_save(text, "import.md")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ sys.path.insert(0, str(BENCH_DIR.parent))
 sys.path.insert(0, str(BENCH_DIR))
 
 from bench_load import GUNICORN, REPO_DIR, RESULTS_DIR, manage, terminate  # noqa: E402
-from bench_pages import MOVIE_ID, make_visitors, prepare_site, site_env  # noqa: E402
+from bench_pages import MOVIE_ID, make_visitors, prepare_site, print_and_save, site_env  # noqa: E402
 
 from tests.services import free_port, wait_for_port  # noqa: E402
 
@@ -100,9 +100,7 @@ def main():
     header = f"| gunicorn | PSS MB, 1 worker | PSS MB, {args.workers} workers | MB per extra worker | goal | met |"
     table = "\n".join([header, "|---|---|---|---|---|---|", *rows])
     text = f"Master + workers, 4 gthreads each, every model (GMF, NeuMF, NGCF, EASE) served by every worker.\n\n{table}"
-    print(text)
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / "memory.md").write_text(text + "\n")
+    print_and_save(text, "memory.md")
 
 
 if __name__ == "__main__":

@@ -251,9 +251,14 @@ def main():
         f"-c{args.connections}, {args.seconds} s per run, each endpoint paired with {BARE_PATH} in the same round "
         f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores).\n\n{table}"
     )
+    print_and_save(text, f"pages-{time.strftime('%Y%m%d-%H%M%S')}.md")
+
+
+def print_and_save(text, name):
+    """Prints a benchmark's report and writes it to benchmarks/results/``name``."""
     print(text)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / f"pages-{time.strftime('%Y%m%d-%H%M%S')}.md").write_text(text + "\n")
+    (RESULTS_DIR / name).write_text(text + "\n")
 
 
 if __name__ == "__main__":
