@@ -166,10 +166,11 @@ def search_results(query, listing, raw_page):
     """A page of the movies matching ``query``, filtered by ``listing``; ranked
     by match quality (then popularity) unless another sort was asked for."""
     ranked = matching_movie_ids(query, MAX_SEARCH_RESULTS)
-    movies = listing.filter(catalog_movies().filter(pk__in=ranked))
     if listing.sort == "relevance" and listing.filters_nothing:
-        ids = ranked  # the index holds this catalog version's movies: nothing to look up
-    elif listing.sort == "relevance":
+        # The index holds this catalog version's movies: nothing to look up.
+        return page_of(ranked, raw_page, to_movies=movies_by_ids)
+    movies = listing.filter(catalog_movies().filter(pk__in=ranked))
+    if listing.sort == "relevance":
         kept = set(movies.values_list("pk", flat=True))
         ids = [movie_id for movie_id in ranked if movie_id in kept]
     else:

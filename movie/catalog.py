@@ -158,6 +158,7 @@ class CatalogCache:
         self.cards = BoundedCache(CACHED_MOVIES)
         self.tags = BoundedCache(CACHED_MOVIES)
         self.searches = BoundedCache(CACHED_SEARCHES)
+        self.forms = BoundedCache(CACHED_SEARCHES)
         self._values = {}
         self._lock = threading.Lock()
 

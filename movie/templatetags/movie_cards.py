@@ -46,3 +46,20 @@ def genre_chips(active=None):
 
 def _render_chips(active):
     return get_template("movie/_genre_chips_body.html").render({"genres": genre_list(), "genre": active})
+
+
+FILTER_CONTEXT = ("query", "genre", "listing", "genres", "decades", "min_ratings", "min_counts", "sorts")
+
+
+@register.simple_tag(takes_context=True)
+def filter_form(context):
+    """The filter and sort form (movie/_filters_body.html) for this listing and
+    query, once per catalog version: dozens of options, the same for every visitor."""
+    values = {name: context.get(name) for name in FILTER_CONTEXT}
+    key = (values["query"] or "", values["listing"], bool(values["genre"]), tuple(values["sorts"] or ()))
+    forms = current_cache().forms
+    html = forms.get_many([key]).get(key)
+    if html is None:
+        html = get_template("movie/_filters_body.html").render(values)
+        forms.put_many({key: html})
+    return html
