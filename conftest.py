@@ -48,7 +48,9 @@ def one_torch_thread():
 
 
 @pytest.fixture(autouse=True)
-def impressions_written_with_the_page(settings):
-    """Served lists are written at once in tests (batched in production), so
-    none waits in the process to land in another test's database."""
+def writes_in_the_request(settings):
+    """Served lists are written, and "Popular now" recounted, in the request in
+    tests (batched / in a background thread in production), so that nothing
+    waits in the process or in another thread to touch another test's database."""
     settings.IMPRESSION_FLUSH_SECONDS = 0
+    settings.POPULAR_REFRESH_IN_BACKGROUND = False

@@ -250,6 +250,8 @@ POPULAR_BUCKET_MINUTES = max(1, env_int("POPULAR_BUCKET_MINUTES", 60))
 POPULAR_DATASET_VOTES = env_int("POPULAR_DATASET_VOTES", 4)
 # One process computes the list per interval; the others read it from the cache.
 POPULAR_CACHE_SECONDS = env_int("POPULAR_CACHE_SECONDS", 30)
+# Recount in a background thread once the list is stale (the request gets the previous one).
+POPULAR_REFRESH_IN_BACKGROUND = env_bool("POPULAR_REFRESH_IN_BACKGROUND", True)
 # A JSON answer when an /api/ write lacks its CSRF token (pages keep Django's).
 CSRF_FAILURE_VIEW = "events.views.csrf_failure"
 # Anonymous visitors are told apart by a signed random id in this cookie, set
