@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from itertools import islice
 
 from django.db import connection, transaction
-from django.db.models import Count
 from django.utils.text import slugify
 
 from movie.datasets import DatasetFormatError, Layout, no_progress
@@ -113,6 +112,7 @@ def _unique_slug(name):
 def _import_ratings(dataset, layout, movie_pks, progress):
     Interaction.objects.filter(dataset=dataset).delete()
     total = 0
+    users, per_value = set(), Counter()  # per_value: (movie pk, rating) -> ratings
     ratings = iter(layout.ratings())
     bar = (progress or no_progress)(desc=f"ratings of {dataset.name}", unit=" ratings", unit_scale=True)
     ratings_file = layout.source.describe(layout.files[-1])
@@ -126,24 +126,21 @@ def _import_ratings(dataset, layout, movie_pks, progress):
                 ratings_file, total + offset + 1, f"rating for movie {movie_source_id}, which is not in the movie list"
             ) from None
         _insert_interactions(rows)
+        # Counted in C (set.update, Counter over zip): per-row Python bookkeeping
+        # was a third of a million-rating import.
+        _, batch_users, batch_movies, batch_ratings, _ = zip(*rows, strict=True)
+        users.update(batch_users)
+        per_value.update(zip(batch_movies, batch_ratings, strict=True))
         total += len(batch)
         bar.update(len(batch))
     bar.close()
-    return _count_users(dataset), total, _rating_stats(dataset)
+    return len(users), total, _rating_stats(per_value)
 
 
-def _count_users(dataset):
-    return Interaction.objects.filter(dataset=dataset).values("user_id").distinct().count()
-
-
-def _rating_stats(dataset):
-    """{movie pk: [count, sum, histogram]} from the stored ratings: one GROUP BY
-    in the database instead of Python work on every one of millions of rows."""
+def _rating_stats(per_value):
+    """{movie pk: [count, sum, histogram]} from {(movie pk, rating): ratings}."""
     stats = defaultdict(lambda: [0, 0.0, [0] * HISTOGRAM_BUCKETS])
-    per_value = (
-        Interaction.objects.filter(dataset=dataset).values_list("movie_id", "rating").annotate(n=Count("pk")).order_by()
-    )
-    for movie_pk, rating, n in per_value:
+    for (movie_pk, rating), n in per_value.items():
         entry = stats[movie_pk]
         entry[0] += n
         entry[1] += rating * n
