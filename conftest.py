@@ -45,3 +45,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def writes_in_the_request(settings):
+    """"Popular now" is recounted in the request in tests (in a background
+    thread in production), so that nothing waits in another thread to touch
+    another test's database."""
+    settings.POPULAR_REFRESH_IN_BACKGROUND = False

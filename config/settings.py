@@ -96,6 +96,10 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Seconds a request thread keeps its connection (0: a new one per request,
+# which on SQLite also re-runs the PRAGMAs and re-registers its functions).
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -126,9 +130,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": env_str(
             "DJANGO_STATICFILES_STORAGE",
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if _COLLECTED
-            else "django.contrib.staticfiles.storage.StaticFilesStorage",
+            "config.static_storage.CompressedManifestStorage" if _COLLECTED else "config.static_storage.PlainStorage",
         )
     },
 }
@@ -290,6 +292,8 @@ POPULAR_BUCKET_MINUTES = max(1, env_int("POPULAR_BUCKET_MINUTES", 60))
 POPULAR_DATASET_VOTES = env_int("POPULAR_DATASET_VOTES", 4)
 # One process computes the list per interval; the others read it from the cache.
 POPULAR_CACHE_SECONDS = env_int("POPULAR_CACHE_SECONDS", 30)
+# Recount in a background thread once the list is stale (the request gets the previous one).
+POPULAR_REFRESH_IN_BACKGROUND = env_bool("POPULAR_REFRESH_IN_BACKGROUND", True)
 # A JSON answer when an /api/ write lacks its CSRF token (pages keep Django's).
 CSRF_FAILURE_VIEW = "events.views.csrf_failure"
 # Anonymous visitors are told apart by a signed random id in this cookie, set

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from django.core.paginator import Paginator
 from django.db.models import F
 
-from movie.catalog import catalog_movies, movies_by_ids
+from movie.catalog import catalog_movies, matching_movie_ids, movies_by_ids
 from sitewide.errors import NotFound
 from sitewide.numbers import whole_number
 
@@ -82,6 +82,10 @@ class Listing:
         if self.min_ratings:
             movies = movies.filter(rating_count__gte=self.min_ratings)
         return movies
+
+    @property
+    def filters_nothing(self):
+        return not self.genre and self.decade is None and self.min_rating is None and not self.min_ratings
 
     def ordered(self, movies):
         return self.filter(movies).order_by(*ORDERINGS[self.sort])
@@ -158,10 +162,13 @@ def page_numbers(page):
     ]
 
 
-def search_results(index, query, listing, raw_page):
+def search_results(query, listing, raw_page):
     """A page of the movies matching ``query``, filtered by ``listing``; ranked
     by match quality (then popularity) unless another sort was asked for."""
-    ranked = [match.movie_id for match in index.search(query, limit=MAX_SEARCH_RESULTS)]
+    ranked = matching_movie_ids(query, MAX_SEARCH_RESULTS)
+    if listing.sort == "relevance" and listing.filters_nothing:
+        # The index holds this catalog version's movies: nothing to look up.
+        return page_of(ranked, raw_page, to_movies=movies_by_ids)
     movies = listing.filter(catalog_movies().filter(pk__in=ranked))
     if listing.sort == "relevance":
         kept = set(movies.values_list("pk", flat=True))

@@ -2,13 +2,34 @@
 
 Views call these; so do the recommendation pages, which need the same movie
 cards for their lists.
+
+The catalog changes only when it is imported (or a movie is edited), so each
+process keeps what every page asks for again and again (movies by id with
+their genres, the most-rated order, the genres, rendered cards) for one
+*catalog version*: the dataset's row (fingerprint and import time), a
+counter bumped by any change this process makes, and CACHE_SECONDS. The version is read once
+per request, so another process's import is seen by the next request.
 """
 
+import threading
+import time
+from collections import OrderedDict
+
 from django.conf import settings
+from django.core.signals import request_finished, request_started
+from django.db import connections
 from django.db.models import Count, Max, Prefetch
 
 from movie import search
-from movie.models import Dataset, Genre, Movie
+from movie.models import Dataset, Genre, Movie, MovieTag
+
+# Movies (and cards) kept per process: a few pages' worth of every list, a
+# few MB; a bigger catalog's long tail is read from the database.
+CACHED_MOVIES = 4096
+CACHED_SEARCHES = 512
+# An edit that another process makes without re-importing (the admin on
+# another web worker) is seen after at most this long.
+CACHE_SECONDS = 300
 
 MAX_QUERY_LENGTH = 100
 
@@ -30,6 +51,22 @@ def catalog_genres():
 def title_index():
     """The search index of the site's catalog, rebuilt when an import (or any
     added or removed movie) changes it."""
+    return current_cache().value("title index", _title_index)
+
+
+def matching_movie_ids(query, limit):
+    """Pks of the titles matching ``query``, best match first (title_index().search),
+    remembered per catalog version: the same searches come again and again."""
+    cache = current_cache().searches
+    key = (query, limit)
+    found = cache.get_many([key])
+    if key not in found:
+        found[key] = [match.movie_id for match in title_index().search(query, limit=limit)]
+        cache.put_many(found)
+    return found[key]
+
+
+def _title_index():
     movies = Movie.objects.filter(dataset__name=settings.MOVIELENS_DATASET)
     dataset = Dataset.objects.filter(name=settings.MOVIELENS_DATASET).values_list("pk", "fingerprint", "imported_at")
     key = (dataset.first(), tuple(movies.aggregate(n=Count("pk"), last=Max("pk")).values()))
@@ -43,6 +80,149 @@ def clean_query(raw):
 
 
 def movies_by_ids(movie_ids):
-    """Movies in the order of ``movie_ids`` (e.g. a ranked list); unknown ids are skipped."""
-    by_id = catalog_movies().in_bulk(list(movie_ids))
-    return [by_id[movie_id] for movie_id in movie_ids if movie_id in by_id]
+    """Movies in the order of ``movie_ids`` (e.g. a ranked list), genres
+    prefetched; unknown ids are skipped. Each is the caller's own copy, free
+    to take attributes (say the visitor's rating)."""
+    movie_ids = list(movie_ids)
+    cache = current_cache()
+    found = cache.movies.get_many(movie_ids)
+    missing = [movie_id for movie_id in movie_ids if movie_id not in found]
+    if missing:
+        fetched = catalog_movies().in_bulk(missing)
+        cache.movies.put_many(fetched)
+        found.update(fetched)
+    return [_own_copy(found[movie_id]) for movie_id in movie_ids if movie_id in found]
+
+
+def movie_tags(movie_id, limit):
+    """The movie's ``limit`` most used tags (MovieTag rows with their tag), most used first."""
+    cache = current_cache().tags
+    key = (movie_id, limit)
+    found = cache.get_many([key])
+    if key not in found:
+        rows = MovieTag.objects.filter(movie_id=movie_id).select_related("tag").order_by("-count", "tag__name")
+        found[key] = list(rows[:limit])
+        cache.put_many(found)
+    return found[key]
+
+
+def ranked_movie_ids():
+    """Pks of the whole catalog, most rated first (the order of catalog_movies)."""
+    return current_cache().value("ranked", lambda: list(catalog_movies().values_list("pk", flat=True)))
+
+
+def genre_list():
+    """catalog_genres() as a list, read once per catalog version."""
+    return current_cache().value("genres", lambda: list(catalog_genres()))
+
+
+def _own_copy(movie):
+    # A shallow copy of the attributes (copy.copy goes through pickling's
+    # __getstate__: ten times slower); the prefetched genres are shared, read-only.
+    clone = Movie.__new__(Movie)
+    clone.__dict__.update(movie.__dict__)
+    return clone
+
+
+# --- The per-process cache and its version ---------------------------------------
+
+
+class BoundedCache:
+    """A thread-safe least-recently-used dict of at most ``size`` entries."""
+
+    def __init__(self, size):
+        self.size = size
+        self._entries = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_many(self, keys):
+        with self._lock:
+            found = {key: self._entries[key] for key in keys if key in self._entries}
+            for key in found:
+                self._entries.move_to_end(key)
+        return found
+
+    def put_many(self, entries):
+        with self._lock:
+            self._entries.update(entries)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+class CatalogCache:
+    """What this process keeps for one catalog version."""
+
+    def __init__(self, version):
+        self.version = version
+        self.movies = BoundedCache(CACHED_MOVIES)
+        self.cards = BoundedCache(CACHED_MOVIES)
+        self.tags = BoundedCache(CACHED_MOVIES)
+        self.searches = BoundedCache(CACHED_SEARCHES)
+        self.forms = BoundedCache(CACHED_SEARCHES)
+        self._values = {}
+        self._lock = threading.Lock()
+
+    def value(self, name, compute):
+        if name not in self._values:
+            with self._lock:
+                if name not in self._values:
+                    self._values[name] = compute()
+        return self._values[name]
+
+
+_changes = [0]  # bumped by catalog_changed
+_cache = CatalogCache(None)
+_cache_lock = threading.Lock()
+_request = threading.local()
+
+
+def catalog_changed(**kwargs):
+    """Signal receiver (movie/apps.py): this process changed the catalog."""
+    _changes[0] += 1
+
+
+def catalog_version():
+    """Identifies the catalog's current content; read from the database once
+    per request (every call outside a request)."""
+    version = getattr(_request, "version", None)
+    if version is None:
+        version = (
+            settings.MOVIELENS_DATASET,
+            _dataset_row(settings.MOVIELENS_DATASET),
+            _changes[0],
+            int(time.monotonic() // CACHE_SECONDS),
+        )
+        if getattr(_request, "active", False):
+            _request.version = version
+    return version
+
+
+def _dataset_row(name):
+    # Plain SQL: the ORM's query building cost more than the query, once per request.
+    table = connections[Dataset.objects.db].ops.quote_name(Dataset._meta.db_table)
+    with connections[Dataset.objects.db].cursor() as cursor:
+        cursor.execute(f"SELECT id, fingerprint, imported_at FROM {table} WHERE name = %s", [name])
+        return cursor.fetchone()
+
+
+def current_cache():
+    """The CatalogCache of the current catalog version (a fresh one after a change)."""
+    global _cache
+    version = catalog_version()
+    if _cache.version != version:
+        with _cache_lock:
+            if _cache.version != version:
+                _cache = CatalogCache(version)
+    return _cache
+
+
+def _request_began(**kwargs):
+    _request.version, _request.active = None, True
+
+
+def _request_ended(**kwargs):
+    _request.version, _request.active = None, False
+
+
+request_started.connect(_request_began, dispatch_uid="movie.catalog.request_started")
+request_finished.connect(_request_ended, dispatch_uid="movie.catalog.request_finished")

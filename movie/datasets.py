@@ -185,13 +185,15 @@ class Layout:
             yield self._rating_tuple(name, number, *fields[:4])
 
     def _rating_tuple(self, name, number, user, movie, rating, timestamp):
-        where = self.source.describe(name)
+        # The file's description only when there is an error to describe: a million lines, one call each.
         try:
             values = (int(user), int(movie), float(rating), int(float(timestamp)))
         except ValueError:
-            raise DatasetFormatError(where, number, "user, movie and timestamp must be numbers") from None
+            raise DatasetFormatError(
+                self.source.describe(name), number, "user, movie and timestamp must be numbers"
+            ) from None
         if not 0 <= values[2] <= 5:
-            raise DatasetFormatError(where, number, f"rating {rating} is outside 0–5")
+            raise DatasetFormatError(self.source.describe(name), number, f"rating {rating} is outside 0–5")
         return values
 
 

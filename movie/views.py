@@ -9,7 +9,7 @@ from movie import catalog, posters
 from movie.browse import FILTER_CHOICES, SORTS, BadListing, Listing, page_numbers, page_of, search_results
 from movie.charts import rating_bars
 from movie.models import Tag
-from sitewide.errors import error_response, get_or_404
+from sitewide.errors import NotFound, error_response, get_or_404
 
 SUGGESTIONS = 8
 TAGS_SHOWN = 12
@@ -31,7 +31,7 @@ def list_page(request, template, page, listing, **context):
         page_numbers=page_numbers(page),
         listing=listing,
         base_query=base_query,
-        genres=catalog.catalog_genres(),
+        genres=catalog.genre_list(),
         sorts=[(name, label) for name, label in SORTS.items() if name != "relevance" or listing.default_sort == name],
         **FILTER_CHOICES,
     )
@@ -40,18 +40,21 @@ def list_page(request, template, page, listing, **context):
 
 @require_safe
 def home(request):
-    page = page_of(catalog.catalog_movies(), request.GET.get("page"))
+    page = page_of(catalog.ranked_movie_ids(), request.GET.get("page"), to_movies=catalog.movies_by_ids)
     return list_page(request, "movie/home.html", page, Listing())
 
 
 def movie_or_404(pk):
-    return get_or_404(catalog.catalog_movies(), f"There is no movie number {pk} in this catalog.", pk=pk)
+    found = catalog.movies_by_ids([pk])
+    if not found:
+        raise NotFound(f"There is no movie number {pk} in this catalog.")
+    return found[0]
 
 
 @require_safe
 def detail(request, pk):
     movie = movie_or_404(pk)
-    tags = movie.tag_counts.select_related("tag").order_by("-count", "tag__name")[:TAGS_SHOWN]
+    tags = catalog.movie_tags(pk, TAGS_SHOWN)
     context = {"movie": movie, "tags": tags, "rating_bars": rating_bars(movie.rating_histogram)}
     return render(request, "movie/detail.html", context)
 
@@ -63,10 +66,8 @@ def search(request):
     if refused:
         return refused
     if not query:
-        return render(
-            request, "movie/search.html", {"query": "", "genres": catalog.catalog_genres(), "listing": listing}
-        )
-    page = search_results(catalog.title_index(), query, listing, request.GET.get("page"))
+        return render(request, "movie/search.html", {"query": "", "genres": catalog.genre_list(), "listing": listing})
+    page = search_results(query, listing, request.GET.get("page"))
     return list_page(request, "movie/search.html", page, listing, query=query)
 
 

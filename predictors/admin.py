@@ -17,8 +17,8 @@ from movie.models import Dataset
 from predictors import jobs, zoo
 from predictors.charts import training_curves_svg
 from predictors.dashboard import KEY_METRICS, dashboard_context, metric
-from predictors.evaluation import PROTOCOLS
 from predictors.models import ModelVersion, RegistryRuleError, TrainingRun
+from predictors.names import PROTOCOLS
 from sitewide.numbers import whole_number
 
 # The admin index links to the dashboard.

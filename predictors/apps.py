@@ -6,4 +6,4 @@ class PredictorsConfig(AppConfig):
     verbose_name = "Recommendation models"
 
     def ready(self):
-        from predictors import related  # noqa: F401 -- registers its settings check
+        from predictors import checks  # noqa: F401 -- registers the settings checks

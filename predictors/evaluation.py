@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from predictors.data import split_latest, split_random
+from predictors.names import PROTOCOLS
 
-PROTOCOLS = ("full", "ncf", "d2l")
 FULL_TEST_FRACTION = 0.25
 USER_BATCH = 256
 

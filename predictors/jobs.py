@@ -28,7 +28,6 @@ from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
 from events.heartbeat import worker_name
-from predictors import training_service
 from predictors.models import ModelVersion, TrainingRun
 from predictors.names import SERVED_MODELS
 from predictors.training_status import UNFINISHED
@@ -45,6 +44,9 @@ def run_job(run_id, activate=False):
     if not run.claim(worker_name()):
         log.info("run %s is %s, not queued; skipped", run_id, run.status)
         return run.status
+    # Imported here: the admin queues jobs through this module and must not load torch.
+    from predictors import training_service
+
     training_service.limit_threads()
     if run.kind == TrainingRun.Kind.EVALUATE:
         return training_service.evaluate_run(run)

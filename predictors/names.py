@@ -10,3 +10,7 @@ MODEL_LABELS = {"gmf": "GMF", "mlp": "MLP", "neumf": "NeuMF", "ngcf": "NGCF", "e
 
 # MLP is NeuMF's pre-trained branch: registered and evaluated, not served.
 SERVED_MODELS = {name: label for name, label in MODEL_LABELS.items() if name != "mlp"}
+
+# The evaluation protocols (predictors/evaluation.py), here so that forms and
+# commands can offer them without importing torch.
+PROTOCOLS = ("full", "ncf", "d2l")

@@ -12,15 +12,18 @@ again and again is still one visitor.
 
 The ranking is the same for everybody and cheap to be slightly stale: one
 process computes it per POPULAR_CACHE_SECONDS and the others read it from
-Django's cache, serving the previous list while it is being recomputed.
+Django's cache, serving the previous list while it is being recomputed (in a
+thread of its own, so that no request waits for the recount).
 """
 
 import logging
+import threading
 import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
 from django.utils import timezone
 
 from events.stores import StoreUnavailable, get_store
@@ -71,10 +74,29 @@ def popular_ranking():
         computed_at, ranking = cached
         if time.time() - computed_at < interval or not cache.add(f"{key}:computing", True, timeout=interval):
             return ranking
-    ranking = compute_ranking()
-    cache.set(key, (time.time(), ranking), timeout=interval * 10)
-    cache.delete(f"{key}:computing")
-    return ranking
+        if settings.POPULAR_REFRESH_IN_BACKGROUND:
+            # No visitor waits for the recount: this one gets the previous list.
+            threading.Thread(target=_refresh_in_background, args=(key, interval), daemon=True).start()
+            return ranking
+    return _refresh(key, interval)
+
+
+def _refresh(key, interval):
+    try:
+        ranking = compute_ranking()
+        cache.set(key, (time.time(), ranking), timeout=interval * 10)
+        return ranking
+    finally:
+        cache.delete(f"{key}:computing")
+
+
+def _refresh_in_background(key, interval):
+    try:
+        _refresh(key, interval)
+    except Exception:  # the previous list stays; the next interval tries again
+        log.exception("could not recount Popular now")
+    finally:
+        connections.close_all()  # this thread's own connections
 
 
 def popular_movie_ids(k=10, exclude=()):

@@ -11,7 +11,6 @@ fails the page leaves the section out instead of showing a fallback.
 """
 
 from django.conf import settings
-from django.core import checks
 
 from movie.catalog import movies_by_ids
 from predictors import serving
@@ -27,17 +26,3 @@ def also_watched(movie_id, k):
     if result.is_fallback:
         return None
     return SERVED_MODELS[model_name], movies_by_ids(result.movie_ids)
-
-
-@checks.register()
-def check_also_watched_model(app_configs, **kwargs):
-    model_name = settings.ALSO_WATCHED_MODEL
-    if model_name and model_name not in SERVED_MODELS:
-        return [
-            checks.Error(
-                f"ALSO_WATCHED_MODEL is {model_name!r}, which is not a served model.",
-                hint=f"Use one of {', '.join(SERVED_MODELS)}, or leave it empty to show no such section.",
-                id="predictors.E001",
-            )
-        ]
-    return []

@@ -28,11 +28,14 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from predictors import foldin
+from predictors.lazy_modules import LazyModule
 from predictors.models import ModelVersion
 from predictors.names import SERVED_MODELS
 from predictors.popularity import popular_movie_ids
-from predictors.registry import load_version
+
+# torch and DGL load with the first recommendation, not with the URL conf (predictors/lazy_modules.py).
+foldin = LazyModule("predictors.foldin")
+registry = LazyModule("predictors.registry")
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +142,7 @@ class Predictor:
         with self._load_lock:  # one thread loads; the others wait for it
             if self._identity(self._loaded) != active:
                 started = time.monotonic()
-                loaded = load_version(ModelVersion.objects.get(pk=active[0]), serving=True)
+                loaded = registry.load_version(ModelVersion.objects.get(pk=active[0]), serving=True)
                 loaded.index = loaded.item_index()
                 # Item halves of the scores computed once (NGCF's come propagated in the artifact).
                 loaded.model.freeze_for_serving()

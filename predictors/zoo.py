@@ -8,17 +8,22 @@ DEFAULTS are that rule on a reference size, for callers with no data at hand.
 Tuning history behind the defaults is in docs/tuning.md.
 """
 
+from importlib import import_module
+
 from predictors.data import RATINGS_MODES
 from predictors.defaults import DatasetStats, default_hyperparameters
-from predictors.ease import EASE
-from predictors.gmf import GMF
-from predictors.mlp import MLP
 from predictors.names import MODEL_LABELS
-from predictors.neumf import NeuMF
-from predictors.ngcf import NGCF, interaction_graph
 
 MODEL_NAMES = tuple(MODEL_LABELS)
-MODEL_CLASSES = {"gmf": GMF, "mlp": MLP, "neumf": NeuMF, "ngcf": NGCF, "ease": EASE}
+# Module and class per model, imported on first build: the admin, the
+# consumer and migrate read the defaults here without loading torch or DGL.
+MODEL_CLASSES = {
+    "gmf": ("predictors.gmf", "GMF"),
+    "mlp": ("predictors.mlp", "MLP"),
+    "neumf": ("predictors.neumf", "NeuMF"),
+    "ngcf": ("predictors.ngcf", "NGCF"),
+    "ease": ("predictors.ease", "EASE"),
+}
 
 VALIDATION_FRACTION = 0.1
 CATALOG_LOSSES = ("softmax", "mse")
@@ -94,12 +99,14 @@ def build_model(model_name, params, n_users, n_items, users, items, weights=None
 def _untrained(model_name, params, n_users, n_items, users, items, weights=None):
     if model_name not in MODEL_CLASSES:
         raise ValueError(f"Unknown model {model_name!r}; choose one of {', '.join(MODEL_NAMES)}.")
-    model_class = MODEL_CLASSES[model_name]
-    if model_class is NGCF:
-        graph = None if users is None else interaction_graph(users, items, n_users, n_items)
-        return NGCF(graph, params["dim"], params["layers"], params["dropout"], n_nodes=(n_users, n_items))
-    if model_class is EASE:
-        return EASE(n_users, n_items, users, items, weights)
-    if model_class is GMF:
-        return GMF(n_users, n_items, params["dim"])
+    module_name, class_name = MODEL_CLASSES[model_name]
+    module = import_module(module_name)
+    model_class = getattr(module, class_name)
+    if model_name == "ngcf":
+        graph = None if users is None else module.interaction_graph(users, items, n_users, n_items)
+        return model_class(graph, params["dim"], params["layers"], params["dropout"], n_nodes=(n_users, n_items))
+    if model_name == "ease":
+        return model_class(n_users, n_items, users, items, weights)
+    if model_name == "gmf":
+        return model_class(n_users, n_items, params["dim"])
     return model_class(n_users, n_items, params["dim"], params["layers"], params["dropout"])

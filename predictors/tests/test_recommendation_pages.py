@@ -248,7 +248,7 @@ def test_a_failing_also_watched_model_leaves_the_section_out(catalog, store, cli
 
 
 def test_an_unknown_also_watched_model_fails_the_system_check(settings):
-    from predictors.related import check_also_watched_model
+    from predictors.checks import check_also_watched_model
 
     settings.ALSO_WATCHED_MODEL = "svd"
     (error,) = check_also_watched_model(None)

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from predictors import training_service
 from predictors.data import RATINGS_MODES, DataError
-from predictors.evaluation import PROTOCOLS
+from predictors.names import PROTOCOLS
 from predictors.zoo import LOSSES, MODEL_NAMES, SETTINGS, hyperparameters
 
 

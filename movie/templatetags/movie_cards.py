@@ -1,0 +1,65 @@
+"""{% movie_card movie [extra] %}: a movie's card (movie/_movie_card_body.html),
+and {% genre_chips [genre] %}: the genre chips, each rendered once per catalog
+version (movie/catalog.py) and reused by every page and thread of the process.
+The cached card shows the movie only. What a page adds about the visitor
+comes from the ``card_addon`` template in the context (``{% include
+"movie/_movie_card.html" with card_addon=... %}``), rendered on every use
+with the page's context and put at the end of the card's info block."""
+
+from django import template
+from django.template.loader import get_template
+from django.utils.safestring import mark_safe
+
+from movie.catalog import current_cache, genre_list
+
+register = template.Library()
+
+
+# Where the card's info block ends (the last lines of movie/_movie_card_body.html).
+CARD_END = "</div>\n</li>"
+
+
+@register.simple_tag(takes_context=True)
+def movie_card(context, movie, extra=""):
+    cards = current_cache().cards
+    key = (movie.pk, str(extra))
+    html = cards.get_many([key]).get(key)
+    if html is None:
+        html = get_template("movie/_movie_card_body.html").render({"movie": movie, "extra": extra})
+        cards.put_many({key: html})
+    addon = context.get("card_addon")
+    if addon:
+        head, end, tail = html.rpartition(CARD_END)
+        with context.push(movie=movie):
+            rendered = context.template.engine.get_template(addon).render(context)
+        html = mark_safe(f"{head}{rendered}{end}{tail}")
+    return html
+
+
+@register.simple_tag
+def genre_chips(active=None):
+    """The genre chips (movie/_genre_chips_body.html), ``active`` marked, once per catalog version."""
+    cache = current_cache()
+    key = active.pk if hasattr(active, "pk") else None
+    return cache.value(("genre chips", key), lambda: _render_chips(active))
+
+
+def _render_chips(active):
+    return get_template("movie/_genre_chips_body.html").render({"genres": genre_list(), "genre": active})
+
+
+FILTER_CONTEXT = ("query", "genre", "listing", "genres", "decades", "min_ratings", "min_counts", "sorts")
+
+
+@register.simple_tag(takes_context=True)
+def filter_form(context):
+    """The filter and sort form (movie/_filters_body.html) for this listing and
+    query, once per catalog version: dozens of options, the same for every visitor."""
+    values = {name: context.get(name) for name in FILTER_CONTEXT}
+    key = (values["query"] or "", values["listing"], bool(values["genre"]), tuple(values["sorts"] or ()))
+    forms = current_cache().forms
+    html = forms.get_many([key]).get(key)
+    if html is None:
+        html = get_template("movie/_filters_body.html").render(values)
+        forms.put_many({key: html})
+    return html

@@ -1,0 +1,53 @@
+"""The pages keep movies and rendered cards per process; what visitors rely
+on is that a re-import (in any process) shows on the next page, and that a
+page's own part of a card stays its own."""
+
+import copy
+
+from django.template import engines
+from django.test import RequestFactory
+
+from movie.catalog import movies_by_ids
+from movie.models import Dataset, Movie
+
+
+def test_a_reimport_by_another_process_shows_on_the_next_page(client, catalog):
+    assert "Movie 01" in client.get("/").content.decode()
+    # What another process's import leaves behind: changed rows, a new fingerprint, no signal here.
+    Movie.objects.filter(title="Movie 01").update(title="Renamed Classic")
+    Dataset.objects.filter(pk=catalog.pk).update(fingerprint="1" * 64)
+    html = client.get("/").content.decode()
+    assert "Renamed Classic" in html and "Movie 01" not in html
+    renamed = Movie.objects.get(title="Renamed Classic")
+    assert "Renamed Classic" in client.get(f"/movie/{renamed.pk}/").content.decode()
+
+
+def test_an_edit_in_this_process_shows_on_the_next_page(client, catalog):
+    client.get("/")
+    movie = Movie.objects.get(title="Movie 02")
+    movie.title = "Edited Title"
+    movie.save()
+    assert "Edited Title" in client.get("/").content.decode()
+
+
+def test_a_card_addon_is_rendered_with_each_page_context(catalog, settings, tmp_path):
+    (tmp_path / "addon.html").write_text("<b>for {{ who }}</b>")
+    templates = copy.deepcopy(settings.TEMPLATES)
+    templates[0]["DIRS"] = [*templates[0]["DIRS"], tmp_path]
+    settings.TEMPLATES = templates
+    page = engines["django"].from_string('{% include "movie/_movie_card.html" with card_addon="addon.html" %}')
+    movie = catalog.movies.get(title="Movie 01")
+    request = RequestFactory().get("/")
+    first = page.render({"movie": movie, "who": "Ann"}, request)
+    second = page.render({"movie": movie, "who": "Bob"}, request)
+    assert "<b>for Ann</b>" in first and "<b>for Bob</b>" in second
+    assert first.index("<b>for Ann</b>") < first.index("</li>") and "Movie 01" in second
+
+
+def test_movies_by_ids_gives_each_caller_its_own_objects(catalog):
+    ids = list(catalog.movies.order_by("pk").values_list("pk", flat=True)[:3])
+    first = movies_by_ids(ids)
+    first[0].visitor_rating = 4.5
+    again = movies_by_ids(ids)
+    assert [movie.pk for movie in again] == ids
+    assert not hasattr(again[0], "visitor_rating")
