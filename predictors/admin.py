@@ -260,7 +260,9 @@ def version_details(version):
     tuning = (version.hyperparameters or {}).get("tuning")
     return {
         "version": version,
-        "hyperparameters": sorted((key, value) for key, value in (version.hyperparameters or {}).items() if key != "tuning"),
+        "hyperparameters": sorted(
+            (key, value) for key, value in (version.hyperparameters or {}).items() if key != "tuning"
+        ),
         "tuning": tuning,
         "tuning_trials": trial_rows(tuning),
         "tuning_svg": tuning_svg(tuning),
