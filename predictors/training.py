@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from predictors import least_squares
 from predictors.data import DataError, latest_per_user, rated_view, split_random
 from predictors.evaluation import evaluate, full_ranking, model_scorer, split_for_protocol
-from predictors import least_squares
 from predictors.neumf import NeuMF
 from predictors.sampling import sample_negatives
 from predictors.zoo import (
