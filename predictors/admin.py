@@ -317,7 +317,14 @@ class TrainingRunForm(forms.ModelForm):
             ("mse", "mse (whole catalog)"),
             ("bce", "bce (pointwise, sampled)"),
             ("bpr", "bpr (pairwise, sampled)"),
+            ("wls", "wls (GMF: weighted least squares, solved per side)"),
         ],
+    )
+    confidence = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=1000.0,
+        help_text="mse and wls: an interaction's cell weighs 1 + this, an unseen one 1.",
     )
     l2 = forms.FloatField(
         required=False,
