@@ -57,7 +57,22 @@ GOAL_TO_POPULARITY = 1.3
 GOAL_SECONDS = 300
 
 
-def run_seed(data, seed, models, modes, bar):
+def tuned_als(fit, validation, seed, cache):
+    """tune_als's (params, validation NDCG@10), kept in the JSON file ``cache``
+    (None: none) under the split's size and seed, so that runs of one split in
+    parallel processes, one model each, search the grid once."""
+    key = f"{fit.n_users}x{fit.n_items}:{len(fit)}:{seed}"
+    known = json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
+    if key not in known:
+        params, value, _ = tune_als(fit, validation, seed)
+        known = json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
+        known[key] = [params, value]
+        if cache is not None:
+            cache.write_text(json.dumps(known, indent=1))
+    return known[key][0], known[key][1]
+
+
+def run_seed(data, seed, models, modes, bar, als_cache=None):
     """{row: {"ndcg@10": .., "seconds": .., "params": ..}} for one split; rows
     of a ratings mode other than "all" are keyed "model/mode"."""
     train, test = protocol_split(data, "full", seed)
@@ -70,7 +85,7 @@ def run_seed(data, seed, models, modes, bar):
     bar.set_description(f"seed {seed} als (grid)")
     started = time.perf_counter()
     fit, validation = validation_split(train, np.random.default_rng(seed + 1))
-    als_params, als_validation, _ = tune_als(fit, validation, seed)
+    als_params, als_validation = tuned_als(fit, validation, seed, als_cache)
     scorer = fit_als(train, seed, 1, **als_params)
     results["als"] = {
         "ndcg@10": full_ranking(scorer, train, test)["ndcg@10"],
@@ -150,6 +165,7 @@ def main():
         help="ratings modes to train each model under (default: all)",
     )
     parser.add_argument("--out", default=str(REPO_DIR / "benchmarks" / "results" / "quality.md"))
+    parser.add_argument("--als-cache", type=Path, help="JSON file that keeps ALS's grid search per split")
     parser.add_argument(
         "--merge",
         nargs="+",
@@ -177,7 +193,7 @@ def main():
     with tqdm(total=steps) as bar:
         for dataset, data in loaded.items():
             for seed in args.seeds:
-                results.setdefault(dataset, []).append(run_seed(data, seed, args.models, modes, bar))
+                results.setdefault(dataset, []).append(run_seed(data, seed, args.models, modes, bar, args.als_cache))
                 reports = [table(name, per_seed)[0] for name, per_seed in results.items()]
                 out.write_text("\n\n".join(reports) + "\n")
                 out.with_suffix(".json").write_text(json.dumps(results, indent=1))

@@ -272,7 +272,7 @@ def branch_hyperparameters(params, branch):
         if key in params
     }
     own = (params.get("branches") or {}).get(branch, {})
-    return hyperparameters(branch, dim=params["dim"], layers=params["layers"] or None, **{**shared, **own})
+    return hyperparameters(branch, **{"dim": params["dim"], "layers": params["layers"] or None, **shared, **own})
 
 
 def validation_split(train, rng):

@@ -108,4 +108,12 @@ def _untrained(model_name, params, n_users, n_items, users, items, weights=None)
         return EASE(n_users, n_items, users, items, weights)
     if model_class is GMF:
         return GMF(n_users, n_items, params["dim"])
+    if model_class is NeuMF:  # its MLP branch may be narrower than its GMF branch (params["branches"])
+        mlp = {"dim": params["dim"], "layers": params["layers"], **(params.get("branches") or {}).get("mlp", {})}
+        return NeuMF(
+            n_users,
+            n_items,
+            params["dim"],
+            mlp=MLP(n_users, n_items, mlp["dim"], mlp["layers"], params["dropout"]),
+        )
     return model_class(n_users, n_items, params["dim"], params["layers"], params["dropout"])

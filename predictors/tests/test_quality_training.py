@@ -199,3 +199,13 @@ def test_neumf_chooses_its_branch_mix_on_validation_and_may_keep_the_start(plant
     fused = [entry for entry in result.curves if entry["stage"] == "neumf"]
     assert fused[0]["epoch"] == 0  # the fused model as it starts, before any fine-tuning, is a candidate
     assert set(result.params["refit_epochs"]) == {"neumf/gmf", "neumf/mlp", "neumf"}
+
+
+def test_a_neumf_with_a_narrower_mlp_branch_is_rebuilt_from_its_hyperparameters(planted):
+    params = tiny_params(
+        planted, "neumf", epochs=1, branches={"gmf": {"epochs": 1}, "mlp": {"dim": 4, "layers": 1, "epochs": 1}}
+    )
+    result = training.train_and_evaluate(planted, "neumf", params, "full", 0, progress=False)
+    assert result.model.mlp.output.in_features == 4 and result.model.gmf.output.in_features == params["dim"]
+    copy = zoo.build_model("neumf", result.params, planted.n_users, planted.n_items, None, None)
+    copy.load_state_dict(result.model.state_dict())  # the registry loads an artifact this way
