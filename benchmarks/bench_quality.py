@@ -18,6 +18,7 @@ popularity; at most 300 s of training.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_quality.py --seeds 0 1 2
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_quality.py --seeds 0 --ratings all weighted threshold
+    .venv/bin/python benchmarks/bench_quality.py --merge seed0.json seed1.json seed2.json --out quality.md
 
 With --ratings, each model is also trained under each ratings mode (every
 rating an interaction; weighted by stars; ratings at or below 2 stars left
@@ -56,7 +57,22 @@ GOAL_TO_POPULARITY = 1.3
 GOAL_SECONDS = 300
 
 
-def run_seed(data, seed, models, modes, bar):
+def tuned_als(fit, validation, seed, cache):
+    """tune_als's (params, validation NDCG@10), kept in the JSON file ``cache``
+    (None: none) under the split's size and seed, so that runs of one split in
+    parallel processes, one model each, search the grid once."""
+    key = f"{fit.n_users}x{fit.n_items}:{len(fit)}:{seed}"
+    known = json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
+    if key not in known:
+        params, value, _ = tune_als(fit, validation, seed)
+        known = json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
+        known[key] = [params, value]
+        if cache is not None:
+            cache.write_text(json.dumps(known, indent=1))
+    return known[key][0], known[key][1]
+
+
+def run_seed(data, seed, models, modes, bar, als_cache=None):
     """{row: {"ndcg@10": .., "seconds": .., "params": ..}} for one split; rows
     of a ratings mode other than "all" are keyed "model/mode"."""
     train, test = protocol_split(data, "full", seed)
@@ -69,7 +85,7 @@ def run_seed(data, seed, models, modes, bar):
     bar.set_description(f"seed {seed} als (grid)")
     started = time.perf_counter()
     fit, validation = validation_split(train, np.random.default_rng(seed + 1))
-    als_params, als_validation, _ = tune_als(fit, validation, seed)
+    als_params, als_validation = tuned_als(fit, validation, seed, als_cache)
     scorer = fit_als(train, seed, 1, **als_params)
     results["als"] = {
         "ndcg@10": full_ranking(scorer, train, test)["ndcg@10"],
@@ -149,7 +165,17 @@ def main():
         help="ratings modes to train each model under (default: all)",
     )
     parser.add_argument("--out", default=str(REPO_DIR / "benchmarks" / "results" / "quality.md"))
+    parser.add_argument("--als-cache", type=Path, help="JSON file that keeps ALS's grid search per split")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="instead of training, merge the numbers of runs made in parallel (one seed each) into one table",
+    )
     args = parser.parse_args()
+    if args.merge:
+        merge(args.merge, Path(args.out))
+        return
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -161,27 +187,43 @@ def main():
             loaded[dataset] = from_movielens_files(dataset)
         except Exception as error:  # noqa: BLE001 - a missing dataset is reported, not fatal
             parser.error(f"{dataset}: {error}")
-    results, reports, below = {}, [], []
+    results, reports = {}, []
     started = time.perf_counter()
     steps = len(args.datasets) * len(args.seeds) * (1 + len(args.models) * len(modes))
     with tqdm(total=steps) as bar:
         for dataset, data in loaded.items():
             for seed in args.seeds:
-                results.setdefault(dataset, []).append(run_seed(data, seed, args.models, modes, bar))
+                results.setdefault(dataset, []).append(run_seed(data, seed, args.models, modes, bar, args.als_cache))
                 reports = [table(name, per_seed)[0] for name, per_seed in results.items()]
                 out.write_text("\n\n".join(reports) + "\n")
                 out.with_suffix(".json").write_text(json.dumps(results, indent=1))
+    print("\n\n".join(reports))
+    print(
+        f"Benchmark finished in {time.perf_counter() - started:.0f} s: {len(loaded)} datasets x {len(args.seeds)} seeds; "
+        f"{goals_summary(results)}; table in {out}."
+    )
+
+
+def goals_summary(results):
+    below = []
     for dataset, per_seed in results.items():
         report, _ = table(dataset, per_seed)
         below += [
             f"{dataset} {line.split('|')[1].strip()}" for line in report.splitlines() if line.endswith("NOT met |")
         ]
+    return "every goal met" if not below else "goal not met for " + ", ".join(below)
+
+
+def merge(paths, out):
+    """One table per dataset over the seeds of several runs' JSON files."""
+    results = {}
+    for path in paths:
+        for dataset, per_seed in json.loads(Path(path).read_text()).items():
+            results.setdefault(dataset, []).extend(per_seed)
+    reports = [table(name, per_seed)[0] for name, per_seed in results.items()]
+    out.write_text("\n\n".join(reports) + "\n")
     print("\n\n".join(reports))
-    met = "every goal met" if not below else "goal not met for " + ", ".join(below)
-    print(
-        f"Benchmark finished in {time.perf_counter() - started:.0f} s: {len(loaded)} datasets x {len(args.seeds)} seeds; "
-        f"{met}; table in {out}."
-    )
+    print(f"Merged {len(paths)} runs: {goals_summary(results)}; table in {out}.")
 
 
 if __name__ == "__main__":
