@@ -66,6 +66,7 @@ from tqdm import tqdm
 
 from predictors import foldin
 from predictors.data import from_frame, read_movielens_ratings
+from predictors.defaults import DatasetStats
 from predictors.zoo import build_model, hyperparameters
 
 log = logging.getLogger("bench_foldin_speed")
@@ -115,9 +116,9 @@ def trained_serving_models(data, names):
     """The project's defaults trained on all of ``data`` (cached), frozen for serving."""
     from bench_foldin_quality import trained_model
 
-    models = {}
+    models, stats = {}, DatasetStats.from_interactions(data)
     for name in names:
-        params = hyperparameters(name)
+        params = hyperparameters(name, stats=stats)  # what train_model trains with on this data
         model, seconds = trained_model(name, data, params, 0, RESULTS_DIR / "foldin-models", "speed-all")
         models[name] = model.freeze_for_serving()
         foldin.space_for(models[name])  # as serving does when it loads a version
@@ -187,6 +188,20 @@ def request_latencies(request, n_items, length, requests, rng):
     return seconds
 
 
+def interleaved_latencies(requests_by_name, n_items, length, requests, rng):
+    """{name: seconds} of every request on the same ``requests`` histories, the
+    methods taking turns on each history: on a shared machine a burst of load
+    then costs every method alike, rather than whichever was running."""
+    seconds = {name: [] for name in requests_by_name}
+    for _ in range(requests):
+        history = rng.choice(n_items, length, replace=False).tolist()
+        for name, request in requests_by_name.items():
+            started = time.perf_counter()
+            request(history)
+            seconds[name].append(time.perf_counter() - started)
+    return seconds
+
+
 def latency_rows(requests_by_name, references, n_items, requests, thread_counts, scale):
     """Ours and the references ({name: request}) on the same histories; ratios to
     each reference's p95 at the same length and thread count."""
@@ -195,12 +210,12 @@ def latency_rows(requests_by_name, references, n_items, requests, thread_counts,
     for threads in thread_counts:
         torch.set_num_threads(threads)
         with threadpool_limits(limits=threads, user_api="blas"):
-            for name, request in everything.items():
+            for request in everything.values():
                 request_latencies(request, n_items, 5, 3, np.random.default_rng(99))  # warm-up
-                for length in tqdm(HISTORY_LENGTHS, desc=f"{scale} {name} {threads} threads", leave=False):
-                    p95[(threads, name, length)] = percentiles(
-                        request_latencies(request, n_items, length, requests, np.random.default_rng(length))
-                    )
+            for length in tqdm(HISTORY_LENGTHS, desc=f"{scale} {threads} threads", leave=False):
+                seconds = interleaved_latencies(everything, n_items, length, requests, np.random.default_rng(length))
+                for name, taken in seconds.items():
+                    p95[(threads, name, length)] = percentiles(taken)
         for name in requests_by_name:
             for length in HISTORY_LENGTHS:
                 p50_ms, p95_ms = p95[(threads, name, length)]
