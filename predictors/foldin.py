@@ -8,22 +8,26 @@ the mode of its posterior:
     prior       N(μ, Σ): mean and covariance of the trained users' θ;
     likelihood  the model's own training loss on the visitor's history:
                 a liked movie is a positive, a disliked one a negative
-                relative to the average user's score for it;
-                the sampled negatives of training become their expectation
-                over the catalog, K per positive (K: the model's training
-                negatives; a pairwise model's loss averages its K, so 1),
-                a quadratic in the model's linear score space around the
-                average user, computed once per model (``ExpectedNegatives``).
+                relative to the average user's score for it (logistic).
+                A softmax-trained model (the default at MovieLens sizes)
+                has -w s per like and, per unit of liked weight, the
+                catalog's log-sum-exp; a sampled loss has the expectation
+                of its negatives over the catalog, K per positive (K: the
+                model's training negatives; a pairwise model's loss
+                averages its K, so 1). Either catalog term is a quadratic
+                in the model's linear score space around the average user,
+                computed once per model (``ExpectedNegatives``).
 
 No setting is chosen per dataset: everything above comes from the trained
-model and the data it saw. The mode is found by Gauss-Newton steps from μ
-(exact Newton wherever the scores are piecewise linear in θ, as GMF's and
-NeuMF's are); the first step from μ is the closed-form weighted ridge that
-implicit ALS solves per user, the next ones re-weight the history as the
-logistic loss says, until the next step is a small fraction of a posterior
-standard deviation (``tolerance``). Each
-step costs a (D, D) solve and the history's h scores, so the work is about
-ALS's ``recalculate_user`` (see benchmarks/bench_foldin_speed.py).
+model and the data it saw. The mode is found by Gauss-Newton steps from μ;
+the first is the closed form of the objective's quadratic model at μ, the
+weighted ridge implicit ALS solves per user. GMF's scores are linear in θ
+and NeuMF is solved in its exact tangent at μ (its list is then ranked by
+the full network), so with likes only that one step is the exact answer;
+dislikes (logistic) and NGCF's layers take at most ``max_steps``. Each
+step costs a (D, D) solve and the history's h scores, and the catalog is
+scored once in numpy by the space, so the work is about ALS's
+``recalculate_user`` (see benchmarks/bench_foldin_speed.py).
 
 The history is a list of item indices (each a like) or of (item, weight)
 pairs: weight > 0 a like of that strength, weight < 0 a dislike ("not
@@ -43,14 +47,16 @@ import torch
 from scipy.linalg import lapack
 
 LIKE, DISLIKE = 1.0, -1.0
+LOGISTIC, SOFTMAX, SQUARES = "logistic", "softmax", "squares"  # how a like's own term reads (catalog_term)
 
 
 @dataclass(frozen=True)
 class FoldInSettings:
     max_history: int = 200  # most recent movies kept; older ones add little and cost h D^2 each
-    # Gauss-Newton steps at most. GMF converges in 2-3; where ReLU kinks slow
-    # NeuMF down, 5 steps already give the converged top 10 but for 0.1-0.3 of
-    # its movies (docs/tuning.md), at half the cost of 10.
+    # Gauss-Newton steps at most. A linear space with likes only needs one; on
+    # NGCF (ml-100k, 20 likes) the first step's top 10 shares 8.3 movies with
+    # the converged mode's, two steps 9.2 and five 9.7, each step about the
+    # cost of ALS's whole recalculate_user (benchmarks/bench_foldin_speed.py).
     max_steps: int = 2
     # Stop when the next step would move θ by less than this many posterior
     # standard deviations (its Newton decrement, in the Hessian's metric): the
@@ -163,6 +169,19 @@ class ExpectedNegatives:
         gradient, second = gradient / total, second / total
         return cls(np.asarray(anchor, dtype=np.float64), gradient, second - np.outer(gradient, gradient))
 
+    @classmethod
+    def squares(cls, chunks):
+        """Half the squared scores summed over the catalog, the unseen cells of
+        a least-squares loss (every cell's target 0 at weight 1): exactly a
+        quadratic in z, ``chunks`` yielding each block's d score / d z and the
+        part of its scores that z does not move (at z = 0)."""
+        gradient, hessian = 0.0, 0.0
+        for features, offsets in chunks:
+            features = np.asarray(features, dtype=np.float64)
+            gradient = gradient + features.T @ np.asarray(offsets, dtype=np.float64)
+            hessian = hessian + features.T @ features
+        return cls(np.zeros(len(hessian)), gradient, hessian)
+
     def terms(self, z):
         """-> (value above the anchor's, gradient (F,), Hessian (F, F)) at z."""
         step = z - self.anchor
@@ -179,10 +198,11 @@ class FoldInSpace:
     ``maps_user``, ``user`` maps θ to z, else z is θ itself."""
 
     maps_user = False
-    # True for a softmax-trained model: a like's own term is then -w s (its
-    # log-softmax less the catalog's log-sum-exp, which ``negatives`` holds),
-    # not a logistic one.
-    linear_likes = False
+    # How a like's own term reads (catalog_term): LOGISTIC, SOFTMAX (-w s, its
+    # log-softmax less the catalog's log-sum-exp, which ``negatives`` holds) or
+    # SQUARES (its confident cell's squared error less the unseen one's).
+    like_kind = LOGISTIC
+    confidence = 1.0  # SQUARES: an interaction's cell weighs 1 + confidence w
     prior_mean: np.ndarray
     prior_precision: np.ndarray
     negatives: ExpectedNegatives
@@ -230,7 +250,8 @@ class LinearSpace(FoldInSpace):
         self.items = np.asarray(items, dtype=np.float32)  # (N, D)
         self.bias = float(bias) if np.ndim(bias) == 0 else np.asarray(bias, dtype=np.float32)  # () or (N,)
         self.prior_mean, self.prior_precision = gaussian_prior(users)
-        self.negatives, self.negatives_per_positive, self.linear_likes = catalog_term(
+        self.confidence = training_confidence(model)
+        self.negatives, self.negatives_per_positive, self.like_kind = catalog_term(
             model,
             self.prior_mean,
             (
@@ -265,17 +286,37 @@ def training_negatives(model):
     return float(getattr(model, "training_negatives", None) or 4)
 
 
+def training_confidence(model):
+    """A least-squares loss's confidence c: an interaction's cell weighs 1 + c w."""
+    default = 0.0 if training_loss(model) == "wls" else 1.0  # as predictors.training reads it
+    confidence = getattr(model, "training_confidence", None)
+    return float(default if confidence is None else confidence)
+
+
 def catalog_term(model, anchor, chunks):
     """The catalog's part of the visitor's likelihood as the model's training
-    loss has it, a quadratic around ``anchor`` -> (ExpectedNegatives, how many
-    of it per unit of liked weight, whether a like's own term is softmax's linear one).
-    softmax: one log-sum-exp over the catalog per positive; a sampled loss:
-    K expected negatives per positive (a pairwise loss averages its K, so 1)."""
+    loss has it -> (ExpectedNegatives, how many of it per unit of liked weight
+    (0: once, whatever the history), how a like's own term reads).
+    ``chunks`` yields blocks of the catalog's d score / d z and scores at
+    ``anchor``; scores are linear in z (exactly, or in the model's tangent).
+
+    softmax: one log-sum-exp over the catalog per positive, quadratic around
+    the anchor; a like is -w s. Least squares (wls, mse): every cell's squared
+    score once, an exact quadratic; a like is the difference of its confident
+    cell and that. A sampled loss: K expected negatives per positive (a
+    pairwise loss averages its K, so 1), a like logistic."""
     loss = training_loss(model)
-    if loss in ("softmax", "mse"):  # mse is a whole-catalog loss too; its softmax reading is the nearest we have
-        return ExpectedNegatives.softmax_around(anchor, chunks), 1.0, True
+    if loss == "softmax":
+        return ExpectedNegatives.softmax_around(anchor, chunks), 1.0, SOFTMAX
+    if loss in ("wls", "mse"):
+        anchor = np.asarray(anchor, dtype=np.float64)
+        at_zero = (
+            (features, np.asarray(scores, np.float64) - np.asarray(features, np.float64) @ anchor)
+            for features, scores in chunks
+        )
+        return ExpectedNegatives.squares(at_zero), 0.0, SQUARES
     count = 1.0 if loss == "bpr" else training_negatives(model)
-    return ExpectedNegatives.around(anchor, chunks), count, False
+    return ExpectedNegatives.around(anchor, chunks), count, LOGISTIC
 
 
 _spaces = weakref.WeakKeyDictionary()  # frozen serving model -> its FoldInSpace
@@ -304,9 +345,15 @@ class Posterior:
         self.items = items
         self.labels = np.where(liked, 1.0, -1.0)  # a like wants a high score, a dislike a low one
         self.strength = np.abs(weights)
-        self.plain = liked & space.linear_likes  # softmax likes: -w s, no logistic term
+        # A like's term 1/2 a s^2 - b s when it is not logistic: softmax a = 0,
+        # b = w; least squares 1/2 ((1 + c w)(1 - s)^2 - s^2): a = c w, b = 1 + c w.
+        self.plain = liked & (space.like_kind != LOGISTIC)
         self.logistic = ~self.plain
-        self.expected_negatives = space.negatives_per_positive * float(weights[liked].sum())
+        squares = space.like_kind == SQUARES
+        self.like_curvature = np.where(self.plain & squares, space.confidence * self.strength, 0.0)
+        self.like_pull = np.where(self.plain, self.strength + self.like_curvature if squares else self.strength, 0.0)
+        once = space.negatives_per_positive == 0.0  # least squares: the catalog's cells count once
+        self.expected_negatives = 1.0 if once else space.negatives_per_positive * float(weights[liked].sum())
         # A dislike says "less than the average user", not "never": its logistic
         # term is centred on the prior mean's score for the movie, which keeps it
         # to the scale of a like however high the model scores what was watched
@@ -355,17 +402,16 @@ class Posterior:
         scores, score_gradients = self.space.scores(theta, self.context, self.items, mapped)
         margins = self.labels * (scores - self.centre)
         value, gradient, hessian = self.quadratic_part(theta, mapped, derivatives)
-        logistic, plain = self.logistic, self.plain
-        value += float(self.strength[logistic] @ softplus(-margins[logistic])) - float(
-            self.strength[plain] @ scores[plain]
-        )
+        logistic = self.logistic
+        value += float(self.strength[logistic] @ softplus(-margins[logistic]))
+        value += float((0.5 * self.like_curvature * scores - self.like_pull) @ scores)
         if not derivatives:
             return value, None, None
         p = sigmoid(-margins)  # how far each history item is from where its label wants it
-        pull = np.where(logistic, -self.labels * self.strength * p, -self.strength)
+        pull = np.where(logistic, -self.labels * self.strength * p, self.like_curvature * scores - self.like_pull)
         gradient = gradient + score_gradients.T @ pull
-        if logistic.any():
-            curvature = np.where(logistic, self.strength * p * (1.0 - p), 0.0)
+        curvature = np.where(logistic, self.strength * p * (1.0 - p), self.like_curvature)
+        if curvature.any():
             hessian = hessian + (score_gradients * curvature[:, None]).T @ score_gradients
         return value, gradient, hessian
 

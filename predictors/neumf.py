@@ -104,13 +104,18 @@ class NeuMFSpace(foldin.LinearSpace):
         linears = [layer for layer in model.mlp.tower if isinstance(layer, torch.nn.Linear)]  # each followed by a ReLU
         half = model.mlp.user_embedding.embedding_dim
         self.first_user = linears[0].weight[:, :half].T.numpy()  # (dm, w1): the user half of layer 1
-        self.mlp_items = model.mlp.item_side(torch.arange(model.n_items)).numpy()  # (N, w1): its item half, bias included
+        self.mlp_items = model.mlp.item_side(
+            torch.arange(model.n_items)
+        ).numpy()  # (N, w1): its item half, bias included
         self.layers = [(layer.weight.T.numpy(), layer.bias.numpy()) for layer in linears[1:]]
         self.mlp_output = model.output.weight[0, gmf_factors:].numpy()  # (dim,)
         self.chunk = chunk
         users = model.user_parameters().numpy()
         mean = users.astype(np.float64).mean(axis=0)
-        blocks = [self.tower(mean, np.arange(start, min(start + chunk, model.n_items))) for start in range(0, model.n_items, chunk)]
+        blocks = [
+            self.tower(mean, np.arange(start, min(start + chunk, model.n_items)))
+            for start in range(0, model.n_items, chunk)
+        ]
         scores, jacobian = np.concatenate([b[0] for b in blocks]), np.vstack([b[1] for b in blocks])
         super().__init__(model, jacobian, scores - jacobian @ mean, users, chunk)
 

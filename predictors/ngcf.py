@@ -304,15 +304,17 @@ def balancing_offset(liked_scores, liked_shares, catalog_scores, negatives_per_p
 
 class NGCFSpace(foldin.FoldInSpace):
     """NGCF for fold-in: θ is the visitor's layer-0 embedding e0, the visitor
-    a node joined to its liked movies in a DGL heterograph; the trained
+    a node joined to its liked movies (as NGCF.visitor_neighbourhoods joins
+    it, here one numpy sum over the history's rows); the trained
     layers map e0 to the final representation z (every layer concatenated),
     and a score is z e_i + b with e_i the item's concatenated layers.
 
-    The expected negatives are a quadratic around the average trained user:
-    the mean e0 joined to every movie in proportion to its degree, as many
-    movies as a trained user has on average. BPR's loss averages its sampled
-    negatives, so one expected negative per positive; b (balancing_offset) is
-    where the average user's likes and the catalog balance."""
+    The catalog term (the softmax's log-sum-exp, or the expected sampled
+    negatives) is a quadratic around the average trained user: the mean e0
+    joined to every movie in proportion to its degree, as many movies as a
+    trained user has on average. BPR's loss averages its sampled negatives,
+    so one expected negative per positive, and b (balancing_offset) is where
+    the average user's likes and the catalog balance; a softmax needs no b."""
 
     maps_user = True
 
@@ -343,7 +345,8 @@ class NGCFSpace(foldin.FoldInSpace):
             self.offset = balancing_offset(anchor_scores, shares, anchor_scores, 1.0)
         else:  # a softmax's log-sum-exp is blind to a shift, and BCE's scores are calibrated
             self.offset = 0.0
-        self.negatives, self.negatives_per_positive, self.linear_likes = foldin.catalog_term(
+        self.confidence = foldin.training_confidence(model)
+        self.negatives, self.negatives_per_positive, self.like_kind = foldin.catalog_term(
             model, anchor, [(self.items, anchor_scores + self.offset)]
         )
 

@@ -215,7 +215,7 @@ def test_the_served_scores_are_the_models_own(trained):
 
 def test_a_softmax_model_takes_the_catalog_as_its_log_sum_exp():
     space = foldin.space_for(train("gmf+softmax"))
-    assert space.linear_likes and space.negatives_per_positive == 1.0
+    assert space.like_kind == foldin.SOFTMAX and space.negatives_per_positive == 1.0
     # A softmax's log-sum-exp: its Hessian is the softmax-weighted covariance of the items.
     scores = space.items @ space.negatives.anchor + space.bias
     p = np.exp(scores - scores.max())
