@@ -18,6 +18,7 @@ popularity; at most 300 s of training.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_quality.py --seeds 0 1 2
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_quality.py --seeds 0 --ratings all weighted threshold
+    .venv/bin/python benchmarks/bench_quality.py --merge seed0.json seed1.json seed2.json --out quality.md
 
 With --ratings, each model is also trained under each ratings mode (every
 rating an interaction; weighted by stars; ratings at or below 2 stars left
@@ -149,7 +150,16 @@ def main():
         help="ratings modes to train each model under (default: all)",
     )
     parser.add_argument("--out", default=str(REPO_DIR / "benchmarks" / "results" / "quality.md"))
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="instead of training, merge the numbers of runs made in parallel (one seed each) into one table",
+    )
     args = parser.parse_args()
+    if args.merge:
+        merge(args.merge, Path(args.out))
+        return
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -161,7 +171,7 @@ def main():
             loaded[dataset] = from_movielens_files(dataset)
         except Exception as error:  # noqa: BLE001 - a missing dataset is reported, not fatal
             parser.error(f"{dataset}: {error}")
-    results, reports, below = {}, [], []
+    results, reports = {}, []
     started = time.perf_counter()
     steps = len(args.datasets) * len(args.seeds) * (1 + len(args.models) * len(modes))
     with tqdm(total=steps) as bar:
@@ -171,17 +181,33 @@ def main():
                 reports = [table(name, per_seed)[0] for name, per_seed in results.items()]
                 out.write_text("\n\n".join(reports) + "\n")
                 out.with_suffix(".json").write_text(json.dumps(results, indent=1))
+    print("\n\n".join(reports))
+    print(
+        f"Benchmark finished in {time.perf_counter() - started:.0f} s: {len(loaded)} datasets x {len(args.seeds)} seeds; "
+        f"{goals_summary(results)}; table in {out}."
+    )
+
+
+def goals_summary(results):
+    below = []
     for dataset, per_seed in results.items():
         report, _ = table(dataset, per_seed)
         below += [
             f"{dataset} {line.split('|')[1].strip()}" for line in report.splitlines() if line.endswith("NOT met |")
         ]
+    return "every goal met" if not below else "goal not met for " + ", ".join(below)
+
+
+def merge(paths, out):
+    """One table per dataset over the seeds of several runs' JSON files."""
+    results = {}
+    for path in paths:
+        for dataset, per_seed in json.loads(Path(path).read_text()).items():
+            results.setdefault(dataset, []).extend(per_seed)
+    reports = [table(name, per_seed)[0] for name, per_seed in results.items()]
+    out.write_text("\n\n".join(reports) + "\n")
     print("\n\n".join(reports))
-    met = "every goal met" if not below else "goal not met for " + ", ".join(below)
-    print(
-        f"Benchmark finished in {time.perf_counter() - started:.0f} s: {len(loaded)} datasets x {len(args.seeds)} seeds; "
-        f"{met}; table in {out}."
-    )
+    print(f"Merged {len(paths)} runs: {goals_summary(results)}; table in {out}.")
 
 
 if __name__ == "__main__":

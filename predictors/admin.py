@@ -19,6 +19,7 @@ from predictors.charts import training_curves_svg
 from predictors.dashboard import KEY_METRICS, dashboard_context, metric
 from predictors.evaluation import PROTOCOLS
 from predictors.models import ModelVersion, RegistryRuleError, TrainingRun
+from predictors.tuning_chart import trial_rows, tuning_svg
 from sitewide.numbers import whole_number
 
 # The admin index links to the dashboard.
@@ -256,9 +257,15 @@ def comparison_rows(version, active):
 def version_details(version):
     active = ModelVersion.objects.active(version.model_name)
     run = next((run for run in version.training_runs.order_by("-started_at") if run.epochs), None)
+    tuning = (version.hyperparameters or {}).get("tuning")
     return {
         "version": version,
-        "hyperparameters": sorted((version.hyperparameters or {}).items()),
+        "hyperparameters": sorted(
+            (key, value) for key, value in (version.hyperparameters or {}).items() if key != "tuning"
+        ),
+        "tuning": tuning,
+        "tuning_trials": trial_rows(tuning),
+        "tuning_svg": tuning_svg(tuning),
         "fingerprint": sorted((version.dataset_fingerprint or {}).items()),
         "fitted_on": sorted((version.fitted_on or {}).items()),
         "baselines": [
@@ -310,7 +317,14 @@ class TrainingRunForm(forms.ModelForm):
             ("mse", "mse (whole catalog)"),
             ("bce", "bce (pointwise, sampled)"),
             ("bpr", "bpr (pairwise, sampled)"),
+            ("wls", "wls (GMF: weighted least squares, solved per side)"),
         ],
+    )
+    confidence = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=1000.0,
+        help_text="mse and wls: an interaction's cell weighs 1 + this, an unseen one 1.",
     )
     l2 = forms.FloatField(
         required=False,

@@ -25,6 +25,11 @@ FULL_CATALOG_CELLS = 50_000_000
 # the rare items of a long-tailed catalog. Measured on two catalogs whose
 # items have 8 and 45 users on average (docs/tuning.md).
 EASE_LAMBDA_PER_SQRT_DEGREE = 60.0
+# GMF by weighted least squares over the whole catalog (predictors.least_squares):
+# every unseen cell weighs 1, an interaction 1 + confidence, l2 the
+# unnormalised penalty on each user's and item's factors. One alternating
+# sweep is an epoch; validation peaks after 5-8 sweeps (docs/tuning.md).
+GMF_LEAST_SQUARES = {"loss": "wls", "dim": 128, "l2": 30.0, "confidence": 3.0, "epochs": 30, "patience": 5}
 
 
 @dataclass(frozen=True)
@@ -108,11 +113,33 @@ def default_hyperparameters(model_name, stats):
         }
     common = _embedding_defaults(stats)
     if model_name == "gmf":
-        return {**common, "dim": 64, "layers": 0, "lr": 1e-2, "epochs": 200, "l2": 0.1}
+        return {**common, **GMF_LEAST_SQUARES, "layers": 0, "lr": 1e-2}
     if model_name == "mlp":
         return {**common, "dim": 32, "layers": 2, "lr": 3e-3, "epochs": 200, "l2": 0.01}
     if model_name == "neumf":
-        return {**common, "dim": 32, "layers": 2, "lr": 1e-3, "epochs": 100, "l2": 0.01, "alpha": 0.5, "pretrain": True}
+        # The GMF branch as GMF is trained; the MLP branch and the fused model
+        # on the same weighted squares by gradient steps, their L2 the least
+        # squares' penalty per interaction of a user (the mse loss is a mean).
+        l2 = _round_sig(GMF_LEAST_SQUARES["l2"] / max(stats.mean_items_per_user, 1.0))
+        return {
+            **common,
+            "loss": "mse" if common["loss"] in ("softmax", "mse") else common["loss"],
+            "confidence": GMF_LEAST_SQUARES["confidence"],
+            "dim": GMF_LEAST_SQUARES["dim"],
+            "layers": 2,
+            "lr": 1e-3,
+            "epochs": 30,
+            "patience": 5,
+            "l2": l2,
+            "alpha": 0.5,
+            "alpha_grid": [1.0, 0.9, 0.8, 0.65, 0.5],
+            "score_start": True,
+            "pretrain": True,
+            "branches": {
+                "gmf": {key: value for key, value in GMF_LEAST_SQUARES.items() if key != "dim"},
+                "mlp": {"epochs": 30, "patience": 5, "lr": 3e-3, "l2": l2},
+            },
+        }
     if model_name == "ngcf":
         return {**common, "dim": 64, "layers": 3, "lr": 1e-2, "epochs": 200, "l2": 0.05}
     raise ValueError(f"Unknown model {model_name!r}.")

@@ -1,5 +1,6 @@
 """Generalized Matrix Factorization (He et al. 2017, section 3.2)."""
 
+import torch
 from torch import nn
 
 from predictors import foldin
@@ -13,6 +14,14 @@ class GMF(PairFeatureModel):
         self.user_embedding = embedding(n_users, dim)  # p_u
         self.item_embedding = embedding(n_items, dim)  # q_i
         self.output = nn.Linear(dim, 1)  # h
+
+    def least_squares_factors(self):
+        """For weighted least squares (predictors.least_squares): h = 1 and no
+        bias, so the score is p . q, and the tables p and q to solve for in place."""
+        with torch.no_grad():
+            self.output.weight.fill_(1.0)
+            self.output.bias.zero_()
+        return self.user_embedding.weight.data, self.item_embedding.weight.data
 
     def features(self, user_repr, items):
         return user_repr.unsqueeze(1) * self.item_embedding(items)  # (B, 1, d) * (B, K, d) -> (B, K, d)

@@ -30,11 +30,19 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from predictors import least_squares
 from predictors.data import DataError, latest_per_user, rated_view, split_random
 from predictors.evaluation import evaluate, full_ranking, model_scorer, split_for_protocol
 from predictors.neumf import NeuMF
 from predictors.sampling import sample_negatives
-from predictors.zoo import CATALOG_LOSSES, CLOSED_FORM, VALIDATION_FRACTION, build_model, hyperparameters
+from predictors.zoo import (
+    CATALOG_LOSSES,
+    CLOSED_FORM,
+    LEAST_SQUARES,
+    VALIDATION_FRACTION,
+    build_model,
+    hyperparameters,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +86,9 @@ def catalog_loss(model, users, targets, params, n_users):
     logits, user_l2, item_l2 = model.catalog_logits(users)
     if params["loss"] == "softmax":
         loss = -(torch.log_softmax(logits, dim=1) * targets).sum() / targets.sum()
-    else:  # mse: every interaction weighs 1 + its weight, every unseen item 1
-        loss = ((targets > 0).float() - logits).pow(2).mul(1.0 + targets).sum() / targets.sum()
+    else:  # mse: every interaction weighs 1 + confidence x its weight, every unseen item 1
+        confidence = params.get("confidence", 1.0)
+        loss = ((targets > 0).float() - logits).pow(2).mul(1.0 + confidence * targets).sum() / targets.sum()
     return loss + params["l2"] * (user_l2 + len(users) / n_users * item_l2) / len(users)
 
 
@@ -140,6 +149,21 @@ def catalog_epoch(model, optimizer, fit, params, rng, targets):
     return total / max(steps, 1)
 
 
+def least_squares_problem(model, fit, params):
+    """What a "wls" epoch needs, built once per fit: the model's factor tables
+    (updated in place) and the interactions with their cells' confidences."""
+    user_factors, item_factors = model.least_squares_factors()
+    confidence = 1.0 + params.get("confidence", 0.0) * torch.from_numpy(interaction_weights(fit, params))
+    return user_factors, item_factors, torch.from_numpy(fit.users), torch.from_numpy(fit.items), confidence
+
+
+def least_squares_epoch(problem, params):
+    """One alternating sweep over users and items; returns the objective per interaction."""
+    user_factors, item_factors, users, items, confidence = problem
+    least_squares.sweep(users, items, user_factors, item_factors, confidence, params["l2"])
+    return least_squares.objective(users, items, user_factors, item_factors, confidence, params["l2"])
+
+
 def catalog_targets(fit, params):
     """(n_users, n_items) float32 weight of each interaction, 0 elsewhere."""
     targets = torch.zeros(fit.n_users, fit.n_items)
@@ -169,13 +193,22 @@ def train_epochs(model, fit, validation, params, rng, stage, progress=None, on_e
         raise DataError("Every user has interacted with every item, so there is nothing to rank.")
     catalog = params["loss"] in CATALOG_LOSSES
     targets = catalog_targets(fit, params) if catalog else None
+    problem = least_squares_problem(model, fit, params) if params["loss"] in LEAST_SQUARES else None
     max_epochs = params["epochs"] if epochs is None else epochs
     curve, best, best_state, waited = [], -1.0, None, 0
+    if validation is not None and params.get("score_start"):
+        # A model that starts from trained parts (NeuMF) may be best as it starts.
+        model.eval()
+        start = validation_scores(model, fit if seen is None else seen, validation)
+        curve.append({"stage": stage, "epoch": 0, "loss": None, **start, "seconds": 0.0})
+        best, best_state = start["val_ndcg@10"], copy.deepcopy(model.state_dict())
     bar = progress_bar(progress, iterable=range(1, max_epochs + 1), desc=stage)
     for epoch in bar:
         model.train()
         started = time.perf_counter()
-        if catalog:
+        if problem is not None:
+            loss = least_squares_epoch(problem, params)
+        elif catalog:
             loss = catalog_epoch(model, optimizer, fit, params, rng, targets)
         else:
             loss = sampled_epoch(model, optimizer, fit, params, rng)
@@ -222,13 +255,24 @@ def best_epoch(curve):
 
 def branch_hyperparameters(params, branch):
     """How NeuMF pre-trains its ``branch``: that model's defaults at NeuMF's
-    size and loss, weighting interactions as NeuMF does."""
+    size and loss, weighting interactions as NeuMF does, with what
+    ``params["branches"][branch]`` says on top (e.g. GMF's own loss)."""
     shared = {
         key: params[key]
-        for key in ("loss", "negatives", "batch_size", "patience", "ratings", "recent_positives", "recent_weight")
+        for key in (
+            "loss",
+            "negatives",
+            "batch_size",
+            "patience",
+            "ratings",
+            "recent_positives",
+            "recent_weight",
+            "confidence",
+        )
         if key in params
     }
-    return hyperparameters(branch, dim=params["dim"], layers=params["layers"] or None, **shared)
+    own = (params.get("branches") or {}).get(branch, {})
+    return hyperparameters(branch, dim=params["dim"], layers=params["layers"] or None, **{**shared, **own})
 
 
 def validation_split(train, rng):
@@ -303,11 +347,26 @@ def fit_stages(model_name, fit, validation, params, rng, progress, on_epoch, see
             branch_params = branch_hyperparameters(params, branch)
             branches[branch] = build_model(branch, branch_params, fit.n_users, fit.n_items, fit.users, fit.items)
             stage(branches[branch], branch_params, f"neumf/{branch}")
+        if validation is not None and params.get("alpha_grid"):
+            params["alpha"] = fusion_weight(branches, params["alpha_grid"], seen or fit, validation)
         model = NeuMF.from_pretrained(branches["gmf"], branches["mlp"], params["alpha"])
     else:
         model = build_model(model_name, params, fit.n_users, fit.n_items, fit.users, fit.items)
     stage(model, params, model_name)
     return model, curves, chosen
+
+
+def fusion_weight(branches, grid, seen, validation):
+    """NeuMF's alpha (the GMF branch's share of the output unit) from ``grid``
+    with the best validation NDCG@10 of the fused, not yet fine-tuned model."""
+    scores = {
+        alpha: validation_scores(NeuMF.from_pretrained(branches["gmf"], branches["mlp"], alpha), seen, validation)[
+            "val_ndcg@10"
+        ]
+        for alpha in grid
+    }
+    log.debug("NeuMF fusion: validation NDCG@10 per alpha %s", scores)
+    return max(scores, key=lambda alpha: (scores[alpha], alpha))
 
 
 def fit_model(model_name, train, params, rng, progress=None, on_epoch=None, epochs=None):

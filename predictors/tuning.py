@@ -31,11 +31,21 @@ EMBEDDING_SPACE = {
     "l2": ("float", 1e-3, 0.3),
 }
 
+# GMF by weighted least squares: l2 is the unnormalised penalty, confidence
+# the extra weight of an interaction's cell.
+LEAST_SQUARES_SPACE = {
+    "dim": ("categorical", [16, 32, 64, 128, 256]),
+    "l2": ("float", 1.0, 300.0),
+    "confidence": ("float", 0.3, 30.0),
+}
+
 
 def search_space(model_name, base_params):
     """The hyper-parameters tuned for ``model_name`` and their ranges."""
     if model_name == "ease":
         return {"l2": ("float", 10.0, 5000.0)}
+    if base_params["loss"] in training.LEAST_SQUARES:  # GMF solved per side: no learning rate
+        return dict(LEAST_SQUARES_SPACE)
     space = dict(EMBEDDING_SPACE)
     if base_params["loss"] in training.CATALOG_LOSSES:
         space["loss"] = ("categorical", list(training.CATALOG_LOSSES))

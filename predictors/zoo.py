@@ -23,7 +23,10 @@ MODEL_CLASSES = {"gmf": GMF, "mlp": MLP, "neumf": NeuMF, "ngcf": NGCF, "ease": E
 VALIDATION_FRACTION = 0.1
 CATALOG_LOSSES = ("softmax", "mse")
 SAMPLED_LOSSES = ("bce", "bpr")
-LOSSES = CATALOG_LOSSES + SAMPLED_LOSSES
+# Weighted least squares over the whole catalog solved in closed form per
+# side (predictors.least_squares): only for GMF, whose score is bilinear.
+LEAST_SQUARES = ("wls",)
+LOSSES = CATALOG_LOSSES + SAMPLED_LOSSES + LEAST_SQUARES
 # The static defaults, for callers that have no data at hand (the admin form's
 # checks, help texts); training passes the dataset's statistics and gets
 # predictors.defaults' rule for that dataset instead.
@@ -45,6 +48,7 @@ SETTINGS = (
     "batch_size",
     "patience",
     "ratings",
+    "confidence",
 )
 
 # The latest-interaction protocols (ncf, d2l) ask for each user's next movie,
@@ -76,6 +80,8 @@ def hyperparameters(model_name, protocol="full", stats=None, **overrides):
     params = {**base, **PROTOCOL_DEFAULTS[protocol], **given}
     if params["loss"] not in LOSSES:
         raise ValueError(f"Unknown loss {params['loss']!r}; choose one of {', '.join(LOSSES)}.")
+    if params["loss"] in LEAST_SQUARES and model_name != "gmf":
+        raise ValueError(f"The wls loss needs a bilinear score: GMF only, not {model_name.upper()}.")
     if params["loss"] in SAMPLED_LOSSES and "negatives" not in given and base["loss"] != params["loss"]:
         # Switched to a sampled loss: one negative per BPR pair, He et al.'s four for BCE, unless asked.
         params["negatives"] = 1 if params["loss"] == "bpr" else 4

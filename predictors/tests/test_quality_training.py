@@ -6,15 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from predictors import training, zoo
+from predictors import least_squares, training, zoo
+from predictors.baselines import fit_popularity
 from predictors.data import DISLIKE_RATING, from_frame, from_movielens_files, rated_view
 from predictors.defaults import DatasetStats, default_hyperparameters
+from predictors.evaluation import full_ranking
 from predictors.synthetic import planted_interactions
 from predictors.tuning import tune
 
 MODELS = ("gmf", "mlp", "neumf", "ngcf", "ease")
 TINY = {
-    "gmf": {"dim": 16, "epochs": 8, "patience": 3},
+    "gmf": {"dim": 16, "epochs": 8, "patience": 3, "l2": 1.0},
     "ngcf": {"dim": 8, "layers": 1, "epochs": 4, "patience": 2},
     "ease": {},
 }
@@ -82,7 +84,7 @@ def test_early_stopping_restores_the_best_epoch(planted):
     train, _ = training.protocol_split(planted, "full", 0)
     fit, validation = training.validation_split(train, rng)
     # A learning rate high enough to overfit the small fit part soon after its best epoch.
-    params = tiny_params(planted, "gmf", dim=32, lr=0.1, l2=0.0, epochs=60, patience=4, refit=False)
+    params = tiny_params(planted, "gmf", loss="softmax", dim=32, lr=0.1, l2=0.0, epochs=60, patience=4, refit=False)
     model = zoo.build_model("gmf", params, fit.n_users, fit.n_items, None, None)
     curve = training.train_epochs(model, fit, validation, params, rng, "gmf", progress=False)
     scores = [entry["val_ndcg@10"] for entry in curve]
@@ -154,4 +156,46 @@ def test_the_real_datasets_get_defaults_from_their_own_statistics(dataset):
     assert stats.n_interactions == len(data) > 99_000
     assert data.ratings is not None
     params = {name: default_hyperparameters(name, stats) for name in MODELS}
-    assert all(params[name]["loss"] in zoo.CATALOG_LOSSES for name in ("gmf", "neumf", "ngcf"))
+    assert all(params[name]["loss"] in zoo.CATALOG_LOSSES for name in ("neumf", "ngcf"))
+    assert params["gmf"]["loss"] in zoo.LEAST_SQUARES and params["neumf"]["branches"]["gmf"]["loss"] == "wls"
+
+
+def test_a_least_squares_sweep_lowers_the_weighted_squared_error(planted):
+    torch.manual_seed(0)
+    users, items = torch.from_numpy(planted.users), torch.from_numpy(planted.items)
+    user_factors, item_factors = torch.randn(planted.n_users, 8) * 0.01, torch.randn(planted.n_items, 8) * 0.01
+    confidence = torch.full((len(users),), 4.0)
+    errors = [least_squares.objective(users, items, user_factors, item_factors, confidence, 1.0)]
+    for _ in range(4):
+        least_squares.sweep(users, items, user_factors, item_factors, confidence, 1.0)
+        errors.append(least_squares.objective(users, items, user_factors, item_factors, confidence, 1.0))
+    assert all(later <= earlier + 1e-6 for earlier, later in zip(errors, errors[1:], strict=False))
+    assert errors[-1] < 0.8 * errors[0]
+
+
+def test_gmf_by_least_squares_ranks_the_planted_groups_above_popularity(planted):
+    result = training.train_and_evaluate(planted, "gmf", tiny_params(planted, "gmf"), "full", 0, progress=False)
+    assert result.params["loss"] == "wls"
+    train, test = result.split
+    popularity = full_ranking(fit_popularity(train), train, test)["ndcg@10"]
+    assert result.metrics["full"]["ndcg@10"] > 1.3 * popularity
+    # h = 1 and no bias: the score is p . q, as the least squares solved it.
+    assert torch.all(result.model.output.weight == 1) and float(result.model.output.bias) == 0
+
+
+def test_neumf_chooses_its_branch_mix_on_validation_and_may_keep_the_start(planted):
+    params = tiny_params(
+        planted,
+        "neumf",
+        epochs=3,
+        patience=2,
+        branches={
+            "gmf": {"loss": "wls", "epochs": 5, "patience": 2, "l2": 1.0, "confidence": 3.0},
+            "mlp": {"epochs": 3, "patience": 2},
+        },
+    )
+    result = training.train_and_evaluate(planted, "neumf", params, "full", 0, progress=False)
+    assert result.params["alpha"] in params["alpha_grid"]
+    fused = [entry for entry in result.curves if entry["stage"] == "neumf"]
+    assert fused[0]["epoch"] == 0  # the fused model as it starts, before any fine-tuning, is a candidate
+    assert set(result.params["refit_epochs"]) == {"neumf/gmf", "neumf/mlp", "neumf"}

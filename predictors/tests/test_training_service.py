@@ -75,9 +75,11 @@ def test_train_model_prints_the_baselines_beside_the_new_model(catalog, capsys):
 
 
 def test_activate_refuses_a_version_below_popularity_and_force_accepts_it(catalog, capsys):
-    # Two epochs of a 4-wide GMF on 30 movies stay below popularity there.
+    # Two softmax epochs of a 4-wide GMF on 30 movies stay below popularity there.
     with pytest.raises(CommandError) as refused:
-        call_command("train_model", "gmf", "--epochs", "2", "--dim", "4", "--activate", "--verbosity", "0")
+        call_command(
+            "train_model", "gmf", "--loss", "softmax", "--epochs", "2", "--dim", "4", "--activate", "--verbosity", "0"
+        )
     message = str(refused.value)
     assert refused.value.returncode != 0
     assert message.startswith("Refused to activate gmf:1: its NDCG@10 (") and "below popularity's" in message
@@ -86,6 +88,19 @@ def test_activate_refuses_a_version_below_popularity_and_force_accepts_it(catalo
     assert version.status == "candidate" and version.below_popularity()
     assert "Registered gmf:1 (candidate)" in capsys.readouterr().out
 
-    call_command("train_model", "gmf", "--epochs", "2", "--dim", "4", "--activate", "--force", "--verbosity", "0")
+    call_command(
+        "train_model",
+        "gmf",
+        "--loss",
+        "softmax",
+        "--epochs",
+        "2",
+        "--dim",
+        "4",
+        "--activate",
+        "--force",
+        "--verbosity",
+        "0",
+    )
     assert ModelVersion.objects.active("gmf").label == "gmf:2"
     assert "Registered gmf:2 (active)" in capsys.readouterr().out

@@ -29,7 +29,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--loss",
             choices=LOSSES,
-            help="softmax or mse over the whole catalog, or sampled: pointwise bce or pairwise bpr.",
+            help="softmax or mse over the whole catalog, sampled: pointwise bce or pairwise bpr; "
+            "wls (GMF's default): weighted least squares solved per side.",
+        )
+        parser.add_argument(
+            "--confidence",
+            type=float,
+            help="mse and wls losses: an interaction's cell weighs 1 + this, an unseen one 1 (GMF default 3).",
         )
         parser.add_argument("--l2", type=float, help="L2 weight on the embeddings (EASE: its lambda).")
         parser.add_argument(
@@ -83,6 +89,8 @@ class Command(BaseCommand):
             raise CommandError(f"--recent-positives must be zero or more; got {overrides['recent_positives']}.")
         if overrides["lr"] is not None and not overrides["lr"] > 0:
             raise CommandError(f"--lr must be a positive number; got {overrides['lr']}.")
+        if overrides["confidence"] is not None and not overrides["confidence"] >= 0:
+            raise CommandError(f"--confidence must be zero or a positive number; got {overrides['confidence']}.")
         if overrides["l2"] is not None and not overrides["l2"] >= 0:
             raise CommandError(f"--l2 must be zero or a positive number; got {overrides['l2']}.")
         if overrides["dropout"] is not None and not 0 <= overrides["dropout"] < 1:
