@@ -501,12 +501,17 @@ def catalog_scores(model, user_repr):
 def top_k_unseen(model, user_repr, seen_items, k):
     """The k best-scoring item indices the visitor has not interacted with,
     best first, with their scores."""
-    scores = np.array(catalog_scores(model, user_repr), dtype=np.float32)  # (n_items,), a copy we may mark
     seen = np.fromiter(set(seen_items), dtype=np.int64)
-    scores[seen] = -np.inf
     k = min(k, model.n_items - len(seen))
     if k <= 0:
         return [], []
+    shortlist = getattr(_spaces.get(model), "shortlist", None)
+    if shortlist is not None:  # a few candidates for the full model to rank (NeuMF)
+        candidates, scores = shortlist(np.asarray(user_repr[0], dtype=np.float32), seen, k)
+    else:
+        scores = np.array(catalog_scores(model, user_repr), dtype=np.float32)  # (n_items,), a copy we may mark
+        scores[seen] = -np.inf
+        candidates = np.arange(len(scores))
     best = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
     best = best[np.argsort(-scores[best], kind="stable")]
-    return best.tolist(), scores[best].tolist()
+    return candidates[best].tolist(), scores[best].tolist()

@@ -136,15 +136,33 @@ class NeuMFSpace(foldin.LinearSpace):
         scores = gmf_rows @ gmf_user + activation @ self.mlp_output + self.tower_bias
         return scores, np.hstack([gmf_rows, back @ self.first_user.T])  # (h,), (h, dg + dm)
 
+    # Items the tangent shortlists for the full network to rank: the tower costs
+    # (w1 x w2) per item, the tangent D, so ranking every movie through the tower
+    # is most of a request; the tangent's best shortlist_per_pick x k hold the
+    # network's top k (benchmarks/bench_foldin_speed.py measures how often).
+    shortlist_per_pick = 20
+
+    def shortlist(self, representation, seen, k):
+        """-> candidate items (M,), unseen, and the network's scores of them."""
+        tangent = self.items @ representation + self.bias  # (N,)
+        tangent[seen] = -np.inf
+        size = min(len(tangent) - len(seen), self.shortlist_per_pick * k)
+        candidates = np.argpartition(-tangent, size - 1)[:size] if size < len(tangent) else np.arange(len(tangent))
+        return candidates, self.tower_scores(representation, candidates)
+
     def catalog_scores(self, representation):
-        """The network's scores of every item for θ, as NeuMF.score_items, in
+        return self.tower_scores(representation, slice(None))
+
+    def tower_scores(self, representation, items):
+        """The network's scores of ``items`` for θ, as NeuMF.score_items, in
         float32 blocks whose temporaries stay in cache."""
         gmf_user, first = representation[: self.split], representation[self.split :] @ self.first_user
-        out = np.empty(len(self.gmf_items), dtype=np.float32)
+        gmf_items, mlp_items = self.gmf_items[items], self.mlp_items[items]
+        out = np.empty(len(gmf_items), dtype=np.float32)
         for start in range(0, len(out), self.chunk):
             block = slice(start, start + self.chunk)
-            activation = np.maximum(self.mlp_items[block] + first, 0.0)
+            activation = np.maximum(mlp_items[block] + first, 0.0)
             for weight, bias in self.layers:
                 activation = np.maximum(activation @ weight + bias, 0.0)
-            out[block] = self.gmf_items[block] @ gmf_user + activation @ self.mlp_output + self.tower_bias
+            out[block] = gmf_items[block] @ gmf_user + activation @ self.mlp_output + self.tower_bias
         return out
