@@ -52,6 +52,8 @@ SMALL = {
 # of MovieLens's sizes: fold-in's likelihood then takes the catalog's log-sum-exp.
 SOFTMAX = {"loss": "softmax", "negatives": 0, "batch_size": 16}
 SMALL.update({f"{name}+softmax": {**SMALL[name], **SOFTMAX} for name in LEARNED})
+# GMF's default at those sizes: weighted least squares, an alternating sweep an epoch.
+SMALL["gmf+wls"] = {**SMALL["gmf"], "loss": "wls", "confidence": 3.0, "l2": 1.0, "epochs": 10, "patience": 100}
 
 
 def planted_interactions(seed=0):
@@ -223,6 +225,15 @@ def test_a_softmax_model_takes_the_catalog_as_its_log_sum_exp():
     mean = space.items.T @ p
     expected = (space.items * p[:, None]).T @ space.items - np.outer(mean, mean)
     assert np.allclose(space.negatives.hessian, expected, atol=1e-6)
+
+
+def test_a_least_squares_model_is_solved_exactly_in_one_step():
+    """A wls model's likelihood is its own squared errors, a quadratic: the
+    closed-form step is the mode (zero gradient), as ALS's own fold-in is."""
+    space, items, weights, posterior = posterior_of("gmf+wls", 0, [0, 4, 9, 22])
+    assert space.like_kind == foldin.SQUARES and space.confidence == 3.0
+    theta, _, steps = foldin.posterior_mode(space, items, weights)
+    assert steps == 1 and np.abs(posterior(theta)[1]).max() < 1e-6
 
 
 def test_ngcf_fold_in_is_the_visitors_node_propagated_by_the_trained_layers():
