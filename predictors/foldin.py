@@ -347,11 +347,14 @@ class Posterior:
         self.strength = np.abs(weights)
         # A like's term 1/2 a s^2 - b s when it is not logistic: softmax a = 0,
         # b = w; least squares 1/2 ((1 + c w)(1 - s)^2 - s^2): a = c w, b = 1 + c w.
-        self.plain = liked & (space.like_kind != LOGISTIC)
-        self.logistic = ~self.plain
+        # Least squares reads a dislike as the mirror of a like, a confident cell
+        # with target -1 (EASE's negative entry): 1/2 ((1 + c w)(1 + s)^2 - s^2).
         squares = space.like_kind == SQUARES
+        self.plain = (liked & (space.like_kind != LOGISTIC)) | (~liked & squares)
+        self.logistic = ~self.plain
         self.like_curvature = np.where(self.plain & squares, space.confidence * self.strength, 0.0)
-        self.like_pull = np.where(self.plain, self.strength + self.like_curvature if squares else self.strength, 0.0)
+        pull = self.labels * (self.strength + self.like_curvature) if squares else self.strength
+        self.like_pull = np.where(self.plain, pull, 0.0)
         once = space.negatives_per_positive == 0.0  # least squares: the catalog's cells count once
         self.expected_negatives = 1.0 if once else space.negatives_per_positive * float(weights[liked].sum())
         # A dislike says "less than the average user", not "never": its logistic
