@@ -24,6 +24,7 @@ that re-running with other fold-in settings does not train again.
 import argparse
 import dataclasses
 import functools
+import hashlib
 import json
 import logging
 import time
@@ -110,7 +111,9 @@ def cold_split(data, fraction, seed):
 
 def trained_model(name, part, params, seed, cache_dir, tag):
     """fit_model with the project's defaults, cached on disk by (model, part, epochs, seed)."""
-    path = cache_dir / f"{name}-{tag}-epochs{params.get('epochs', 1)}-seed{seed}.pt"
+    # The key holds the hyper-parameters themselves: a change of defaults retrains.
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
+    path = cache_dir / f"{name}-{tag}-{digest}-seed{seed}.pt"
     if path.exists():
         saved = torch.load(path, weights_only=True)
         model = build_model(name, params, part.n_users, part.n_items, saved["fit_users"], saved["fit_items"])

@@ -67,6 +67,7 @@ from tqdm import tqdm
 
 from predictors import foldin
 from predictors.data import from_frame, read_movielens_ratings
+from predictors.defaults import DatasetStats
 from predictors.zoo import build_model, hyperparameters
 
 log = logging.getLogger("bench_foldin_speed")
@@ -101,25 +102,33 @@ def synthetic_interactions(n_users, n_items, n_interactions, seed=0):
 
 
 def serving_models(n_users, n_items, users, items, names=MODELS):
-    """Default-size models, frozen for serving (NGCF propagated, graph dropped)."""
-    models = {}
+    """Default-size models, frozen for serving (NGCF propagated, graph dropped),
+    with the defaults train_model would pick at ml-25m's size (its sampled loss)."""
+    models, stats = {}, DatasetStats(ML_25M["n_users"], ML_25M["n_items"], ML_25M["n_interactions"])
     for name in names:
         torch.manual_seed(0)
         started = time.perf_counter()
-        models[name] = build_model(name, hyperparameters(name), n_users, n_items, users, items).freeze_for_serving()
+        params = hyperparameters(name, stats=stats)
+        models[name] = build_model(name, params, n_users, n_items, users, items).freeze_for_serving()
         gc.collect()
         log.info("%s ready in %.1f s; RSS now %.0f MB, peak %.0f MB", name, time.perf_counter() - started, *rss_mb())
     return models
 
 
-def trained_serving_models(data, names):
-    """The project's defaults trained on all of ``data`` (cached), frozen for serving."""
+def trained_serving_models(data, names, untrained=()):
+    """The project's defaults trained on all of ``data`` (cached), frozen for
+    serving; those in ``untrained`` only built, with their initial weights (a
+    closed-form fold-in costs the same whatever the weights)."""
     from bench_foldin_quality import trained_model
 
-    models = {}
+    models, stats = {}, DatasetStats.from_interactions(data)
     for name in names:
-        params = hyperparameters(name)
-        model, seconds = trained_model(name, data, params, 0, RESULTS_DIR / "foldin-models", "speed-all")
+        params = hyperparameters(name, stats=stats)  # what train_model trains with on this data
+        if name in untrained:
+            torch.manual_seed(0)
+            model, seconds = build_model(name, params, data.n_users, data.n_items, data.users, data.items), 0.0
+        else:
+            model, seconds = trained_model(name, data, params, 0, RESULTS_DIR / "foldin-models", "speed-all")
         models[name] = model.freeze_for_serving()
         foldin.space_for(models[name])  # as serving does when it loads a version
         log.info("%s ready (%s)", name, f"trained in {seconds:.0f} s" if seconds else "from the cache")
@@ -160,6 +169,22 @@ def least_squares_request(items, regularization=0.1, confidence=2.0):
     return request
 
 
+def shortlist_agreement(model, n_items, requests=200, seed=5):
+    """NeuMF ranks the tangent's shortlist with the full network: the share of
+    the network's exact top 10 (every movie through the tower) that the served
+    top 10 holds, over random histories of 1 to 100 movies."""
+    rng, shares = np.random.default_rng(seed), []
+    for _ in range(requests):
+        history = rng.choice(n_items, int(rng.integers(1, 101)), replace=False).tolist()
+        representation = foldin.fold_in(model, history)
+        served = foldin.top_k_unseen(model, representation, history, 10)[0]
+        scores = foldin.catalog_scores(model, representation).copy()
+        scores[history] = -np.inf
+        exact = np.argsort(-scores)[:10]
+        shares.append(len(set(served) & set(exact.tolist())) / 10)
+    return float(np.mean(shares))
+
+
 def fit_als(data):
     from implicit.cpu.als import AlternatingLeastSquares
 
@@ -188,6 +213,26 @@ def request_latencies(request, n_items, length, requests, rng):
     return seconds
 
 
+def interleaved_latencies(requests_by_name, n_items, length, requests, rng):
+    """{name: seconds} of every request on the same ``requests`` histories, the
+    methods taking turns on each history: on a shared machine a burst of load
+    then costs every method alike, rather than whichever was running."""
+    seconds = {name: [] for name in requests_by_name}
+    for _ in range(requests):
+        history = rng.choice(n_items, length, replace=False).tolist()
+        for name, request in requests_by_name.items():
+            started = CLOCK()
+            request(history)
+            seconds[name].append(CLOCK() - started)
+    return seconds
+
+
+# Wall time by default; --clock cpu times this thread's CPU instead, which on a
+# machine shared past its cores leaves out the waits for a core (a request
+# longer than the scheduler's slice otherwise pays for everyone else's work).
+CLOCK = time.perf_counter
+
+
 def latency_rows(requests_by_name, references, n_items, requests, thread_counts, scale):
     """Ours and the references ({name: request}) on the same histories; ratios to
     each reference's p95 at the same length and thread count."""
@@ -196,12 +241,12 @@ def latency_rows(requests_by_name, references, n_items, requests, thread_counts,
     for threads in thread_counts:
         torch.set_num_threads(threads)
         with threadpool_limits(limits=threads, user_api="blas"):
-            for name, request in everything.items():
+            for request in everything.values():
                 request_latencies(request, n_items, 5, 3, np.random.default_rng(99))  # warm-up
-                for length in tqdm(HISTORY_LENGTHS, desc=f"{scale} {name} {threads} threads", leave=False):
-                    p95[(threads, name, length)] = percentiles(
-                        request_latencies(request, n_items, length, requests, np.random.default_rng(length))
-                    )
+            for length in tqdm(HISTORY_LENGTHS, desc=f"{scale} {threads} threads", leave=False):
+                seconds = interleaved_latencies(everything, n_items, length, requests, np.random.default_rng(length))
+                for name, taken in seconds.items():
+                    p95[(threads, name, length)] = percentiles(taken)
         for name in requests_by_name:
             for length in HISTORY_LENGTHS:
                 p50_ms, p95_ms = p95[(threads, name, length)]
@@ -339,7 +384,7 @@ def latency_report(title, rows, base_rows, references, extra=()):
 
 def part_ml_100k(args):
     data = from_frame(read_movielens_ratings(Path(args.data) / "u.data"))
-    models = trained_serving_models(data, ML_100K_MODELS)
+    models = trained_serving_models(data, ML_100K_MODELS, args.untrained)
     gmf_items = (models["gmf"].item_embedding.weight * models["gmf"].output.weight).numpy()
     references = {"als": als_request(fit_als(data), data.n_items), "floor": least_squares_request(gmf_items)}
     rows, p95 = latency_rows(
@@ -353,21 +398,41 @@ def part_ml_100k(args):
     base_rows = baseline_rows(
         data.users, data.items, data.n_users, data.n_items, HISTORY_LENGTHS, args.baseline_requests, 0, p95, "ml-100k"
     )
+    agreement = (
+        [
+            f"NeuMF's served top 10 (the tangent's shortlist ranked by the network) holds {shortlist_agreement(model, data.n_items):.1%} "
+            "of the network's exact top 10 over every movie (200 random histories of 1-100 movies).",
+            "",
+        ]
+        if (model := models.get("neumf")) is not None
+        else []
+    )
+    untrained_note = f" (untrained, initial weights: {', '.join(args.untrained)})" if args.untrained else ""
     return latency_report(
         f"Fold-in + top-10 latency, ml-100k ({data.n_users} users, {data.n_items} movies), models trained with the "
-        f"project's defaults, {args.requests} requests per cell; goal p95 <= {GOAL_VS_ALS:g}x ALS recalculate_user "
+        f"project's defaults{untrained_note}, "
+        f"{args.requests} requests per cell, methods taking turns on each history, {args.clock} clock; goal p95 <= {GOAL_VS_ALS:g}x ALS recalculate_user "
         f"({ALS_FACTORS} factors) and <= the ms column",
         rows,
         base_rows,
         references,
+        agreement,
     )
 
 
 def part_ml_25m(args):
     started = time.perf_counter()
-    users, items = synthetic_interactions(**ML_25M)
+    # Fold-in's cost depends on the catalog, not on how many users trained the
+    # model: --synthetic-users/--synthetic-interactions shrink the graph NGCF
+    # propagates once (and the run's memory), never the 62k movies.
+    size = {
+        **ML_25M,
+        "n_users": args.synthetic_users or ML_25M["n_users"],
+        "n_interactions": args.synthetic_interactions or ML_25M["n_interactions"],
+    }
+    users, items = synthetic_interactions(**size)
     log.info("generated %d interactions in %.0f s; RSS %.0f MB", len(users), time.perf_counter() - started, rss_mb()[0])
-    models = serving_models(ML_25M["n_users"], ML_25M["n_items"], users, items)
+    models = serving_models(size["n_users"], ML_25M["n_items"], users, items)
     for model in models.values():
         foldin.space_for(model)
     gmf_items = (models["gmf"].item_embedding.weight * models["gmf"].output.weight).numpy()
@@ -381,10 +446,40 @@ def part_ml_25m(args):
         "ml-25m",
     )
     building_peak = rss_mb()[1]
+    if args.skip_memory:
+        memory = ["Memory part skipped (--skip-memory).", ""]
+    else:
+        memory = serving_memory_lines(models, users, items, building_peak)
+        del models
+    if args.baseline_lengths:
+        base_rows = baseline_rows(
+            users,
+            items,
+            size["n_users"],
+            ML_25M["n_items"],
+            args.baseline_lengths,
+            1,
+            args.baseline_budget,
+            p95,
+            "ml-25m",
+        )
+    else:
+        base_rows = []
+    return latency_report(
+        f"Fold-in + top-10 latency, synthetic ml-25m size ({size}), random weights, {args.requests} requests per cell, {args.clock} clock",
+        rows,
+        base_rows,
+        references,
+        memory,
+    )
+
+
+def serving_memory_lines(models, users, items, building_peak):
+    """A fresh process loads the models' registry artifacts and serves a few requests: its memory."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=RESULTS_DIR) as store_dir:
         saved = save_artifacts(models, users, items, store_dir)
-        del models
+        models.clear()
         gc.collect()
         serving = json.loads(
             subprocess.run(
@@ -406,28 +501,7 @@ def part_ml_25m(args):
         f"as in training) peaked at {building_peak:.0f} MB.",
         "",
     ]
-    if args.baseline_lengths:
-        base_rows = baseline_rows(
-            users,
-            items,
-            ML_25M["n_users"],
-            ML_25M["n_items"],
-            args.baseline_lengths,
-            1,
-            args.baseline_budget,
-            p95,
-            "ml-25m",
-        )
-    else:
-        base_rows = []
-    return latency_report(
-        f"Fold-in + top-10 latency, synthetic ml-25m size ({ML_25M}), random weights, "
-        f"{args.requests} requests per cell",
-        rows,
-        base_rows,
-        references,
-        memory,
-    )
+    return memory
 
 
 def save_artifacts(models, users, items, store_dir):
@@ -696,7 +770,25 @@ def main():
         "--workdir", default=str(RESULTS_DIR / "foldin-page"), help="scratch APP_VAR_DIR for the page part"
     )
     parser.add_argument("--artifacts", help="internal: the serving-memory part's artifacts, as JSON")
+    parser.add_argument(
+        "--synthetic-users", type=int, help="ml-25m part: users of the generated data (default ml-25m's)"
+    )
+    parser.add_argument(
+        "--synthetic-interactions", type=int, help="ml-25m part: interactions generated (default ml-25m's)"
+    )
+    parser.add_argument(
+        "--untrained", nargs="*", default=[], choices=ML_100K_MODELS, help="ml-100k part: models timed untrained"
+    )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="time requests by wall clock or by this thread's CPU time",
+    )
+    parser.add_argument("--skip-memory", action="store_true", help="ml-25m part: no serving-memory reading")
     args = parser.parse_args()
+    global CLOCK
+    CLOCK = time.thread_time if args.clock == "cpu" else time.perf_counter
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()
     text = PARTS[args.part](args)

@@ -196,12 +196,13 @@ def register_models(names, part, seed, dataset, store, cache_dir):
     """Train (or load from the cache) and activate each model; -> {name: training seconds}."""
     from bench_foldin_quality import trained_model
 
+    from predictors.defaults import DatasetStats
     from predictors.registry import register
     from predictors.zoo import hyperparameters
 
-    seconds = {}
+    seconds, stats = {}, DatasetStats.from_interactions(part)
     for name in names:
-        params = hyperparameters(name)
+        params = hyperparameters(name, stats=stats)  # what train_model trains with on these users
         model, seconds[name] = trained_model(name, part, params, seed, cache_dir, f"{dataset}-newvisitors")
         # The served copy is what the registry makes of the artifact; the fitted
         # interactions stored beside it are never read by the site.

@@ -8,22 +8,26 @@ the mode of its posterior:
     prior       N(μ, Σ): mean and covariance of the trained users' θ;
     likelihood  the model's own training loss on the visitor's history:
                 a liked movie is a positive, a disliked one a negative
-                relative to the average user's score for it;
-                the sampled negatives of training become their expectation
-                over the catalog, K per positive (K: the model's training
-                negatives; a pairwise model's loss averages its K, so 1),
-                a quadratic in the model's linear score space around the
-                average user, computed once per model (``ExpectedNegatives``).
+                relative to the average user's score for it (logistic).
+                A softmax-trained model (the default at MovieLens sizes)
+                has -w s per like and, per unit of liked weight, the
+                catalog's log-sum-exp; a sampled loss has the expectation
+                of its negatives over the catalog, K per positive (K: the
+                model's training negatives; a pairwise model's loss
+                averages its K, so 1). Either catalog term is a quadratic
+                in the model's linear score space around the average user,
+                computed once per model (``ExpectedNegatives``).
 
 No setting is chosen per dataset: everything above comes from the trained
-model and the data it saw. The mode is found by Gauss-Newton steps from μ
-(exact Newton wherever the scores are piecewise linear in θ, as GMF's and
-NeuMF's are); the first step from μ is the closed-form weighted ridge that
-implicit ALS solves per user, the next ones re-weight the history as the
-logistic loss says, until the next step is a small fraction of a posterior
-standard deviation (``tolerance``). Each
-step costs a (D, D) solve and the history's h scores, so the work is about
-ALS's ``recalculate_user`` (see benchmarks/bench_foldin_speed.py).
+model and the data it saw. The mode is found by Gauss-Newton steps from μ;
+the first is the closed form of the objective's quadratic model at μ, the
+weighted ridge implicit ALS solves per user. GMF's scores are linear in θ
+and NeuMF is solved in its exact tangent at μ (its list is then ranked by
+the full network), so with likes only that one step is the exact answer;
+dislikes (logistic) and NGCF's layers take at most ``max_steps``. Each
+step costs a (D, D) solve and the history's h scores, and the catalog is
+scored once in numpy by the space, so the work is about ALS's
+``recalculate_user`` (see benchmarks/bench_foldin_speed.py).
 
 The history is a list of item indices (each a like) or of (item, weight)
 pairs: weight > 0 a like of that strength, weight < 0 a dislike ("not
@@ -43,15 +47,17 @@ import torch
 from scipy.linalg import lapack
 
 LIKE, DISLIKE = 1.0, -1.0
+LOGISTIC, SOFTMAX, SQUARES = "logistic", "softmax", "squares"  # how a like's own term reads (catalog_term)
 
 
 @dataclass(frozen=True)
 class FoldInSettings:
     max_history: int = 200  # most recent movies kept; older ones add little and cost h D^2 each
-    # Gauss-Newton steps at most. GMF converges in 2-3; where ReLU kinks slow
-    # NeuMF down, 5 steps already give the converged top 10 but for 0.1-0.3 of
-    # its movies (docs/tuning.md), at half the cost of 10.
-    max_steps: int = 5
+    # Gauss-Newton steps at most. A linear space with likes only needs one; on
+    # NGCF (ml-100k, 20 likes) the first step's top 10 shares 8.3 movies with
+    # the converged mode's, two steps 9.2 and five 9.7, each step about the
+    # cost of ALS's whole recalculate_user (benchmarks/bench_foldin_speed.py).
+    max_steps: int = 2
     # Stop when the next step would move θ by less than this many posterior
     # standard deviations (its Newton decrement, in the Hessian's metric): the
     # mode is then known far more closely than the visitor's taste itself.
@@ -146,6 +152,36 @@ class ExpectedNegatives:
             count += len(features)
         return cls(np.asarray(anchor, dtype=np.float64), gradient / count, hessian / count)
 
+    @classmethod
+    def softmax_around(cls, anchor, chunks):
+        """The log-sum-exp over the catalog of the scores, the normaliser of a
+        softmax (whole-catalog) training loss, as the same quadratic: gradient
+        the softmax-weighted mean of the features, Hessian their weighted
+        covariance. ``chunks`` as for ``around``."""
+        blocks = [(np.asarray(f, dtype=np.float64), np.asarray(s, dtype=np.float64)) for f, s in chunks]
+        top = max(float(scores.max()) for _, scores in blocks)
+        gradient, second, total = 0.0, 0.0, 0.0
+        for features, scores in blocks:
+            p = np.exp(scores - top)
+            gradient = gradient + features.T @ p
+            second = second + (features * p[:, None]).T @ features
+            total += float(p.sum())
+        gradient, second = gradient / total, second / total
+        return cls(np.asarray(anchor, dtype=np.float64), gradient, second - np.outer(gradient, gradient))
+
+    @classmethod
+    def squares(cls, chunks):
+        """Half the squared scores summed over the catalog, the unseen cells of
+        a least-squares loss (every cell's target 0 at weight 1): exactly a
+        quadratic in z, ``chunks`` yielding each block's d score / d z and the
+        part of its scores that z does not move (at z = 0)."""
+        gradient, hessian = 0.0, 0.0
+        for features, offsets in chunks:
+            features = np.asarray(features, dtype=np.float64)
+            gradient = gradient + features.T @ np.asarray(offsets, dtype=np.float64)
+            hessian = hessian + features.T @ features
+        return cls(np.zeros(len(hessian)), gradient, hessian)
+
     def terms(self, z):
         """-> (value above the anchor's, gradient (F,), Hessian (F, F)) at z."""
         step = z - self.anchor
@@ -162,6 +198,11 @@ class FoldInSpace:
     ``maps_user``, ``user`` maps θ to z, else z is θ itself."""
 
     maps_user = False
+    # How a like's own term reads (catalog_term): LOGISTIC, SOFTMAX (-w s, its
+    # log-softmax less the catalog's log-sum-exp, which ``negatives`` holds) or
+    # SQUARES (its confident cell's squared error less the unseen one's).
+    like_kind = LOGISTIC
+    confidence = 1.0  # SQUARES: an interaction's cell weighs 1 + confidence w
     prior_mean: np.ndarray
     prior_precision: np.ndarray
     negatives: ExpectedNegatives
@@ -202,23 +243,40 @@ class FoldInSpace:
 
 
 class LinearSpace(FoldInSpace):
-    """Scores linear in θ, s_i = y_i θ + c: GMF, where y_i = q_i * h."""
+    """Scores linear in θ, s_i = y_i θ + c_i: GMF, where y_i = q_i * h and c_i
+    is one bias; a model's tangent at the average user (NeuMF), where c_i is per item."""
 
-    def __init__(self, items, bias, users, negatives_per_positive, chunk=8192):
-        self.items, self.bias = np.asarray(items, dtype=np.float32), float(bias)
+    def __init__(self, model, items, bias, users, chunk=8192):
+        self.items = np.asarray(items, dtype=np.float32)  # (N, D)
+        self.bias = float(bias) if np.ndim(bias) == 0 else np.asarray(bias, dtype=np.float32)  # () or (N,)
         self.prior_mean, self.prior_precision = gaussian_prior(users)
-        self.negatives_per_positive = negatives_per_positive
-        self.negatives = ExpectedNegatives.around(
+        self.confidence = training_confidence(model)
+        self.negatives, self.negatives_per_positive, self.like_kind = catalog_term(
+            model,
             self.prior_mean,
             (
-                (self.items[start : start + chunk], self.items[start : start + chunk] @ self.prior_mean + self.bias)
-                for start in range(0, len(self.items), chunk)
+                (self.items[block], self.items[block] @ self.prior_mean + self.item_bias(block))
+                for block in (slice(start, start + chunk) for start in range(0, len(self.items), chunk))
             ),
         )
 
+    def item_bias(self, items):
+        return self.bias if np.ndim(self.bias) == 0 else self.bias[items]
+
     def scores(self, theta, context, items, mapped):
         rows = self.items[items]
-        return rows @ theta + self.bias, rows
+        return rows @ theta + self.item_bias(items), rows
+
+    def catalog_scores(self, representation):
+        """(D,) float32 user representation -> (N,) scores of every item, as
+        ``model.score_items`` computes them, in numpy (no per-op torch overhead)."""
+        return self.items @ representation + self.bias
+
+
+def training_loss(model):
+    """The loss the model was trained with (``training_loss``, set from the
+    hyper-parameters when it is built), else its class's default."""
+    return getattr(model, "training_loss", None) or model.fold_in_loss
 
 
 def training_negatives(model):
@@ -226,6 +284,39 @@ def training_negatives(model):
     ``training_negatives`` (set from the hyper-parameters when it is built),
     else He et al.'s 4."""
     return float(getattr(model, "training_negatives", None) or 4)
+
+
+def training_confidence(model):
+    """A least-squares loss's confidence c: an interaction's cell weighs 1 + c w."""
+    default = 0.0 if training_loss(model) == "wls" else 1.0  # as predictors.training reads it
+    confidence = getattr(model, "training_confidence", None)
+    return float(default if confidence is None else confidence)
+
+
+def catalog_term(model, anchor, chunks):
+    """The catalog's part of the visitor's likelihood as the model's training
+    loss has it -> (ExpectedNegatives, how many of it per unit of liked weight
+    (0: once, whatever the history), how a like's own term reads).
+    ``chunks`` yields blocks of the catalog's d score / d z and scores at
+    ``anchor``; scores are linear in z (exactly, or in the model's tangent).
+
+    softmax: one log-sum-exp over the catalog per positive, quadratic around
+    the anchor; a like is -w s. Least squares (wls, mse): every cell's squared
+    score once, an exact quadratic; a like is the difference of its confident
+    cell and that. A sampled loss: K expected negatives per positive (a
+    pairwise loss averages its K, so 1), a like logistic."""
+    loss = training_loss(model)
+    if loss == "softmax":
+        return ExpectedNegatives.softmax_around(anchor, chunks), 1.0, SOFTMAX
+    if loss in ("wls", "mse"):
+        anchor = np.asarray(anchor, dtype=np.float64)
+        at_zero = (
+            (features, np.asarray(scores, np.float64) - np.asarray(features, np.float64) @ anchor)
+            for features, scores in chunks
+        )
+        return ExpectedNegatives.squares(at_zero), 0.0, SQUARES
+    count = 1.0 if loss == "bpr" else training_negatives(model)
+    return ExpectedNegatives.around(anchor, chunks), count, LOGISTIC
 
 
 _spaces = weakref.WeakKeyDictionary()  # frozen serving model -> its FoldInSpace
@@ -254,13 +345,29 @@ class Posterior:
         self.items = items
         self.labels = np.where(liked, 1.0, -1.0)  # a like wants a high score, a dislike a low one
         self.strength = np.abs(weights)
-        self.expected_negatives = space.negatives_per_positive * float(weights[liked].sum())
+        # A like's term 1/2 a s^2 - b s when it is not logistic: softmax a = 0,
+        # b = w; least squares 1/2 ((1 + c w)(1 - s)^2 - s^2): a = c w, b = 1 + c w.
+        # Least squares reads a dislike as the mirror of a like, a confident cell
+        # with target -1 (EASE's negative entry): 1/2 ((1 + c w)(1 + s)^2 - s^2).
+        squares = space.like_kind == SQUARES
+        self.plain = (liked & (space.like_kind != LOGISTIC)) | (~liked & squares)
+        self.logistic = ~self.plain
+        self.like_curvature = np.where(self.plain & squares, space.confidence * self.strength, 0.0)
+        pull = self.labels * (self.strength + self.like_curvature) if squares else self.strength
+        self.like_pull = np.where(self.plain, pull, 0.0)
+        once = space.negatives_per_positive == 0.0  # least squares: the catalog's cells count once
+        self.expected_negatives = 1.0 if once else space.negatives_per_positive * float(weights[liked].sum())
         # A dislike says "less than the average user", not "never": its logistic
         # term is centred on the prior mean's score for the movie, which keeps it
         # to the scale of a like however high the model scores what was watched
         # (a BPR model's scores have no calibrated zero at all).
-        mapped = space.user(space.prior_mean, self.context, jacobian=False) if space.maps_user else None
-        self.centre = np.where(liked, 0.0, space.scores(space.prior_mean, self.context, items, mapped)[0])
+        self.centre = np.zeros(len(items))
+        if not liked.all():
+            mapped = space.user(space.prior_mean, self.context, jacobian=False) if space.maps_user else None
+            self.centre[~liked] = space.scores(space.prior_mean, self.context, items[~liked], mapped)[0]
+        # With scores linear in θ and softmax likes only, the objective is exactly
+        # quadratic: one Newton step from anywhere is its minimum.
+        self.quadratic = not space.maps_user and not self.logistic.any()
         self.negative_curvature = None
         if not space.maps_user:
             # Prior and expected negatives are then one quadratic in θ, 1/2 θ A θ - b θ + c,
@@ -298,12 +405,17 @@ class Posterior:
         scores, score_gradients = self.space.scores(theta, self.context, self.items, mapped)
         margins = self.labels * (scores - self.centre)
         value, gradient, hessian = self.quadratic_part(theta, mapped, derivatives)
-        value += float(self.strength @ softplus(-margins))
+        logistic = self.logistic
+        value += float(self.strength[logistic] @ softplus(-margins[logistic]))
+        value += float((0.5 * self.like_curvature * scores - self.like_pull) @ scores)
         if not derivatives:
             return value, None, None
         p = sigmoid(-margins)  # how far each history item is from where its label wants it
-        gradient = gradient + score_gradients.T @ (-self.labels * self.strength * p)
-        hessian = hessian + (score_gradients * (self.strength * p * (1.0 - p))[:, None]).T @ score_gradients
+        pull = np.where(logistic, -self.labels * self.strength * p, self.like_curvature * scores - self.like_pull)
+        gradient = gradient + score_gradients.T @ pull
+        curvature = np.where(logistic, self.strength * p * (1.0 - p), self.like_curvature)
+        if curvature.any():
+            hessian = hessian + (score_gradients * curvature[:, None]).T @ score_gradients
         return value, gradient, hessian
 
 
@@ -316,36 +428,42 @@ def solve_positive_definite(matrix, vector):
 
 def posterior_mode(space, items, weights, settings=DEFAULT_SETTINGS):
     """Damped Gauss-Newton from the prior mean: a step is halved until it
-    lowers the objective, so the iteration cannot diverge.
-    -> (θ, context, number of steps taken)."""
+    lowers the objective, so the iteration cannot diverge. The first step is
+    the closed form of the objective's quadratic model at the prior mean (for
+    GMF or NeuMF with likes only the exact answer); ``settings.max_steps``
+    bounds the rest. -> (θ, context, number of steps taken)."""
     posterior = Posterior(space, items, weights)
     theta = space.prior_mean.copy()
     value, gradient, hessian = posterior(theta)
     accepted = 1.0
     for steps in range(settings.max_steps):
         direction = -solve_positive_definite(hessian, gradient)
+        if posterior.quadratic:
+            return theta + direction, posterior.context, steps + 1
         decrement = -float(gradient @ direction)  # the step's squared length in posterior standard deviations
         if decrement <= settings.tolerance**2:
             return theta, posterior.context, steps
+        last = steps + 1 == settings.max_steps
         # Start from the last accepted fraction of the Newton step, and try twice
-        # that after a first-try success: where ReLU kinks make the Newton model
-        # overshoot, they tend to do so step after step.
+        # that after a first-try success: where ReLU kinks or the normalisations of
+        # NGCF make the Newton model overshoot, they tend to do so step after step.
+        # Derivatives come with the value unless this is the last step.
         scale = accepted
         for trial in range(30):  # noqa: B007 (read after the loop: was the first try accepted?)
             candidate = theta + scale * direction
-            candidate_value = posterior(candidate, derivatives=False)[0]
-            if candidate_value <= value - 0.25 * scale * decrement:
+            evaluated = posterior(candidate, derivatives=not last and trial == 0)
+            if evaluated[0] <= value - 0.25 * scale * decrement:
                 break
             scale /= 2
         else:
             return theta, posterior.context, steps  # no descent left at machine precision: theta is the mode
-        theta, gain = candidate, value - candidate_value
+        theta, gain = candidate, value - evaluated[0]
         accepted = min(1.0, 2 * scale) if trial == 0 else scale
-        value, gradient, hessian = posterior(theta)
-        if gain <= settings.tolerance**2 / 2:
+        if last or gain <= settings.tolerance**2 / 2:
             # As little gained as the stopping rule allows to be left: where the
             # scores have kinks (ReLU), the decrement alone can stay high on a plateau.
             return theta, posterior.context, steps + 1
+        value, gradient, hessian = evaluated if evaluated[1] is not None else posterior(theta)
     return theta, posterior.context, settings.max_steps
 
 
@@ -372,13 +490,31 @@ def _fold_in(model, history, settings):
     return space.representation(theta, context)
 
 
+def catalog_scores(model, user_repr):
+    """(1, D') representation -> (n_items,) float32 numpy scores of every item:
+    the fold-in space's own scorer when it has one, else ``model.score_items``."""
+    space = _spaces.get(model)
+    scorer = getattr(space, "catalog_scores", None)
+    if scorer is not None:
+        return scorer(np.asarray(user_repr[0], dtype=np.float32))
+    with torch.no_grad():
+        return model.score_items(user_repr)[0].numpy()
+
+
 def top_k_unseen(model, user_repr, seen_items, k):
     """The k best-scoring item indices the visitor has not interacted with,
     best first, with their scores."""
-    with torch.no_grad():
-        scores = model.score_items(user_repr)[0]  # (n_items,)
-        seen = sorted(set(seen_items))
-        scores[torch.as_tensor(seen, dtype=torch.int64)] = float("-inf")
-        k = min(k, model.n_items - len(seen))
-        best = torch.topk(scores, k)
-    return best.indices.tolist(), best.values.tolist()
+    seen = np.fromiter(set(seen_items), dtype=np.int64)
+    k = min(k, model.n_items - len(seen))
+    if k <= 0:
+        return [], []
+    shortlist = getattr(_spaces.get(model), "shortlist", None)
+    if shortlist is not None:  # a few candidates for the full model to rank (NeuMF)
+        candidates, scores = shortlist(np.asarray(user_repr[0], dtype=np.float32), seen, k)
+    else:
+        scores = np.array(catalog_scores(model, user_repr), dtype=np.float32)  # (n_items,), a copy we may mark
+        scores[seen] = -np.inf
+        candidates = np.arange(len(scores))
+    best = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    best = best[np.argsort(-scores[best], kind="stable")]
+    return candidates[best].tolist(), scores[best].tolist()

@@ -47,6 +47,4 @@ class GMF(PairFeatureModel):
     def fold_in_space(self):
         # h (p * q_i) = p (h * q_i): a visitor's scores are linear in p over the items q_i * h.
         items = (self.item_embedding.weight * self.output.weight).numpy()  # (N, d)
-        return foldin.LinearSpace(
-            items, float(self.output.bias), self.user_parameters().numpy(), foldin.training_negatives(self)
-        )
+        return foldin.LinearSpace(self, items, float(self.output.bias), self.user_parameters().numpy())

@@ -89,39 +89,40 @@ class NeuMF(PairFeatureModel):
         return NeuMFSpace(self)
 
 
-class NeuMFSpace(foldin.FoldInSpace):
+class NeuMFSpace(foldin.LinearSpace):
     """NeuMF for fold-in: θ = [GMF user; MLP user]. The GMF half's scores are
-    linear in θ; the MLP half's are piecewise linear (ReLU), so Gauss-Newton
-    with their exact gradients is Newton. The catalog's expected negatives are
-    linearised at the average trained user."""
+    linear in θ; the MLP half's are piecewise linear (ReLU). The visitor is
+    solved in the model's tangent at the average trained user μ,
+    s_i(θ) ≈ s_i(μ) + J_i (θ - μ) with J the exact (N, dg + dm) Jacobian,
+    computed once per model: the solve is then GMF's closed form. The list is
+    ranked by the full network at that θ (``catalog_scores``)."""
 
     def __init__(self, model, chunk=4096):
         gmf_factors = model.gmf.output.in_features
-        self.split, self.bias = model.split, float(model.output.bias)
+        self.split, self.tower_bias = model.split, float(model.output.bias)
         self.gmf_items = (model.gmf.item_embedding.weight * model.output.weight[:, :gmf_factors]).numpy()  # (N, dg)
         linears = [layer for layer in model.mlp.tower if isinstance(layer, torch.nn.Linear)]  # each followed by a ReLU
         half = model.mlp.user_embedding.embedding_dim
-        self.first_user = linears[0].weight[:, :half].T.numpy().astype(np.float64)  # (dm, w1): the user half of layer 1
+        self.first_user = linears[0].weight[:, :half].T.numpy()  # (dm, w1): the user half of layer 1
         self.mlp_items = model.mlp.item_side(
             torch.arange(model.n_items)
         ).numpy()  # (N, w1): its item half, bias included
-        self.layers = [
-            (layer.weight.T.numpy().astype(np.float64), layer.bias.numpy().astype(np.float64)) for layer in linears[1:]
+        self.layers = [(layer.weight.T.numpy(), layer.bias.numpy()) for layer in linears[1:]]
+        self.mlp_output = model.output.weight[0, gmf_factors:].numpy()  # (dim,)
+        self.chunk = chunk
+        users = model.user_parameters().numpy()
+        mean = users.astype(np.float64).mean(axis=0)
+        blocks = [
+            self.tower(mean, np.arange(start, min(start + chunk, model.n_items)))
+            for start in range(0, model.n_items, chunk)
         ]
-        self.mlp_output = model.output.weight[0, gmf_factors:].numpy().astype(np.float64)  # (dim,)
-        self.prior_mean, self.prior_precision = foldin.gaussian_prior(model.user_parameters().numpy())
-        self.negatives_per_positive = foldin.training_negatives(model)
-        self.negatives = foldin.ExpectedNegatives.around(
-            self.prior_mean,
-            (
-                self.scores(self.prior_mean, None, np.arange(start, min(start + chunk, model.n_items)), None)[::-1]
-                for start in range(0, model.n_items, chunk)
-            ),
-        )
+        scores, jacobian = np.concatenate([b[0] for b in blocks]), np.vstack([b[1] for b in blocks])
+        super().__init__(model, jacobian, scores - jacobian @ mean, users, chunk)
 
-    def scores(self, theta, context, items, mapped):
+    def tower(self, theta, items):
+        """Exact scores (h,) of ``items`` for θ and their gradients (h, dg + dm), in float64."""
         gmf_user, mlp_user = theta[: self.split], theta[self.split :]
-        gmf_rows = self.gmf_items[items]
+        gmf_rows = self.gmf_items[items].astype(np.float64)
         hidden = self.mlp_items[items] + mlp_user @ self.first_user  # (h, w1)
         masks = [hidden > 0]
         activation = hidden * masks[0]
@@ -132,5 +133,36 @@ class NeuMFSpace(foldin.FoldInSpace):
         back = self.mlp_output * masks[-1]  # d score / d last pre-activation, (h, dim)
         for (weight, _), mask in zip(reversed(self.layers), reversed(masks[:-1]), strict=False):
             back = (back @ weight.T) * mask
-        scores = gmf_rows @ gmf_user + activation @ self.mlp_output + self.bias
+        scores = gmf_rows @ gmf_user + activation @ self.mlp_output + self.tower_bias
         return scores, np.hstack([gmf_rows, back @ self.first_user.T])  # (h,), (h, dg + dm)
+
+    # Items the tangent shortlists for the full network to rank: the tower costs
+    # (w1 x w2) per item, the tangent D, so ranking every movie through the tower
+    # is most of a request; the tangent's best shortlist_per_pick x k hold the
+    # network's top k (benchmarks/bench_foldin_speed.py measures how often).
+    shortlist_per_pick = 20
+
+    def shortlist(self, representation, seen, k):
+        """-> candidate items (M,), unseen, and the network's scores of them."""
+        tangent = self.items @ representation + self.bias  # (N,)
+        tangent[seen] = -np.inf
+        size = min(len(tangent) - len(seen), self.shortlist_per_pick * k)
+        candidates = np.argpartition(-tangent, size - 1)[:size] if size < len(tangent) else np.arange(len(tangent))
+        return candidates, self.tower_scores(representation, candidates)
+
+    def catalog_scores(self, representation):
+        return self.tower_scores(representation, slice(None))
+
+    def tower_scores(self, representation, items):
+        """The network's scores of ``items`` for θ, as NeuMF.score_items, in
+        float32 blocks whose temporaries stay in cache."""
+        gmf_user, first = representation[: self.split], representation[self.split :] @ self.first_user
+        gmf_items, mlp_items = self.gmf_items[items], self.mlp_items[items]
+        out = np.empty(len(gmf_items), dtype=np.float32)
+        for start in range(0, len(out), self.chunk):
+            block = slice(start, start + self.chunk)
+            activation = np.maximum(mlp_items[block] + first, 0.0)
+            for weight, bias in self.layers:
+                activation = np.maximum(activation @ weight + bias, 0.0)
+            out[block] = gmf_items[block] @ gmf_user + activation @ self.mlp_output + self.tower_bias
+        return out

@@ -304,17 +304,18 @@ def balancing_offset(liked_scores, liked_shares, catalog_scores, negatives_per_p
 
 class NGCFSpace(foldin.FoldInSpace):
     """NGCF for fold-in: θ is the visitor's layer-0 embedding e0, the visitor
-    a node joined to its liked movies in a DGL heterograph; the trained
+    a node joined to its liked movies (as NGCF.visitor_neighbourhoods joins
+    it, here one numpy sum over the history's rows); the trained
     layers map e0 to the final representation z (every layer concatenated),
     and a score is z e_i + b with e_i the item's concatenated layers.
 
-    The expected negatives are a quadratic around the average trained user:
-    the mean e0 joined to every movie in proportion to its degree, as many
-    movies as a trained user has on average. BPR's loss averages its sampled
-    negatives, so one expected negative per positive; b (balancing_offset) is
-    where the average user's likes and the catalog balance."""
+    The catalog term (the softmax's log-sum-exp, or the expected sampled
+    negatives) is a quadratic around the average trained user: the mean e0
+    joined to every movie in proportion to its degree, as many movies as a
+    trained user has on average. BPR's loss averages its sampled negatives,
+    so one expected negative per positive, and b (balancing_offset) is where
+    the average user's likes and the catalog balance; a softmax needs no b."""
 
-    negatives_per_positive = 1.0
     maps_user = True
 
     def __init__(self, model):
@@ -331,21 +332,32 @@ class NGCFSpace(foldin.FoldInSpace):
             for layer in model.layers
         ]
         self.prior_mean, self.prior_precision = foldin.gaussian_prior(model.user_parameters().numpy())
-        degree = model.item_degree.double()
-        shares = degree / degree.sum()
-        mean_count = float(degree.sum()) / model.n_users
-        average_user = self.context(np.arange(model.n_items), (mean_count * shares).numpy())
+        # What a visitor's node receives from its movies (NGCF.visitor_item_features),
+        # kept here in float64 so that a visitor's context is one (h, L d + 1) sum.
+        self.item_features = model.visitor_item_features().double().numpy()
+        self.item_degree = model.item_degree.double().numpy()
+        shares = self.item_degree / self.item_degree.sum()
+        mean_count = float(self.item_degree.sum()) / model.n_users
+        average_user = self.context(np.arange(model.n_items), mean_count * shares)
         anchor = self.user(self.prior_mean, average_user, jacobian=False)[0]
         anchor_scores = self.items @ anchor
-        self.offset = balancing_offset(anchor_scores, shares.numpy(), anchor_scores, self.negatives_per_positive)
-        self.negatives = foldin.ExpectedNegatives.around(anchor, [(self.items, anchor_scores + self.offset)])
+        if foldin.training_loss(model) == "bpr":
+            self.offset = balancing_offset(anchor_scores, shares, anchor_scores, 1.0)
+        else:  # a softmax's log-sum-exp is blind to a shift, and BCE's scores are calibrated
+            self.offset = 0.0
+        self.confidence = foldin.training_confidence(model)
+        self.negatives, self.negatives_per_positive, self.like_kind = foldin.catalog_term(
+            model, anchor, [(self.items, anchor_scores + self.offset)]
+        )
 
     def context(self, liked, liked_weights):
-        """NGCFLayer.frozen_neighbourhood for every layer, in numpy: (M, offset) pairs."""
-        neighbourhoods, norm_sum = self.model.visitor_neighbourhoods(
-            torch.from_numpy(np.asarray(liked)), torch.from_numpy(np.asarray(liked_weights))
-        )
-        neighbourhoods, norm_sum = neighbourhoods.numpy().astype(np.float64), float(norm_sum)
+        """NGCFLayer.frozen_neighbourhood for every layer, in numpy: (M, offset) pairs.
+        The visitor's edges are normalised as NGCF.visitor_neighbourhoods does:
+        c_i = w_i / sqrt(sum w |N_i|)."""
+        weights = np.asarray(liked_weights, dtype=np.float64)
+        norm = weights / np.sqrt(max(float(weights.sum()), 1e-12) * self.item_degree[liked])
+        summed = norm @ self.item_features[liked]  # (L d + 1,)
+        neighbourhoods, norm_sum = summed[:-1].reshape(len(self.layer_weights), -1), float(summed[-1])
         return [
             (self_weight + a[:, None] * interaction_weight, self_bias + a @ self_weight + norm_sum * bias_sum)
             for a, (self_weight, interaction_weight, self_bias, bias_sum) in zip(
@@ -379,3 +391,7 @@ class NGCFSpace(foldin.FoldInSpace):
     def representation(self, theta, context):
         z, _ = self.user(theta, context, jacobian=False)
         return torch.from_numpy(z.astype(np.float32)).unsqueeze(0)
+
+    def catalog_scores(self, representation):
+        """NGCF.score_items for one visitor, in numpy: z e_i for every item."""
+        return self.items @ representation

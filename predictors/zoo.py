@@ -99,6 +99,8 @@ def build_model(model_name, params, n_users, n_items, users, items, weights=None
     NGCF.load_serving_state), ``weights`` EASE's entry per interaction."""
     model = _untrained(model_name, params, n_users, n_items, users, items, weights)
     model.training_negatives = params.get("negatives")  # fold-in's likelihood weighs the catalog as training did
+    model.training_loss = params.get("loss")  # and takes the catalog's part as that loss does
+    model.training_confidence = params.get("confidence")  # a least-squares loss's weight of an interaction
     return model
 
 
