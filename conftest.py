@@ -49,7 +49,7 @@ def one_torch_thread():
 
 @pytest.fixture(autouse=True)
 def writes_in_the_request(settings):
-    """"Popular now" is recounted in the request in tests (in a background
-    thread in production), so that nothing waits in another thread to touch
+    """Tests recount "Popular now" in the request (production does it in a
+    background thread), so that nothing waits in another thread to touch
     another test's database."""
     settings.POPULAR_REFRESH_IN_BACKGROUND = False
