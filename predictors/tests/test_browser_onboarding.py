@@ -11,12 +11,11 @@ import pytest
 from playwright.sync_api import expect
 
 from events.models import ClickEvent
-from events.tests.test_browser import wait_for
 from movie.models import Movie
 from predictors import onboarding
 from predictors.tests.test_recommendation_pages import train_version
 from tests.factories import make_catalog
-from tests.services import REPO_DIR, launch_chromium
+from tests.services import REPO_DIR, launch_chromium, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fresh_predictors")]
 
@@ -103,7 +102,7 @@ def test_onboarding_from_an_empty_history_to_personal_picks(page):
     expect(results).to_have_count(10)
     assert not set(card_ids(results)) & set(picked)  # never a movie they just picked
     shoot(page, "onboarding", "3-picks-for-you")
-    wait_for(lambda: ClickEvent.objects.filter(event_type="like").count() == len(set(picked)))
+    wait_until(lambda: ClickEvent.objects.filter(event_type="like").count() == len(set(picked)))
 
     # The picks are history now: the next visit opens on personal rows, without the panel.
     page.reload()
@@ -136,7 +135,7 @@ def test_the_panel_can_be_dismissed_and_reopened_from_the_menu(page):
 def test_deleting_ones_activity_empties_the_personal_rows(page):
     page.goto("/")
     picked = pick_three(page)
-    wait_for(lambda: ClickEvent.objects.filter(event_type="like").count() == 3)
+    wait_until(lambda: ClickEvent.objects.filter(event_type="like").count() == 3)
     page.goto("/")
     expect(page.locator('[data-row="top-picks"] .movie-card').first).to_be_visible()
     expect(page.locator('[data-row="recent"] .movie-card')).to_have_count(3)
@@ -184,7 +183,7 @@ def test_a_rating_can_be_cleared_from_the_widget(page):
     shoot(page, "clear-rating", "1-rated")
     widget.locator("[data-rating-clear]").click()
     expect(widget.locator(".rating-value")).to_have_text("Not rated yet")
-    wait_for(lambda: ClickEvent.objects.filter(event_type="rating_cleared").count() == 1)
+    wait_until(lambda: ClickEvent.objects.filter(event_type="rating_cleared").count() == 1)
     page.reload()
     expect(widget.locator(".rating-value")).to_have_text("Not rated yet")
     expect(widget.locator("[data-rating-clear]")).to_be_hidden()
