@@ -45,7 +45,7 @@ from statistics import quantiles
 REPO_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_DIR))
 
-from tests.services import TansuBroker, free_port, wait_for_port  # noqa: E402
+from tests.services import RedisServer, TansuBroker, free_port, wait_for_port  # noqa: E402
 
 PYTHON = str(Path(sys.executable).parent / "python")
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
@@ -612,7 +612,8 @@ def main():
     if not secret.exists():
         secret.write_text(secrets.token_urlsafe(50))
     broker = TansuBroker().start()
-    env = site_env(work_dir, broker)
+    redis = RedisServer().start()  # the shared cache: limits hold across the web workers
+    env = {**site_env(work_dir, broker), "REDIS_URL": redis.url}
     site = Site(env, work_dir)
     report = {"visitors": args.visitors, "think_seconds": args.think_seconds, "work_dir": str(work_dir)}
     try:
@@ -692,6 +693,7 @@ def main():
     finally:
         site.stop()
         broker.stop()
+        redis.stop()
 
 
 if __name__ == "__main__":
