@@ -81,13 +81,16 @@ def visitor_rating(key, movie_id):
 
 def delete_history(key, event_ids=None):
     """Delete the visitor's events with these ids (all when None) from the
-    store and from the outbox, for the visitor's own keys (a user's include
-    the sessions linked to them). Returns how many rows went. An event still
-    on the Kafka topic when this runs may be stored after it."""
+    store, the outbox and the cache of acknowledged events, for the visitor's
+    own keys (a user's include the sessions linked to them). Returns how many
+    rows went, or when none did how many cached events went (one the page
+    showed from the cache was deleted, not missing). An event still on the
+    Kafka topic when this runs may be stored after it."""
     if not key:
         return 0
-    store, deleted = get_store(), 0
+    store, deleted, cached = get_store(), 0, 0
     for own_key in linked_keys(key):
         deleted += outbox.discard(own_key, event_ids)
         deleted += store.delete_visitor_events(own_key, event_ids)
-    return deleted
+        cached += recent.discard(own_key, event_ids)
+    return deleted or cached

@@ -13,7 +13,7 @@ import logging
 from django.conf import settings
 from django.core.cache import cache
 
-from events.records import from_message, to_message
+from events.records import from_message, to_message, well_formed_ids
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,25 @@ def remember(events):
             cache.set(_key(visitor_key), (kept + messages)[-KEEP:], timeout=settings.EVENTS_RECENT_SECONDS)
     except Exception as error:  # noqa: BLE001 - any cache failure: the store will have them soon
         logger.warning("Recent events not cached (%s); pages show them once stored", error)
+
+
+def discard(visitor_key, event_ids=None):
+    """Forget this visitor's recent events with these ids (all when None), as
+    a deletion must: else a page would show them again until they expire.
+    Returns how many went; 0 when the cache is down (logged)."""
+    try:
+        kept = cache.get(_key(visitor_key)) or []
+        if event_ids is None:
+            cache.delete(_key(visitor_key))
+            return len(kept)
+        doomed = set(well_formed_ids(event_ids))
+        left = [text for text in kept if from_message(text).event_id not in doomed]
+        if len(left) < len(kept):
+            cache.set(_key(visitor_key), left, timeout=settings.EVENTS_RECENT_SECONDS)
+        return len(kept) - len(left)
+    except Exception as error:  # noqa: BLE001 - any cache failure
+        logger.warning("Recent events not discarded (%s); pages may show them until they expire", error)
+        return 0
 
 
 def pending(visitor_keys, event_types=None, movie_id=None):
