@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from events.history import delete_history, visitor_history
 from events.stores import StoreUnavailable
-from events.visitors import visitor_key
+from events.visitors import is_retired, visitor_key
 from movie.models import Movie
 from sitewide.errors import error_response
 
@@ -50,9 +50,21 @@ def listed_events(key):
     ]
 
 
+def _retired(request, key, doing):
+    """A 403 when ``key`` is an anonymous id that a login linked to an account
+    (someone kept a copy of the cookie): that history is the user's now."""
+    if key is None or not is_retired(key):
+        return None
+    return error_response(
+        request, 403, "Log in", f"This visitor id now belongs to an account: log in to {doing} your activity."
+    )
+
+
 @require_safe
 def activity_page(request):
     key = visitor_key(request, create=False)
+    if refused := _retired(request, key, "see"):
+        return refused
     return render(request, "events/activity.html", {"entries": listed_events(key)})
 
 
@@ -60,6 +72,8 @@ def _deleted(request, event_ids):
     key = visitor_key(request, create=False)
     if key is None:
         return redirect("activity")
+    if refused := _retired(request, key, "delete"):
+        return refused
     try:
         deleted = delete_history(key, event_ids) > 0
     except (StoreUnavailable, DatabaseError):

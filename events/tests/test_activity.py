@@ -95,3 +95,43 @@ def test_a_user_deletes_their_history_from_before_they_logged_in_too(movies, fas
     assert movies[0].title in page and movies[1].title in page
     assert delete(visitor, "/activity/delete-all", {"confirm": "all"}).status_code == 302
     assert list(ClickEvent.objects.values_list("movie_id", flat=True)) == [movies[2].pk]
+
+
+def acknowledged(browser, movie_id):
+    """An event the broker acknowledged and the consumer has not stored yet:
+    the page shows it from the recent-events cache (events/recent.py)."""
+    from events import recent
+    from events.records import new_event
+
+    event = new_event(browser.visitor_key(), "click", movie_id)
+    recent.remember([event])
+    return event
+
+
+def test_a_deleted_event_not_stored_yet_does_not_come_back_from_the_cache(movies):
+    visitor = Browser()
+    visitor.open("/")
+    doomed = acknowledged(visitor, movies[0].pk)
+    acknowledged(visitor, movies[1].pk)
+    assert movies[0].title in visitor.open("/activity/").content.decode()
+    assert delete(visitor, "/activity/delete", {"event_id": doomed.event_id}).status_code == 302
+    listed = visitor.open("/activity/").content.decode().split('data-list="activity"', 1)[1]
+    assert movies[0].title not in listed and movies[1].title in listed
+    assert delete(visitor, "/activity/delete-all", {"confirm": "all"}).status_code == 302
+    assert b"data-empty-activity" in visitor.open("/activity/").content
+
+
+def test_an_id_linked_to_an_account_neither_sees_nor_deletes_its_activity(movies, fast_password_hashing):
+    visitor = Browser()
+    visitor.click(movies[0].pk)
+    stolen = visitor.sending_at_once()  # someone kept a copy of the cookie
+    User.objects.create_user("cy", password="pw-for-tests-1")
+    visitor.open("/accounts/login/")
+    login = {"username": "cy", "password": "pw-for-tests-1", "csrfmiddlewaretoken": visitor.token}
+    assert visitor.client.post("/accounts/login/", login).status_code == 302
+    response = stolen.open("/activity/")
+    assert response.status_code == 403 and b"log in to see your activity" in response.content
+    assert movies[0].title.encode() not in response.content
+    refused = stolen.client.post("/activity/delete-all", {"confirm": "all", "csrfmiddlewaretoken": stolen.token})
+    assert refused.status_code == 403 and b"log in to delete your activity" in refused.content
+    assert ClickEvent.objects.count() == 1
