@@ -14,6 +14,7 @@ logout: a shared computer's next visitor starts with a fresh id.
 """
 
 import secrets
+import time
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out
@@ -59,8 +60,8 @@ def anonymous_key(request, create=False):
     ``VisitorCookieMiddleware`` puts it in the response's cookie."""
     visitor_id = getattr(request, _ISSUED, None)
     if visitor_id is None:
-        visitor_id, legacy = _read(request.COOKIES)
-        if legacy:  # signed without a time: the answer re-signs the same id with one
+        visitor_id, resign = _read(request.COOKIES)
+        if resign:  # the answer sets the same id signed now
             setattr(request, _ISSUED, visitor_id)
     if visitor_id is None and create:
         visitor_id = _issue(request)
@@ -78,16 +79,22 @@ def _id_in(cookies):
 
 
 def _read(cookies):
-    """(visitor id or None, whether it came signed the old way, without a time).
+    """(visitor id or None, whether to re-sign it: signed the old way, without
+    a time, or more than half EVENTS_VISITOR_COOKIE_AGE_SECONDS ago).
 
     The value is signed with its time: one older than
-    EVENTS_VISITOR_COOKIE_AGE_SECONDS is refused here even if a browser kept it."""
+    EVENTS_VISITOR_COOKIE_AGE_SECONDS is refused here even if a browser kept it.
+    Re-signing at half the age keeps a visitor who comes back now and then
+    the same id, as a sliding expiry; one away for the whole age starts afresh."""
     name = settings.EVENTS_VISITOR_COOKIE_NAME
     if name not in cookies:
         return None, False
     value = cookies[name]
+    age = settings.EVENTS_VISITOR_COOKIE_AGE_SECONDS
     try:
-        return _signer().unsign(value, max_age=settings.EVENTS_VISITOR_COOKIE_AGE_SECONDS), False
+        visitor_id = _signer().unsign(value, max_age=age)
+        signed_at = signing.b62_decode(value.rsplit(":", 2)[1])
+        return visitor_id, time.time() - signed_at > age / 2
     except signing.SignatureExpired:
         return None, False
     except (signing.BadSignature, ValueError):
@@ -159,8 +166,9 @@ def retire_id_on_logout(sender, request, **kwargs):
 
 class VisitorCookieMiddleware:
     """Sets the visitor-id cookie: a new id on every HTML page for an anonymous
-    visitor without one (the page's script sends events next), or the id an
-    event POST issued; deletes it at login and logout."""
+    visitor without one (the page's script sends events next), the id an event
+    POST issued, or the visitor's id signed anew when due (see ``_read``);
+    deletes it at login and logout."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -171,9 +179,9 @@ class VisitorCookieMiddleware:
         if getattr(request, _RETIRE, False):
             response.delete_cookie(name, samesite="Lax")
             return response
+        if _is_page_for_anonymous(request, response):
+            anonymous_key(request, create=True)  # a new id, or the same re-signed when due
         issued = getattr(request, _ISSUED, None)
-        if issued is None and _is_page_for_anonymous(request, response) and anonymous_key(request) is None:
-            issued = _issue(request)
         if issued is not None:
             response.set_cookie(
                 name,

@@ -356,3 +356,31 @@ def test_an_id_signed_the_old_way_is_kept_and_re_signed_with_a_time(browser, set
     assert response.status_code == 202 and ClickEvent.objects.get().visitor_key == "session:old-id"
     assert browser.visitor_key() == "session:old-id"  # the answer re-signed it with its time
     assert browser.client.cookies[settings.EVENTS_VISITOR_COOKIE_NAME].value.count(":") == 2
+
+
+def signed_days_ago(visitor_id, days):
+    import time
+
+    from django.core import signing
+
+    from events.visitors import COOKIE_SALT
+
+    class SignedThen(signing.TimestampSigner):
+        def timestamp(self):
+            return signing.b62_encode(int(time.time() - days * 24 * 3600))
+
+    return SignedThen(salt=COOKIE_SALT).sign(visitor_id)
+
+
+def test_an_active_visitors_id_is_re_signed_past_half_its_age_and_kept(browser, settings, movie):
+    name = settings.EVENTS_VISITOR_COOKIE_NAME
+    settings.EVENTS_VISITOR_COOKIE_AGE_SECONDS = 90 * 24 * 3600
+    browser.client.cookies[name] = signed_days_ago("steady-id", 10)
+    assert name not in browser.open("/").cookies  # young enough: left alone
+    browser.client.cookies[name] = aged = signed_days_ago("steady-id", 50)
+    assert name in browser.open("/").cookies
+    assert browser.visitor_key() == "session:steady-id" and browser.client.cookies[name].value != aged
+    browser.client.cookies[name] = signed_days_ago("steady-id", 50)
+    assert browser.click(movie.pk).status_code == 202  # an event POST renews it too
+    assert browser.visitor_key() == "session:steady-id"
+    assert ClickEvent.objects.get().visitor_key == "session:steady-id"
