@@ -36,12 +36,8 @@ def defer(write):
     uncommitted rows. A failure there is logged and counted, never raised."""
     global _dropped
     if connection.in_atomic_block:
-        try:
-            with transaction.atomic():
-                write()
-        except DatabaseError:
+        if not _write_alone(write):
             _dropped += 1
-            logger.warning("A deferred write failed and was dropped", exc_info=True)
         return
     _start()
     try:
@@ -80,12 +76,18 @@ def _run():
                 batch.append(_queue.get_nowait())
             except queue.Empty:
                 break
-        _write(batch)
-        for _ in batch:
-            _queue.task_done()
+        try:
+            _write(batch)
+        except Exception:  # noqa: BLE001 - the thread must outlive any failure, or every later write is lost
+            logger.exception("Deferred writes failed")
+        finally:
+            for _ in batch:
+                _queue.task_done()
 
 
 def _write(batch):
+    """The batch in one transaction, retried while the database is busy; when
+    it still fails, each write alone, so one bad write drops only itself."""
     global _dropped
     for attempt in range(3):
         try:
@@ -96,9 +98,30 @@ def _write(batch):
             return
         except DatabaseError as error:
             logger.info("Deferred writes waiting for the database (%s)", error)
-            time.sleep(RETRY_SECONDS * (attempt + 1))
-    _dropped += len(batch)
-    _report_drops()
+        except Exception:  # noqa: BLE001 - a bad write, not a busy database: waiting will not help
+            logger.warning("A deferred batch failed; writing each alone", exc_info=True)
+            break
+        time.sleep(RETRY_SECONDS * (attempt + 1))
+    try:
+        with transaction.atomic():
+            failed = sum(not _write_alone(write) for write in batch)
+    except Exception:  # noqa: BLE001 - the database is gone: the whole batch is lost
+        logger.warning("A deferred batch was dropped", exc_info=True)
+        failed = len(batch)
+    _dropped += failed
+    if failed:
+        _report_drops()
+
+
+def _write_alone(write):
+    """Run ``write()`` in a savepoint; False (logged) when it failed."""
+    try:
+        with transaction.atomic():
+            write()
+        return True
+    except Exception:  # noqa: BLE001 - a failed record-only write must never reach the page
+        logger.warning("A deferred write failed and was dropped", exc_info=True)
+        return False
 
 
 def _report_drops():
