@@ -120,19 +120,19 @@ class ClickLogConsumer:
         self._suspect, self._reset_done = {}, set()
         return consumer
 
-    def _connect(self):
+    def _connect(self, deadline=None):
         """A new consumer, retried with backoff (1 s doubling to 4 s) for as
         long as the broker is unreachable: a broker fault never ends the
         consumer, and a stop() ends the wait at once."""
         from kafka.errors import KafkaError
 
         delay = 1.0
-        while not self.stop_requested.is_set():
+        while not self.stop_requested.is_set() and (deadline is None or time.monotonic() < deadline):
             try:
                 return self._new_consumer()
             except KafkaError as error:
                 logger.warning("Kafka unreachable (%s); trying again in %.0fs", error, delay)
-                self.stop_requested.wait(delay)
+                self.stop_requested.wait(delay if deadline is None else max(0, min(delay, deadline - time.monotonic())))
                 delay = min(delay * 2, MAX_CONNECT_BACKOFF)
         return None
 
@@ -147,9 +147,9 @@ class ClickLogConsumer:
         try:
             while not self.stop_requested.is_set():
                 if self._consumer is None:
-                    self._consumer = self._connect()
+                    self._consumer = self._connect(None if max_seconds is None else started + max_seconds)
                     if self._consumer is None:
-                        break  # stopped while waiting for the broker
+                        break  # stopped (or out of time) while waiting for the broker
                 self._guarded(self.process_batch)
                 now = time.monotonic()
                 self._guarded(self._watch_assignment, now)
