@@ -7,6 +7,11 @@ impression; the same movie clicked twice counts once. An impression is won
 by the side with more credited clicks; equal counts (no click at all
 included) are a tie, counted apart.
 
+One page's impression counts once per visitor: its signature covers a nonce
+the server made for that page, so a client re-posting the signed details
+under fresh event ids adds no impression; the copies' clicks are pooled
+into the earliest copy (the same movie still counts once).
+
 Nothing here reads a database: the functions take events (anything with
 event_type, event_id, movie_id, timestamp and details), so the tests and
 the benchmark build them by hand.
@@ -24,6 +29,12 @@ class Impression:
     shown: list
     credits: list
     clicked: set = field(default_factory=set)
+    signature: str = ""
+
+    @property
+    def key(self):
+        """What makes it one impression: the visitor and the signed details (the event id when unsigned)."""
+        return (self.visitor_key, self.signature or f"event:{self.event_id}")
 
     def clicks(self, side):
         return sum(
@@ -58,23 +69,41 @@ def impression_of(event, experiment_id, valid=None):
         return None
     if valid is not None and not valid(details, event.visitor_key):
         return None
-    return Impression(event.event_id, event.visitor_key, event.timestamp, shown, credits)
+    sig = details.get("sig")
+    sig = sig if isinstance(sig, str) else ""
+    return Impression(event.event_id, event.visitor_key, event.timestamp, shown, credits, signature=sig)
+
+
+def in_order(impressions):
+    return sorted(impressions, key=lambda impression: (impression.timestamp, impression.event_id))
 
 
 def attribute(events, experiment_id, valid=None):
-    """The experiment's Impressions among ``events``, each with its clicks."""
-    impressions = {}
-    for event in events:
-        impression = impression_of(event, experiment_id, valid)
-        if impression is not None:
-            impressions.setdefault(impression.event_id, impression)  # a redelivered copy is the same impression
+    """The experiment's Impressions among ``events``, each with its clicks,
+    one per ``Impression.key`` (redelivered or re-posted copies are one)."""
+    found = in_order(filter(None, (impression_of(event, experiment_id, valid) for event in events)))
+    by_key, by_event_id = {}, {}
+    for impression in found:
+        by_event_id.setdefault(impression.event_id, by_key.setdefault(impression.key, impression))
     for event in events:
         if event.event_type != "click":
             continue
-        impression = impressions.get(str((event.details or {}).get("impression", "")))
+        impression = by_event_id.get(str((event.details or {}).get("impression", "")))
         if impression is not None and event.movie_id in impression.shown:
             impression.clicked.add(event.movie_id)
-    return sorted(impressions.values(), key=lambda impression: (impression.timestamp, impression.event_id))
+    return in_order(by_key.values())
+
+
+def merged(impressions):
+    """``impressions`` with one per key: the earliest copy, with the clicks
+    of all copies (a session and the user it was linked to both read it,
+    each with the clicks stored under its own key)."""
+    by_key = {}
+    for impression in in_order(impressions):
+        first = by_key.setdefault(impression.key, impression)
+        if first is not impression:
+            first.clicked |= impression.clicked
+    return in_order(by_key.values())
 
 
 @dataclass

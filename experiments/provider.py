@@ -3,12 +3,15 @@ whether the visitor takes part and, if so, which list they see.
 
 A visitor takes part when an experiment runs on the surface, they have a
 history, their hash falls in the traffic share and both arms can rank for
-them. The list's details (experiment, surface, shown, credits) travel with
-the page's impression event; ``signature`` binds them to the visitor, so
-an impression whose credits a client rewrote is not counted.
+them. The list's details (experiment, surface, shown, credits and a nonce
+made for this page) travel with the page's impression event; ``signature``
+binds them to the visitor, so an impression whose credits a client rewrote
+is not counted, and the nonce lets attribution count one page's impression
+once however many times a client re-posts it (see experiments.attribution).
 """
 
 import logging
+import secrets
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
@@ -36,7 +39,8 @@ class SurfaceList:
 def signature(details, visitor_key):
     shown = ",".join(str(movie_id) for movie_id in details.get("shown", []))
     credits = "".join(str(credit) for credit in details.get("credits", []))
-    message = f"{details.get('experiment')}|{details.get('surface')}|{visitor_key}|{shown}|{credits}"
+    nonce = details.get("nonce", "")
+    message = f"{details.get('experiment')}|{details.get('surface')}|{visitor_key}|{shown}|{credits}|{nonce}"
     return salted_hmac(SIGNATURE_SALT, message, algorithm="sha256").hexdigest()[:32]
 
 
@@ -100,7 +104,13 @@ def provide(surface):
             return None
         shown, credits = drafted
         record_participant(experiment, visitor_key)
-        details = {"experiment": experiment.pk, "surface": surface, "shown": shown, "credits": credits}
+        details = {
+            "experiment": experiment.pk,
+            "surface": surface,
+            "shown": shown,
+            "credits": credits,
+            "nonce": secrets.token_hex(8),
+        }
         details["sig"] = signature(details, visitor_key)
         return SurfaceList(movie_ids=shown, because=because(experiment, history, shown, credits), details=details)
 

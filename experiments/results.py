@@ -10,7 +10,7 @@ import numpy as np
 
 from events.history import visitor_history
 from experiments import stats
-from experiments.attribution import attribute, tally
+from experiments.attribution import attribute, merged, tally
 from experiments.models import Experiment
 from experiments.provider import signed
 
@@ -34,6 +34,9 @@ class Results:
     visitors: int = 0
     preference: float | None = None
     interval: tuple | None = None
+    # Interleaving only: the interval if every decided impression were an
+    # independent coin, shown beside the bootstrap for comparison, never deciding.
+    sign_test: tuple | None = None
     series: list = field(default_factory=list)  # (time, preference, low, high), cumulative
 
     def click_through(self, side):
@@ -63,8 +66,7 @@ def stored_impressions(experiment):
             and (experiment.stopped_at is None or impression.timestamp <= experiment.stopped_at)
         )
     ]
-    unique = {impression.event_id: impression for impression in in_window}  # a linked session read twice
-    return sorted(unique.values(), key=lambda impression: (impression.timestamp, impression.event_id))
+    return merged(in_window)
 
 
 def interval(method, tallies, rng, min_visitors=None):
@@ -101,6 +103,8 @@ def results(experiment, impressions=None):
             summary.shown[side] += counts.impressions[side]
         summary.ties += counts.ties
     summary.preference, summary.interval = interval(experiment.method, tallies, np.random.default_rng(experiment.pk))
+    if experiment.method != Experiment.Method.AB and summary.interval is not None:
+        summary.sign_test = stats.sign_test_interval(summary.wins["a"], summary.wins["b"])
     summary.series = series(experiment, impressions)
     return summary
 

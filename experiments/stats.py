@@ -10,7 +10,8 @@ over visitors: visitors are drawn with replacement (each with all their
 impressions), because one visitor's impressions are not independent of
 each other. ``sign_test_interval`` is the textbook alternative that treats
 every decided impression as an independent coin (Wilson's score interval on
-the share won by A); it is narrower when visitors come back often.
+the share won by A); it is narrower when visitors come back often. The
+dashboard shows it beside the bootstrap, which alone decides.
 """
 
 import math

@@ -1,7 +1,7 @@
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from experiments.attribution import attribute, tally
+from experiments.attribution import attribute, merged, tally
 
 START = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
@@ -16,8 +16,10 @@ class E:
     timestamp: datetime = START
 
 
-def impression(event_id, shown, credits, experiment=1, minute=0, visitor="session:v"):
+def impression(event_id, shown, credits, experiment=1, minute=0, visitor="session:v", sig=None):
     details = {"experiment": experiment, "surface": "top_picks", "shown": shown, "credits": credits}
+    if sig is not None:
+        details["sig"] = sig
     return E("impression", event_id, None, details, visitor, START + timedelta(minutes=minute))
 
 
@@ -76,3 +78,41 @@ def test_an_ab_impression_counts_for_its_one_side():
     events = [impression("i1", [1, 2, 3], ["b", "b", "b"]), click(2, "i1"), click(3, "i1")]
     counts = tally(attribute(events, 1))["session:v"]
     assert counts.impressions == {"a": 0, "b": 1} and counts.clicks == {"a": 0, "b": 2} and counts.wins["b"] == 1
+
+
+def test_signed_details_re_posted_under_fresh_event_ids_count_as_one_impression():
+    events = [
+        impression("i1", [10, 20], ["a", "b"], minute=0, sig="page-1"),
+        click(10, "i1"),
+        impression("copy-1", [10, 20], ["a", "b"], minute=1, sig="page-1"),
+        click(10, "copy-1"),
+        impression("copy-2", [10, 20], ["a", "b"], minute=2, sig="page-1"),
+        click(20, "copy-2"),
+        impression("i2", [10, 20], ["a", "b"], minute=3, sig="page-2"),  # the same list on a later page
+        impression("theirs", [10, 20], ["a", "b"], minute=4, sig="page-1", visitor="session:w"),
+    ]
+    found = attribute(events, 1)
+    assert [(i.event_id, i.visitor_key) for i in found] == [
+        ("i1", "session:v"),
+        ("i2", "session:v"),
+        ("theirs", "session:w"),
+    ]
+    assert found[0].clicked == {10, 20} and found[0].winner is None  # the copies' clicks pooled, each movie once
+    counts = tally(found)["session:v"]
+    assert counts.wins == {"a": 0, "b": 0} and counts.ties == 2 and counts.impressions == {"a": 2, "b": 2}
+
+
+def test_one_impression_read_through_two_linked_keys_keeps_the_clicks_of_both_reads():
+    """A session and the user it was linked to are both participants: the
+    impression comes back from both reads, each with the clicks its read saw."""
+    shown = impression("i1", [10, 20, 30], ["a", "b", "a"], sig="page-1")
+
+    def user_read():  # the clicks after logging in are stored under the user's key
+        return attribute([shown, click(10, "i1"), click(30, "i1")], 1)
+
+    def session_read():
+        return attribute([shown, click(20, "i1")], 1)
+
+    for reads in ([*user_read(), *session_read()], [*session_read(), *user_read()]):
+        (only,) = merged(reads)
+        assert only.clicked == {10, 20, 30} and only.winner == "a"

@@ -82,6 +82,7 @@ def test_staff_start_an_experiment_and_the_dashboard_counts_a_visitors_click(bro
     staff.reload()
     expect(staff.locator("[data-impressions]")).to_have_text("181")
     expect(staff.locator(".preference-chart")).to_be_visible()
+    expect(staff.locator("[data-sign-test]")).to_contain_text("sign test")
     shoot(staff, "sixty-visitors")
 
 
@@ -115,6 +116,7 @@ def more_visitors(experiment, shown, count, per_visitor=3):
             moment = started + (now - started) * ((number * per_visitor + repeat + 1) / (count * per_visitor + 1))
             drafted, credits = team_draft(shown, list(reversed(shown)), len(shown), rng)
             details = {"experiment": experiment.pk, "surface": "top_picks", "shown": drafted, "credits": credits}
+            details["nonce"] = f"{number}-{repeat}"  # a page each, as the provider makes them
             details["sig"] = signature(details, key)
             seen = new_event(key, "impression", None, now=moment, details=details)
             events.append(seen)

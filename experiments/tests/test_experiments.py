@@ -15,6 +15,7 @@ from experiments.interleaving import in_traffic
 from experiments.models import Experiment, ExperimentRuleError, Participant
 from experiments.provider import signed
 from experiments.results import Results, results
+from experiments.stats import sign_test_interval
 from predictors.models import ModelVersion
 from predictors.surfaces import TOP_PICKS
 from predictors.tests.test_recommendation_pages import train_version
@@ -140,10 +141,13 @@ def test_a_visitor_in_the_experiment_sees_a_signed_interleaved_list_again_on_rel
     assert details["experiment"] == experiment.pk and details["surface"] == TOP_PICKS
     assert len(details["shown"]) == len(details["credits"]) > 0
     assert abs(details["credits"].count("a") - details["credits"].count("b")) <= 1
-    assert shown_details(browser) == details  # same visitor, same day, same history: same list
+    again = shown_details(browser)  # same visitor, same day, same history: same list, on a page of its own
+    assert {**again, "nonce": None, "sig": None} == {**details, "nonce": None, "sig": None}
+    assert again["nonce"] != details["nonce"] and signed(again, browser.visitor_key())
     assert signed(details, browser.visitor_key())
     assert not signed({**details, "credits": ["a"] * len(details["credits"])}, browser.visitor_key())
     assert not signed(details, "session:someone-else")
+    assert not signed({**details, "nonce": again["nonce"]}, browser.visitor_key())
     assert Participant.objects.filter(experiment=experiment, visitor_key=browser.visitor_key()).count() == 1
 
 
@@ -182,6 +186,7 @@ def check_counts_from_stored_events(catalog, monkeypatch):
     assert summary.preference == pytest.approx(5 / 7)
     low, high = summary.interval
     assert low <= summary.preference <= high
+    assert summary.sign_test == pytest.approx(sign_test_interval(6, 1))
     assert summary.click_through("a") == pytest.approx(6 / 8)
 
 
@@ -200,6 +205,42 @@ def test_a_forged_impression_is_not_counted(trained, catalog):
     forged = {**details, "credits": ["b"] * len(details["credits"])}
     click_card(browser, forged["shown"][0], send_impression(browser, forged))
     assert results(experiment).impressions == 0
+
+
+def test_one_pages_impression_re_posted_under_fresh_ids_counts_once(trained, catalog):
+    experiment = running()
+    browser = visitor_with_history(liked(3))
+    details = shown_details(browser)
+    on_a = next(m for m, side in zip(details["shown"], details["credits"], strict=True) if side == "a")
+    for _ in range(5):
+        click_card(browser, on_a, send_impression(browser, details))
+    summary = results(experiment)
+    assert summary.impressions == 1 and summary.wins == {"a": 1, "b": 0} and summary.clicks == {"a": 1, "b": 0}
+
+
+def test_a_session_and_the_user_it_was_linked_to_share_one_impression_and_its_clicks(db, store):
+    from django.contrib.auth.models import User
+
+    from events.models import VisitorLink
+    from events.records import new_event
+    from events.stores import get_store
+    from experiments.provider import signature
+
+    experiment = Experiment.objects.create(name="EASE vs GMF", arm_a_model="ease", arm_b_model="gmf")
+    user = User.objects.create_user("linked")
+    session_key, user_key = "session:before-login", f"user:{user.pk}"
+    VisitorLink.objects.create(session_visitor_key=session_key, user=user)
+    details = {"experiment": experiment.pk, "surface": TOP_PICKS, "shown": [1, 2, 3], "credits": ["a", "b", "a"]}
+    details["nonce"] = "page-1"
+    details["sig"] = signature(details, session_key)
+    shown = new_event(session_key, "impression", None, details=details)
+    before = new_event(session_key, "click", 2, details={"impression": shown.event_id})
+    after = [new_event(user_key, "click", m, details={"impression": shown.event_id}) for m in (1, 3)]
+    get_store().write([shown, before, *after])
+    for key in (user_key, session_key):
+        Participant.objects.create(experiment=experiment, visitor_key=key)
+    summary = results(experiment)  # (test_attribution checks the merge with the reads in either order)
+    assert summary.impressions == 1 and summary.clicks == {"a": 2, "b": 1} and summary.wins == {"a": 1, "b": 0}
 
 
 def decided(winner):
