@@ -7,10 +7,8 @@
 (function () {
   "use strict";
 
-  var script = document.currentScript;
-  var endpoint = script && script.dataset.endpoint;
   var panel = document.querySelector("[data-onboarding]");
-  if (!endpoint || !panel || !window.fetch) {
+  if (!panel || !window.fetch) {
     return;
   }
   var needed = parseInt(panel.getAttribute("data-picks-needed"), 10) || 3;
@@ -27,22 +25,13 @@
   });
   var requestNumber = 0;
 
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute("content") : "";
-  }
-
-  // events.js's sender (event ids, retries) once it has run; it loads after this script.
+  // events.js's sender (event ids, CSRF header, retries). It is deferred after
+  // this script, so it is there by the time the visitor picks anything.
   function send(events) {
-    if (window.MovieEvents) {
-      return window.MovieEvents.send(events);
+    if (!window.MovieEvents) {
+      return Promise.reject(new Error("events.js is not loaded"));
     }
-    return fetch(endpoint, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-      body: JSON.stringify({ events: events }),
-    });
+    return window.MovieEvents.send(events);
   }
 
   function pickButtons(movieId) {
