@@ -19,10 +19,12 @@ movie nothing in the history explains gets no "because".
 import logging
 import weakref
 
-import torch
-
 from predictors import serving
-from predictors.ease import EASE
+from predictors.lazy_modules import LazyModule
+
+# torch loads with the first explanation, not at django.setup() (predictors/lazy_modules.py).
+torch = LazyModule("torch")
+ease = LazyModule("predictors.ease")
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ def contributions(model, history_items, history_weights, items):
     history_items = torch.as_tensor(history_items, dtype=torch.int64)
     items = torch.as_tensor(items, dtype=torch.int64)
     with torch.no_grad():
-        if isinstance(model, EASE):  # its exact terms x_h B[h, i]
+        if isinstance(model, ease.EASE):  # its exact terms x_h B[h, i]
             weights = torch.as_tensor(history_weights, dtype=torch.float32)
             return weights[:, None] * model.weights[history_items][:, items]  # (h, 1) * (h, k)
         sides = unit_item_sides(model)
