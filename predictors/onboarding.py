@@ -34,8 +34,12 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from scipy.cluster.vq import kmeans2
+
+from predictors.lazy_modules import LazyModule
+
+# torch loads with the first model's groups, not at django.setup() (predictors/lazy_modules.py).
+torch = LazyModule("torch")
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +111,8 @@ def ordered_groups(clusters, all_ids, popularity, genres_of, titles, n_groups):
 def cluster_groups(vectors, movie_ids, popularity, genres_of, titles, n_groups=GROUPS, seed=0):
     """vectors (n, d), one row per id of ``movie_ids`` -> Groups, by cosine k-means."""
     vectors = np.asarray(vectors, dtype=np.float64)
+    if not np.isfinite(vectors).all():
+        raise ValueError("item vectors are not all finite; they cannot be clustered")
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)  # (n, d)
     k = min(n_groups, len(movie_ids) // MIN_GROUP_SIZE)
     if k < 1:
@@ -183,12 +189,22 @@ def site_groups(model_name):
         ids, popularity, genres_of, titles = catalog_candidates()
         result = Groups(FROM_GENRES, genre_groups(ids, popularity, genres_of, titles))
     else:
-        ids, popularity, genres_of, titles = catalog_candidates(known=loaded.index)
-        vectors = item_vectors(loaded.model, [loaded.index[pk] for pk in ids])
-        result = Groups(loaded.version.label, cluster_groups(vectors, ids, popularity, genres_of, titles))
+        result = model_groups(loaded)
     with _cache_lock:
         _cache[key] = result
     return result
+
+
+def model_groups(loaded):
+    """Groups from a loaded model's item vectors; by genre when they cannot be
+    clustered (NaN vectors from a diverged training run, say): the home page never fails on them."""
+    ids, popularity, genres_of, titles = catalog_candidates(known=loaded.index)
+    try:
+        vectors = item_vectors(loaded.model, [loaded.index[pk] for pk in ids])
+        return Groups(loaded.version.label, cluster_groups(vectors, ids, popularity, genres_of, titles))
+    except Exception:
+        log.warning("Onboarding groups by genre: %s could not be clustered", loaded.version.label, exc_info=True)
+        return Groups(FROM_GENRES, genre_groups(ids, popularity, genres_of, titles))
 
 
 def clear_cache():

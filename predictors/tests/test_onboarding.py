@@ -1,6 +1,8 @@
 """Onboarding groups: planted clusters come back as groups, each labelled by
 its dominant genres and two most rated titles; genres stand in without a model."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -106,3 +108,22 @@ def test_the_site_groups_by_genre_until_a_model_is_trained(catalog, fresh_predic
     groups = onboarding.site_groups("ease")
     assert groups.source == onboarding.FROM_GENRES
     assert groups.groups and all(len(g.genres) >= 1 and len(g.examples) == 2 for g in groups.groups)
+
+
+def test_vectors_that_cannot_be_clustered_give_genre_groups(catalog):
+    import torch
+
+    ids = onboarding.catalog_candidates()[0]
+    broken = SimpleNamespace(cached_item_side=lambda items: torch.full((len(items), 4), float("nan")))
+    loaded = SimpleNamespace(
+        index={pk: i for i, pk in enumerate(ids)}, model=broken, version=SimpleNamespace(label="gmf:1")
+    )
+    groups = onboarding.model_groups(loaded)
+    assert groups.source == onboarding.FROM_GENRES and groups.groups
+
+
+def test_nan_vectors_are_refused_rather_than_clustered():
+    ids, vectors, popularity, genres_of, titles = planted()
+    vectors[0, 0] = np.nan
+    with pytest.raises(ValueError):
+        cluster_groups(vectors, ids, popularity, genres_of, titles)
