@@ -25,7 +25,7 @@ from django.utils.html import format_html_join
 
 from events.history import latest_ratings, visitor_history
 from events.visitors import visitor_key
-from movie.catalog import movies_by_ids
+from movie.catalog import catalog_version, movies_by_ids
 from predictors import explain, serving, surfaces
 from predictors.models import ModelVersion
 from predictors.names import SERVED_MODELS
@@ -42,7 +42,6 @@ MIN_ROW_LENGTH = 3  # a "Because you liked" row with fewer left after dedup is d
 RECENT_SHOWN = 10
 ACTIVITY_TYPES = ("click", "view", "rating", "like")
 HIDDEN_TYPES = ("not_interested",)
-VERDICT_TYPES = ("rating", "like", *HIDDEN_TYPES)  # what the visitor said outright; the newest counts
 
 TOP_PICKS, BECAUSE_LIKED, POPULAR, RECENT = "top-picks", "because-liked", "popular", "recent"
 CHANGING = (POPULAR, RECENT)  # rows computed on every view, never cached
@@ -85,30 +84,28 @@ def primary_model_name(versions=None):
         return settings.PRIMARY_MODEL
     versions = active_versions() if versions is None else versions
     key = tuple(sorted(versions.items()))
-    if key not in _best_by_versions:
+    # One read: another thread's clear() may come between a check and a second read.
+    name = _best_by_versions.get(key)
+    if name is None:
         active = ModelVersion.objects.filter(pk__in=[pk for pk, _ in versions.values()])
         best = max(active, key=lambda version: version.ndcg_at_10 or 0.0, default=None)
+        name = best.model_name if best else next(iter(SERVED_MODELS))
         _best_by_versions.clear()  # only the current activation matters
-        _best_by_versions[key] = best.model_name if best else next(iter(SERVED_MODELS))
-    return _best_by_versions[key]
+        _best_by_versions[key] = name
+    return name
 
 
 def hidden_movies(events):
-    """Movie pks whose latest verdict (rating, like or "not interested") is
+    """Movie pks whose deciding verdict (serving.verdicts_from_events) is
     "not interested", from events newest first."""
-    latest = {}
-    for event in events:
-        if event.event_type in VERDICT_TYPES:
-            latest.setdefault(event.movie_id, event.event_type)
-    return {pk for pk, kind in latest.items() if kind in HIDDEN_TYPES}
+    return {pk for pk, (_, kind) in serving.verdicts_from_events(events).items() if kind in HIDDEN_TYPES}
 
 
 def recent_activity(events, hidden, limit=RECENT_SHOWN):
-    """Movie pks of the visitor's latest activity, newest first, one per movie."""
-    recent = dict.fromkeys(
-        event.movie_id for event in events if event.event_type in ACTIVITY_TYPES and event.movie_id not in hidden
-    )
-    return list(recent)[:limit]
+    """Movie pks of the visitor's history, newest activity first, by the rule
+    fold-in follows: a rating taken back by ``rating_cleared`` is no activity."""
+    verdicts = serving.verdicts_from_events(events)
+    return [pk for pk, (_, kind) in verdicts.items() if kind in ACTIVITY_TYPES and pk not in hidden][:limit]
 
 
 def liked_newest_first(history):
@@ -137,7 +134,10 @@ def model_row(model_name, history, exclude, k=ROW_LENGTH):
     """(Row of the model's own top k, explained, without ``exclude``; the
     serving.Recommendation, whose ``fallback`` says when popularity stood in)."""
     result = serving.recommend(model_name, history, k=k + len(exclude))
+    scores = dict(zip(result.movie_ids, result.scores, strict=False))
     movie_ids = [pk for pk in result.movie_ids if pk not in exclude][:k]
+    # The impression is what the row shows, not the extra asked for to fill it (the dashboard's CTR counts these).
+    result = dataclasses.replace(result, movie_ids=movie_ids, scores=[scores[pk] for pk in movie_ids if pk in scores])
     because = {} if result.is_fallback else explain.because(model_name, history, movie_ids)
     label = SERVED_MODELS[model_name]
     return Row(TOP_PICKS, "Top picks for you", movie_ids, because, model_label=label, served=result), result
@@ -186,13 +186,15 @@ def personal_rows(request, visitor, events, model_name, k=ROW_LENGTH):
 
 
 ROWS_CACHE_SIZE = 4096
-_rows_cache = OrderedDict()  # (versions, model, history, hidden, k) -> the personal rows' ids and evidence
+_rows_cache = (
+    OrderedDict()
+)  # (catalog version, versions, model, history, hidden, k) -> the personal rows' ids and evidence
 _rows_lock = threading.Lock()
 
 
 def cached_personal_rows(request, visitor, events, k=ROW_LENGTH):
     """``personal_rows`` for the primary model, its recommending rows cached in
-    this process on (active versions, history, hidden movies): the same
+    this process on (catalog version, active versions, history, hidden movies): the same
     history shows the same rows without asking the models again, and any new
     event or activation is a new key (read-your-writes). "Popular now" and the
     recent activity are computed on every view (both cheap and changing), and an
@@ -203,7 +205,8 @@ def cached_personal_rows(request, visitor, events, k=ROW_LENGTH):
     if surfaces.provider_for(surfaces.TOP_PICKS) is not None or not history:
         return personal_rows(request, visitor, events, model_name, k)
     hidden = hidden_movies(events)
-    key = (tuple(sorted(versions.items())), model_name, tuple(history), tuple(sorted(hidden)), k)
+    # The catalog version too: a re-import or edit changes titles, posters and which movies exist.
+    key = (catalog_version(), tuple(sorted(versions.items())), model_name, tuple(history), tuple(sorted(hidden)), k)
     with _rows_lock:
         cached = _rows_cache.get(key)
         if cached is not None:

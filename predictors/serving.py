@@ -58,23 +58,30 @@ def event_weight(event, threshold):
     return foldin.DISLIKE if event.event_type in DISLIKE_EVENTS else foldin.LIKE
 
 
-def history_from_events(events):
-    """Events newest first (as visitor_history returns them) -> [(movie pk,
-    weight)] oldest first, one per movie: its latest rating, like or "not
-    interested" decides when it has one (a later click does not undo a low
-    rating), else its latest click or view. A rating older than the movie's
-    latest ``rating_cleared`` is no longer there."""
+def verdicts_from_events(events):
+    """Events newest first -> {movie pk: (weight, the event type that decided
+    it)}, one per movie of the history, the movie with the newest history event
+    first. Its latest rating, like or "not interested" decides when it has one
+    (a later click does not undo a low rating), else its latest click or view.
+    A rating older than the movie's latest ``rating_cleared`` is no longer there.
+    The one rule every list (fold-in, hidden movies, recent activity) follows."""
     threshold, verdicts, cleared = dislike_threshold(), {}, set()
     for event in events:  # newest first: the first verdict seen per movie is the latest
         movie_id, kind = event.movie_id, event.event_type
-        decided = verdicts.get(movie_id, (None, False))[1]
+        decided = verdicts.get(movie_id, (None, None))[1] in EXPLICIT_EVENTS
         if kind == "rating_cleared" and not decided:
             cleared.add(movie_id)
         if kind in NOT_HISTORY_EVENTS or decided or (kind == "rating" and movie_id in cleared):
             continue
         if kind in EXPLICIT_EVENTS or movie_id not in verdicts:
-            verdicts[movie_id] = (event_weight(event, threshold), kind in EXPLICIT_EVENTS)
-    return [(movie_id, weight) for movie_id, (weight, _) in reversed(verdicts.items())]
+            verdicts[movie_id] = (event_weight(event, threshold), kind)
+    return verdicts
+
+
+def history_from_events(events):
+    """Events newest first (as visitor_history returns them) -> [(movie pk,
+    weight)] oldest first, one per movie (``verdicts_from_events``)."""
+    return [(movie_id, weight) for movie_id, (weight, _) in reversed(verdicts_from_events(events).items())]
 
 
 def as_weighted(history):

@@ -58,7 +58,9 @@ def _recommendation_page(request, model_name, for_you=False):
         record_impression(result, visitor.key)
     # Popular now repeats no pick; when popularity stood in for the model, the two are the same list.
     picked = set(row.movie_ids) if result is None or not result.is_fallback else set()
-    popular = home_rows.Row(home_rows.POPULAR, "Popular now", popular_movie_ids(10, exclude=visitor.exclude | picked))
+    popular = home_rows.Row(
+        home_rows.POPULAR, "Popular now", popular_movie_ids(home_rows.ROW_LENGTH, exclude=visitor.exclude | picked)
+    )
     history = visitor.recent_row()
     home_rows.attach_movies([row, popular, history], latest_ratings(visitor.events))
     context = {
@@ -70,6 +72,8 @@ def _recommendation_page(request, model_name, for_you=False):
         "history": history.movies,
         "other_models": [(name, label) for name, label in SERVED_MODELS.items() if name != model_name],
         "for_you": for_you,
+        "n_models": len(SERVED_MODELS),
+        "row_length": home_rows.ROW_LENGTH,
         # Why popularity stands in: the model's training run, queued, running or not served.
         "training": training_notice(model_name)
         if result is not None and result.fallback == serving.Fallback.NOT_TRAINED
@@ -80,7 +84,7 @@ def _recommendation_page(request, model_name, for_you=False):
 
 @require_safe
 def compare(request):
-    """The four models' lists for the same visitor, side by side."""
+    """Every served model's list for the same visitor, side by side."""
     visitor = VisitorState(request)
     columns = []
     for model_name in SERVED_MODELS:
@@ -88,7 +92,11 @@ def compare(request):
         row.title = SERVED_MODELS[model_name]
         columns.append({"model_name": model_name, "row": row, "result": result})
     home_rows.attach_movies([column["row"] for column in columns], latest_ratings(visitor.events))
-    return render(request, "predictors/compare.html", {"columns": columns, "has_history": bool(visitor.history)})
+    return render(
+        request,
+        "predictors/compare.html",
+        {"columns": columns, "has_history": bool(visitor.history), "row_length": home_rows.ROW_LENGTH},
+    )
 
 
 @require_safe

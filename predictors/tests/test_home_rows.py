@@ -162,3 +162,46 @@ def test_a_later_like_brings_a_hidden_movie_back_to_recent_activity():
 def test_the_movie_page_has_a_not_interested_control(trained, visitor):
     html = visitor.open(f"/movie/{movie_pks(1)[0]}/").content.decode()
     assert "data-not-interested-control" in html and "js/not_interested.js" in html
+
+
+def test_hidden_and_recent_activity_follow_the_rule_fold_in_follows():
+    # Newest first: the rating was cleared, so "not interested" is the movie's verdict.
+    events = [event("rating_cleared", 7), event("rating", 7, 4.0), event("not_interested", 7), event("click", 8)]
+    assert dict(home_rows.serving.history_from_events(events))[7] < 0
+    assert home_rows.hidden_movies(events) == {7}
+    assert home_rows.recent_activity(events, home_rows.hidden_movies(events)) == [8]
+    # A rated-then-cleared movie is no activity (and no history).
+    cleared = [event("rating_cleared", 5), event("rating", 5, 4.0), event("click", 8)]
+    assert home_rows.recent_activity(cleared, home_rows.hidden_movies(cleared)) == [8]
+
+
+def test_a_rated_then_cleared_movie_is_in_no_two_rows(trained, visitor):
+    pks = movie_pks(4)
+    for pk in pks[:3]:
+        visitor.click(pk)
+    visitor.rate(pks[3], 5)
+    assert visitor.post_events([{"type": "rating_cleared", "movie_id": pks[3]}]).status_code == 202
+    rows = rows_of(visitor.open("/").content.decode())
+    shown = [pk for _, ids in rows for pk in ids]
+    assert len(shown) == len(set(shown)), "a movie is in two rows"
+    assert pks[3] not in dict(rows)["recent"]
+
+
+def test_the_served_list_is_what_the_row_shows(trained):
+    exclude = frozenset(movie_pks(5))
+    row, result = home_rows.model_row("ease", [(pk, 1.0) for pk in exclude], exclude, k=3)
+    assert result.movie_ids == row.movie_ids and len(row.movie_ids) == 3
+    assert len(result.scores) == 3
+
+
+def test_a_catalog_change_is_a_new_rows_cache_key(trained, rf, monkeypatch):
+    from movie.models import Movie
+
+    monkeypatch.setattr(surfaces, "_providers", {})  # rows are cached only while no experiment ranks top picks
+    events = [event("click", pk) for pk in movie_pks(3)]
+    before = home_rows.cached_personal_rows(rf.get("/"), "session:test", events)[0]
+    again = home_rows.cached_personal_rows(rf.get("/"), "session:test", events)[0]
+    assert again.cache_key == before.cache_key  # the same catalog reuses the rows and their HTML
+    Movie.objects.get(pk=before.movie_ids[0]).save()  # any catalog edit (post_save) bumps its version
+    after = home_rows.cached_personal_rows(rf.get("/"), "session:test", events)[0]
+    assert after.cache_key != before.cache_key
