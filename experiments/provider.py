@@ -114,4 +114,5 @@ def provide(surface):
         details["sig"] = signature(details, visitor_key)
         return SurfaceList(movie_ids=shown, because=because(experiment, history, shown, credits), details=details)
 
+    provider.live = lambda: Experiment.objects.filter(surface=surface, status=Experiment.Status.RUNNING).exists()
     return provider

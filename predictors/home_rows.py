@@ -197,12 +197,12 @@ def cached_personal_rows(request, visitor, events, k=ROW_LENGTH):
     this process on (catalog version, active versions, history, hidden movies): the same
     history shows the same rows without asking the models again, and any new
     event or activation is a new key (read-your-writes). "Popular now" and the
-    recent activity are computed on every view (both cheap and changing), and an
-    experiment's provider is asked every time."""
+    recent activity are computed on every view (both cheap and changing), and
+    while an experiment runs on the row its provider is asked every time."""
     versions = active_versions()
     model_name = primary_model_name(versions)
     history = serving.history_from_events(events)
-    if surfaces.provider_for(surfaces.TOP_PICKS) is not None or not history:
+    if surfaces.taken_over(surfaces.TOP_PICKS) or not history:
         return personal_rows(request, visitor, events, model_name, k)
     hidden = hidden_movies(events)
     # The catalog version too: a re-import or edit changes titles, posters and which movies exist.

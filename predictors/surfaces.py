@@ -28,3 +28,12 @@ def unregister_provider(surface):
 
 def provider_for(surface):
     return _providers.get(surface)
+
+
+def taken_over(surface):
+    """True when a provider may answer for ``surface`` now: registered, and its
+    ``live()`` (when it has one, e.g. "an experiment is running") says so.
+    A surface that is not taken over may serve its own cached ranking."""
+    provider = _providers.get(surface)
+    live = getattr(provider, "live", None)
+    return provider is not None and (live is None or live())

@@ -205,3 +205,23 @@ def test_a_catalog_change_is_a_new_rows_cache_key(trained, rf, monkeypatch):
     Movie.objects.get(pk=before.movie_ids[0]).save()  # any catalog edit (post_save) bumps its version
     after = home_rows.cached_personal_rows(rf.get("/"), "session:test", events)[0]
     assert after.cache_key != before.cache_key
+
+
+def test_a_registered_provider_that_is_not_live_leaves_the_row_to_the_site():
+    from predictors import surfaces
+
+    before = surfaces.provider_for(surfaces.TOP_PICKS)
+
+    def provider(request, visitor_key, history, k, exclude):
+        return None
+
+    try:
+        provider.live = lambda: False
+        surfaces.register_provider(surfaces.TOP_PICKS, provider)
+        assert not surfaces.taken_over(surfaces.TOP_PICKS)
+        provider.live = lambda: True
+        assert surfaces.taken_over(surfaces.TOP_PICKS)
+    finally:
+        surfaces.unregister_provider(surfaces.TOP_PICKS)
+        if before is not None:
+            surfaces.register_provider(surfaces.TOP_PICKS, before)
