@@ -48,8 +48,13 @@ def one_torch_thread():
 
 
 @pytest.fixture(autouse=True)
-def writes_in_the_request(settings):
+def writes_in_the_request():
     """Tests recount "Popular now" in the request (production does it in a
     background thread), so that nothing waits in another thread to touch
-    another test's database."""
-    settings.POPULAR_REFRESH_IN_BACKGROUND = False
+    another test's database. An override of its own, not the ``settings``
+    fixture: that one is then the test's, restored before other autouse
+    fixtures (an emptied cache, say) tear down."""
+    from django.test import override_settings
+
+    with override_settings(POPULAR_REFRESH_IN_BACKGROUND=False):
+        yield

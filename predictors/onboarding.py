@@ -173,6 +173,7 @@ def site_groups(model_name):
     (genres when it has none or cannot be loaded); cached per version."""
     from django.conf import settings
 
+    from movie.catalog import catalog_version
     from predictors import serving
 
     try:
@@ -181,17 +182,20 @@ def site_groups(model_name):
         log.exception("Onboarding groups by genre: %s could not be loaded", model_name)
         loaded = None
     version = None if loaded is None else (loaded.version.pk, loaded.version.artifact_sha256)
-    key = (settings.MOVIELENS_DATASET, model_name, version)
+    # One entry per dataset and model, remade when the version or the catalog
+    # (titles, which movies exist) changes.
+    key, current = (settings.MOVIELENS_DATASET, model_name), (version, catalog_version())
     with _cache_lock:
-        if key in _cache:
-            return _cache[key]
+        made_for, result = _cache.get(key, (None, None))
+    if made_for == current:
+        return result
     if loaded is None:
         ids, popularity, genres_of, titles = catalog_candidates()
         result = Groups(FROM_GENRES, genre_groups(ids, popularity, genres_of, titles))
     else:
         result = model_groups(loaded)
     with _cache_lock:
-        _cache[key] = result
+        _cache[key] = (current, result)
     return result
 
 

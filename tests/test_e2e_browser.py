@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -107,7 +108,7 @@ def site(tmp_path_factory):
     servers = [
         subprocess.Popen(
             [
-                str(REPO_DIR / ".venv" / "bin" / "gunicorn"),
+                str(Path(sys.executable).parent / "gunicorn"),  # beside the Python running the tests
                 "config.wsgi:application",
                 "--bind",
                 f"127.0.0.1:{port}",
