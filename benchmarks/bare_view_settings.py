@@ -1,5 +1,6 @@
-"""The site's settings with bench_pages.py's URL conf (the site plus a bare
-view); for the page benchmark only, never in production."""
+"""The site's settings with the benchmarks' URL conf (the site plus bare
+views, benchmarks/bare_view_urls.py); for bench_pages.py and bench_clicks.py
+only, never in production."""
 
 from config.settings import *  # noqa: F403
 

@@ -35,6 +35,8 @@ from pathlib import Path
 REPO_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_DIR))
 
+from bench_load import site_env as load_site_env  # noqa: E402
+
 from tests.services import TansuBroker, free_port, wait_for_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -70,25 +72,11 @@ end
 
 
 def site_env(work_dir, broker=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "KAFKA_", "REDIS_"))}
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "benchmarks.bench_clicks_settings",
-            "DJANGO_SECRET_KEY": (work_dir / "secret").read_text(),
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            "APP_VAR_DIR": str(work_dir),
-            "SQLITE_PATH": str(work_dir / "db.sqlite3"),
-            "MOVIELENS_DATASET": "ml-100k",
-            "MOVIELENS_DOWNLOAD": "0",
-            "EVENTS_RATE_LIMIT": str(10**9),
-            "EVENTS_RATE_LIMIT_PER_ADDRESS": str(10**9),
-            "LOG_LEVEL": "WARNING",
-            "OMP_NUM_THREADS": "1",
-        }
+    kafka = (
+        {} if broker is None else {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "KAFKA_MAX_POLL_INTERVAL_MS": "6000"}
     )
-    if broker is not None:
-        env.update({"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "KAFKA_MAX_POLL_INTERVAL_MS": "6000"})
-    return env
+    limits = {"EVENTS_RATE_LIMIT": str(10**9), "EVENTS_RATE_LIMIT_PER_ADDRESS": str(10**9)}
+    return load_site_env(work_dir, "benchmarks.bare_view_settings", **limits, **kafka)
 
 
 def manage(env, *args):

@@ -62,32 +62,41 @@ MAX_JOURNEYS_PER_VISITOR = 10_000
 # --- The site and its services ------------------------------------------------------
 
 
-def site_env(work_dir, broker):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "KAFKA_"))}
+def site_env(work_dir, settings_module="config.settings", **overrides):
+    """The environment of a site served from ``work_dir`` (SQLite, ml-100k, no
+    download), cleared of the caller's own site settings; ``overrides`` on top."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "KAFKA_", "REDIS_"))}
     env.update(
         {
-            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_SETTINGS_MODULE": settings_module,
             "DJANGO_SECRET_KEY": (work_dir / "secret").read_text(),
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
             "APP_VAR_DIR": str(work_dir),
             "SQLITE_PATH": str(work_dir / "db.sqlite3"),
             "MOVIELENS_DATASET": "ml-100k",
             "MOVIELENS_DOWNLOAD": "0",
-            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-            "KAFKA_MAX_POLL_INTERVAL_MS": "6000",
-            "EVENTS_OUTBOX_RESEND_SECONDS": "5",
-            # tansu's memory storage loses what it acknowledged when killed:
-            # every event waits in the outbox until the store has it.
-            "KAFKA_OUTBOX_FIRST": "1",
-            # Every simulated visitor comes from 127.0.0.1; the abuse check below uses its own limit.
-            "EVENTS_RATE_LIMIT_PER_ADDRESS": str(10**9),
             "LOG_LEVEL": "WARNING",
             # Two workers on two cores: one torch thread each, no oversubscription.
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
+            **overrides,
         }
     )
     return env
+
+
+def kafka_site_env(work_dir, broker):
+    return site_env(
+        work_dir,
+        KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap,
+        KAFKA_MAX_POLL_INTERVAL_MS="6000",
+        EVENTS_OUTBOX_RESEND_SECONDS="5",
+        # tansu's memory storage loses what it acknowledged when killed:
+        # every event waits in the outbox until the store has it.
+        KAFKA_OUTBOX_FIRST="1",
+        # Every simulated visitor comes from 127.0.0.1; the abuse check below uses its own limit.
+        EVENTS_RATE_LIMIT_PER_ADDRESS=str(10**9),
+    )
 
 
 def manage(env, *args, log=None):
@@ -613,7 +622,7 @@ def main():
         secret.write_text(secrets.token_urlsafe(50))
     broker = TansuBroker().start()
     redis = RedisServer().start()  # the shared cache: limits hold across the web workers
-    env = {**site_env(work_dir, broker), "REDIS_URL": redis.url}
+    env = {**kafka_site_env(work_dir, broker), "REDIS_URL": redis.url}
     site = Site(env, work_dir)
     report = {"visitors": args.visitors, "think_seconds": args.think_seconds, "work_dir": str(work_dir)}
     try:

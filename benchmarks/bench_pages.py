@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO_DIR))
 sys.path.insert(0, str(BENCH_DIR))
 
 from bench_load import ML100K, RESULTS_DIR, Site, manage  # noqa: E402
+from bench_load import site_env as load_site_env  # noqa: E402
 
 SETTINGS_MODULE = "benchmarks.bare_view_settings"
 BARE_PATH = "/bench/bare"
@@ -73,22 +74,7 @@ end
 
 
 def site_env(work_dir):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "KAFKA_", "REDIS_"))}
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
-            "DJANGO_SECRET_KEY": (work_dir / "secret").read_text(),
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            "APP_VAR_DIR": str(work_dir),
-            "SQLITE_PATH": str(work_dir / "db.sqlite3"),
-            "MOVIELENS_DATASET": "ml-100k",
-            "MOVIELENS_DOWNLOAD": "0",
-            "LOG_LEVEL": "WARNING",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-        }
-    )
-    return env
+    return load_site_env(work_dir, SETTINGS_MODULE)
 
 
 def prepare_site(work_dir, env, epochs):
