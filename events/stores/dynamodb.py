@@ -25,6 +25,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter
 
 from django.conf import settings
 
@@ -158,7 +159,13 @@ class DynamoDbClickLogStore(ClickLogStore):
         )
         for (bucket, movie_id), count in new_votes.items():
             self._add("vote(s)", POPULAR_PREFIX + format_timestamp(bucket), str(movie_id), count)
-        list(self._pool.map(self._remember_rating, [event for event in events if event.event_type in RATING_TYPES]))
+        # The newest rating per visitor and movie of the batch only: fewer writes,
+        # and no two conditional updates of one item in flight at once.
+        newest = {}
+        ratings = [event for event in events if event.event_type in RATING_TYPES]
+        for event in sorted(ratings, key=attrgetter("sort_key")):
+            newest[(event.visitor_key, event.movie_id)] = event
+        list(self._pool.map(self._remember_rating, newest.values()))
 
     def _put_event(self, event):
         """True when ``event`` is stored now. The id marker goes first: when it
