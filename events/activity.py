@@ -10,7 +10,6 @@ from the store and from the outbox (accepted, not yet stored).
 """
 
 import logging
-import uuid
 
 from django.contrib import messages
 from django.db import DatabaseError
@@ -19,6 +18,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST, require_safe
 
 from events.history import delete_history, visitor_history
+from events.records import InvalidEvent, check_event_id
 from events.stores import StoreUnavailable
 from events.visitors import is_retired, visitor_key
 from movie.models import Movie
@@ -90,8 +90,8 @@ def _deleted(request, event_ids):
 @require_POST
 def delete_one(request):
     try:
-        event_id = str(uuid.UUID(request.POST.get("event_id", "")))
-    except ValueError:
+        event_id = check_event_id(request.POST.get("event_id", ""))
+    except InvalidEvent:
         return error_response(request, 400, "Bad request", "event_id must be the id of one of your events.")
     return _deleted(request, [event_id])
 
