@@ -39,7 +39,8 @@ Impressions needed: fixed-horizon power, not a stopping rule. A seed "picks
 A" at horizon n when the test on its first n impressions (one look, no
 peeking) excludes zero on A's side. For each method the smallest n at which
 16 of 20 seeds pick A (80% power) and at which 19 of 20 do is found by
-doubling from 10 impressions and then bisecting to 2%; a seed's stream is
+doubling from 10 visitors (the dashboard's fewest for an interval, per
+side under A/B) and then bisecting to 2%; a seed's stream is
 the same at every horizon, so the share that picks A rises with n with
 little noise. A method that does not get there by --max-impressions is
 reported as "> cap".
@@ -65,6 +66,7 @@ sys.path.insert(0, str(REPO_DIR))
 
 from experiments.interleaving import team_draft  # noqa: E402
 from experiments.stats import (  # noqa: E402
+    MIN_VISITORS,
     Z_95,
     bootstrap_preference,
     bootstrap_rate_preference,
@@ -86,7 +88,7 @@ EXAMINATION = 1.0 / np.log2(np.arange(2, K + 2))
 DRAFT_COINS = (K + 1) // 2  # team draft flips a coin whenever both teams are the same size
 POWER_SEEDS, PICK_SEEDS = 0.8, 0.95  # 16 and 19 of 20 seeds
 GOAL_RATIO = 10.0
-FIRST_HORIZON, PRECISION = 10, 0.02
+FIRST_HORIZON, PRECISION = 10, 0.02  # visitors
 CHUNK = 40_000  # impressions simulated at a time
 POWER_Z2 = (Z_95 + 0.8416212335729143) ** 2  # two-sided 95% test with 80% power: (z_.975 + z_.8)^2
 LABELS = {**MODEL_LABELS, "popularity": "popularity", "ease-weak": "EASE lambda/16"}
@@ -271,6 +273,8 @@ def grouped(values, m):
 def interleaving_pick(stream, n, rng, test):
     """+1 when the test on the first n impressions excludes zero on A's side, -1 on B's, else 0."""
     wins_a, wins_b = stream.interleaving(n)
+    if len(wins_a) < MIN_VISITORS:  # the dashboard shows no interval yet
+        return 0
     if test == "bootstrap":
         m = stream.pair.per_visitor
         profile = np.bincount(wins_a * (m + 1) + wins_b, minlength=(m + 1) ** 2)
@@ -294,6 +298,8 @@ def welch_interval(rates_a, rates_b, z=Z_95):
 def ab_pick(stream, n, rng, test):
     clicked, on_b = stream.ab(n)
     m = stream.pair.per_visitor
+    if min(on_b.sum(), (~on_b).sum()) < MIN_VISITORS:
+        return 0
     if test == "bootstrap":
         values, alike_a = grouped(clicked[~on_b], m)
         _, alike_b = grouped(clicked[on_b], m)
@@ -370,12 +376,12 @@ def picks(streams, method, test, n):
 
 def horizon(enough, cap, step):
     """The smallest multiple of ``step`` up to ``cap`` for which ``enough(n)`` holds, by doubling from
-    FIRST_HORIZON and bisecting to PRECISION; None if even ``cap`` is not enough."""
+    FIRST_HORIZON steps and bisecting to PRECISION; None if even ``cap`` is not enough."""
 
     def round_up(n):
         return max(step, -(-int(n) // step) * step)
 
-    low, high = 0, round_up(FIRST_HORIZON)
+    low, high = 0, round_up(FIRST_HORIZON * step)
     while not enough(high):
         if high >= cap:
             return None

@@ -21,6 +21,9 @@ import numpy as np
 LEVEL = 0.95
 RESAMPLES = 1000
 Z_95 = 1.959963984540054
+# Below this many visitors behind a side's numbers, a bootstrap over visitors
+# says little (one visitor gives an interval of zero width): no interval, no winner.
+MIN_VISITORS = 10
 
 
 def preference(wins_a, wins_b):
