@@ -15,9 +15,7 @@ from experiments.models import Experiment
 from experiments.provider import signed
 
 EVENT_TYPES = ("impression", "click")
-# Below this many visitors behind a side's numbers, a bootstrap over visitors
-# says little (one visitor gives an interval of zero width): no interval, no winner.
-MIN_VISITORS = 10
+MIN_VISITORS = stats.MIN_VISITORS
 READ_LIMIT = 5000  # events per participant: far more than a visitor makes in an experiment
 SERIES_POINTS = 20
 
