@@ -6,9 +6,7 @@ over and every event reaches the store exactly once.
 The processes are real ones (``manage.py consume_events``) sharing one SQLite
 file, as on a server; nothing here uses the test database."""
 
-import os
 import re
-import secrets
 import sqlite3
 import subprocess
 import sys
@@ -22,7 +20,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
 from events.records import new_event, to_message
-from tests.services import REPO_DIR, private_kafka_broker, wait_until  # noqa: F401
+from tests.services import REPO_DIR, private_kafka_broker, site_process_env, wait_until  # noqa: F401
 
 PARTITIONS = 4
 EVENTS = 600
@@ -71,22 +69,14 @@ class ConsumerProcess:
 def site_env(tmp_path, private_kafka_broker):  # noqa: F811
     """A migrated SQLite file and the environment of processes sharing it and the broker."""
     topic, group = f"events-{uuid.uuid4().hex[:10]}", f"writer-{uuid.uuid4().hex[:10]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "KAFKA_", "REDIS_"))}
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            "APP_VAR_DIR": str(tmp_path),
-            "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
-            "KAFKA_BOOTSTRAP_SERVERS": private_kafka_broker.bootstrap,
-            "KAFKA_TOPIC": topic,
-            "KAFKA_CONSUMER_GROUP": group,
-            "KAFKA_TOPIC_PARTITIONS": str(PARTITIONS),
-            # A killed member's session ends after 6 s: the rebalance comes soon.
-            "KAFKA_MAX_POLL_INTERVAL_MS": "6000",
-            "LOG_LEVEL": "WARNING",
-            "OMP_NUM_THREADS": "1",
-        }
+    env = site_process_env(
+        tmp_path,
+        KAFKA_BOOTSTRAP_SERVERS=private_kafka_broker.bootstrap,
+        KAFKA_TOPIC=topic,
+        KAFKA_CONSUMER_GROUP=group,
+        KAFKA_TOPIC_PARTITIONS=str(PARTITIONS),
+        # A killed member's session ends after 6 s: the rebalance comes soon.
+        KAFKA_MAX_POLL_INTERVAL_MS="6000",
     )
     subprocess.run(
         [PYTHON, "manage.py", "migrate", "--noinput"], cwd=REPO_DIR, env=env, check=True, capture_output=True
