@@ -8,16 +8,17 @@ again), pausing like a person between requests (--think-seconds; 0 makes a
 closed loop that measures capacity instead). Two phases run back to back:
 
 1. steady: no faults;
-2. faults: the same load while the broker is stopped and restarted (tansu's
-   memory storage: a restart also loses what the topic held), the consumer is
-   stopped and restarted, and one gunicorn worker gets SIGTERM.
+2. faults: the same load while one of the two consumers of the writers' group,
+   the broker (tansu's memory storage: a restart also loses what the topic
+   held), one gunicorn worker, and then every consumer with the broker are
+   killed (SIGKILL) and started again (see ``faults``).
 
 Afterwards every event the site accepted (202 and its event ids) must be in
 the store exactly once. Prints a table per phase and writes it, with the raw
 numbers, to benchmarks/results/. Not a test: run it by hand, once.
 
     .venv/bin/python benchmarks/bench_load.py [--visitors 32] [--think-seconds 2] \
-        [--steady-seconds 60] [--fault-seconds 75]
+        [--steady-seconds 30] [--fault-seconds 130] [--consumers 2]
         [--work-dir DIR]   # reuse a prepared database (skips import and training)
 
 Everything listens on 127.0.0.1 only; every loop is bounded in time and count.
@@ -90,6 +91,8 @@ def kafka_site_env(work_dir, broker):
         work_dir,
         KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap,
         KAFKA_MAX_POLL_INTERVAL_MS="6000",
+        # The standby consumer takes a killed one's partitions 3 s after its last heartbeat.
+        KAFKA_SESSION_TIMEOUT_MS="3000",
         EVENTS_OUTBOX_RESEND_SECONDS="5",
         # tansu's memory storage loses what it acknowledged when killed:
         # every event waits in the outbox until the store has it.
@@ -145,14 +148,14 @@ def prepare(work_dir, env, epochs):
 
 
 class Site:
-    """gunicorn (2 workers) and the consume_events process, restartable."""
+    """gunicorn (2 workers) and the consume_events processes (one group), restartable."""
 
-    def __init__(self, env, work_dir, workers=2, threads=4):
+    def __init__(self, env, work_dir, workers=2, threads=4, consumers=2):
         self.env, self.work_dir = env, work_dir
         self.port = free_port()
         self.workers, self.threads = workers, threads
         self.gunicorn = None
-        self.consumer = None
+        self.consumers = [None] * consumers
 
     def start_web(self):
         self.gunicorn = subprocess.Popen(
@@ -183,21 +186,27 @@ class Site:
         children = Path(f"/proc/{self.gunicorn.pid}/task/{self.gunicorn.pid}/children").read_text().split()
         return [int(pid) for pid in children]
 
-    def start_consumer(self):
-        self.consumer = subprocess.Popen(
+    def start_consumer(self, index):
+        self.consumers[index] = subprocess.Popen(
             [PYTHON, "manage.py", "consume_events", "--progress-seconds", "2"],
             cwd=REPO_DIR,
             env=self.env,
-            stdout=open(self.work_dir / "consumer.log", "a"),
+            stdout=open(self.work_dir / f"consumer-{index}.log", "a"),
             stderr=subprocess.STDOUT,
         )
 
-    def stop_consumer(self):
-        terminate(self.consumer)
-        self.consumer = None
+    def start_consumers(self):
+        for index in range(len(self.consumers)):
+            self.start_consumer(index)
+
+    def kill_consumer(self, index):
+        self.consumers[index].kill()
+        self.consumers[index].wait()
 
     def stop(self):
-        self.stop_consumer()
+        for consumer in self.consumers:
+            terminate(consumer)
+        self.consumers = [None] * len(self.consumers)
         terminate(self.gunicorn)
         self.gunicorn = None
 
@@ -342,10 +351,11 @@ def drive(port, movie_ids, visitors, seconds, recorder, seed, think_seconds=0.0)
 
 
 def faults(site, broker, started_at, log):
-    """SIGKILL, in turn: the consumer, the broker, one web worker, then the
-    consumer and the broker together with the broker down for 60 s; each is
-    started again by this script as an orchestrator would (no one repairs
-    anything by hand). Logged with times."""
+    """SIGKILL, in turn: one consumer (the other member of its group takes its
+    partitions over), the broker, one web worker, then every consumer and the
+    broker together with the broker down for 60 s; each is started again by
+    this script as an orchestrator would (no one repairs anything by hand).
+    Logged with times."""
 
     def at(offset):
         time.sleep(max(0.0, started_at + offset - time.monotonic()))
@@ -354,11 +364,11 @@ def faults(site, broker, started_at, log):
         log.append((round(time.monotonic() - started_at, 1), text))
 
     at(8)
-    site.consumer.kill()
-    note("consumer killed (SIGKILL)")
+    site.kill_consumer(0)
+    note(f"consumer 1 of {len(site.consumers)} killed (SIGKILL)")
     at(14)
-    site.start_consumer()
-    note("consumer started")
+    site.start_consumer(0)
+    note("consumer 1 started")
     at(24)
     broker.process.kill()
     note("broker killed (SIGKILL; memory storage: topic, offsets and groups are gone)")
@@ -370,12 +380,13 @@ def faults(site, broker, started_at, log):
     os.kill(victim, signal.SIGKILL)
     note(f"gunicorn worker {victim} killed (SIGKILL); the master starts another")
     at(52)
-    site.consumer.kill()
+    for index in range(len(site.consumers)):
+        site.kill_consumer(index)
     broker.process.kill()
-    note("consumer and broker killed together (SIGKILL)")
+    note("every consumer and the broker killed together (SIGKILL)")
     at(54)
-    site.start_consumer()
-    note("consumer started while the broker is down")
+    site.start_consumers()
+    note("consumers started while the broker is down")
     at(112)
     broker.start()
     note("broker started after 60 s down, empty")
@@ -599,6 +610,7 @@ def warm_up(port, movie_ids):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--visitors", type=int, default=50)
+    parser.add_argument("--consumers", type=int, default=2, help="consume_events processes in the writers' group")
     parser.add_argument("--steady-seconds", type=float, default=30)
     parser.add_argument("--fault-seconds", type=float, default=130)
     parser.add_argument(
@@ -623,8 +635,13 @@ def main():
     broker = TansuBroker().start()
     redis = RedisServer().start()  # the shared cache: limits hold across the web workers
     env = {**kafka_site_env(work_dir, broker), "REDIS_URL": redis.url}
-    site = Site(env, work_dir)
-    report = {"visitors": args.visitors, "think_seconds": args.think_seconds, "work_dir": str(work_dir)}
+    site = Site(env, work_dir, consumers=args.consumers)
+    report = {
+        "visitors": args.visitors,
+        "consumers": args.consumers,
+        "think_seconds": args.think_seconds,
+        "work_dir": str(work_dir),
+    }
     try:
         print(
             f"Preparing {work_dir} (import ml-100k, train {', '.join(MODELS)} with {args.epochs} epochs, and ease)…",
@@ -634,7 +651,7 @@ def main():
         movie_ids = catalog_movie_ids(work_dir / "db.sqlite3")
         clear_events(work_dir / "db.sqlite3")
         site.start_web()
-        site.start_consumer()
+        site.start_consumers()
         reader = IndependentReader(broker.bootstrap, env.get("KAFKA_TOPIC", "movie-events"))
         reader.start()
         warm_up(site.port, movie_ids)
@@ -657,7 +674,12 @@ def main():
         accepted = steady.accepted | faulty.accepted
         (RESULTS_DIR / f"load-{stamp}-accepted.txt").write_text("\n".join(sorted(accepted)) + "\n")
         report["events"] = wait_for_store(work_dir / "db.sqlite3", accepted, timeout=180)
-        report["events"]["client_retries"] = steady.retried + faulty.retried
+        posts = sum(len(recorder.samples["event POST"]) for recorder in (steady, faulty))
+        report["client_retries"] = {
+            "posts": posts,
+            "retried": steady.retried + faulty.retried,
+            "duplicates_in_store": report["events"]["duplicates"],
+        }
         time.sleep(5)  # the independent reader catches up
         reader.stop_requested.set()
         seen = dict(reader.seen)
@@ -688,6 +710,10 @@ def main():
                 ),
                 "Faults (s after the phase started):\n" + "\n".join(f"  {t:>5} s  {what}" for t, what in fault_log),
                 "Events: " + ", ".join(f"{k} {v}" for k, v in report["events"].items()),
+                "Client retries: {retried} of {posts} event POSTs sent a second time with the same event ids "
+                "after a 5 ms client timeout; duplicates in the store: {duplicates_in_store}".format(
+                    **report["client_retries"]
+                ),
                 "Independent consumer group: " + ", ".join(f"{k} {v}" for k, v in report["independent_group"].items()),
                 "Accept-to-stored seconds: " + ", ".join(f"{k} {v}" for k, v in report["accept_to_stored"].items()),
                 "Abuse: " + "; ".join(f"{k}: {v}" for k, v in report["abuse"].items()),

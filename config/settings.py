@@ -278,6 +278,9 @@ KAFKA_OUTBOX_FIRST = env_bool("KAFKA_OUTBOX_FIRST", False)
 # How long a client waits for the first broker contact before giving up.
 KAFKA_CONNECT_TIMEOUT_MS = env_int("KAFKA_CONNECT_TIMEOUT_MS", 10_000)
 KAFKA_MAX_POLL_INTERVAL_MS = env_int("KAFKA_MAX_POLL_INTERVAL_MS", 300_000)
+# A consumer that died (SIGKILL, a lost host) keeps its partitions this long
+# before the group hands them to the other members (at most the poll interval).
+KAFKA_SESSION_TIMEOUT_MS = env_int("KAFKA_SESSION_TIMEOUT_MS", 10_000)
 # A consumer without partitions this long (say after a broker lost its topics)
 # is rebuilt: the topic is created again and the group rejoined.
 KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS = env_int("KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS", 60)

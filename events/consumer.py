@@ -104,6 +104,7 @@ class ClickLogConsumer:
 
         ensure_topic(self.topic, timeout_ms=CONNECT_ATTEMPT_MS)
         max_poll_ms = settings.KAFKA_MAX_POLL_INTERVAL_MS
+        session_ms = min(settings.KAFKA_SESSION_TIMEOUT_MS, max_poll_ms)
         options = {**client_options(), "bootstrap_timeout_ms": CONNECT_ATTEMPT_MS}
         consumer = KafkaConsumer(
             self.topic,
@@ -111,8 +112,8 @@ class ClickLogConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_interval_ms=max_poll_ms,
-            session_timeout_ms=min(10000, max_poll_ms),
-            heartbeat_interval_ms=min(3000, max_poll_ms // 3),
+            session_timeout_ms=session_ms,
+            heartbeat_interval_ms=session_ms // 3,
             request_timeout_ms=max(max_poll_ms + 1000, 6000),
             **options,
         )
