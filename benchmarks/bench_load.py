@@ -91,8 +91,8 @@ def kafka_site_env(work_dir, broker):
         work_dir,
         KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap,
         KAFKA_MAX_POLL_INTERVAL_MS="6000",
-        # The standby consumer takes a killed one's partitions 3 s after its last heartbeat.
-        KAFKA_SESSION_TIMEOUT_MS="3000",
+        # The other consumer takes a killed one's partitions 2 s after its last heartbeat.
+        KAFKA_SESSION_TIMEOUT_MS="2000",
         EVENTS_OUTBOX_RESEND_SECONDS="5",
         # tansu's memory storage loses what it acknowledged when killed:
         # every event waits in the outbox until the store has it.
