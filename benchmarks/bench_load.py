@@ -56,6 +56,7 @@ MODELS = ("gmf", "neumf", "ngcf")
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 REQUEST_TIMEOUT = 30
 RETRY_SHARE = 0.10
+PAGE_SCRIPT_RETRIES = (0.5, 2.0, 5.0)  # static/js/events.js RETRY_DELAYS_MS
 RUN_SEED = secrets.token_hex(4)  # fresh event ids in every run
 MAX_JOURNEYS_PER_VISITOR = 10_000
 
@@ -233,6 +234,7 @@ class Recorder:
         self.fallbacks = defaultdict(int)  # label -> model pages that showed popularity instead
         self.accepted = set()  # event ids the site answered 202 for
         self.retried = 0
+        self.page_retries = 0  # event POSTs sent again after a network failure or a 503
         self.error_notes = defaultdict(int)
 
     def add(self, label, seconds, ok, note=None):
@@ -257,12 +259,31 @@ class Visitor:
         if self.think_seconds:
             time.sleep(self.rng.uniform(0.5, 1.5) * self.think_seconds)
 
-    def request(self, label, method, path, body=None, expect=200):
+    def request(self, label, method, path, body=None, expect=200, retry_delays=()):
+        """The answer's text when it has status ``expect``, else None. After a
+        network failure or a 503 the request goes again after each of
+        ``retry_delays`` seconds (as the page script does for events); only
+        the last try is recorded, its time counted from the first."""
         self.think()
+        started = time.perf_counter()
+        for delay in retry_delays:
+            status, content, note = self._send(method, path, body)
+            if status is not None and status != 503:
+                break
+            with self.recorder.lock:
+                self.recorder.page_retries += 1
+            time.sleep(delay)
+        else:
+            status, content, note = self._send(method, path, body)
+        ok = status == expect
+        self.recorder.add(label, time.perf_counter() - started, ok, note)
+        return content if ok else None
+
+    def _send(self, method, path, body):
+        """(status, text, note), or (None, None, the error's name) when no answer came."""
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
         if body is not None:
             headers.update({"Content-Type": "application/json", "X-CSRFToken": self.token or ""})
-        started = time.perf_counter()
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT)
         try:
             connection.request(method, path, body=body, headers=headers)
@@ -272,13 +293,10 @@ class Visitor:
                 for name, morsel in SimpleCookie(header).items():
                     self.cookies[name] = morsel.value
         except (OSError, http.client.HTTPException) as error:
-            self.recorder.add(label, time.perf_counter() - started, False, type(error).__name__)
-            return None
+            return None, None, type(error).__name__
         finally:
             connection.close()
-        ok = response.status == expect
-        self.recorder.add(label, time.perf_counter() - started, ok, f"HTTP {response.status}")
-        return content.decode("utf-8", "replace") if ok else None
+        return response.status, content.decode("utf-8", "replace"), f"HTTP {response.status}"
 
     def post_events(self, events):
         """As static/js/events.js does: client ids, and a retry with the same
@@ -290,7 +308,7 @@ class Visitor:
             self.send_and_forget(body)
             with self.recorder.lock:
                 self.recorder.retried += 1
-        answer = self.request("event POST", "POST", "/api/events", body, expect=202)
+        answer = self.request("event POST", "POST", "/api/events", body, expect=202, retry_delays=PAGE_SCRIPT_RETRIES)
         if answer is not None:
             with self.recorder.lock:
                 self.recorder.accepted.update(json.loads(answer)["ids"])
@@ -581,7 +599,13 @@ def accept_to_stored(db_path, phase_started, outages):
         if len(values) > 1:
             cuts = quantiles(sorted(values), n=100, method="inclusive")
             result[label] = f"p50 {cuts[49]:.2f} / p95 {cuts[94]:.2f} ({len(values)} events)"
-    return result
+    # Which fault a slow store follows: the slowest event accepted in each 4 s of the phase.
+    timeline = defaultdict(float)
+    for a, b in rows:
+        if a >= faults_start:
+            slot = int((a - faults_start) // 4) * 4
+            timeline[slot] = max(timeline[slot], round(b - a, 2))
+    return result, dict(sorted(timeline.items()))
 
 
 def clear_events(db_path):
@@ -678,6 +702,7 @@ def main():
         report["client_retries"] = {
             "posts": posts,
             "retried": steady.retried + faulty.retried,
+            "page_script_retries": steady.page_retries + faulty.page_retries,
             "duplicates_in_store": report["events"]["duplicates"],
         }
         time.sleep(5)  # the independent reader catches up
@@ -690,7 +715,9 @@ def main():
         }
         outage = next((windows for label, windows in fault_log if label == "outage"), ())
         fault_log = [entry for entry in fault_log if entry[0] != "outage"]
-        report["accept_to_stored"] = accept_to_stored(work_dir / "db.sqlite3", phase_started, outage)
+        report["accept_to_stored"], report["slowest_store_per_4s_of_faults"] = accept_to_stored(
+            work_dir / "db.sqlite3", phase_started, outage
+        )
         report["abuse"] = abuse_checks(site.port, movie_ids, work_dir / "db.sqlite3")
         report["faults"] = fault_log
         report["steady"] = summarize(steady, steady_wall)
@@ -711,7 +738,8 @@ def main():
                 "Faults (s after the phase started):\n" + "\n".join(f"  {t:>5} s  {what}" for t, what in fault_log),
                 "Events: " + ", ".join(f"{k} {v}" for k, v in report["events"].items()),
                 "Client retries: {retried} of {posts} event POSTs sent a second time with the same event ids "
-                "after a 5 ms client timeout; duplicates in the store: {duplicates_in_store}".format(
+                "after a 5 ms client timeout, {page_script_retries} again after a network failure or a 503 "
+                "(as the page script does); duplicates in the store: {duplicates_in_store}".format(
                     **report["client_retries"]
                 ),
                 "Independent consumer group: " + ", ".join(f"{k} {v}" for k, v in report["independent_group"].items()),
