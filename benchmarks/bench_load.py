@@ -8,16 +8,17 @@ again), pausing like a person between requests (--think-seconds; 0 makes a
 closed loop that measures capacity instead). Two phases run back to back:
 
 1. steady: no faults;
-2. faults: the same load while the broker is stopped and restarted (tansu's
-   memory storage: a restart also loses what the topic held), the consumer is
-   stopped and restarted, and one gunicorn worker gets SIGTERM.
+2. faults: the same load while one of the two consumers of the writers' group,
+   the broker (tansu's memory storage: a restart also loses what the topic
+   held), one gunicorn worker, and then every consumer with the broker are
+   killed (SIGKILL) and started again (see ``faults``).
 
 Afterwards every event the site accepted (202 and its event ids) must be in
 the store exactly once. Prints a table per phase and writes it, with the raw
 numbers, to benchmarks/results/. Not a test: run it by hand, once.
 
     .venv/bin/python benchmarks/bench_load.py [--visitors 32] [--think-seconds 2] \
-        [--steady-seconds 60] [--fault-seconds 75]
+        [--steady-seconds 30] [--fault-seconds 130] [--consumers 2]
         [--work-dir DIR]   # reuse a prepared database (skips import and training)
 
 Everything listens on 127.0.0.1 only; every loop is bounded in time and count.
@@ -55,6 +56,7 @@ MODELS = ("gmf", "neumf", "ngcf")
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 REQUEST_TIMEOUT = 30
 RETRY_SHARE = 0.10
+PAGE_SCRIPT_RETRIES = (0.5, 2.0, 5.0)  # static/js/events.js RETRY_DELAYS_MS
 RUN_SEED = secrets.token_hex(4)  # fresh event ids in every run
 MAX_JOURNEYS_PER_VISITOR = 10_000
 
@@ -90,6 +92,8 @@ def kafka_site_env(work_dir, broker):
         work_dir,
         KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap,
         KAFKA_MAX_POLL_INTERVAL_MS="6000",
+        # The other consumer takes a killed one's partitions 2 s after its last heartbeat.
+        KAFKA_SESSION_TIMEOUT_MS="2000",
         EVENTS_OUTBOX_RESEND_SECONDS="5",
         # tansu's memory storage loses what it acknowledged when killed:
         # every event waits in the outbox until the store has it.
@@ -145,14 +149,14 @@ def prepare(work_dir, env, epochs):
 
 
 class Site:
-    """gunicorn (2 workers) and the consume_events process, restartable."""
+    """gunicorn (2 workers) and the consume_events processes (one group), restartable."""
 
-    def __init__(self, env, work_dir, workers=2, threads=4):
+    def __init__(self, env, work_dir, workers=2, threads=4, consumers=2):
         self.env, self.work_dir = env, work_dir
         self.port = free_port()
         self.workers, self.threads = workers, threads
         self.gunicorn = None
-        self.consumer = None
+        self.consumers = [None] * consumers
 
     def start_web(self):
         self.gunicorn = subprocess.Popen(
@@ -183,21 +187,27 @@ class Site:
         children = Path(f"/proc/{self.gunicorn.pid}/task/{self.gunicorn.pid}/children").read_text().split()
         return [int(pid) for pid in children]
 
-    def start_consumer(self):
-        self.consumer = subprocess.Popen(
+    def start_consumer(self, index):
+        self.consumers[index] = subprocess.Popen(
             [PYTHON, "manage.py", "consume_events", "--progress-seconds", "2"],
             cwd=REPO_DIR,
             env=self.env,
-            stdout=open(self.work_dir / "consumer.log", "a"),
+            stdout=open(self.work_dir / f"consumer-{index}.log", "a"),
             stderr=subprocess.STDOUT,
         )
 
-    def stop_consumer(self):
-        terminate(self.consumer)
-        self.consumer = None
+    def start_consumers(self):
+        for index in range(len(self.consumers)):
+            self.start_consumer(index)
+
+    def kill_consumer(self, index):
+        self.consumers[index].kill()
+        self.consumers[index].wait()
 
     def stop(self):
-        self.stop_consumer()
+        for consumer in self.consumers:
+            terminate(consumer)
+        self.consumers = [None] * len(self.consumers)
         terminate(self.gunicorn)
         self.gunicorn = None
 
@@ -224,6 +234,7 @@ class Recorder:
         self.fallbacks = defaultdict(int)  # label -> model pages that showed popularity instead
         self.accepted = set()  # event ids the site answered 202 for
         self.retried = 0
+        self.page_retries = 0  # event POSTs sent again after a network failure or a 503
         self.error_notes = defaultdict(int)
 
     def add(self, label, seconds, ok, note=None):
@@ -248,12 +259,31 @@ class Visitor:
         if self.think_seconds:
             time.sleep(self.rng.uniform(0.5, 1.5) * self.think_seconds)
 
-    def request(self, label, method, path, body=None, expect=200):
+    def request(self, label, method, path, body=None, expect=200, retry_delays=()):
+        """The answer's text when it has status ``expect``, else None. After a
+        network failure or a 503 the request goes again after each of
+        ``retry_delays`` seconds (as the page script does for events); only
+        the last try is recorded, its time counted from the first."""
         self.think()
+        started = time.perf_counter()
+        for delay in retry_delays:
+            status, content, note = self._send(method, path, body)
+            if status is not None and status != 503:
+                break
+            with self.recorder.lock:
+                self.recorder.page_retries += 1
+            time.sleep(delay)
+        else:
+            status, content, note = self._send(method, path, body)
+        ok = status == expect
+        self.recorder.add(label, time.perf_counter() - started, ok, note)
+        return content if ok else None
+
+    def _send(self, method, path, body):
+        """(status, text, note), or (None, None, the error's name) when no answer came."""
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
         if body is not None:
             headers.update({"Content-Type": "application/json", "X-CSRFToken": self.token or ""})
-        started = time.perf_counter()
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT)
         try:
             connection.request(method, path, body=body, headers=headers)
@@ -263,13 +293,10 @@ class Visitor:
                 for name, morsel in SimpleCookie(header).items():
                     self.cookies[name] = morsel.value
         except (OSError, http.client.HTTPException) as error:
-            self.recorder.add(label, time.perf_counter() - started, False, type(error).__name__)
-            return None
+            return None, None, type(error).__name__
         finally:
             connection.close()
-        ok = response.status == expect
-        self.recorder.add(label, time.perf_counter() - started, ok, f"HTTP {response.status}")
-        return content.decode("utf-8", "replace") if ok else None
+        return response.status, content.decode("utf-8", "replace"), f"HTTP {response.status}"
 
     def post_events(self, events):
         """As static/js/events.js does: client ids, and a retry with the same
@@ -281,7 +308,7 @@ class Visitor:
             self.send_and_forget(body)
             with self.recorder.lock:
                 self.recorder.retried += 1
-        answer = self.request("event POST", "POST", "/api/events", body, expect=202)
+        answer = self.request("event POST", "POST", "/api/events", body, expect=202, retry_delays=PAGE_SCRIPT_RETRIES)
         if answer is not None:
             with self.recorder.lock:
                 self.recorder.accepted.update(json.loads(answer)["ids"])
@@ -342,10 +369,11 @@ def drive(port, movie_ids, visitors, seconds, recorder, seed, think_seconds=0.0)
 
 
 def faults(site, broker, started_at, log):
-    """SIGKILL, in turn: the consumer, the broker, one web worker, then the
-    consumer and the broker together with the broker down for 60 s; each is
-    started again by this script as an orchestrator would (no one repairs
-    anything by hand). Logged with times."""
+    """SIGKILL, in turn: one consumer (the other member of its group takes its
+    partitions over), the broker, one web worker, then every consumer and the
+    broker together with the broker down for 60 s; each is started again by
+    this script as an orchestrator would (no one repairs anything by hand).
+    Logged with times."""
 
     def at(offset):
         time.sleep(max(0.0, started_at + offset - time.monotonic()))
@@ -354,11 +382,11 @@ def faults(site, broker, started_at, log):
         log.append((round(time.monotonic() - started_at, 1), text))
 
     at(8)
-    site.consumer.kill()
-    note("consumer killed (SIGKILL)")
+    site.kill_consumer(0)
+    note(f"consumer 1 of {len(site.consumers)} killed (SIGKILL)")
     at(14)
-    site.start_consumer()
-    note("consumer started")
+    site.start_consumer(0)
+    note("consumer 1 started")
     at(24)
     broker.process.kill()
     note("broker killed (SIGKILL; memory storage: topic, offsets and groups are gone)")
@@ -370,12 +398,13 @@ def faults(site, broker, started_at, log):
     os.kill(victim, signal.SIGKILL)
     note(f"gunicorn worker {victim} killed (SIGKILL); the master starts another")
     at(52)
-    site.consumer.kill()
+    for index in range(len(site.consumers)):
+        site.kill_consumer(index)
     broker.process.kill()
-    note("consumer and broker killed together (SIGKILL)")
+    note("every consumer and the broker killed together (SIGKILL)")
     at(54)
-    site.start_consumer()
-    note("consumer started while the broker is down")
+    site.start_consumers()
+    note("consumers started while the broker is down")
     at(112)
     broker.start()
     note("broker started after 60 s down, empty")
@@ -570,7 +599,13 @@ def accept_to_stored(db_path, phase_started, outages):
         if len(values) > 1:
             cuts = quantiles(sorted(values), n=100, method="inclusive")
             result[label] = f"p50 {cuts[49]:.2f} / p95 {cuts[94]:.2f} ({len(values)} events)"
-    return result
+    # Which fault a slow store follows: the slowest event accepted in each 4 s of the phase.
+    timeline = defaultdict(float)
+    for a, b in rows:
+        if a >= faults_start:
+            slot = int((a - faults_start) // 4) * 4
+            timeline[slot] = max(timeline[slot], round(b - a, 2))
+    return result, dict(sorted(timeline.items()))
 
 
 def clear_events(db_path):
@@ -599,6 +634,7 @@ def warm_up(port, movie_ids):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--visitors", type=int, default=50)
+    parser.add_argument("--consumers", type=int, default=2, help="consume_events processes in the writers' group")
     parser.add_argument("--steady-seconds", type=float, default=30)
     parser.add_argument("--fault-seconds", type=float, default=130)
     parser.add_argument(
@@ -623,8 +659,13 @@ def main():
     broker = TansuBroker().start()
     redis = RedisServer().start()  # the shared cache: limits hold across the web workers
     env = {**kafka_site_env(work_dir, broker), "REDIS_URL": redis.url}
-    site = Site(env, work_dir)
-    report = {"visitors": args.visitors, "think_seconds": args.think_seconds, "work_dir": str(work_dir)}
+    site = Site(env, work_dir, consumers=args.consumers)
+    report = {
+        "visitors": args.visitors,
+        "consumers": args.consumers,
+        "think_seconds": args.think_seconds,
+        "work_dir": str(work_dir),
+    }
     try:
         print(
             f"Preparing {work_dir} (import ml-100k, train {', '.join(MODELS)} with {args.epochs} epochs, and ease)…",
@@ -634,7 +675,7 @@ def main():
         movie_ids = catalog_movie_ids(work_dir / "db.sqlite3")
         clear_events(work_dir / "db.sqlite3")
         site.start_web()
-        site.start_consumer()
+        site.start_consumers()
         reader = IndependentReader(broker.bootstrap, env.get("KAFKA_TOPIC", "movie-events"))
         reader.start()
         warm_up(site.port, movie_ids)
@@ -657,7 +698,13 @@ def main():
         accepted = steady.accepted | faulty.accepted
         (RESULTS_DIR / f"load-{stamp}-accepted.txt").write_text("\n".join(sorted(accepted)) + "\n")
         report["events"] = wait_for_store(work_dir / "db.sqlite3", accepted, timeout=180)
-        report["events"]["client_retries"] = steady.retried + faulty.retried
+        posts = sum(len(recorder.samples["event POST"]) for recorder in (steady, faulty))
+        report["client_retries"] = {
+            "posts": posts,
+            "retried": steady.retried + faulty.retried,
+            "page_script_retries": steady.page_retries + faulty.page_retries,
+            "duplicates_in_store": report["events"]["duplicates"],
+        }
         time.sleep(5)  # the independent reader catches up
         reader.stop_requested.set()
         seen = dict(reader.seen)
@@ -668,7 +715,9 @@ def main():
         }
         outage = next((windows for label, windows in fault_log if label == "outage"), ())
         fault_log = [entry for entry in fault_log if entry[0] != "outage"]
-        report["accept_to_stored"] = accept_to_stored(work_dir / "db.sqlite3", phase_started, outage)
+        report["accept_to_stored"], report["slowest_store_per_4s_of_faults"] = accept_to_stored(
+            work_dir / "db.sqlite3", phase_started, outage
+        )
         report["abuse"] = abuse_checks(site.port, movie_ids, work_dir / "db.sqlite3")
         report["faults"] = fault_log
         report["steady"] = summarize(steady, steady_wall)
@@ -688,6 +737,11 @@ def main():
                 ),
                 "Faults (s after the phase started):\n" + "\n".join(f"  {t:>5} s  {what}" for t, what in fault_log),
                 "Events: " + ", ".join(f"{k} {v}" for k, v in report["events"].items()),
+                "Client retries: {retried} of {posts} event POSTs sent a second time with the same event ids "
+                "after a 5 ms client timeout, {page_script_retries} again after a network failure or a 503 "
+                "(as the page script does); duplicates in the store: {duplicates_in_store}".format(
+                    **report["client_retries"]
+                ),
                 "Independent consumer group: " + ", ".join(f"{k} {v}" for k, v in report["independent_group"].items()),
                 "Accept-to-stored seconds: " + ", ".join(f"{k} {v}" for k, v in report["accept_to_stored"].items()),
                 "Abuse: " + "; ".join(f"{k}: {v}" for k, v in report["abuse"].items()),

@@ -6,8 +6,9 @@ Kept apart from settings.py so that tests can exercise the parsing rules
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -106,3 +107,24 @@ def local_secret_key(path: Path):
         key = secrets.token_urlsafe(50)
         handle.write(key)
     return key
+
+
+def unwritable_reason(folder: Path):
+    """Why nothing can be created in ``folder`` (the OS's words), or None when
+    it can or does not exist yet. Tried for real: root ignores permission bits."""
+    if not folder.is_dir():
+        return None
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        return os.strerror(error.errno) if error.errno else str(error)
+    return None
+
+
+def sqlite_read_only_name(path: Path):
+    """An SQLite URI that opens ``path`` for reading only, in a folder where
+    SQLite cannot create its -wal and -shm files. Without both, a WAL database
+    opens only as immutable: nobody can write the folder, so nobody changes it."""
+    shared = all(path.with_name(path.name + suffix).exists() for suffix in ("-wal", "-shm"))
+    return f"file:{quote(str(path))}?mode=ro" + ("" if shared else "&immutable=1")

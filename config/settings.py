@@ -9,7 +9,17 @@ Nothing here opens a connection: brokers and databases are contacted lazily.
 from datetime import timedelta
 from pathlib import Path
 
-from config.env import database_from_url, env_bool, env_float, env_int, env_list, env_str, local_secret_key
+from config.env import (
+    database_from_url,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    local_secret_key,
+    sqlite_read_only_name,
+    unwritable_reason,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("APP_VAR_DIR", str(BASE_DIR / "var")))
@@ -43,6 +53,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "sitewide.throttling.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything that reads the database: the short wait, and a 503 for a refused write.
+    "sitewide.database.DatabaseBusyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -80,21 +92,32 @@ DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": database_from_url(DATABASE_URL)}
 else:
+    SQLITE_PATH = Path(env_str("SQLITE_PATH", str(VAR_DIR / "db.sqlite3")))
+    # A data folder the site cannot write (a read-only mount, another owner):
+    # the file is opened read-only, so pages that only read keep working and
+    # writes fail with a sentence (503); events/data_folder.py says so at start.
+    SQLITE_READ_ONLY_REASON = unwritable_reason(SQLITE_PATH.parent)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env_str("SQLITE_PATH", str(VAR_DIR / "db.sqlite3")),
+            "NAME": sqlite_read_only_name(SQLITE_PATH) if SQLITE_READ_ONLY_REASON else str(SQLITE_PATH),
             # Several web workers and the event consumer share the file (WAL). A
-            # writer waits at most SQLITE_BUSY_TIMEOUT_SECONDS for a lock, so a
-            # locked file slows a request by seconds, not tens of them (the
-            # consumer retries). synchronous=NORMAL: a commit survives a killed
-            # process without an fsync each (only a power loss can drop the last ones).
+            # writer waits at most SQLITE_BUSY_TIMEOUT_SECONDS for a lock (the
+            # consumer and background writes; they retry), a web request at most
+            # SQLITE_WEB_BUSY_TIMEOUT_SECONDS (sitewide.database.DatabaseBusyMiddleware),
+            # so a locked file slows a page by a second, not tens of them.
+            # synchronous=NORMAL: a commit survives a killed process without an
+            # fsync each (only a power loss can drop the last ones).
             "OPTIONS": {
                 "timeout": env_float("SQLITE_BUSY_TIMEOUT_SECONDS", 5.0),
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                # Read-only: no journal mode to set (it would be a write).
+                "init_command": ""
+                if SQLITE_READ_ONLY_REASON
+                else "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
         }
     }
+SQLITE_WEB_BUSY_TIMEOUT_SECONDS = env_float("SQLITE_WEB_BUSY_TIMEOUT_SECONDS", 1.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Seconds a request thread keeps its connection (0: a new one per request,
 # which on SQLite also re-runs the PRAGMAs and re-registers its functions).
@@ -121,7 +144,10 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(VAR_DIR / "static")))
 # WhiteNoise warns on every request while the folder is missing.
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+try:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass  # a read-only data folder: reported at start (events/data_folder.py)
 # Hashed, compressed file names once `collectstatic` has written its manifest
 # (production); plain names before that (tests, a fresh checkout).
 _COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
@@ -252,6 +278,9 @@ KAFKA_OUTBOX_FIRST = env_bool("KAFKA_OUTBOX_FIRST", False)
 # How long a client waits for the first broker contact before giving up.
 KAFKA_CONNECT_TIMEOUT_MS = env_int("KAFKA_CONNECT_TIMEOUT_MS", 10_000)
 KAFKA_MAX_POLL_INTERVAL_MS = env_int("KAFKA_MAX_POLL_INTERVAL_MS", 300_000)
+# A consumer that died (SIGKILL, a lost host) keeps its partitions this long
+# before the group hands them to the other members (at most the poll interval).
+KAFKA_SESSION_TIMEOUT_MS = env_int("KAFKA_SESSION_TIMEOUT_MS", 10_000)
 # A consumer without partitions this long (say after a broker lost its topics)
 # is rebuilt: the topic is created again and the group rejoined.
 KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS = env_int("KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS", 60)

@@ -9,6 +9,11 @@ EVENTS_OUTBOX_RESEND_SECONDS may have missed Kafka (broker down, or a broker
 that lost data), so they are sent again, whatever the consumer's own state:
 a second copy costs one message and the store drops it by event id.
 
+Several consumers share the topic's partitions as one group; when one dies
+the others take its partitions over after KAFKA_SESSION_TIMEOUT_MS, from its
+last committed offsets (its uncommitted batch is read again and absorbed by
+the store).
+
 A broker that lost its topics leaves a subscribed consumer without
 partitions, quietly idle; after KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS of that the
 consumer is rebuilt (topic created again, group rejoined). Each replacement
@@ -101,9 +106,11 @@ class ClickLogConsumer:
 
     def _new_consumer(self):
         from kafka import KafkaConsumer
+        from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
 
         ensure_topic(self.topic, timeout_ms=CONNECT_ATTEMPT_MS)
         max_poll_ms = settings.KAFKA_MAX_POLL_INTERVAL_MS
+        session_ms = min(settings.KAFKA_SESSION_TIMEOUT_MS, max_poll_ms)
         options = {**client_options(), "bootstrap_timeout_ms": CONNECT_ATTEMPT_MS}
         consumer = KafkaConsumer(
             self.topic,
@@ -111,8 +118,13 @@ class ClickLogConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_interval_ms=max_poll_ms,
-            session_timeout_ms=min(10000, max_poll_ms),
-            heartbeat_interval_ms=min(3000, max_poll_ms // 3),
+            session_timeout_ms=session_ms,
+            heartbeat_interval_ms=session_ms // 3,
+            # Cooperative: when a member joins or dies only the partitions that
+            # change owner pause; the others' consumers read on. (kafka-python
+            # cannot offer an eager assignor beside it: stop the members of an
+            # older release before starting these.)
+            partition_assignment_strategy=(CooperativeStickyAssignor,),
             request_timeout_ms=max(max_poll_ms + 1000, 6000),
             **options,
         )

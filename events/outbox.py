@@ -31,6 +31,14 @@ def save(events, due_now=False):
         insert_events(OutboxEvent, events, last_sent_at=sent_at, attempts=0 if due_now else 1)
 
 
+def make_due(events):
+    """The broker did not take these saved events: the next resend sends them at once."""
+    events = list(events)
+    if events:
+        due_at = timezone.now() - timedelta(seconds=settings.EVENTS_OUTBOX_RESEND_SECONDS)
+        OutboxEvent.objects.filter(of_events(events)).update(last_sent_at=due_at)
+
+
 def forget(events):
     """The store holds these events now (each matched by visitor and id)."""
     events = list(events)

@@ -78,11 +78,16 @@ class KafkaEventProducer(EventProducer):
         if settings.KAFKA_OUTBOX_FIRST:
             # The broker may lose what it acknowledged: the outbox keeps every
             # event until the store has it (the message says so to the consumer).
+            # Events the broker did not take are due for the resend at once, and
+            # while it is known to be failing no request waits on it.
+            if self.sender.recently_failed():
+                outbox.save(events, due_now=True)
+                return
             outbox.save(events)
             try:
                 self.sender.send(events, from_outbox=True)
             except KafkaError:
-                pass  # the resend picks them up
+                outbox.make_due(events)
             return
         if not self.sender.recently_failed():
             try:

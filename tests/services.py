@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -87,6 +88,27 @@ def wait_until(condition, timeout=10.0):
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
+
+
+def site_process_env(folder, **settings):
+    """The environment of a site process of a test's own (manage.py, the
+    consumer, the web) keeping its data in ``folder``: SQLite there, a fresh
+    secret key, quiet logs, one torch thread, the caller's own site settings
+    cleared; ``settings`` (environment names) on top."""
+    cleared = ("DJANGO_", "DATABASE_URL", "KAFKA_", "REDIS_")
+    env = {name: value for name, value in os.environ.items() if not name.startswith(cleared)}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "APP_VAR_DIR": str(folder),
+            "SQLITE_PATH": str(folder / "db.sqlite3"),
+            "LOG_LEVEL": "WARNING",
+            "OMP_NUM_THREADS": "1",
+            **settings,
+        }
+    )
+    return env
 
 
 def tansu_binary():

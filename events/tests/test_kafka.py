@@ -13,6 +13,7 @@ from django.core.management import call_command
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 
+from events import outbox
 from events.consumer import ClickLogConsumer
 from events.history import visitor_history, visitor_ratings
 from events.kafka_io import ConfirmedSender, ensure_topic, new_producer, send_now
@@ -402,3 +403,20 @@ def test_dead_letters_are_unique_per_message_not_per_reused_offset(db, kafka_eve
     for message in (first, redelivered, after_recreate):
         consumer._write([], [_dead_letter(message, "not JSON")])
     assert sorted(DeadLetter.objects.values_list("value", flat=True)) == ["{junk", "{other junk"]
+
+
+def test_outbox_first_events_the_broker_did_not_take_are_due_at_once(settings, private_kafka_broker, movies):
+    configure_kafka(settings, private_kafka_broker)
+    settings.KAFKA_OUTBOX_FIRST = True
+    settings.EVENTS_OUTBOX_RESEND_SECONDS = 30  # only a failed send makes a row due before this
+    ensure_topic()
+    producer = get_producer()
+    producer.publish([new_event("session:abc", "click", movies[0].pk)])
+    assert outbox.due() == []  # acknowledged: not re-sent before the consumer stores it
+
+    private_kafka_broker.stop()
+    producer.publish([new_event("session:abc", "click", movies[1].pk)])
+    failures = producer.sender.failures
+    producer.publish([new_event("session:abc", "click", movies[2].pk)])  # known to be failing: not tried
+    assert producer.sender.failures == failures
+    assert sorted(event.movie_id for event in outbox.due()) == [movies[1].pk, movies[2].pk]

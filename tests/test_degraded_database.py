@@ -1,0 +1,133 @@
+"""The embedded SQLite default degrades instead of failing: with its data
+folder read-only the site says so at start in one sentence and its pages
+still serve (writes answer 503 with a sentence); with the database
+write-locked by another connection, pages still render and a click fails
+with a sentence, to be stored once when the browser retries it.
+
+The site runs in a process of its own (tests/site_probe.py) on a migrated
+SQLite file of the test's, the way a server holds it; the test database is
+not involved."""
+
+import json
+import os
+import shutil
+import sqlite3
+import stat
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.services import REPO_DIR, site_process_env
+
+PYTHON = str(Path(sys.executable).parent / "python")
+MOVIE = 1  # the first movie of tests/factories.make_catalog
+PAGES = ["/", f"/movie/{MOVIE}/", "/search/?q=Movie", "/movie/ease", "/api/recommendations?model=ease&k=5"]
+READ_ONLY_SENTENCE = "is read-only"
+
+
+def site_env(folder, **overrides):
+    return site_process_env(
+        folder,
+        DJANGO_ALLOWED_HOSTS="testserver",
+        MOVIELENS_DATASET="test-catalog",
+        MOVIELENS_DOWNLOAD="0",
+        **overrides,
+    )
+
+
+@pytest.fixture(scope="module")
+def prepared_folder(tmp_path_factory):
+    """A data folder with a migrated database holding the small test catalog."""
+    folder = tmp_path_factory.mktemp("site-data")
+    script = "from tests.factories import make_catalog; make_catalog('test-catalog')"
+    for command in (["migrate", "--noinput"], ["shell", "-c", script]):
+        subprocess.run(
+            [PYTHON, "manage.py", *command], cwd=REPO_DIR, env=site_env(folder), check=True, capture_output=True
+        )
+    return folder
+
+
+@pytest.fixture
+def data_folder(prepared_folder, tmp_path):
+    folder = tmp_path / "data"
+    shutil.copytree(prepared_folder, folder)
+    return folder
+
+
+def probe(env, requests, prefix=()):
+    """The site's answers to ``requests`` (see tests/site_probe.py) and what it logged."""
+    done = subprocess.run(
+        [*prefix, PYTHON, "-m", "tests.site_probe", json.dumps(requests)],
+        cwd=REPO_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
+
+
+def without_write_permission():
+    """A command prefix under which permission bits hold (root ignores them), or skip."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux): root would write the read-only folder")
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}"]
+
+
+def click(event_id):
+    return [{"type": "click", "movie_id": MOVIE, "event_id": event_id}]
+
+
+def stored_clicks(folder):
+    with sqlite3.connect(folder / "db.sqlite3") as db:
+        return [uuid.UUID(row[0]) for row in db.execute("SELECT event_id FROM movie_clickevent")]
+
+
+def test_a_read_only_data_folder_is_reported_once_and_pages_still_serve(data_folder):
+    prefix = without_write_permission()
+    modes = {path: path.stat().st_mode for path in [data_folder, *data_folder.rglob("*")]}
+    for path, mode in modes.items():
+        path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    try:
+        requests = [["GET", page, None] for page in PAGES] + [["POST", "/api/events", click(str(uuid.uuid4()))]]
+        answers, log = probe(site_env(data_folder), requests, prefix)
+    finally:
+        for path, mode in modes.items():
+            path.chmod(mode)
+    pages, post = answers[: len(PAGES)], answers[-1]
+    assert [status for status, _ in pages] == [200] * len(PAGES), pages
+    assert post[0] == 503 and "cannot be recorded right now" in post[1]
+    [sentence] = [line for line in log.splitlines() if READ_ONLY_SENTENCE in line]
+    assert f"The data folder {data_folder} is read-only" in sentence
+    assert "Traceback" not in log
+    assert stored_clicks(data_folder) == []
+
+
+def test_a_write_locked_database_still_serves_pages_and_a_retried_click_is_stored_once(data_folder):
+    env = site_env(data_folder, SQLITE_WEB_BUSY_TIMEOUT_SECONDS="0.5")
+    event_id = str(uuid.uuid4())
+    # Another connection holds the write lock for the whole first visit.
+    holder = sqlite3.connect(data_folder / "db.sqlite3", isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("DELETE FROM movie_clickevent")
+        requests = [["GET", page, None] for page in PAGES] + [["POST", "/api/events", click(event_id)]]
+        locked, log = probe(env, requests)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert [status for status, _ in locked[: len(PAGES)]] == [200] * len(PAGES), locked
+    assert locked[-1][0] == 503 and "cannot be recorded right now" in locked[-1][1]
+    assert "Traceback" not in log
+    # The browser retries the same event (static/js/events.js); sent twice, stored once.
+    retried, _ = probe(env, [["POST", "/api/events", click(event_id)]] * 2)
+    assert [status for status, _ in retried] == [202, 202]
+    assert stored_clicks(data_folder) == [uuid.UUID(event_id)]
