@@ -103,7 +103,10 @@ def test_broker_down_and_restarted_mid_stream_loses_and_doubles_nothing(settings
             started = time.monotonic()
             response = browser.click(movies[i % len(movies)].pk)
             assert response.status_code == 202
-            assert time.monotonic() - started < 1.0, "a click must not wait for the broker"
+            # Bounded by the send's ack timeout, never the broker's connect timeout (with a
+            # wide margin: this asserts which wait applies, not how fast the machine is).
+            waited = time.monotonic() - started
+            assert waited < settings.KAFKA_CONNECT_TIMEOUT_MS / 2000, "a click must not wait for the broker"
             posted.extend(response.json()["ids"])
 
     post_clicks(10)
