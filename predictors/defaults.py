@@ -31,6 +31,8 @@ EASE_LAMBDA_PER_SQRT_DEGREE = 60.0
 # sweep is an epoch; validation peaks after 5-8 sweeps (docs/tuning.md).
 GMF_LEAST_SQUARES = {"loss": "wls", "dim": 128, "l2": 30.0, "confidence": 3.0, "epochs": 30, "patience": 5}
 
+NGCF_MIN_BATCH = 128
+
 
 @dataclass(frozen=True)
 class DatasetStats:
@@ -161,8 +163,11 @@ def default_hyperparameters(model_name, stats):
         # squares (docs/tuning.md, "NGCF from the factorisation").
         return {
             **_fine_tuned_from_least_squares(common, stats),
+            # Every step propagates the whole graph, whatever its batch, so a
+            # step costs the graph's size: few large batches per epoch.
+            "batch_size": max(common["batch_size"], NGCF_MIN_BATCH),
             "layers": 3,
-            "lr": 1e-4,
+            "lr": 3e-4,
             "epochs": 6,
             "patience": 2,
             "gate_grid": [0.0, 0.05, 0.1],
