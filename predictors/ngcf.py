@@ -7,7 +7,9 @@ The sum is computed as W1 a + W2 (a * e_u) + (b1 + b2) s with a = sum_i c_ui e_i
 and s = sum_i c_ui, which is the same quantity but needs only one
 u_mul_e / sum pass of DGL's built-in functions per relation. Each layer's
 output goes through message dropout and L2 normalisation (as in the
-authors' code); the final representation concatenates all layers.
+authors' code); the final representation concatenates all layers, the
+items' layers l >= 1 weighted by a learned g_l (1 as published; 0 when the
+model starts from a factorisation, see NGCF.start_from_factors).
 """
 
 import threading
