@@ -31,6 +31,8 @@ EASE_LAMBDA_PER_SQRT_DEGREE = 60.0
 # sweep is an epoch; validation peaks after 5-8 sweeps (docs/tuning.md).
 GMF_LEAST_SQUARES = {"loss": "wls", "dim": 128, "l2": 30.0, "confidence": 3.0, "epochs": 30, "patience": 5}
 
+NGCF_MIN_BATCH = 128
+
 
 @dataclass(frozen=True)
 class DatasetStats:
@@ -104,6 +106,24 @@ def _embedding_defaults(stats):
     }
 
 
+def _fine_tuned_from_least_squares(common, stats):
+    """What NeuMF and NGCF share: a GMF branch solved as GMF is, the model
+    started from it (its start is epoch 0 of the curve, kept unless
+    fine-tuning beats it on validation) and fine-tuned on the same weighted
+    squares by gradient steps, the L2 the least squares' penalty per
+    interaction of a user (the mse loss is a mean)."""
+    return {
+        **common,
+        "loss": "mse" if common["loss"] in ("softmax", "mse") else common["loss"],
+        "confidence": GMF_LEAST_SQUARES["confidence"],
+        "dim": GMF_LEAST_SQUARES["dim"],
+        "l2": _round_sig(GMF_LEAST_SQUARES["l2"] / max(stats.mean_items_per_user, 1.0)),
+        "score_start": True,
+        "pretrain": True,
+        "branches": {"gmf": {key: value for key, value in GMF_LEAST_SQUARES.items() if key != "dim"}},
+    }
+
+
 def default_hyperparameters(model_name, stats):
     """The untuned hyper-parameters of ``model_name`` for a dataset with these ``stats``."""
     if model_name == "ease":
@@ -118,31 +138,38 @@ def default_hyperparameters(model_name, stats):
         return {**common, "dim": 32, "layers": 2, "lr": 3e-3, "epochs": 200, "l2": 0.01}
     if model_name == "neumf":
         # The GMF branch as GMF is trained; the MLP branch and the fused model
-        # on the same weighted squares by gradient steps, their L2 the least
-        # squares' penalty per interaction of a user (the mse loss is a mean).
-        l2 = _round_sig(GMF_LEAST_SQUARES["l2"] / max(stats.mean_items_per_user, 1.0))
+        # on the same weighted squares by gradient steps.
+        start = _fine_tuned_from_least_squares(common, stats)
         return {
-            **common,
-            "loss": "mse" if common["loss"] in ("softmax", "mse") else common["loss"],
-            "confidence": GMF_LEAST_SQUARES["confidence"],
-            "dim": GMF_LEAST_SQUARES["dim"],
+            **start,
             "layers": 2,
             "lr": 1e-3,
             "epochs": 10,
             "patience": 3,
-            "l2": l2,
             "alpha": 0.5,
             "alpha_grid": [1.0, 0.9, 0.8, 0.65, 0.5],
-            "score_start": True,
-            "pretrain": True,
             "branches": {
-                "gmf": {key: value for key, value in GMF_LEAST_SQUARES.items() if key != "dim"},
+                **start["branches"],
                 # Narrow and shallow: a tower scores every (user, movie) cell of
                 # the catalog loss, so its width is the epoch's cost; at
                 # dim 128 x 2 layers an epoch of ml-latest-small took minutes.
-                "mlp": {"dim": 16, "layers": 1, "epochs": 15, "patience": 3, "lr": 3e-3, "l2": l2},
+                "mlp": {"dim": 16, "layers": 1, "epochs": 15, "patience": 3, "lr": 3e-3, "l2": start["l2"]},
             },
         }
     if model_name == "ngcf":
-        return {**common, "dim": 64, "layers": 3, "lr": 1e-2, "epochs": 200, "l2": 0.05}
+        # Layer 0 starts from GMF's least-squares factors and the graph layers
+        # at weight gate (chosen from gate_grid on validation; 0 is GMF's own
+        # scores), then the whole model is fine-tuned on the same weighted
+        # squares (docs/tuning.md, "NGCF from the factorisation").
+        return {
+            **_fine_tuned_from_least_squares(common, stats),
+            # Every step propagates the whole graph, whatever its batch, so a
+            # step costs the graph's size: few large batches per epoch.
+            "batch_size": max(common["batch_size"], NGCF_MIN_BATCH),
+            "layers": 3,
+            "lr": 3e-4,
+            "epochs": 6,
+            "patience": 2,
+            "gate_grid": [0.0, 0.05, 0.1],
+        }
     raise ValueError(f"Unknown model {model_name!r}.")

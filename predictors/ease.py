@@ -67,8 +67,17 @@ class EASE(Recommender):
             (self.user_rows.T @ self.user_rows).toarray().astype(np.float64)
         )  # X^T X (n_items, n_items)
         gram.diagonal().add_(l2)
-        precision = torch.linalg.inv(gram)  # P
-        del gram
+        # X^T X + lambda I is symmetric positive definite for lambda > 0: its
+        # inverse through the Cholesky factor takes 0.65x the time of a general
+        # inverse, the same numbers to 1e-14 (docs/tuning.md, "EASE's lambda").
+        factor, info = torch.linalg.cholesky_ex(gram)
+        if int(info) == 0:
+            del gram
+            precision = torch.cholesky_inverse(factor)  # P
+        else:  # lambda = 0 on a singular Gram matrix: as good an inverse as there is
+            precision = torch.linalg.inv(gram)
+            del gram
+        del factor
         diagonal = precision.diagonal().clone()
         # ||X - X B||^2 per user, the objective without its penalty. With the
         # diagonal at 0, X - X B = X P D^-1 (D = diag P), and X^T X = P^-1 - l2 I,

@@ -7,7 +7,9 @@ The sum is computed as W1 a + W2 (a * e_u) + (b1 + b2) s with a = sum_i c_ui e_i
 and s = sum_i c_ui, which is the same quantity but needs only one
 u_mul_e / sum pass of DGL's built-in functions per relation. Each layer's
 output goes through message dropout and L2 normalisation (as in the
-authors' code); the final representation concatenates all layers.
+authors' code); the final representation concatenates all layers, the
+items' layers l >= 1 weighted by a learned g_l (1 as published; 0 when the
+model starts from a factorisation, see NGCF.start_from_factors).
 """
 
 import threading
@@ -102,11 +104,39 @@ class NGCF(Recommender):
         nn.init.xavier_uniform_(self.user_embedding.weight)
         nn.init.xavier_uniform_(self.item_embedding.weight)
         self.layers = nn.ModuleList(NGCFLayer(dim, dim, dropout) for _ in range(layers))
+        # g_l, the weight of item layer l >= 1 in the concatenation, so a score
+        # is e_u0 . e_i0 + sum_l g_l e_u^l . e_i^l: 1 is the paper's NGCF; a
+        # model started from matrix factorisation (start_from_factors) starts
+        # at g = 0, the factorisation's own scores, and learns how much graph to add.
+        self.layer_gates = nn.Parameter(torch.ones(layers))
         self._cache = None  # eval-mode propagation, reused until the next train() call
         self._visitor_item_features = None  # built from the cache by visitor_item_features
         # |N_i|, kept apart from the graph so that serving can drop the graph.
         degree = graph.nodes["item"].data["degree"] if graph is not None else torch.ones(self.n_items)
         self.register_buffer("item_degree", degree, persistent=False)
+
+    def start_from_factors(self, user_factors, item_factors, gate=0.0):
+        """Layer 0 from a factorisation's (Nu, d) and (Ni, d) factors, and
+        every layer a smoothing of its input (W1 = I, W2 = 0, no bias:
+        e^(l+1) = normalise(LeakyReLU(e + sum c e_nb))) weighted ``gate``: at
+        gate 0 every score is the factorisation's, p_u . q_i (the authors'
+        ``--pretrain`` starts from MF embeddings the same way)."""
+        with torch.no_grad():
+            self.user_embedding.weight.copy_(user_factors)
+            self.item_embedding.weight.copy_(item_factors)
+            for layer in self.layers:
+                nn.init.eye_(layer.W1.weight)
+                nn.init.zeros_(layer.W2.weight)
+                nn.init.zeros_(layer.W1.bias)
+                nn.init.zeros_(layer.W2.bias)
+            self.layer_gates.fill_(gate)
+        self._cache = self._visitor_item_features = None
+        return self
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Artifacts from before the layer gates were NGCF as published: every gate 1.
+        state_dict.setdefault(prefix + "layer_gates", torch.ones(len(self.layers)))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def train(self, mode=True):
         if self.graph is None:
@@ -139,9 +169,16 @@ class NGCF(Recommender):
             self._cache = (self._concatenate(per_layer), per_layer)
         return self._cache[0]
 
-    @staticmethod
-    def _concatenate(per_layer):
-        return tuple(torch.cat([layer[ntype] for layer in per_layer], dim=-1) for ntype in ("user", "item"))
+    def _concatenate(self, per_layer):
+        """Users' layers side by side, and items' with layer l >= 1 times g_l: the
+        gates sit on the item side only, so a visitor (a user) is propagated as before."""
+        users = torch.cat([layer["user"] for layer in per_layer], dim=-1)
+        items = torch.cat(
+            [per_layer[0]["item"]]
+            + [gate * layer["item"] for gate, layer in zip(self.layer_gates, per_layer[1:], strict=True)],
+            dim=-1,
+        )
+        return users, items
 
     def user_dim(self):
         return self.user_embedding.embedding_dim
@@ -174,7 +211,9 @@ class NGCF(Recommender):
         layer, concatenated, (Ni, d(L+1)), and |N_i| (Ni,)."""
         if self.training:
             raise RuntimeError("Save the serving state of an eval-mode model.")
-        return {"item_layers": self.representations()[1], "item_degree": self.item_degree}
+        self.representations()
+        layers = torch.cat([per_layer["item"] for per_layer in self._cache[1]], dim=-1)  # before the gates
+        return {"item_layers": layers, "item_degree": self.item_degree}
 
     def load_serving_state(self, state):
         """The counterpart of serving_state, for a model built with graph=None."""
@@ -183,7 +222,13 @@ class NGCF(Recommender):
         self.item_degree = state["item_degree"].clone()
         self.eval()
         self._visitor_item_features = None
-        self._cache = ((None, item_layers), [{"item": part} for part in item_layers.split(widths, dim=-1)])
+        per_layer = [{"item": part} for part in item_layers.split(widths, dim=-1)]
+        gated = torch.cat(
+            [per_layer[0]["item"]]
+            + [gate.detach() * layer["item"] for gate, layer in zip(self.layer_gates, per_layer[1:], strict=True)],
+            dim=-1,
+        )
+        self._cache = ((None, gated), per_layer)
         return self
 
     def freeze_for_serving(self):

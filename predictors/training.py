@@ -350,6 +350,15 @@ def fit_stages(model_name, fit, validation, params, rng, progress, on_epoch, see
         if validation is not None and params.get("alpha_grid"):
             params["alpha"] = fusion_weight(branches, params["alpha_grid"], seen or fit, validation)
         model = NeuMF.from_pretrained(branches["gmf"], branches["mlp"], params["alpha"])
+    elif model_name == "ngcf" and params.get("pretrain"):
+        gmf_params = branch_hyperparameters(params, "gmf")
+        gmf = build_model("gmf", gmf_params, fit.n_users, fit.n_items, fit.users, fit.items)
+        stage(gmf, gmf_params, "ngcf/gmf")
+        model = build_model(model_name, params, fit.n_users, fit.n_items, fit.users, fit.items)
+        if validation is not None and params.get("gate_grid"):
+            params["gate"] = graph_gate(model, gmf, params["gate_grid"], seen or fit, validation)
+        model.start_from_factors(*gmf.least_squares_factors(), params.get("gate", 0.0))
+        del gmf
     else:
         model = build_model(model_name, params, fit.n_users, fit.n_items, fit.users, fit.items)
     stage(model, params, model_name)
@@ -367,6 +376,18 @@ def fusion_weight(branches, grid, seen, validation):
     }
     log.debug("NeuMF fusion: validation NDCG@10 per alpha %s", scores)
     return max(scores, key=lambda alpha: (scores[alpha], alpha))
+
+
+def graph_gate(model, gmf, grid, seen, validation):
+    """NGCF's starting layer weight g from ``grid``: the best validation
+    NDCG@10 of the factorisation ``gmf`` plus g times its smoothed layers."""
+    factors = gmf.least_squares_factors()
+    scores = {
+        gate: validation_scores(model.start_from_factors(*factors, gate).eval(), seen, validation)["val_ndcg@10"]
+        for gate in grid
+    }
+    log.debug("NGCF from factorisation: validation NDCG@10 per layer weight %s", scores)
+    return max(scores, key=lambda gate: (scores[gate], -gate))
 
 
 def fit_model(model_name, train, params, rng, progress=None, on_epoch=None, epochs=None):

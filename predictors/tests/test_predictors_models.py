@@ -157,3 +157,50 @@ def test_a_model_frozen_for_serving_scores_exactly_as_in_training(name, monkeypa
         monkeypatch.setattr(model, "scoring_chunk", 3, raising=False)
         assert torch.allclose(model.score_items(user_repr), expected, atol=1e-6)
         assert torch.allclose(model.score_items(user_repr, torch.tensor([6, 1])), expected[:, [6, 1]], atol=1e-6)
+
+
+def factorisation(dim=4):
+    generator = torch.Generator().manual_seed(1)
+    return torch.randn(N_USERS, dim, generator=generator), torch.randn(N_ITEMS, dim, generator=generator)
+
+
+def test_ngcf_started_from_a_factorisation_scores_exactly_as_it_and_learns_the_graphs_weight():
+    users, items = factorisation()
+    model = make("ngcf").start_from_factors(users, items, gate=0.0).train()
+    logits = model.catalog_logits(torch.arange(N_USERS))[0]
+    assert torch.allclose(logits, users @ items.T, atol=1e-5)
+    logits.sum().backward()
+    # At weight 0 the layers' own weights get no gradient yet, their weight does.
+    assert model.layer_gates.grad.abs().sum() > 0
+    with torch.no_grad():
+        smoothed = model.start_from_factors(users, items, gate=0.5).eval()
+        assert not torch.allclose(smoothed.score_items(smoothed.user_representation(torch.arange(N_USERS))), logits)
+
+
+def test_an_ngcf_state_from_before_the_layer_gates_loads_as_the_published_ngcf():
+    model = make("ngcf")
+    state = {key: value for key, value in model.state_dict().items() if key != "layer_gates"}
+    with torch.no_grad():
+        model.layer_gates.zero_()
+    model.load_state_dict(state)
+    assert torch.equal(model.layer_gates.detach(), torch.ones(3))
+
+
+def test_a_serving_copy_of_a_gated_ngcf_scores_and_folds_in_as_the_trained_one():
+    users, items = factorisation()
+    model = make("ngcf").start_from_factors(users, items, gate=0.3)
+    with torch.no_grad():
+        for layer in model.layers:  # layers away from their smoothing start
+            layer.W2.weight.normal_()
+    model.eval()
+    user_repr = model.user_representation(torch.arange(N_USERS))
+    history = torch.tensor([i for u, i in zip(USERS, ITEMS, strict=True) if u == 2])
+    with torch.no_grad():
+        expected = model.score_items(user_repr)
+        folded = model.fold_in_representation(model.user_embedding.weight[2:3], history)
+        copy = NGCF(None, dim=4, layers=3, dropout=0.0, n_nodes=(N_USERS, N_ITEMS))
+        copy.load_state_dict(model.state_dict())
+        copy.load_serving_state(model.serving_state())
+        assert torch.allclose(copy.score_items(user_repr), expected, atol=1e-5)
+        assert torch.allclose(copy.fold_in_representation(model.user_embedding.weight[2:3], history), folded, atol=1e-5)
+    assert torch.allclose(folded, user_repr[2:3], atol=1e-5)

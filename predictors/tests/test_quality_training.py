@@ -209,3 +209,19 @@ def test_a_neumf_with_a_narrower_mlp_branch_is_rebuilt_from_its_hyperparameters(
     assert result.model.mlp.output.in_features == 4 and result.model.gmf.output.in_features == params["dim"]
     copy = zoo.build_model("neumf", result.params, planted.n_users, planted.n_items, None, None)
     copy.load_state_dict(result.model.state_dict())  # the registry loads an artifact this way
+
+
+def test_ngcf_starts_from_the_factorisation_and_keeps_it_unless_fine_tuning_helps(planted):
+    params = tiny_params(planted, "ngcf", epochs=3)
+    assert params["pretrain"] and params["loss"] == "mse"
+    result = training.train_and_evaluate(planted, "ngcf", params, "full", 0, progress=False)
+    assert result.params["gate"] in params["gate_grid"]
+    factorisation = [entry for entry in result.curves if entry["stage"] == "ngcf/gmf"]
+    graph = [entry for entry in result.curves if entry["stage"] == "ngcf"]
+    # Epoch 0 is the factorisation's best sweep as it starts, a candidate like any fine-tuned epoch.
+    assert graph[0]["epoch"] == 0
+    if result.params["gate"] == 0:
+        assert graph[0]["val_ndcg@10"] == pytest.approx(max(entry["val_ndcg@10"] for entry in factorisation), abs=1e-6)
+    assert set(result.params["refit_epochs"]) == {"ngcf/gmf", "ngcf"}
+    popularity = full_ranking(fit_popularity(result.split[0]), *result.split)["ndcg@10"]
+    assert result.metrics["full"]["ndcg@10"] > 1.3 * popularity
