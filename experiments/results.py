@@ -33,7 +33,8 @@ class Results:
     preference: float | None = None
     interval: tuple | None = None
     # Interleaving only: the interval if every decided impression were an
-    # independent coin, shown beside the bootstrap for comparison, never deciding.
+    # independent coin. It guards the bootstrap, which collapses to a point
+    # when a handful of decided impressions all went one way.
     sign_test: tuple | None = None
     series: list = field(default_factory=list)  # (time, preference, low, high), cumulative
 
@@ -43,8 +44,11 @@ class Results:
 
     @property
     def winner(self):
-        """ "a" or "b" once the interval excludes zero, else None."""
+        """ "a" or "b" once the interval excludes zero (and, under interleaving,
+        the sign test's interval too), else None."""
         if not stats.excludes_zero(self.interval):
+            return None
+        if self.sign_test is not None and not stats.excludes_zero(self.sign_test):
             return None
         return "a" if self.preference > 0 else "b"
 

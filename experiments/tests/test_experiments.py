@@ -300,3 +300,14 @@ def test_a_damaged_artifact_is_refused_and_the_experiment_keeps_running(admin_cl
     assert "Refused to activate" in response.content.decode()
     experiment.refresh_from_db()
     assert experiment.status == Experiment.Status.RUNNING
+
+
+def test_one_decided_impression_names_no_winner_though_the_bootstrap_is_a_point():
+    # Ten visitors, one click: every bootstrap resample gives preference 1.
+    summary = Results(visitors=10, wins={"a": 1, "b": 0})
+    summary.preference, summary.interval = 1.0, (1.0, 1.0)
+    summary.sign_test = sign_test_interval(1, 0)
+    assert summary.winner is None
+    summary.wins = {"a": 30, "b": 5}
+    summary.sign_test = sign_test_interval(30, 5)
+    assert summary.winner == "a"
