@@ -20,6 +20,10 @@ logger = logging.getLogger(__name__)
 QUEUE_SIZE = 5000
 BATCH = 200
 RETRY_SECONDS = 1.0
+# After the first write of a burst the thread waits this long for more: one
+# wake-up and one commit per burst, not per page (a wake-up per page took a
+# sixth of a cached model page's time).
+GATHER_SECONDS = 0.2
 
 _queue = queue.Queue(maxsize=QUEUE_SIZE)
 _thread = None
@@ -71,6 +75,7 @@ def _start():
 def _run():
     while True:
         batch = [_queue.get()]
+        time.sleep(GATHER_SECONDS)
         while len(batch) < BATCH:
             try:
                 batch.append(_queue.get_nowait())

@@ -27,6 +27,7 @@ from movie.models import Dataset, Genre, Movie, MovieTag
 # few MB; a bigger catalog's long tail is read from the database.
 CACHED_MOVIES = 4096
 CACHED_SEARCHES = 512
+CACHED_FRAGMENTS = 8192
 # An edit that another process makes without re-importing (the admin on
 # another web worker) is seen after at most this long.
 CACHE_SECONDS = 300
@@ -116,6 +117,22 @@ def genre_list():
     return current_cache().value("genres", lambda: list(catalog_genres()))
 
 
+def catalog_fragment(key, render):
+    """render() (HTML, say) kept under ``key`` for the current catalog version:
+    for page parts that show only catalog values and what ``key`` holds."""
+    fragments = current_cache().fragments
+    found = fragments.get_many([key]).get(key)
+    if found is None:
+        found = render()
+        fragments.put_many({key: found})
+    return found
+
+
+def clear_fragments():
+    """Forget every catalog_fragment (tests, whose databases reuse primary keys)."""
+    _cache.fragments.clear()
+
+
 def _own_copy(movie):
     # A shallow copy of the attributes (copy.copy goes through pickling's
     # __getstate__: ten times slower); the prefetched genres are shared, read-only.
@@ -148,6 +165,10 @@ class BoundedCache:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+
 
 class CatalogCache:
     """What this process keeps for one catalog version."""
@@ -159,6 +180,7 @@ class CatalogCache:
         self.tags = BoundedCache(CACHED_MOVIES)
         self.searches = BoundedCache(CACHED_SEARCHES)
         self.forms = BoundedCache(CACHED_SEARCHES)
+        self.fragments = BoundedCache(CACHED_FRAGMENTS)  # rendered page parts (catalog_fragment)
         self._values = {}
         self._lock = threading.Lock()
 
