@@ -102,7 +102,18 @@ def writer(model):
 
 
 def insert_ignoring_sql(connection, model, field_names):
-    """An INSERT of one row of ``field_names`` that does nothing when a unique key is taken."""
+    """An INSERT of one row of ``field_names`` that does nothing when a unique key is taken
+    (built once per database, table and fields: every click asks for three)."""
+    key = (connection.alias, connection.vendor, model, tuple(field_names))
+    if key not in _insert_sql:
+        _insert_sql[key] = _insert_ignoring_sql(connection, model, field_names)
+    return _insert_sql[key]
+
+
+_insert_sql = {}
+
+
+def _insert_ignoring_sql(connection, model, field_names):
     ops, quote = connection.ops, connection.ops.quote_name
     fields = [model._meta.get_field(name) for name in field_names]
     return "{insert} {table} ({columns}) VALUES ({values}) {suffix}".format(

@@ -13,7 +13,6 @@ per request, so another process's import is seen by the next request.
 
 import threading
 import time
-from collections import OrderedDict
 
 from django.conf import settings
 from django.core.signals import request_finished, request_started
@@ -22,6 +21,7 @@ from django.db.models import Count, Max, Prefetch
 
 from movie import search
 from movie.models import Dataset, Genre, Movie, MovieTag
+from sitewide.bounded_cache import BoundedCache
 
 # Movies (and cards) kept per process: a few pages' worth of every list, a
 # few MB; a bigger catalog's long tail is read from the database.
@@ -142,32 +142,6 @@ def _own_copy(movie):
 
 
 # --- The per-process cache and its version ---------------------------------------
-
-
-class BoundedCache:
-    """A thread-safe least-recently-used dict of at most ``size`` entries."""
-
-    def __init__(self, size):
-        self.size = size
-        self._entries = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_many(self, keys):
-        with self._lock:
-            found = {key: self._entries[key] for key in keys if key in self._entries}
-            for key in found:
-                self._entries.move_to_end(key)
-        return found
-
-    def put_many(self, entries):
-        with self._lock:
-            self._entries.update(entries)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-    def clear(self):
-        with self._lock:
-            self._entries.clear()
 
 
 class CatalogCache:

@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connections, router
 
-from movie.catalog import BoundedCache
 from predictors.lazy_modules import LazyModule
 from predictors.models import ModelVersion
 from predictors.names import SERVED_MODELS
 from predictors.popularity import popular_movie_ids
+from sitewide.bounded_cache import BoundedCache
 
 # torch and DGL load with the first recommendation, not with the URL conf (predictors/lazy_modules.py).
 foldin = LazyModule("predictors.foldin")

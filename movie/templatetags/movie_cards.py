@@ -15,6 +15,7 @@ from django.template.loader import get_template
 from django.utils.safestring import mark_safe
 
 from movie.catalog import catalog_fragment, current_cache, genre_list
+from sitewide.cached_blocks import cached_block_tag
 
 register = template.Library()
 
@@ -80,20 +81,6 @@ def filter_form(context):
     return html
 
 
-@register.tag
-def catalog_cached(parser, token):
-    bits = token.split_contents()
-    if len(bits) < 2:
-        raise template.TemplateSyntaxError("catalog_cached needs a name (and the values the block depends on)")
-    nodelist = parser.parse(("endcatalog_cached",))
-    parser.delete_first_token()
-    return CatalogCachedNode(nodelist, [parser.compile_filter(bit) for bit in bits[1:]])
-
-
-class CatalogCachedNode(template.Node):
-    def __init__(self, nodelist, key_parts):
-        self.nodelist, self.key_parts = nodelist, key_parts
-
-    def render(self, context):
-        key = ("block", *(part.resolve(context) for part in self.key_parts))
-        return catalog_fragment(key, lambda: self.nodelist.render(context))
+register.tag(
+    "catalog_cached", cached_block_tag("catalog_cached", lambda key, render: catalog_fragment(("block", *key), render))
+)
