@@ -20,6 +20,10 @@ logger = logging.getLogger(__name__)
 QUEUE_SIZE = 5000
 BATCH = 200
 RETRY_SECONDS = 1.0
+# After the first write of a burst the thread waits this long for more: one
+# wake-up and one commit per burst, not per page (a wake-up per page took a
+# sixth of a cached model page's time).
+GATHER_SECONDS = 0.2
 
 _queue = queue.Queue(maxsize=QUEUE_SIZE)
 _thread = None
@@ -47,6 +51,22 @@ def defer(write):
         _report_drops()
 
 
+def defer_create(model, fields):
+    """Insert one ``model`` row of ``fields`` soon (``defer``); the rows of a
+    burst go in one bulk insert instead of an ORM create each."""
+    defer(_Create(model, fields))
+
+
+class _Create:
+    __slots__ = ("model", "fields")
+
+    def __init__(self, model, fields):
+        self.model, self.fields = model, fields
+
+    def __call__(self):  # alone: in a caller's transaction, or retried one by one
+        self.model.objects.create(**self.fields)
+
+
 def dropped():
     return _dropped
 
@@ -71,6 +91,7 @@ def _start():
 def _run():
     while True:
         batch = [_queue.get()]
+        time.sleep(GATHER_SECONDS)
         while len(batch) < BATCH:
             try:
                 batch.append(_queue.get_nowait())
@@ -93,8 +114,7 @@ def _write(batch):
         try:
             close_old_connections()
             with transaction.atomic():
-                for write in batch:
-                    write()
+                _apply(batch)
             return
         except DatabaseError as error:
             logger.info("Deferred writes waiting for the database (%s)", error)
@@ -111,6 +131,18 @@ def _write(batch):
     _dropped += failed
     if failed:
         _report_drops()
+
+
+def _apply(batch):
+    """Every write of the batch; the deferred creates of one model as one bulk insert."""
+    creates = {}
+    for write in batch:
+        if isinstance(write, _Create):
+            creates.setdefault(write.model, []).append(write.model(**write.fields))
+        else:
+            write()
+    for model, rows in creates.items():
+        model.objects.bulk_create(rows)
 
 
 def _write_alone(write):

@@ -8,6 +8,8 @@ skipped (INSERT OR IGNORE / INSERT IGNORE / ON CONFLICT DO NOTHING, whichever
 the database speaks).
 """
 
+from datetime import UTC, datetime
+
 from django.db import connections, router
 from django.db.models import Q
 from django.db.models.constants import OnConflict
@@ -24,15 +26,74 @@ def events_from(queryset):
 
 def newest_events(model, visitor_keys, limit, event_types=None, since=None, movie_id=None):
     """These visitors' events in ``model``'s table, newest first: of the given
-    types, timestamped at or after ``since``, about ``movie_id``, when given."""
-    rows = model.objects.filter(visitor_key__in=list(visitor_keys))
+    types, timestamped at or after ``since``, about ``movie_id``, when given.
+
+    Every page of a visitor reads this: the query is compiled once per shape
+    (model, database, number of keys, types, which filters, limit) and then
+    run with this call's values; building and compiling it through the ORM
+    each time cost more than running it."""
+    keys = list(visitor_keys)
+    alias = router.db_for_read(model)
+    connection = connections[alias]
+    shape = (model, alias, len(keys), tuple(event_types or ()), since is not None, movie_id is not None, limit)
+    compiled = _compiled.get(shape)
+    if compiled is None:
+        compiled = _compile(shape)
+    sql, slots, converters = compiled
+    timestamp = model._meta.get_field("timestamp")
+    values = {"since": None if since is None else timestamp.get_db_prep_value(since, connection), "movie": movie_id}
+    params = [keys[slot] if isinstance(slot, int) else values[slot] if slot in values else slot[1] for slot in slots]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    events = []
+    for row in rows:
+        row = list(row)
+        for position, (functions, expression) in converters:
+            for convert in functions:
+                row[position] = convert(row[position], expression, connection)
+        events.append(Event(str(row[0]), *row[1:6], row[6] or {}))
+    return events
+
+
+_compiled = {}  # shape -> (SQL, where each parameter comes from, the columns' converters)
+SENTINEL_MOVIE = -987_654_321
+
+
+def _compile(shape):
+    """newest_events' query for a shape, compiled with sentinel values that
+    tell where each parameter goes: ("key" i), "since", "movie" or a constant."""
+    model, alias, n_keys, event_types, has_since, has_movie, limit = shape
+    sentinel_keys = [f"\x00visitor {i}" for i in range(n_keys)]
+    sentinel_since = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
+    rows = model.objects.using(alias).filter(visitor_key__in=sentinel_keys)
     if event_types:
         rows = rows.filter(event_type__in=list(event_types))
-    if since is not None:
-        rows = rows.filter(timestamp__gte=since)
-    if movie_id is not None:
-        rows = rows.filter(movie_id=movie_id)
-    return events_from(rows.order_by("-timestamp", "-pk")[:limit])
+    if has_since:
+        rows = rows.filter(timestamp__gte=sentinel_since)
+    if has_movie:
+        rows = rows.filter(movie_id=SENTINEL_MOVIE)
+    query = rows.order_by("-timestamp", "-pk")[:limit].values_list(*EVENT_FIELDS).query
+    compiler = query.get_compiler(alias)
+    sql, params = compiler.as_sql()
+    connection = connections[alias]
+    prepared_since = model._meta.get_field("timestamp").get_db_prep_value(sentinel_since, connection)
+    slots = []
+    for param in params:
+        if param in sentinel_keys:
+            slots.append(sentinel_keys.index(param))
+        elif has_since and param == prepared_since:
+            slots.append("since")
+        elif has_movie and param == SENTINEL_MOVIE:
+            slots.append("movie")
+        else:
+            slots.append(("constant", param))
+    converters = list(compiler.get_converters([column for column, _, _ in compiler.select]).items())
+    compiled = (sql, slots, converters)
+    if len(_compiled) > 256:  # shapes are few (a handful of limits and type sets); never grow without end
+        _compiled.clear()
+    _compiled[shape] = compiled
+    return compiled
 
 
 def writer(model):
@@ -41,7 +102,18 @@ def writer(model):
 
 
 def insert_ignoring_sql(connection, model, field_names):
-    """An INSERT of one row of ``field_names`` that does nothing when a unique key is taken."""
+    """An INSERT of one row of ``field_names`` that does nothing when a unique key is taken
+    (built once per database, table and fields: every click asks for three)."""
+    key = (connection.alias, connection.vendor, model, tuple(field_names))
+    if key not in _insert_sql:
+        _insert_sql[key] = _insert_ignoring_sql(connection, model, field_names)
+    return _insert_sql[key]
+
+
+_insert_sql = {}
+
+
+def _insert_ignoring_sql(connection, model, field_names):
     ops, quote = connection.ops, connection.ops.quote_name
     fields = [model._meta.get_field(name) for name in field_names]
     return "{insert} {table} ({columns}) VALUES ({values}) {suffix}".format(

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
 from django.db.models import F
+from django.utils.functional import cached_property
 
 from movie.catalog import catalog_movies, matching_movie_ids, movies_by_ids
 from sitewide.errors import NotFound
@@ -128,11 +129,16 @@ def _rating(raw):
 
 
 class IdPage:
-    """A page of a ranked id list, shaped like Django's Page for the templates."""
+    """A page of a ranked id list, shaped like Django's Page for the templates;
+    its movies are looked up when first shown (a cached page part shows none)."""
 
-    def __init__(self, page, movies):
+    def __init__(self, page, to_movies):
         self._page = page
-        self.object_list = movies
+        self._to_movies = to_movies
+
+    @cached_property
+    def object_list(self):
+        return self._to_movies(list(self._page.object_list))
 
     def __getattr__(self, name):
         return getattr(self._page, name)
@@ -150,7 +156,7 @@ def page_of(items, raw_number, *, to_movies=None):
         raise NotFound(f"There is no page {raw[:20]} of this list; it has {pages}.")
     page = paginator.page(number)
     if to_movies is not None:
-        return IdPage(page, to_movies(list(page.object_list)))
+        return IdPage(page, to_movies)
     return page
 
 

@@ -13,7 +13,6 @@ per request, so another process's import is seen by the next request.
 
 import threading
 import time
-from collections import OrderedDict
 
 from django.conf import settings
 from django.core.signals import request_finished, request_started
@@ -22,11 +21,13 @@ from django.db.models import Count, Max, Prefetch
 
 from movie import search
 from movie.models import Dataset, Genre, Movie, MovieTag
+from sitewide.bounded_cache import BoundedCache
 
 # Movies (and cards) kept per process: a few pages' worth of every list, a
 # few MB; a bigger catalog's long tail is read from the database.
 CACHED_MOVIES = 4096
 CACHED_SEARCHES = 512
+CACHED_FRAGMENTS = 8192
 # An edit that another process makes without re-importing (the admin on
 # another web worker) is seen after at most this long.
 CACHE_SECONDS = 300
@@ -116,6 +117,22 @@ def genre_list():
     return current_cache().value("genres", lambda: list(catalog_genres()))
 
 
+def catalog_fragment(key, render):
+    """render() (HTML, say) kept under ``key`` for the current catalog version:
+    for page parts that show only catalog values and what ``key`` holds."""
+    fragments = current_cache().fragments
+    found = fragments.get_many([key]).get(key)
+    if found is None:
+        found = render()
+        fragments.put_many({key: found})
+    return found
+
+
+def clear_fragments():
+    """Forget every catalog_fragment (tests, whose databases reuse primary keys)."""
+    _cache.fragments.clear()
+
+
 def _own_copy(movie):
     # A shallow copy of the attributes (copy.copy goes through pickling's
     # __getstate__: ten times slower); the prefetched genres are shared, read-only.
@@ -125,28 +142,6 @@ def _own_copy(movie):
 
 
 # --- The per-process cache and its version ---------------------------------------
-
-
-class BoundedCache:
-    """A thread-safe least-recently-used dict of at most ``size`` entries."""
-
-    def __init__(self, size):
-        self.size = size
-        self._entries = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_many(self, keys):
-        with self._lock:
-            found = {key: self._entries[key] for key in keys if key in self._entries}
-            for key in found:
-                self._entries.move_to_end(key)
-        return found
-
-    def put_many(self, entries):
-        with self._lock:
-            self._entries.update(entries)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
 
 
 class CatalogCache:
@@ -159,6 +154,7 @@ class CatalogCache:
         self.tags = BoundedCache(CACHED_MOVIES)
         self.searches = BoundedCache(CACHED_SEARCHES)
         self.forms = BoundedCache(CACHED_SEARCHES)
+        self.fragments = BoundedCache(CACHED_FRAGMENTS)  # rendered page parts (catalog_fragment)
         self._values = {}
         self._lock = threading.Lock()
 

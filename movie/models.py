@@ -7,6 +7,8 @@ are not site accounts. Site visitors and their events live in the events app.
 from django.db import models
 from django.urls import reverse
 
+from sitewide.id_urls import url_for_id
+
 
 class Dataset(models.Model):
     """One imported GroupLens dataset (ml-100k, ml-1m, ...)."""
@@ -65,7 +67,11 @@ class Movie(models.Model):
         return f"{self.title} ({self.year})" if self.year else self.title
 
     def get_absolute_url(self):
-        return reverse("movie:detail", args=[self.pk])
+        return url_for_id("movie:detail", self.pk)
+
+    @property
+    def poster_url(self):
+        return url_for_id("movie:poster", self.pk)
 
     @property
     def tmdb_url(self):

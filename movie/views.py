@@ -1,3 +1,5 @@
+import functools
+
 from django.conf import settings
 from django.db.models import Count
 from django.http import HttpResponse, JsonResponse
@@ -25,12 +27,12 @@ def listing_or_400(request, default_sort="popular"):
 
 
 def list_page(request, template, page, listing, **context):
-    base_query = listing.query_string(q=context.get("query") or None)
+    # Computed when shown: the template calls them, and a cached page part calls neither.
     context.update(
         page=page,
-        page_numbers=page_numbers(page),
+        page_numbers=functools.partial(page_numbers, page),
         listing=listing,
-        base_query=base_query,
+        base_query=functools.partial(listing.query_string, q=context.get("query") or None),
         genres=catalog.genre_list(),
         sorts=[(name, label) for name, label in SORTS.items() if name != "relevance" or listing.default_sort == name],
         **FILTER_CHOICES,

@@ -16,17 +16,21 @@ marked "not interested" is in it, so it is gone from every row at once).
 import dataclasses
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import connections, router
+from django.template.defaultfilters import floatformat
 from django.utils.functional import cached_property
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from events.history import latest_ratings, visitor_history
 from events.visitors import visitor_key
 from movie.catalog import catalog_version, movies_by_ids
-from predictors import explain, serving, surfaces
+from predictors import explain, fragments, serving, surfaces
 from predictors.models import ModelVersion
 from predictors.names import SERVED_MODELS
 from predictors.popularity import popular_movie_ids
@@ -70,8 +74,18 @@ class Row:
 def active_versions():
     """{model name: (version pk, artifact sha256)} of the served models' active
     versions: one light query, and what a cached row is valid for."""
-    rows = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE, model_name__in=list(SERVED_MODELS))
-    return {name: (pk, sha) for pk, name, sha in rows.values_list("pk", "model_name", "artifact_sha256")}
+    # Plain SQL: every recommendation page and API call asks, and the ORM's query building cost more than the query.
+    connection = connections[router.db_for_read(ModelVersion)]
+    quote = connection.ops.quote_name
+    names = list(SERVED_MODELS)
+    sql = (
+        f"SELECT {quote('id')}, {quote('model_name')}, {quote('artifact_sha256')} "
+        f"FROM {quote(ModelVersion._meta.db_table)} "
+        f"WHERE {quote('status')} = %s AND {quote('model_name')} IN ({', '.join(['%s'] * len(names))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ModelVersion.Status.ACTIVE.value, *names])
+        return {name: (pk, sha) for pk, name, sha in cursor.fetchall()}
 
 
 _best_by_versions = {}  # active versions -> the best of them by NDCG@10, decided once per activation
@@ -130,9 +144,22 @@ def top_picks(request, visitor, history, model_name, exclude, k=ROW_LENGTH):
     return None if result.is_fallback else row
 
 
-def model_row(model_name, history, exclude, k=ROW_LENGTH):
+def model_row(model_name, history, exclude, k=ROW_LENGTH, versions=None):
     """(Row of the model's own top k, explained, without ``exclude``; the
-    serving.Recommendation, whose ``fallback`` says when popularity stood in)."""
+    serving.Recommendation, whose ``fallback`` says when popularity stood in).
+
+    A model's answer with its explanation is kept per (active version,
+    history, exclude, k) with the predictor (``Predictor.derived``): the same
+    visitor's next page asks neither the model nor the explainer again."""
+    started = time.monotonic()
+    identity = (active_versions() if versions is None else versions).get(model_name)
+    derived = serving.get_predictor(model_name).derived
+    key = ("row", identity, tuple(history), tuple(sorted(exclude)), k)
+    cached = derived.get_many([key]).get(key) if identity is not None else None
+    if cached is not None:
+        row, result = cached
+        result = dataclasses.replace(result, seconds=time.monotonic() - started)
+        return dataclasses.replace(row, served=result, movies=[]), result
     result = serving.recommend(model_name, history, k=k + len(exclude))
     scores = dict(zip(result.movie_ids, result.scores, strict=False))
     movie_ids = [pk for pk in result.movie_ids if pk not in exclude][:k]
@@ -140,7 +167,11 @@ def model_row(model_name, history, exclude, k=ROW_LENGTH):
     result = dataclasses.replace(result, movie_ids=movie_ids, scores=[scores[pk] for pk in movie_ids if pk in scores])
     because = {} if result.is_fallback else explain.because(model_name, history, movie_ids)
     label = SERVED_MODELS[model_name]
-    return Row(TOP_PICKS, "Top picks for you", movie_ids, because, model_label=label, served=result), result
+    row = Row(TOP_PICKS, "Top picks for you", movie_ids, because, model_label=label, served=result)
+    # Popularity standing in changes with the clicks of the site: never kept.
+    if identity is not None and not result.is_fallback:
+        derived.put_many({key: (row, result)})
+    return row, result
 
 
 def because_liked(model_name, anchor, exclude, k=ROW_LENGTH):
@@ -199,10 +230,12 @@ def cached_personal_rows(request, visitor, events, k=ROW_LENGTH):
     event or activation is a new key (read-your-writes). "Popular now" and the
     recent activity are computed on every view (both cheap and changing), and
     while an experiment runs on the row its provider is asked every time."""
+    history = serving.history_from_events(events)
+    if not history:
+        return []  # the onboarding panel's page, as personal_rows has it
     versions = active_versions()
     model_name = primary_model_name(versions)
-    history = serving.history_from_events(events)
-    if surfaces.taken_over(surfaces.TOP_PICKS) or not history:
+    if surfaces.taken_over(surfaces.TOP_PICKS):
         return personal_rows(request, visitor, events, model_name, k)
     hidden = hidden_movies(events)
     # The catalog version too: a re-import or edit changes titles, posters and which movies exist.
@@ -259,6 +292,7 @@ def reset_cache():
         _rows_cache.clear()
         _html_cache.clear()
     _best_by_versions.clear()
+    fragments.reset()
 
 
 def home_rows_for(request):
@@ -310,6 +344,38 @@ class Card:
     @property
     def because_ids(self):
         return " ".join(str(named.pk) for named in self.because_movies)
+
+    def addon_html(self, row_kind, dismissable):
+        """What a recommended card adds to the movie's cached card: why it was
+        picked (except in a "Because you liked" row, whose title says it), the
+        visitor's rating, and "Not interested". Built here rather than by a
+        template per card, which cost more than the rest of the card."""
+        parts = []
+        if self.because_movies and row_kind != BECAUSE_LIKED:
+            parts.append(
+                format_html(
+                    '<div class="because" data-because="{}">Because you liked {}</div>',
+                    self.because_ids,
+                    self.because_links,
+                )
+            )
+        if self.visitor_rating is not None:
+            parts.append(
+                format_html(
+                    '<div class="meta"><span class="stars" title="Your rating">★ {}</span> your rating</div>',
+                    floatformat(self.visitor_rating, "-1"),
+                )
+            )
+        if dismissable:
+            parts.append(
+                format_html(
+                    '<button type="button" class="not-interested" data-not-interested data-movie-id="{}" '
+                    'aria-label="Not interested in {}">Not interested</button>',
+                    self.movie.pk,
+                    self.movie.title,
+                )
+            )
+        return mark_safe("\n".join(parts))
 
     def __getattr__(self, name):
         return getattr(self.movie, name)

@@ -21,4 +21,4 @@ def record_impression(result, visitor_key):
         "movie_ids": [int(pk) for pk in result.movie_ids],
         "seconds": result.seconds,
     }
-    deferred.defer(lambda: RecommendationImpression.objects.create(**fields))
+    deferred.defer_create(RecommendationImpression, fields)

@@ -12,17 +12,16 @@ fails the page leaves the section out instead of showing a fallback.
 
 from django.conf import settings
 
-from movie.catalog import movies_by_ids
 from predictors import serving
 from predictors.names import SERVED_MODELS
 
 
-def also_watched(movie_id, k):
-    """(model label, up to k Movies, best first) or None."""
+def also_watched_ids(movie_id, k):
+    """(model label, up to k Movie pks, best first) or None."""
     model_name = settings.ALSO_WATCHED_MODEL
     if model_name not in SERVED_MODELS:  # empty: switched off; anything else the system check reports
         return None
     result = serving.recommend(model_name, [movie_id], k=k)
     if result.is_fallback:
         return None
-    return SERVED_MODELS[model_name], movies_by_ids(result.movie_ids)
+    return SERVED_MODELS[model_name], result.movie_ids

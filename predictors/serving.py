@@ -27,11 +27,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import connections, router
 
 from predictors.lazy_modules import LazyModule
 from predictors.models import ModelVersion
 from predictors.names import SERVED_MODELS
 from predictors.popularity import popular_movie_ids
+from sitewide.bounded_cache import BoundedCache
 
 # torch and DGL load with the first recommendation, not with the URL conf (predictors/lazy_modules.py).
 foldin = LazyModule("predictors.foldin")
@@ -123,15 +125,23 @@ class Predictor:
         self._load_lock = threading.Lock()
         self._cache = OrderedDict()
         self._cache_lock = threading.Lock()
+        # What callers build from this predictor's answers (explained rows, API bodies),
+        # keyed by them with the version's identity: forgotten with the predictor.
+        self.derived = BoundedCache(CACHE_SIZE)
 
     def _active_version(self):
         """(pk, artifact sha256) of the active version: identifies it even
         across databases that reuse primary keys (tests)."""
-        return (
-            ModelVersion.objects.filter(model_name=self.model_name, status=ModelVersion.Status.ACTIVE)
-            .values_list("pk", "artifact_sha256")
-            .first()
+        # Plain SQL, asked on every recommendation: the ORM's query building cost more than the query.
+        connection = connections[router.db_for_read(ModelVersion)]
+        quote = connection.ops.quote_name
+        sql = (
+            f"SELECT {quote('id')}, {quote('artifact_sha256')} FROM {quote(ModelVersion._meta.db_table)} "
+            f"WHERE {quote('model_name')} = %s AND {quote('status')} = %s ORDER BY {quote('version')} DESC"
         )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [self.model_name, ModelVersion.Status.ACTIVE.value])
+            return cursor.fetchone()
 
     @staticmethod
     def _identity(loaded):

@@ -1,10 +1,13 @@
-from django.http import JsonResponse
+import json
+
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_safe
 
 from events.history import latest_ratings, visitor_history
 from events.visitors import visitor_key
-from predictors import home_rows, serving
+from predictors import fragments, home_rows, serving
 from predictors.home_rows import primary_model_name
 from predictors.metrics_log import record_impression
 from predictors.names import SERVED_MODELS
@@ -47,13 +50,14 @@ def model_page(request, model_name):
 
 def _recommendation_page(request, model_name, for_you=False):
     visitor = VisitorState(request)
+    versions = home_rows.active_versions()
     # "For you" lets an experiment rank its list (predictors.surfaces); a model page is that model's own.
     row = None
     if for_you and visitor.history:
         row = home_rows.top_picks(request, visitor.key, visitor.history, model_name, visitor.exclude)
     result = row.served if row is not None else None
     if row is None:
-        row, result = home_rows.model_row(model_name, visitor.history, visitor.exclude)
+        row, result = home_rows.model_row(model_name, visitor.history, visitor.exclude, versions=versions)
     if result is not None:
         record_impression(result, visitor.key)
     # Popular now repeats no pick; when popularity stood in for the model, the two are the same list.
@@ -62,24 +66,50 @@ def _recommendation_page(request, model_name, for_you=False):
         home_rows.POPULAR, "Popular now", popular_movie_ids(home_rows.ROW_LENGTH, exclude=visitor.exclude | picked)
     )
     history = visitor.recent_row()
-    home_rows.attach_movies([row, popular, history], latest_ratings(visitor.events))
-    context = {
-        "model_name": model_name,
-        "model_label": SERVED_MODELS[model_name],
-        "result": result,
-        "row": row,
-        "popular": popular.movies,
-        "history": history.movies,
-        "other_models": [(name, label) for name, label in SERVED_MODELS.items() if name != model_name],
-        "for_you": for_you,
-        "n_models": len(SERVED_MODELS),
-        "row_length": home_rows.ROW_LENGTH,
-        # Why popularity stands in: the model's training run, queued, running or not served.
-        "training": training_notice(model_name)
-        if result is not None and result.fallback == serving.Fallback.NOT_TRAINED
-        else None,
-    }
-    return render(request, "predictors/model_page.html", context)
+    ratings = latest_ratings(visitor.events)
+    # Why popularity stands in: the model's training run, queued, running or not served.
+    training = (
+        training_notice(model_name) if result is not None and result.fallback == serving.Fallback.NOT_TRAINED else None
+    )
+
+    def render_content():
+        home_rows.attach_movies([row, popular, history], ratings)
+        context = {
+            "model_name": model_name,
+            "model_label": SERVED_MODELS[model_name],
+            "result": result,
+            "row": row,
+            "popular": popular.movies,
+            "history": history.movies,
+            "other_models": [(name, label) for name, label in SERVED_MODELS.items() if name != model_name],
+            "for_you": for_you,
+            "n_models": len(SERVED_MODELS),
+            "row_length": home_rows.ROW_LENGTH,
+            "training": training,
+        }
+        return render_to_string("predictors/_model_page_content.html", context)
+
+    # Everything the content shows, as values; a training notice follows the run, so it is never kept.
+    key = None
+    if training is None:
+        shown = [*row.movie_ids, *history.movie_ids]
+        key = (
+            "model page",
+            model_name,
+            for_you,
+            versions.get(model_name),
+            result.version_label if result else None,
+            result.fallback if result else None,
+            tuple(row.movie_ids),
+            tuple((pk, tuple(named)) for pk, named in sorted(row.because.items())),
+            json.dumps(row.details, sort_keys=True, default=str),
+            tuple(popular.movie_ids),
+            tuple(history.movie_ids),
+            tuple((pk, ratings[pk]) for pk in shown if pk in ratings),
+        )
+    content = fragments.cached(key, render_content)
+    label = SERVED_MODELS[model_name]
+    return render(request, "predictors/model_page.html", {"content": content, "for_you": for_you, "model_label": label})
 
 
 @require_safe
@@ -109,13 +139,15 @@ def recommendations_api(request):
     if k is None or not 1 <= k <= MAX_K:
         return json_error(400, f"k must be a whole number from 1 to {MAX_K}.")
     visitor = VisitorState(request)
-    row, result = home_rows.model_row(model_name, visitor.history, visitor.exclude, k=k)
+    versions = home_rows.active_versions()
+    row, result = home_rows.model_row(model_name, visitor.history, visitor.exclude, k=k, versions=versions)
     record_impression(result, visitor.key)
-    home_rows.attach_movies([row])
-    # The popular list that stands in for a model carries no scores.
-    scores = dict(zip(result.movie_ids, result.scores, strict=False))
-    return JsonResponse(
-        {
+
+    def body():
+        home_rows.attach_movies([row])
+        # The popular list that stands in for a model carries no scores.
+        scores = dict(zip(result.movie_ids, result.scores, strict=False))
+        answer = {
             "model": model_name,
             "version": result.version_label,
             "fallback": result.fallback,
@@ -133,4 +165,10 @@ def recommendations_api(request):
                 for movie in row.movies
             ],
         }
-    )
+        return JsonResponse(answer).content
+
+    # The same answer is the same bytes; popularity standing in follows the clicks, so it is never kept.
+    key = None
+    if not result.is_fallback:
+        key = ("api", model_name, versions.get(model_name), tuple(visitor.history), tuple(sorted(visitor.exclude)), k)
+    return HttpResponse(fragments.cached(key, body), content_type="application/json")

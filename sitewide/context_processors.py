@@ -21,6 +21,29 @@ def _reversed(names, script_prefix, urlconf):
     return {name: reverse(name) for name in names}
 
 
+# The layout's own links (templates/base.html), by a short name a template can look up.
+LAYOUT_URLS = (
+    ("home", "movie:home"),
+    ("search", "movie:search"),
+    ("suggestions", "movie:search_suggestions"),
+    ("events", "post_events"),
+    ("login", "login"),
+    ("logout", "logout"),
+    ("signup", "signup"),
+    ("admin", "admin:index"),
+)
+
+
+def layout_urls():
+    """{short name: URL} of LAYOUT_URLS, reversed once like ``reversed_once``."""
+    return _layout_urls(get_script_prefix(), get_urlconf())
+
+
+@lru_cache(maxsize=64)
+def _layout_urls(script_prefix, urlconf):
+    return {short: reverse(name) for short, name in LAYOUT_URLS}
+
+
 def nav_link(request, label, url):
     """One navigation entry, marked active when the request is in its section."""
     active = request.path == url if url == "/" else request.path.startswith(url)
@@ -36,4 +59,5 @@ def site_navigation(request):
             nav_link(request, "Search", urls["movie:search"]),
         ],
         "nav_end_links": [nav_link(request, "Papers", urls["paper_review:index"])],
+        "layout_urls": layout_urls(),
     }

@@ -55,13 +55,19 @@ class SqlClickLogStore(ClickLogStore):
                 if cursor.rowcount == 1:
                     new_visitors[bucket, movie_id] += 1
             insert_count = insert_ignoring_sql(connection, PopularityCount, ("bucket", "movie_id", "visitors"))
+            quote = connection.ops.quote_name
+            # Plain SQL: the ORM's update cost more per click than the statement.
+            add_visitors = (
+                f"UPDATE {quote(PopularityCount._meta.db_table)} SET {quote('visitors')} = {quote('visitors')} + %s "
+                f"WHERE {quote('bucket')} = %s AND {quote('movie_id')} = %s"
+            )
             for (bucket, movie_id), n in sorted(new_visitors.items()):
-                counter = PopularityCount.objects.filter(bucket=bucket, movie_id=movie_id)
-                if counter.update(visitors=F("visitors") + n):
+                cursor.execute(add_visitors, (n, adapt(bucket), movie_id))
+                if cursor.rowcount:
                     continue
                 cursor.execute(insert_count, (adapt(bucket), movie_id, n))
                 if cursor.rowcount != 1:  # another writer created it meanwhile
-                    counter.update(visitors=F("visitors") + n)
+                    cursor.execute(add_visitors, (n, adapt(bucket), movie_id))
 
     def _prune_votes(self, newest):
         """Drop the votes of buckets that have left the window (once per bucket and process)."""

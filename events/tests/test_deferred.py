@@ -47,3 +47,11 @@ def test_the_writer_thread_outlives_a_failing_write(monkeypatch):
     deferred.defer(heartbeat("later"))
     deferred.flush()
     assert list(ConsumerHeartbeat.objects.values_list("worker", flat=True)) == ["later"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deferred_creates_of_a_burst_are_stored_together_with_other_writes():
+    fields = {"group_id": "g", "topic": "t", "updated_at": timezone.now()}
+    deferred._write([deferred._Create(ConsumerHeartbeat, {"worker": "a", **fields}), heartbeat("b")])
+    deferred._write([deferred._Create(ConsumerHeartbeat, {"worker": name, **fields}) for name in ("c", "d")])
+    assert sorted(ConsumerHeartbeat.objects.values_list("worker", flat=True)) == ["a", "b", "c", "d"]

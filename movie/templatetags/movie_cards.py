@@ -4,13 +4,18 @@ version (movie/catalog.py) and reused by every page and thread of the process.
 The cached card shows the movie only. What a page adds about the visitor
 comes from the ``card_addon`` template in the context (``{% include
 "movie/_movie_card.html" with card_addon=... %}``), rendered on every use
-with the page's context and put at the end of the card's info block."""
+with the page's context and put at the end of the card's info block.
+
+{% catalog_cached "name" value ... %}...{% endcatalog_cached %}: the block
+rendered once per catalog version and values, for parts of a page that show
+the catalog only (the block must use nothing else of its context)."""
 
 from django import template
 from django.template.loader import get_template
 from django.utils.safestring import mark_safe
 
-from movie.catalog import current_cache, genre_list
+from movie.catalog import catalog_fragment, current_cache, genre_list
+from sitewide.cached_blocks import cached_block_tag
 
 register = template.Library()
 
@@ -19,20 +24,31 @@ register = template.Library()
 CARD_END = "</div>\n</li>"
 
 
-@register.simple_tag(takes_context=True)
-def movie_card(context, movie, extra=""):
+def card_html(movie, extra=""):
+    """The movie's card, rendered once per catalog version and ``extra``."""
     cards = current_cache().cards
     key = (movie.pk, str(extra))
     html = cards.get_many([key]).get(key)
     if html is None:
         html = get_template("movie/_movie_card_body.html").render({"movie": movie, "extra": extra})
         cards.put_many({key: html})
+    return html
+
+
+def with_addon(html, addon_html):
+    """A card's HTML with ``addon_html`` at the end of its info block."""
+    head, end, tail = html.rpartition(CARD_END)
+    return mark_safe(f"{head}{addon_html}{end}{tail}")
+
+
+@register.simple_tag(takes_context=True)
+def movie_card(context, movie, extra=""):
+    html = card_html(movie, extra)
     addon = context.get("card_addon")
     if addon:
-        head, end, tail = html.rpartition(CARD_END)
         with context.push(movie=movie):
             rendered = context.template.engine.get_template(addon).render(context)
-        html = mark_safe(f"{head}{rendered}{end}{tail}")
+        html = with_addon(html, rendered)
     return html
 
 
@@ -63,3 +79,8 @@ def filter_form(context):
         html = get_template("movie/_filters_body.html").render(values)
         forms.put_many({key: html})
     return html
+
+
+register.tag(
+    "catalog_cached", cached_block_tag("catalog_cached", lambda key, render: catalog_fragment(("block", *key), render))
+)

@@ -7,13 +7,14 @@ from the menu (``?onboarding=open``). Each pick is posted as a ``like`` event.
 """
 
 from django import template
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from events.history import visitor_history
 from events.visitors import visitor_key
 from movie.catalog import movies_by_ids
-from predictors import onboarding
-from predictors.home_rows import primary_model_name
+from predictors import fragments, onboarding
+from predictors.home_rows import active_versions, primary_model_name
 
 register = template.Library()
 
@@ -38,15 +39,27 @@ def liked_movie_ids(request):
     return {event.movie_id for event in visitor_history(key, LIKES_READ, event_types=("like",))} if key else set()
 
 
-@register.inclusion_tag("predictors/_onboarding_panel.html", takes_context=True)
+@register.simple_tag(takes_context=True)
 def onboarding_panel(context):
+    """The panel's HTML; for a visitor without likes (every new visitor) the
+    same for all of them, so rendered once per model version and catalog
+    version (predictors.fragments)."""
     request = context.get("request")
     if request is None or not wants_panel(request):
-        return {"show": False}
-    model_name = primary_model_name()
+        return ""
+    versions = active_versions()
+    model_name = primary_model_name(versions)
+    liked = liked_movie_ids(request)
+    key = None if liked else ("onboarding", model_name, versions.get(model_name))
+    return fragments.cached(key, lambda: render_to_string(PANEL_TEMPLATE, panel_context(model_name, liked)))
+
+
+PANEL_TEMPLATE = "predictors/_onboarding_panel.html"
+
+
+def panel_context(model_name, liked):
     found = onboarding.site_groups(model_name)
     movies = {movie.pk: movie for movie in movies_by_ids([pk for g in found.groups for pk in g.movie_ids])}
-    liked = liked_movie_ids(request)
     groups = [
         {
             "group": group,

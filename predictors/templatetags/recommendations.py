@@ -1,6 +1,7 @@
 """Recommendation pieces that pages of lower apps show:
 
 - {% also_watched movie %}: the "Viewers also watched" section of a movie's page;
+- {% rec_card card row_kind dismissable %}: a recommended movie's card (a home_rows.Card) with its addon;
 - {% personal_rows as rows %}: the home page's rows for the visitor (predictors.home_rows),
   each shown by {% home_row row number %};
 - {% not_interested_control movie %}: the "Not interested" button of a movie's page;
@@ -13,7 +14,9 @@ import json
 from django import template
 from django.template.loader import render_to_string
 
-from predictors import home_rows, related
+from movie.catalog import movies_by_ids
+from movie.templatetags.movie_cards import card_html, with_addon
+from predictors import fragments, home_rows, related
 
 register = template.Library()
 
@@ -22,12 +25,26 @@ ROW_TEMPLATE = "predictors/_home_row.html"
 ONBOARDING_LIBRARY = "onboarding"  # predictors/templatetags/onboarding.py, {% onboarding_panel %}
 
 
-@register.inclusion_tag("predictors/_also_watched.html")
+@register.simple_tag
 def also_watched(movie):
-    """Left out (no label) when the configured model is off, missing or failing."""
-    found = related.also_watched(movie.pk, ALSO_WATCHED_COUNT)
-    label, movies = found if found is not None else (None, [])
-    return {"watched": movie, "label": label, "movies": movies}
+    """Left out (no label) when the configured model is off, missing or failing;
+    rendered once per movie and answer (the answer is the model version's)."""
+    found = related.also_watched_ids(movie.pk, ALSO_WATCHED_COUNT)
+    if found is None:
+        return ""
+    label, movie_ids = found
+
+    def render():
+        context = {"watched": movie, "label": label, "movies": movies_by_ids(movie_ids)}
+        return render_to_string("predictors/_also_watched.html", context)
+
+    return fragments.cached(("also watched", movie.pk, label, tuple(movie_ids)), render)
+
+
+@register.simple_tag
+def rec_card(card, row_kind, dismissable):
+    """The movie's cached card plus what the recommendation adds (home_rows.Card.addon_html)."""
+    return with_addon(card_html(card.movie), card.addon_html(row_kind, dismissable))
 
 
 @register.simple_tag(takes_context=True)
