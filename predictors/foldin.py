@@ -533,12 +533,13 @@ def posterior_mode(space, items, weights, settings=DEFAULT_SETTINGS):
         # Start from the last accepted fraction of the Newton step, and try twice
         # that after a first-try success: where ReLU kinks or the normalisations of
         # NGCF make the Newton model overshoot, they tend to do so step after step.
-        # Derivatives come with the value unless this is the last step; after the
-        # first, with the Hessian kept from the last full evaluation (KEPT_HESSIAN).
+        # Derivatives come with the value unless this is the last step, with the
+        # Hessian kept from the first evaluation (KEPT_HESSIAN): the gradient
+        # alone costs less than evaluating the accepted point again.
         scale = accepted
         for trial in range(30):  # noqa: B007 (read after the loop: was the first try accepted?)
             candidate = theta + scale * direction
-            evaluated = posterior(candidate, derivatives=KEPT_HESSIAN if not last and trial == 0 else False)
+            evaluated = posterior(candidate, derivatives=not last and KEPT_HESSIAN)
             if evaluated[0] <= value - 0.25 * scale * decrement:
                 break
             scale /= 2
@@ -550,7 +551,7 @@ def posterior_mode(space, items, weights, settings=DEFAULT_SETTINGS):
             # As little gained as the stopping rule allows to be left: where the
             # scores have kinks (ReLU), the decrement alone can stay high on a plateau.
             return theta, posterior.context, steps + 1
-        value, gradient, hessian = evaluated if evaluated[1] is not None else posterior(theta, KEPT_HESSIAN)
+        value, gradient, hessian = evaluated
     return theta, posterior.context, settings.max_steps
 
 
