@@ -70,7 +70,7 @@ DEFAULT_SETTINGS = FoldInSettings()
 def settings_for(model, overrides=None):
     """The defaults with ``overrides`` (a dict of FoldInSettings fields, e.g.
     settings.FOLD_IN) applied; the model itself needs no per-model settings."""
-    return dataclasses.replace(DEFAULT_SETTINGS, **(overrides or {}))
+    return dataclasses.replace(DEFAULT_SETTINGS, **overrides) if overrides else DEFAULT_SETTINGS
 
 
 def weighted_history(history, max_history=DEFAULT_SETTINGS.max_history):
@@ -217,10 +217,24 @@ class FoldInSpace:
         """θ (D,) -> z (F,) and dz/dθ (D, F) (None without ``jacobian``), for a space that ``maps_user``."""
         raise NotImplementedError
 
-    def scores(self, theta, context, items, mapped):
-        """-> scores (h,) of ``items`` for θ and their gradients (h, D);
-        ``mapped`` is what ``user`` returned for this θ (None unless ``maps_user``)."""
+    def history_rows(self, items):
+        """What ``scores`` needs of these (h,) items, gathered once per fold-in."""
+        return items
+
+    def scores(self, theta, context, rows, mapped):
+        """-> scores (h,) of the items whose ``history_rows`` are ``rows``, for θ,
+        and their gradients (h, D); ``mapped`` is what ``user`` returned for
+        this θ (None unless ``maps_user``)."""
         raise NotImplementedError
+
+    def gradient(self, theta, context, rows, z_gradient, pull):
+        """d/dθ of z_gradient · z(θ) + pull · scores(θ) of ``rows``, carried back
+        through the user map without its Jacobian (a space that ``maps_user``)."""
+        raise NotImplementedError
+
+    def negative_curvature(self, jacobian):
+        """J H J^T: the expected negatives' Hessian in z carried to θ (a space that ``maps_user``)."""
+        return jacobian @ self.negatives.hessian @ jacobian.T
 
     def quadratic_parts(self):
         """For a space where z is θ: the prior and the expected negatives each as
@@ -242,13 +256,60 @@ class FoldInSpace:
         return torch.from_numpy(np.asarray(theta, dtype=np.float32)).unsqueeze(0)
 
 
+# A float32 item matrix larger than this is scanned in float16 (ItemScan): once
+# it outgrows the (shared) cache the scan is bound by memory and half the bytes
+# take 0.4x the time; one that stays cached is faster in float32 (docs/tuning.md).
+HALF_PRECISION_BYTES = 16 * 2**20
+SHORTLIST_PER_PICK = 20  # float16 candidates rescored in float32 per item asked for
+
+
+class ItemScan:
+    """Scores items @ u + bias of every item (N, D) and the best unseen ones.
+
+    A small catalog is scored in float32 as it is. A large one is scanned in
+    float16, the bias as one more column, both scaled to at most 1 so that no
+    sum overflows, and the best SHORTLIST_PER_PICK x k of that scan are
+    rescored in float32: the list is the float32 one unless float16 rounding
+    (a relative 1e-3 of a score) moves a movie across a few hundred places."""
+
+    def __init__(self, items, bias=0.0):
+        self.items = np.ascontiguousarray(items, dtype=np.float32)
+        self.bias = float(bias) if np.ndim(bias) == 0 else np.asarray(bias, dtype=np.float32)
+        self.half = None
+        if self.items.nbytes > HALF_PRECISION_BYTES:
+            column = np.broadcast_to(np.asarray(self.bias, dtype=np.float32), (len(self.items),))[:, None]
+            joined = np.hstack([self.items, column])
+            self.half = torch.from_numpy(joined / max(float(np.abs(joined).max()), 1e-30)).half()
+
+    def __len__(self):
+        return len(self.items)
+
+    def scores(self, user, items=slice(None)):
+        """(D,) float32 user -> float32 scores of ``items`` (every item by default)."""
+        bias = self.bias if np.ndim(self.bias) == 0 else self.bias[items]
+        return self.items[items] @ user + bias
+
+    def best_unseen(self, user, seen, size):
+        """-> (candidates (M,), their float32 scores): the unseen items, all of
+        them (M = N less the seen) or, for a float16 scan, its best ``size``."""
+        if self.half is None or size * 4 > len(self.items):
+            scores = self.scores(user)
+            scores[seen] = -np.inf
+            return np.arange(len(scores)), scores
+        joined = np.append(user, 1.0).astype(np.float32)
+        rough = self.half @ torch.from_numpy(joined / max(float(np.abs(joined).max()), 1e-30)).half()
+        rough[torch.from_numpy(seen)] = -torch.inf
+        candidates = torch.topk(rough, size, sorted=False).indices.numpy()
+        return candidates, self.scores(user, candidates)
+
+
 class LinearSpace(FoldInSpace):
     """Scores linear in θ, s_i = y_i θ + c_i: GMF, where y_i = q_i * h and c_i
     is one bias; a model's tangent at the average user (NeuMF), where c_i is per item."""
 
     def __init__(self, model, items, bias, users, chunk=8192):
-        self.items = np.asarray(items, dtype=np.float32)  # (N, D)
-        self.bias = float(bias) if np.ndim(bias) == 0 else np.asarray(bias, dtype=np.float32)  # () or (N,)
+        self.scan = ItemScan(items, bias)
+        self.items, self.bias = self.scan.items, self.scan.bias  # (N, D), () or (N,)
         self.prior_mean, self.prior_precision = gaussian_prior(users)
         self.confidence = training_confidence(model)
         self.negatives, self.negatives_per_positive, self.like_kind = catalog_term(
@@ -263,14 +324,21 @@ class LinearSpace(FoldInSpace):
     def item_bias(self, items):
         return self.bias if np.ndim(self.bias) == 0 else self.bias[items]
 
-    def scores(self, theta, context, items, mapped):
-        rows = self.items[items]
-        return rows @ theta + self.item_bias(items), rows
+    def history_rows(self, items):
+        return self.items[items].astype(np.float64), np.asarray(self.item_bias(items), dtype=np.float64)
+
+    def scores(self, theta, context, rows, mapped):
+        features, bias = rows
+        return features @ theta + bias, features
 
     def catalog_scores(self, representation):
         """(D,) float32 user representation -> (N,) scores of every item, as
         ``model.score_items`` computes them, in numpy (no per-op torch overhead)."""
-        return self.items @ representation + self.bias
+        return self.scan.scores(representation)
+
+    def shortlist(self, representation, seen, k):
+        """-> candidate items, unseen, and their scores, holding the best k (ItemScan)."""
+        return self.scan.best_unseen(representation, seen, SHORTLIST_PER_PICK * k)
 
 
 def training_loss(model):
@@ -335,6 +403,12 @@ def space_for(model):
 # --- The solve ---------------------------------------------------------------------
 
 
+# Posterior's ``derivatives`` for the exact gradient with the Hessian of its last
+# full evaluation: where θ maps to z (NGCF), the Jacobian is most of an
+# evaluation's work and the gradient alone one pass back through the map.
+KEPT_HESSIAN = "kept Hessian"
+
+
 class Posterior:
     """-log posterior of θ for one history, with its gradient and Gauss-Newton Hessian."""
 
@@ -342,7 +416,7 @@ class Posterior:
         self.space = space
         liked = weights > 0
         self.context = space.context(items[liked], weights[liked])
-        self.items = items
+        self.rows = space.history_rows(items)
         self.labels = np.where(liked, 1.0, -1.0)  # a like wants a high score, a dislike a low one
         self.strength = np.abs(weights)
         # A like's term 1/2 a s^2 - b s when it is not logistic: softmax a = 0,
@@ -364,11 +438,12 @@ class Posterior:
         self.centre = np.zeros(len(items))
         if not liked.all():
             mapped = space.user(space.prior_mean, self.context, jacobian=False) if space.maps_user else None
-            self.centre[~liked] = space.scores(space.prior_mean, self.context, items[~liked], mapped)[0]
+            disliked = space.history_rows(items[~liked])
+            self.centre[~liked] = space.scores(space.prior_mean, self.context, disliked, mapped)[0]
         # With scores linear in θ and softmax likes only, the objective is exactly
         # quadratic: one Newton step from anywhere is its minimum.
         self.quadratic = not space.maps_user and not self.logistic.any()
-        self.negative_curvature = None
+        self.negative_curvature = self.hessian = None
         if not space.maps_user:
             # Prior and expected negatives are then one quadratic in θ, 1/2 θ A θ - b θ + c,
             # the same for every step: formed once here, from parts formed once per model.
@@ -392,19 +467,26 @@ class Posterior:
         value = 0.5 * float(offset @ precision_offset) + count * negatives
         if not derivatives:
             return value, None, None
+        if derivatives == KEPT_HESSIAN:  # its θ part, and its z part for the caller to carry back
+            return value, (precision_offset, count * gradient), None
         if self.negative_curvature is None:
             # J H J^T through the user map is most of a step's work; taken at the
             # first point and kept, it still makes every step a descent direction
             # for the exact gradient, so the iteration ends at the same mode.
-            self.negative_curvature = space.prior_precision + count * (jacobian @ hessian @ jacobian.T)
+            self.negative_curvature = space.prior_precision + count * space.negative_curvature(jacobian)
         return value, precision_offset + count * (jacobian @ gradient), self.negative_curvature
 
     def __call__(self, theta, derivatives=True):
-        """-> value, and with ``derivatives`` gradient and Gauss-Newton Hessian (else None, None)."""
-        mapped = self.space.user(theta, self.context, derivatives) if self.space.maps_user else None
-        scores, score_gradients = self.space.scores(theta, self.context, self.items, mapped)
+        """-> value, and with ``derivatives`` gradient and Gauss-Newton Hessian
+        (else None, None); derivatives=KEPT_HESSIAN: the Hessian is that of the
+        last full evaluation (for a space that maps_user, once there was one)."""
+        space = self.space
+        kept = derivatives == KEPT_HESSIAN and space.maps_user and self.hessian is not None
+        full = bool(derivatives) and not kept
+        mapped = space.user(theta, self.context, full) if space.maps_user else None
+        scores, score_gradients = space.scores(theta, self.context, self.rows, mapped)
         margins = self.labels * (scores - self.centre)
-        value, gradient, hessian = self.quadratic_part(theta, mapped, derivatives)
+        value, gradient, hessian = self.quadratic_part(theta, mapped, KEPT_HESSIAN if kept else full)
         logistic = self.logistic
         value += float(self.strength[logistic] @ softplus(-margins[logistic]))
         value += float((0.5 * self.like_curvature * scores - self.like_pull) @ scores)
@@ -412,10 +494,14 @@ class Posterior:
             return value, None, None
         p = sigmoid(-margins)  # how far each history item is from where its label wants it
         pull = np.where(logistic, -self.labels * self.strength * p, self.like_curvature * scores - self.like_pull)
+        if kept:
+            prior_part, z_part = gradient
+            return value, prior_part + space.gradient(theta, self.context, self.rows, z_part, pull), self.hessian
         gradient = gradient + score_gradients.T @ pull
         curvature = np.where(logistic, self.strength * p * (1.0 - p), self.like_curvature)
         if curvature.any():
             hessian = hessian + (score_gradients * curvature[:, None]).T @ score_gradients
+        self.hessian = hessian
         return value, gradient, hessian
 
 
@@ -447,11 +533,13 @@ def posterior_mode(space, items, weights, settings=DEFAULT_SETTINGS):
         # Start from the last accepted fraction of the Newton step, and try twice
         # that after a first-try success: where ReLU kinks or the normalisations of
         # NGCF make the Newton model overshoot, they tend to do so step after step.
-        # Derivatives come with the value unless this is the last step.
+        # Derivatives come with the value unless this is the last step, with the
+        # Hessian kept from the first evaluation (KEPT_HESSIAN): the gradient
+        # alone costs less than evaluating the accepted point again.
         scale = accepted
         for trial in range(30):  # noqa: B007 (read after the loop: was the first try accepted?)
             candidate = theta + scale * direction
-            evaluated = posterior(candidate, derivatives=not last and trial == 0)
+            evaluated = posterior(candidate, derivatives=not last and KEPT_HESSIAN)
             if evaluated[0] <= value - 0.25 * scale * decrement:
                 break
             scale /= 2
@@ -463,7 +551,7 @@ def posterior_mode(space, items, weights, settings=DEFAULT_SETTINGS):
             # As little gained as the stopping rule allows to be left: where the
             # scores have kinks (ReLU), the decrement alone can stay high on a plateau.
             return theta, posterior.context, steps + 1
-        value, gradient, hessian = evaluated if evaluated[1] is not None else posterior(theta)
+        value, gradient, hessian = evaluated
     return theta, posterior.context, settings.max_steps
 
 
@@ -482,10 +570,9 @@ def _fold_in(model, history, settings):
     items, weights = weighted_history(history, settings.max_history)
     if not len(items):
         raise ValueError("Fold-in needs at least one interaction.")
-    exact = model.history_representation(torch.from_numpy(items), torch.from_numpy(weights).float())
-    if exact is not None:  # nothing to solve for
-        return exact
     space = space_for(model)
+    if space is None:  # a model whose users are their histories (EASE): nothing to solve for
+        return model.history_representation(torch.from_numpy(items), torch.from_numpy(weights).float())
     theta, context, _ = posterior_mode(space, items, weights, settings)
     return space.representation(theta, context)
 
@@ -509,7 +596,7 @@ def top_k_unseen(model, user_repr, seen_items, k):
     if k <= 0:
         return [], []
     shortlist = getattr(_spaces.get(model), "shortlist", None)
-    if shortlist is not None:  # a few candidates for the full model to rank (NeuMF)
+    if shortlist is not None:  # the unseen items, or a few candidates holding the best k (ItemScan, NeuMF)
         candidates, scores = shortlist(np.asarray(user_repr[0], dtype=np.float32), seen, k)
     else:
         scores = np.array(catalog_scores(model, user_repr), dtype=np.float32)  # (n_items,), a copy we may mark

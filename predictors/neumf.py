@@ -144,10 +144,10 @@ class NeuMFSpace(foldin.LinearSpace):
 
     def shortlist(self, representation, seen, k):
         """-> candidate items (M,), unseen, and the network's scores of them."""
-        tangent = self.items @ representation + self.bias  # (N,)
-        tangent[seen] = -np.inf
-        size = min(len(tangent) - len(seen), self.shortlist_per_pick * k)
-        candidates = np.argpartition(-tangent, size - 1)[:size] if size < len(tangent) else np.arange(len(tangent))
+        size = min(len(self.scan) - len(seen), self.shortlist_per_pick * k)
+        candidates, tangent = self.scan.best_unseen(representation, seen, size)
+        if len(candidates) > size:
+            candidates = candidates[np.argpartition(-tangent, size - 1)[:size]]
         return candidates, self.tower_scores(representation, candidates)
 
     def catalog_scores(self, representation):

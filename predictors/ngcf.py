@@ -365,7 +365,8 @@ class NGCFSpace(foldin.FoldInSpace):
 
     def __init__(self, model):
         self.model = model
-        self.items = model.representations()[1].numpy()  # (N, d(L+1))
+        self.scan = foldin.ItemScan(model.representations()[1].numpy())
+        self.items = self.scan.items  # (N, d(L+1))
         # Per layer W1^T, W2^T, b1 and b1 + b2 (NGCFLayer.frozen_neighbourhood).
         self.layer_weights = [
             (
@@ -377,6 +378,7 @@ class NGCFSpace(foldin.FoldInSpace):
             for layer in model.layers
         ]
         self.prior_mean, self.prior_precision = foldin.gaussian_prior(model.user_parameters().numpy())
+        self.identity = np.eye(len(self.prior_mean))  # dz0/dθ
         # What a visitor's node receives from its movies (NGCF.visitor_item_features),
         # kept here in float64 so that a visitor's context is one (h, L d + 1) sum.
         self.item_features = model.visitor_item_features().double().numpy()
@@ -394,6 +396,7 @@ class NGCFSpace(foldin.FoldInSpace):
         self.negatives, self.negatives_per_positive, self.like_kind = foldin.catalog_term(
             model, anchor, [(self.items, anchor_scores + self.offset)]
         )
+        self.hessian32 = self.negatives.hessian.astype(np.float32)
 
     def context(self, liked, liked_weights):
         """NGCFLayer.frozen_neighbourhood for every layer, in numpy: (M, offset) pairs.
@@ -410,28 +413,69 @@ class NGCFSpace(foldin.FoldInSpace):
             )
         ]
 
-    def user(self, theta, context, jacobian=True):
-        """fold_in_representation in numpy, with its Jacobian: through each
-        layer, z -> LeakyReLU -> L2 normalisation."""
-        user, through_layers = theta, np.eye(len(theta)) if jacobian else None
-        parts, jacobians = [theta], [through_layers]
+    @staticmethod
+    def layers(theta, context):
+        """fold_in_representation's layers in numpy: z -> LeakyReLU -> L2
+        normalisation. -> per layer (M, pre-activation, norm, output)."""
+        user, passed = theta, []
         for matrix, offset in context:
             hidden = user @ matrix + offset
-            slope = np.where(hidden > 0, 1.0, 0.2)
-            activated = hidden * slope
-            norm = max(float(np.linalg.norm(activated)), 1e-12)
+            activated = np.maximum(hidden, 0.2 * hidden)  # LeakyReLU(0.2)
+            norm = max(float(np.sqrt(activated @ activated)), 1e-12)
             user = activated / norm
-            parts.append(user)
-            if jacobian:
-                through = (through_layers @ matrix) * slope  # (D, d')
-                through_layers = (through - np.outer(through @ user, user)) / norm
-                jacobians.append(through_layers)
-        return np.concatenate(parts), (np.hstack(jacobians) if jacobian else None)  # (d(L+1),), (D, d(L+1))
+            passed.append((matrix, hidden, norm, user))
+        return passed
 
-    def scores(self, theta, context, items, mapped):
+    def user(self, theta, context, jacobian=True):
+        """θ -> z, every layer concatenated (d(L+1),), and with ``jacobian``
+        dz/dθ (D, d(L+1)), carried through each layer."""
+        dim = len(theta)
+        z = np.empty(self.items.shape[1])
+        z[:dim] = theta
+        through_layers = self.identity
+        if jacobian:
+            jacobians = np.empty((dim, len(z)))
+            jacobians[:, :dim] = through_layers
+        start = dim
+        for matrix, hidden, norm, user in self.layers(theta, context):
+            stop = start + len(user)
+            z[start:stop] = user
+            if jacobian:
+                through = (through_layers @ matrix) * np.where(hidden > 0, 1.0, 0.2)  # (D, d')
+                through_layers = (through - np.outer(through @ user, user)) / norm
+                jacobians[:, start:stop] = through_layers
+            start = stop
+        return z, (jacobians if jacobian else None)
+
+    def gradient(self, theta, context, rows, z_gradient, pull):
+        """The gradient in z, z_gradient + rows^T pull, carried back layer by
+        layer (a vector-Jacobian product: a pass back costs what the pass
+        forward does, the Jacobian D times that)."""
+        in_z = z_gradient + rows.T @ pull
+        stop, back = len(in_z), 0.0
+        for matrix, hidden, norm, user in reversed(self.layers(theta, context)):
+            start = stop - len(user)
+            incoming = in_z[start:stop] + back
+            back = matrix @ ((incoming - (incoming @ user) * user) / norm * np.where(hidden > 0, 1.0, 0.2))
+            stop = start
+        return in_z[:stop] + back
+
+    def history_rows(self, items):
+        return self.items[items].astype(np.float64)
+
+    def scores(self, theta, context, rows, mapped):
         z, jacobian = mapped
-        rows = self.items[items]
         return rows @ z + self.offset, (None if jacobian is None else rows @ jacobian.T)
+
+    def negative_curvature(self, jacobian):
+        """J H J^T in float32 (a Gauss-Newton curvature for the step's direction;
+        the gradient stays exact), using that J's first block, dz0/dθ, is the
+        identity: 3/4 of the products of the general form, at half the width."""
+        dim, rest = len(jacobian), jacobian[:, len(jacobian) :].astype(np.float32)
+        hessian = self.hessian32
+        carried = hessian[:dim] + rest @ hessian[dim:]  # J H, (D, F)
+        curvature = (carried[:, :dim] + carried[:, dim:] @ rest.T).astype(np.float64)
+        return (curvature + curvature.T) / 2
 
     def representation(self, theta, context):
         z, _ = self.user(theta, context, jacobian=False)
@@ -439,4 +483,8 @@ class NGCFSpace(foldin.FoldInSpace):
 
     def catalog_scores(self, representation):
         """NGCF.score_items for one visitor, in numpy: z e_i for every item."""
-        return self.items @ representation
+        return self.scan.scores(representation)
+
+    def shortlist(self, representation, seen, k):
+        """-> candidate items, unseen, and their scores, holding the best k (foldin.ItemScan)."""
+        return self.scan.best_unseen(representation, seen, foldin.SHORTLIST_PER_PICK * k)

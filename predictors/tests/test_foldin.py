@@ -215,6 +215,28 @@ def test_the_served_scores_are_the_models_own(trained):
         assert np.allclose(foldin.catalog_scores(model, representation), expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("bias", [0.5, "per item"])
+def test_a_large_catalog_scanned_in_half_precision_gives_the_exact_top_list(monkeypatch, bias):
+    """ItemScan scans a catalog too large for the caches in float16 and
+    rescores its shortlist in float32: the same top 10 as the float32 scan,
+    seen items excluded, the scores the exact ones."""
+    rng = np.random.default_rng(0)
+    items = rng.standard_normal((5000, 32)).astype(np.float32)
+    bias = rng.standard_normal(5000).astype(np.float32) if bias == "per item" else bias
+    monkeypatch.setattr(foldin, "HALF_PRECISION_BYTES", 0)
+    scan = foldin.ItemScan(items, bias)
+    assert scan.half is not None
+    for _ in range(20):
+        user = rng.standard_normal(32).astype(np.float32)
+        seen = rng.choice(5000, 30, replace=False)
+        exact = items @ user + bias
+        exact[seen] = -np.inf
+        candidates, scores = scan.best_unseen(user, seen, 200)
+        assert len(candidates) == 200 and not np.isin(candidates, seen).any()
+        assert np.allclose(scores, exact[candidates], rtol=1e-5, atol=1e-5)
+        assert set(candidates[np.argsort(-scores)[:10]]) == set(np.argsort(-exact)[:10])
+
+
 def test_a_softmax_model_takes_the_catalog_as_its_log_sum_exp():
     space = foldin.space_for(train("gmf+softmax"))
     assert space.like_kind == foldin.SOFTMAX and space.negatives_per_positive == 1.0
