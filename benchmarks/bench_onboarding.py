@@ -28,13 +28,12 @@ Goal (issue 17): onboarding >= 1.3x popularity and >= 0.9x 5 random ratings.
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_onboarding.py --datasets ml-100k --seeds 0   # quick
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_onboarding.py
 
-Measured 2026-12-01 (seeds 0-2, 10% held out, a loaded 2-core machine):
-ml-100k EASE 1.63x popularity, 1.05x 5 random (met); GMF 1.23x, 1.17x.
-ml-latest-small EASE 1.77x, 0.88x; GMF 1.14x, 1.20x. GMF's fold-in from 5
-random ratings is itself about popularity (1.05x, 0.95x), so the
-picks cannot lift it to 1.3x; EASE misses 0.9x of 5 random ratings on
-ml-latest-small by 0.02 (61 users a seed): random ratings reach its long
-tail, the groups show the 150 most rated movies only.
+Measured 2026-12-01 (seeds 0-2, 10% held out, GMF by weighted least
+squares, a 2-core machine shared with other jobs): ml-100k GMF 1.43x
+popularity, 1.23x 5 random; EASE 1.63x, 1.05x (both met). ml-latest-small
+GMF 1.39x, 1.05x (met); EASE 1.77x, 0.88x: it misses 0.9x of 5 random
+ratings by 0.02 (61 users a seed): random ratings reach its long tail, the
+groups show the 150 most rated movies only.
 
 Note: which movies are "well known" (the candidates of the groups) is read
 from the catalog's rating counts, which the held-out users' ratings are part of.
