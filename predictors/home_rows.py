@@ -16,7 +16,6 @@ marked "not interested" is in it, so it is gone from every row at once).
 import dataclasses
 import logging
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -151,15 +150,13 @@ def model_row(model_name, history, exclude, k=ROW_LENGTH, versions=None):
     A model's answer with its explanation is kept per (active version,
     history, exclude, k) with the predictor (``Predictor.derived``): the same
     visitor's next page asks neither the model nor the explainer again."""
-    started = time.monotonic()
     identity = (active_versions() if versions is None else versions).get(model_name)
     derived = serving.get_predictor(model_name).derived
     key = ("row", identity, tuple(history), tuple(sorted(exclude)), k)
     cached = derived.get_many([key]).get(key) if identity is not None else None
     if cached is not None:
-        row, result = cached
-        result = dataclasses.replace(result, seconds=time.monotonic() - started)
-        return dataclasses.replace(row, served=result, movies=[]), result
+        # The model's own time stays: the dashboard's latency is the model's, and it leaves cached lists out.
+        return _own_row(cached, dataclasses.replace(cached.served, cached=True))
     result = serving.recommend(model_name, history, k=k + len(exclude))
     scores = dict(zip(result.movie_ids, result.scores, strict=False))
     movie_ids = [pk for pk in result.movie_ids if pk not in exclude][:k]
@@ -170,8 +167,18 @@ def model_row(model_name, history, exclude, k=ROW_LENGTH, versions=None):
     row = Row(TOP_PICKS, "Top picks for you", movie_ids, because, model_label=label, served=result)
     # Popularity standing in changes with the clicks of the site: never kept.
     if identity is not None and not result.is_fallback:
-        derived.put_many({key: (row, result)})
-    return row, result
+        derived.put_many({key: _own_row(row, result)[0]})
+    return _own_row(row, result)
+
+
+def _own_row(row, result):
+    """(A copy of ``row`` for one caller to rename and attach movies to, its
+    Recommendation): the cached row itself is never handed out, so what one
+    page does to its row (/compare/ retitles it) never reaches another page,
+    and the cache holds ids only, never Movie objects."""
+    result = dataclasses.replace(result)
+    copy = dataclasses.replace(row, because=dict(row.because), movies=[], anchor_movie=None, served=result)
+    return copy, result
 
 
 def because_liked(model_name, anchor, exclude, k=ROW_LENGTH):

@@ -108,8 +108,9 @@ class Recommendation:
     movie_ids: list[int]
     version_label: str | None = None  # "ngcf:3" when the model produced the list
     fallback: str | None = None  # a Fallback value when popularity stood in
-    seconds: float = 0.0
+    seconds: float = 0.0  # the model's time to answer
     scores: list[float] = field(default_factory=list)
+    cached: bool = False  # reused from a cache: ``seconds`` is the first answer's, not this one's
 
     @property
     def is_fallback(self):

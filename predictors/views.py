@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 from django.http import HttpResponse, JsonResponse
@@ -119,7 +120,7 @@ def compare(request):
     columns = []
     for model_name in SERVED_MODELS:
         row, result = home_rows.model_row(model_name, visitor.history, visitor.exclude)
-        row.title = SERVED_MODELS[model_name]
+        row = dataclasses.replace(row, title=SERVED_MODELS[model_name])
         columns.append({"model_name": model_name, "row": row, "result": result})
     home_rows.attach_movies([column["row"] for column in columns], latest_ratings(visitor.events))
     return render(

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from events.records import new_event
-from predictors import home_rows, surfaces
+from predictors import home_rows, serving, surfaces
 from predictors.tests.test_recommendation_pages import MODELS, movie_pks, train_version
 from tests.factories import make_catalog
 from tests.services import Browser
@@ -135,6 +135,35 @@ def test_the_compare_page_shows_the_four_lists_for_the_same_visitor(trained, vis
         section = html.split(f'data-list="compare-{model_name}"', 1)[1].split("</ol>", 1)[0]
         assert section.count('<li class="movie-card') == 10
         assert trained[model_name].label in html
+
+
+def test_the_compare_page_does_not_rename_the_home_pages_top_picks(trained, visitor):
+    visitor.click(movie_pks(1)[0])
+    assert visitor.open("/compare/").status_code == 200  # retitles its copy of the primary model's row "EASE"
+    html = visitor.open("/").content.decode()
+    heading = html.split('data-row="top-picks"', 1)[1].split("</h2>", 1)[0]
+    assert "Top picks for you" in heading
+
+
+def test_a_cached_model_row_is_a_fresh_copy_and_holds_no_movies(trained):
+    exclude = frozenset(movie_pks(3))
+    history = [(pk, 1.0) for pk in exclude]
+    first, _ = home_rows.model_row("ease", history, exclude)
+    home_rows.attach_movies([first])
+    first.title = "renamed"
+    again, result = home_rows.model_row("ease", history, exclude)
+    assert again is not first and again.title == "Top picks for you" and again.movies == []
+    assert result.cached and again.movie_ids == first.movie_ids
+    for stored in serving.get_predictor("ease").derived._entries.values():
+        assert stored.movies == [] and stored.anchor_movie is None
+
+
+def test_a_cached_row_keeps_the_models_time(trained):
+    exclude = frozenset(movie_pks(3))
+    history = [(pk, 1.0) for pk in exclude]
+    _, computed = home_rows.model_row("ease", history, exclude)
+    _, reused = home_rows.model_row("ease", history, exclude)
+    assert not computed.cached and reused.cached and reused.seconds == computed.seconds
 
 
 def test_not_interested_through_the_endpoint_is_gone_from_every_list_at_once(trained, visitor):
