@@ -28,6 +28,10 @@ from sitewide.bounded_cache import BoundedCache
 CACHED_MOVIES = 4096
 CACHED_SEARCHES = 512
 CACHED_FRAGMENTS = 8192
+# Rendered fragments are also bounded by size: a whole page's content is tens
+# of KB, so a count alone would let 8192 of them reach hundreds of MB per
+# worker. 32 M characters (about 32 MB of HTML, ~900 whole pages) at most.
+FRAGMENT_CHARACTERS = 32 * 1024 * 1024
 # An edit that another process makes without re-importing (the admin on
 # another web worker) is seen after at most this long.
 CACHE_SECONDS = 300
@@ -154,7 +158,8 @@ class CatalogCache:
         self.tags = BoundedCache(CACHED_MOVIES)
         self.searches = BoundedCache(CACHED_SEARCHES)
         self.forms = BoundedCache(CACHED_SEARCHES)
-        self.fragments = BoundedCache(CACHED_FRAGMENTS)  # rendered page parts (catalog_fragment)
+        # Rendered page parts (catalog_fragment): str or bytes, weighed by their length.
+        self.fragments = BoundedCache(CACHED_FRAGMENTS, max_weight=FRAGMENT_CHARACTERS)
         self._values = {}
         self._lock = threading.Lock()
 
