@@ -51,8 +51,7 @@ def onboarding_panel(context):
     model_name = primary_model_name(versions)
     liked = liked_movie_ids(request)
     found = onboarding.site_groups(model_name)
-    # The groups' source too: genres stand in while the active version fails to load, and must not outlive that.
-    key = None if liked else ("onboarding", model_name, versions.get(model_name), found.source)
+    key = None if liked else fragments.onboarding_key(model_name, versions, found.source)
     return fragments.cached(key, lambda: render_to_string(PANEL_TEMPLATE, panel_context(model_name, liked, found)))
 
 
