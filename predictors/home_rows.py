@@ -20,7 +20,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connections, router
 from django.template.defaultfilters import floatformat
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
@@ -33,6 +32,7 @@ from predictors import explain, fragments, serving, surfaces
 from predictors.models import ModelVersion
 from predictors.names import SERVED_MODELS
 from predictors.popularity import popular_movie_ids
+from predictors.serving import active_versions
 
 log = logging.getLogger(__name__)
 
@@ -68,23 +68,6 @@ class Row:
     def dismissable(self):
         """Its cards carry "Not interested": every row that recommends."""
         return self.kind != RECENT
-
-
-def active_versions():
-    """{model name: (version pk, artifact sha256)} of the served models' active
-    versions: one light query, and what a cached row is valid for."""
-    # Plain SQL: every recommendation page and API call asks, and the ORM's query building cost more than the query.
-    connection = connections[router.db_for_read(ModelVersion)]
-    quote = connection.ops.quote_name
-    names = list(SERVED_MODELS)
-    sql = (
-        f"SELECT {quote('id')}, {quote('model_name')}, {quote('artifact_sha256')} "
-        f"FROM {quote(ModelVersion._meta.db_table)} "
-        f"WHERE {quote('status')} = %s AND {quote('model_name')} IN ({', '.join(['%s'] * len(names))})"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [ModelVersion.Status.ACTIVE.value, *names])
-        return {name: (pk, sha) for pk, name, sha in cursor.fetchall()}
 
 
 _best_by_versions = {}  # active versions -> the best of them by NDCG@10, decided once per activation

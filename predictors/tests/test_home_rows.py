@@ -254,3 +254,10 @@ def test_a_registered_provider_that_is_not_live_leaves_the_row_to_the_site():
         surfaces.unregister_provider(surfaces.TOP_PICKS)
         if before is not None:
             surfaces.register_provider(surfaces.TOP_PICKS, before)
+
+
+def test_the_rows_and_the_predictor_read_the_same_active_version(trained):
+    versions = home_rows.active_versions()
+    for model_name in MODELS:
+        assert serving.get_predictor(model_name)._active_version() == versions[model_name]
+        assert serving.active_versions([model_name]) == {model_name: versions[model_name]}
