@@ -39,6 +39,18 @@ class BoundedCache:
                 if self.max_weight is not None:
                     self._weight -= self._weigh(value)
 
+    def get_or_put(self, key, compute):
+        """The value under ``key``, compute() kept there first when it is
+        missing. compute runs outside the lock: it may use this cache itself
+        (a cached block inside a cached block), and two threads missing at
+        once both compute, the same value."""
+        found = self.get_many([key])
+        if key in found:
+            return found[key]
+        value = compute()
+        self.put_many({key: value})
+        return value
+
     @property
     def weight(self):
         """The summed weight of the entries (0 without a ``max_weight``)."""
