@@ -4,9 +4,9 @@ version (movie.catalog.catalog_fragment) on everything they show: the same
 visitor's next view with nothing changed reuses them, and any change (a new
 event, an activation, a new "Popular now", a catalog edit) is a new key.
 
-Rendering, not choosing, was most of a warm page's time (issue 20: 60% of
-/movie/ngcf in templates). A key holds only values (ids, labels, versions),
-so a hit needs no Movie objects at all.
+Rendering, not choosing, was most of a warm page's time (measured in
+docs/tuning.md, "Page and click throughput"). A key holds only values (ids,
+labels, versions), so a hit needs no Movie objects at all.
 """
 
 import json
