@@ -33,6 +33,7 @@ from predictors.models import ModelVersion
 from predictors.names import SERVED_MODELS
 from predictors.popularity import popular_movie_ids
 from predictors.serving import active_versions
+from sitewide.bounded_cache import BoundedCache
 
 log = logging.getLogger(__name__)
 
@@ -248,13 +249,17 @@ def cached_personal_rows(request, visitor, events, k=ROW_LENGTH):
     return [row for row in rows if row.movie_ids]
 
 
-_html_cache = OrderedDict()  # Row.cache_key -> its rendered HTML
+# Row HTML is bounded by size as well as count: a row of ten cards is ~15 KB,
+# so the count alone would allow ~180 MB per worker; 32 M characters at most
+# (about 32 MB, ~2000 rows).
+ROW_HTML_CHARACTERS = 32 * 1024 * 1024
+# Row.cache_key -> the row's rendered HTML
+_html_cache = BoundedCache(ROWS_CACHE_SIZE * (BECAUSE_ROWS + 1), max_weight=ROW_HTML_CHARACTERS)
 
 
 def is_rendered(row):
     """Whether the row's HTML is cached (its movies are then not needed)."""
-    with _rows_lock:
-        return row.cache_key is not None and row.cache_key in _html_cache
+    return row.cache_key is not None and bool(_html_cache.get_many([row.cache_key]))
 
 
 def rendered_row(row, render):
@@ -263,24 +268,20 @@ def rendered_row(row, render):
     most of a warm page's time)."""
     if row.cache_key is None:
         return render(row)
-    with _rows_lock:
-        html = _html_cache.get(row.cache_key)
-    if html is None:
+
+    def render_row():
         if row.movie_ids and not row.movies:  # evicted since is_rendered said it was there
             attach_movies([row])
-        html = render(row)
-        with _rows_lock:
-            _html_cache[row.cache_key] = html
-            while len(_html_cache) > ROWS_CACHE_SIZE * (BECAUSE_ROWS + 1):
-                _html_cache.popitem(last=False)
-    return html
+        return render(row)
+
+    return _html_cache.get_or_put(row.cache_key, render_row)
 
 
 def reset_cache():
     """Forget cached rows (tests, whose databases reuse primary keys)."""
     with _rows_lock:
         _rows_cache.clear()
-        _html_cache.clear()
+    _html_cache.clear()
     _best_by_versions.clear()
     fragments.reset()
 

@@ -261,3 +261,14 @@ def test_the_rows_and_the_predictor_read_the_same_active_version(trained):
     for model_name in MODELS:
         assert serving.get_predictor(model_name)._active_version() == versions[model_name]
         assert serving.active_versions([model_name]) == {model_name: versions[model_name]}
+
+
+def test_cached_row_html_is_bounded_by_its_size(monkeypatch):
+    from sitewide.bounded_cache import BoundedCache
+
+    monkeypatch.setattr(home_rows, "_html_cache", BoundedCache(100, max_weight=50_000))
+    for n in range(5):
+        row = home_rows.Row(home_rows.TOP_PICKS, "Top picks for you", [], cache_key=("rows", n))
+        assert home_rows.rendered_row(row, lambda r: "x" * 20_000) == "x" * 20_000
+    assert home_rows._html_cache.weight == 40_000
+    assert [n for n in range(5) if home_rows.is_rendered(home_rows.Row("", "", [], cache_key=("rows", n)))] == [3, 4]
