@@ -33,6 +33,8 @@ def newest_events(model, visitor_keys, limit, event_types=None, since=None, movi
     run with this call's values; building and compiling it through the ORM
     each time cost more than running it."""
     keys = list(visitor_keys)
+    if not keys or not limit:
+        return []  # the ORM would compile no SQL for these (EmptyResultSet), and the answer is known
     alias = router.db_for_read(model)
     connection = connections[alias]
     shape = (model, alias, len(keys), tuple(event_types or ()), since is not None, movie_id is not None, limit)

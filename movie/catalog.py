@@ -28,6 +28,10 @@ from sitewide.bounded_cache import BoundedCache
 CACHED_MOVIES = 4096
 CACHED_SEARCHES = 512
 CACHED_FRAGMENTS = 8192
+# Rendered fragments are also bounded by size: a whole page's content is tens
+# of KB, so a count alone would let 8192 of them reach hundreds of MB per
+# worker. 32 M characters (about 32 MB of HTML, ~900 whole pages) at most.
+FRAGMENT_CHARACTERS = 32 * 1024 * 1024
 # An edit that another process makes without re-importing (the admin on
 # another web worker) is seen after at most this long.
 CACHE_SECONDS = 300
@@ -58,13 +62,9 @@ def title_index():
 def matching_movie_ids(query, limit):
     """Pks of the titles matching ``query``, best match first (title_index().search),
     remembered per catalog version: the same searches come again and again."""
-    cache = current_cache().searches
-    key = (query, limit)
-    found = cache.get_many([key])
-    if key not in found:
-        found[key] = [match.movie_id for match in title_index().search(query, limit=limit)]
-        cache.put_many(found)
-    return found[key]
+    return current_cache().searches.get_or_put(
+        (query, limit), lambda: [match.movie_id for match in title_index().search(query, limit=limit)]
+    )
 
 
 def _title_index():
@@ -97,14 +97,12 @@ def movies_by_ids(movie_ids):
 
 def movie_tags(movie_id, limit):
     """The movie's ``limit`` most used tags (MovieTag rows with their tag), most used first."""
-    cache = current_cache().tags
-    key = (movie_id, limit)
-    found = cache.get_many([key])
-    if key not in found:
-        rows = MovieTag.objects.filter(movie_id=movie_id).select_related("tag").order_by("-count", "tag__name")
-        found[key] = list(rows[:limit])
-        cache.put_many(found)
-    return found[key]
+    return current_cache().tags.get_or_put((movie_id, limit), lambda: _most_used_tags(movie_id, limit))
+
+
+def _most_used_tags(movie_id, limit):
+    rows = MovieTag.objects.filter(movie_id=movie_id).select_related("tag").order_by("-count", "tag__name")
+    return list(rows[:limit])
 
 
 def ranked_movie_ids():
@@ -120,12 +118,7 @@ def genre_list():
 def catalog_fragment(key, render):
     """render() (HTML, say) kept under ``key`` for the current catalog version:
     for page parts that show only catalog values and what ``key`` holds."""
-    fragments = current_cache().fragments
-    found = fragments.get_many([key]).get(key)
-    if found is None:
-        found = render()
-        fragments.put_many({key: found})
-    return found
+    return current_cache().fragments.get_or_put(key, render)
 
 
 def clear_fragments():
@@ -154,7 +147,8 @@ class CatalogCache:
         self.tags = BoundedCache(CACHED_MOVIES)
         self.searches = BoundedCache(CACHED_SEARCHES)
         self.forms = BoundedCache(CACHED_SEARCHES)
-        self.fragments = BoundedCache(CACHED_FRAGMENTS)  # rendered page parts (catalog_fragment)
+        # Rendered page parts (catalog_fragment): str or bytes, weighed by their length.
+        self.fragments = BoundedCache(CACHED_FRAGMENTS, max_weight=FRAGMENT_CHARACTERS)
         self._values = {}
         self._lock = threading.Lock()
 

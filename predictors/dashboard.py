@@ -67,9 +67,8 @@ def event_counts(now=None):
 
 def _recent_impressions(now):
     rows = RecommendationImpression.objects.filter(created_at__gte=now - SERVING_WINDOW).order_by("-created_at")
-    return list(
-        rows.values("model_name", "fallback", "visitor_key", "movie_ids", "seconds", "created_at")[:MAX_IMPRESSIONS]
-    )
+    fields = ("model_name", "fallback", "visitor_key", "movie_ids", "seconds", "cached", "created_at")
+    return list(rows.values(*fields)[:MAX_IMPRESSIONS])
 
 
 def _engagements(visitor_keys, since):
@@ -91,7 +90,8 @@ def _engagements(visitor_keys, since):
 
 def serving_stats(now=None):
     """Per served model over the last day: lists served, fallbacks, latency of
-    the model's own lists (p50/p95 in ms), and click-through."""
+    the model's own lists (p50/p95 in ms; a cached list is served and counts
+    for click-through but has no latency of its own), and click-through."""
     now = now or timezone.now()
     impressions = _recent_impressions(now)
     first_shown = defaultdict(dict)  # model -> {(visitor, movie): first time the model showed it}
@@ -106,7 +106,8 @@ def serving_stats(now=None):
         if row["fallback"]:
             entry["fallbacks"] += 1
             continue
-        entry["latencies"].append(row["seconds"])
+        if not row["cached"]:  # a cached list repeats the first answer's time; counting it again would skew p50/p95
+            entry["latencies"].append(row["seconds"])
         if row["visitor_key"]:
             shown = first_shown[row["model_name"]]
             for movie_id in row["movie_ids"]:

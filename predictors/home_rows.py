@@ -16,12 +16,10 @@ marked "not interested" is in it, so it is gone from every row at once).
 import dataclasses
 import logging
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connections, router
 from django.template.defaultfilters import floatformat
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
@@ -34,6 +32,8 @@ from predictors import explain, fragments, serving, surfaces
 from predictors.models import ModelVersion
 from predictors.names import SERVED_MODELS
 from predictors.popularity import popular_movie_ids
+from predictors.serving import active_versions
+from sitewide.bounded_cache import BoundedCache
 
 log = logging.getLogger(__name__)
 
@@ -69,23 +69,6 @@ class Row:
     def dismissable(self):
         """Its cards carry "Not interested": every row that recommends."""
         return self.kind != RECENT
-
-
-def active_versions():
-    """{model name: (version pk, artifact sha256)} of the served models' active
-    versions: one light query, and what a cached row is valid for."""
-    # Plain SQL: every recommendation page and API call asks, and the ORM's query building cost more than the query.
-    connection = connections[router.db_for_read(ModelVersion)]
-    quote = connection.ops.quote_name
-    names = list(SERVED_MODELS)
-    sql = (
-        f"SELECT {quote('id')}, {quote('model_name')}, {quote('artifact_sha256')} "
-        f"FROM {quote(ModelVersion._meta.db_table)} "
-        f"WHERE {quote('status')} = %s AND {quote('model_name')} IN ({', '.join(['%s'] * len(names))})"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [ModelVersion.Status.ACTIVE.value, *names])
-        return {name: (pk, sha) for pk, name, sha in cursor.fetchall()}
 
 
 _best_by_versions = {}  # active versions -> the best of them by NDCG@10, decided once per activation
@@ -151,15 +134,13 @@ def model_row(model_name, history, exclude, k=ROW_LENGTH, versions=None):
     A model's answer with its explanation is kept per (active version,
     history, exclude, k) with the predictor (``Predictor.derived``): the same
     visitor's next page asks neither the model nor the explainer again."""
-    started = time.monotonic()
     identity = (active_versions() if versions is None else versions).get(model_name)
     derived = serving.get_predictor(model_name).derived
     key = ("row", identity, tuple(history), tuple(sorted(exclude)), k)
     cached = derived.get_many([key]).get(key) if identity is not None else None
     if cached is not None:
-        row, result = cached
-        result = dataclasses.replace(result, seconds=time.monotonic() - started)
-        return dataclasses.replace(row, served=result, movies=[]), result
+        # The model's own time stays: the dashboard's latency is the model's, and it leaves cached lists out.
+        return _own_row(cached, dataclasses.replace(cached.served, cached=True))
     result = serving.recommend(model_name, history, k=k + len(exclude))
     scores = dict(zip(result.movie_ids, result.scores, strict=False))
     movie_ids = [pk for pk in result.movie_ids if pk not in exclude][:k]
@@ -170,8 +151,18 @@ def model_row(model_name, history, exclude, k=ROW_LENGTH, versions=None):
     row = Row(TOP_PICKS, "Top picks for you", movie_ids, because, model_label=label, served=result)
     # Popularity standing in changes with the clicks of the site: never kept.
     if identity is not None and not result.is_fallback:
-        derived.put_many({key: (row, result)})
-    return row, result
+        derived.put_many({key: _own_row(row, result)[0]})
+    return _own_row(row, result)
+
+
+def _own_row(row, result):
+    """(A copy of ``row`` for one caller to rename and attach movies to, its
+    Recommendation): the cached row itself is never handed out, so what one
+    page does to its row (/compare/ retitles it) never reaches another page,
+    and the cache holds ids only, never Movie objects."""
+    result = dataclasses.replace(result)
+    copy = dataclasses.replace(row, because=dict(row.because), movies=[], anchor_movie=None, served=result)
+    return copy, result
 
 
 def because_liked(model_name, anchor, exclude, k=ROW_LENGTH):
@@ -258,13 +249,17 @@ def cached_personal_rows(request, visitor, events, k=ROW_LENGTH):
     return [row for row in rows if row.movie_ids]
 
 
-_html_cache = OrderedDict()  # Row.cache_key -> its rendered HTML
+# Row HTML is bounded by size as well as count: a row of ten cards is ~15 KB,
+# so the count alone would allow ~180 MB per worker; 32 M characters at most
+# (about 32 MB, ~2000 rows).
+ROW_HTML_CHARACTERS = 32 * 1024 * 1024
+# Row.cache_key -> the row's rendered HTML
+_html_cache = BoundedCache(ROWS_CACHE_SIZE * (BECAUSE_ROWS + 1), max_weight=ROW_HTML_CHARACTERS)
 
 
 def is_rendered(row):
     """Whether the row's HTML is cached (its movies are then not needed)."""
-    with _rows_lock:
-        return row.cache_key is not None and row.cache_key in _html_cache
+    return row.cache_key is not None and bool(_html_cache.get_many([row.cache_key]))
 
 
 def rendered_row(row, render):
@@ -273,24 +268,20 @@ def rendered_row(row, render):
     most of a warm page's time)."""
     if row.cache_key is None:
         return render(row)
-    with _rows_lock:
-        html = _html_cache.get(row.cache_key)
-    if html is None:
+
+    def render_row():
         if row.movie_ids and not row.movies:  # evicted since is_rendered said it was there
             attach_movies([row])
-        html = render(row)
-        with _rows_lock:
-            _html_cache[row.cache_key] = html
-            while len(_html_cache) > ROWS_CACHE_SIZE * (BECAUSE_ROWS + 1):
-                _html_cache.popitem(last=False)
-    return html
+        return render(row)
+
+    return _html_cache.get_or_put(row.cache_key, render_row)
 
 
 def reset_cache():
     """Forget cached rows (tests, whose databases reuse primary keys)."""
     with _rows_lock:
         _rows_cache.clear()
-        _html_cache.clear()
+    _html_cache.clear()
     _best_by_versions.clear()
     fragments.reset()
 

@@ -20,5 +20,6 @@ def record_impression(result, visitor_key):
         "visitor_key": visitor_key or "",
         "movie_ids": [int(pk) for pk in result.movie_ids],
         "seconds": result.seconds,
+        "cached": result.cached,
     }
     deferred.defer_create(RecommendationImpression, fields)

@@ -312,6 +312,9 @@ class RecommendationImpression(models.Model):
     visitor_key = models.CharField(max_length=80, blank=True)
     movie_ids = models.JSONField(default=list)
     seconds = models.FloatField(help_text="Time serving.recommend took.")
+    cached = models.BooleanField(
+        default=False, help_text="Reused from a cache: seconds is the first answer's, so no latency of its own."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -173,12 +173,7 @@ class NGCF(Recommender):
         """Users' layers side by side, and items' with layer l >= 1 times g_l: the
         gates sit on the item side only, so a visitor (a user) is propagated as before."""
         users = torch.cat([layer["user"] for layer in per_layer], dim=-1)
-        items = torch.cat(
-            [per_layer[0]["item"]]
-            + [gate * layer["item"] for gate, layer in zip(self.layer_gates, per_layer[1:], strict=True)],
-            dim=-1,
-        )
-        return users, items
+        return users, gated_item_layers([layer["item"] for layer in per_layer], self.layer_gates)
 
     def user_dim(self):
         return self.user_embedding.embedding_dim
@@ -222,13 +217,9 @@ class NGCF(Recommender):
         self.item_degree = state["item_degree"].clone()
         self.eval()
         self._visitor_item_features = None
-        per_layer = [{"item": part} for part in item_layers.split(widths, dim=-1)]
-        gated = torch.cat(
-            [per_layer[0]["item"]]
-            + [gate.detach() * layer["item"] for gate, layer in zip(self.layer_gates, per_layer[1:], strict=True)],
-            dim=-1,
-        )
-        self._cache = ((None, gated), per_layer)
+        parts = item_layers.split(widths, dim=-1)
+        gated = gated_item_layers(parts, [gate.detach() for gate in self.layer_gates])
+        self._cache = ((None, gated), [{"item": part} for part in parts])
         return self
 
     def freeze_for_serving(self):
@@ -242,8 +233,7 @@ class NGCF(Recommender):
         user_all, item_all = self.representations()  # one propagation per batch
         # index_select and squared norms per node, not advanced indexing of the
         # (B, K, D) rows and their squares: the same loss and gradients, but the
-        # backward is one index_add instead of an accumulating index_put over 37k
-        # rows of 256, and a training step takes 0.6x the time.
+        # backward is one index_add, not an accumulating index_put (docs/tuning.md).
         user_repr = user_all.index_select(0, users)  # (B, D)
         item_repr = item_all.index_select(0, items.reshape(-1)).view(*items.shape, -1)  # (B, K, D)
         l2 = (user_all.pow(2).sum(-1)[users].sum() + item_all.pow(2).sum(-1)[items].sum()) / len(users)
@@ -488,3 +478,9 @@ class NGCFSpace(foldin.FoldInSpace):
     def shortlist(self, representation, seen, k):
         """-> candidate items, unseen, and their scores, holding the best k (foldin.ItemScan)."""
         return self.scan.best_unseen(representation, seen, foldin.SHORTLIST_PER_PICK * k)
+
+
+def gated_item_layers(item_layers, gates):
+    """Items' layers side by side, layer l >= 1 times its gate g_l (layer 0 as it is)."""
+    gated = [gate * layer for gate, layer in zip(gates, item_layers[1:], strict=True)]
+    return torch.cat([item_layers[0], *gated], dim=-1)

@@ -108,12 +108,33 @@ class Recommendation:
     movie_ids: list[int]
     version_label: str | None = None  # "ngcf:3" when the model produced the list
     fallback: str | None = None  # a Fallback value when popularity stood in
-    seconds: float = 0.0
+    seconds: float = 0.0  # the model's time to answer
     scores: list[float] = field(default_factory=list)
+    cached: bool = False  # reused from a cache: ``seconds`` is the first answer's, not this one's
 
     @property
     def is_fallback(self):
         return self.fallback is not None
+
+
+def active_versions(names=None):
+    """{model name: (version pk, artifact sha256)} of the active versions of
+    ``names`` (the served models by default): one light query, and what a
+    loaded predictor or a cached row is valid for."""
+    # Plain SQL, asked on every recommendation: the ORM's query building cost more than the query.
+    connection = connections[router.db_for_read(ModelVersion)]
+    quote = connection.ops.quote_name
+    names = list(SERVED_MODELS if names is None else names)
+    sql = (
+        f"SELECT {quote('id')}, {quote('model_name')}, {quote('artifact_sha256')} "
+        f"FROM {quote(ModelVersion._meta.db_table)} "
+        f"WHERE {quote('status')} = %s AND {quote('model_name')} IN ({', '.join(['%s'] * len(names))}) "
+        # Newest last, so that it wins should an activation briefly leave two active.
+        f"ORDER BY {quote('version')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ModelVersion.Status.ACTIVE.value, *names])
+        return {name: (pk, sha) for pk, name, sha in cursor.fetchall()}
 
 
 class Predictor:
@@ -132,16 +153,7 @@ class Predictor:
     def _active_version(self):
         """(pk, artifact sha256) of the active version: identifies it even
         across databases that reuse primary keys (tests)."""
-        # Plain SQL, asked on every recommendation: the ORM's query building cost more than the query.
-        connection = connections[router.db_for_read(ModelVersion)]
-        quote = connection.ops.quote_name
-        sql = (
-            f"SELECT {quote('id')}, {quote('artifact_sha256')} FROM {quote(ModelVersion._meta.db_table)} "
-            f"WHERE {quote('model_name')} = %s AND {quote('status')} = %s ORDER BY {quote('version')} DESC"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [self.model_name, ModelVersion.Status.ACTIVE.value])
-            return cursor.fetchone()
+        return active_versions([self.model_name]).get(self.model_name)
 
     @staticmethod
     def _identity(loaded):

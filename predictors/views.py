@@ -1,4 +1,4 @@
-import json
+import dataclasses
 
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -89,24 +89,8 @@ def _recommendation_page(request, model_name, for_you=False):
         }
         return render_to_string("predictors/_model_page_content.html", context)
 
-    # Everything the content shows, as values; a training notice follows the run, so it is never kept.
-    key = None
-    if training is None:
-        shown = [*row.movie_ids, *history.movie_ids]
-        key = (
-            "model page",
-            model_name,
-            for_you,
-            versions.get(model_name),
-            result.version_label if result else None,
-            result.fallback if result else None,
-            tuple(row.movie_ids),
-            tuple((pk, tuple(named)) for pk, named in sorted(row.because.items())),
-            json.dumps(row.details, sort_keys=True, default=str),
-            tuple(popular.movie_ids),
-            tuple(history.movie_ids),
-            tuple((pk, ratings[pk]) for pk in shown if pk in ratings),
-        )
+    shown = fragments.ModelPage(model_name, for_you, versions, result, row, popular, history, ratings, training)
+    key = fragments.model_page_key(shown)
     content = fragments.cached(key, render_content)
     label = SERVED_MODELS[model_name]
     return render(request, "predictors/model_page.html", {"content": content, "for_you": for_you, "model_label": label})
@@ -119,7 +103,7 @@ def compare(request):
     columns = []
     for model_name in SERVED_MODELS:
         row, result = home_rows.model_row(model_name, visitor.history, visitor.exclude)
-        row.title = SERVED_MODELS[model_name]
+        row = dataclasses.replace(row, title=SERVED_MODELS[model_name])
         columns.append({"model_name": model_name, "row": row, "result": result})
     home_rows.attach_movies([column["row"] for column in columns], latest_ratings(visitor.events))
     return render(
@@ -167,8 +151,5 @@ def recommendations_api(request):
         }
         return JsonResponse(answer).content
 
-    # The same answer is the same bytes; popularity standing in follows the clicks, so it is never kept.
-    key = None
-    if not result.is_fallback:
-        key = ("api", model_name, versions.get(model_name), tuple(visitor.history), tuple(sorted(visitor.exclude)), k)
+    key = fragments.api_key(model_name, versions, visitor.history, visitor.exclude, k, result)
     return HttpResponse(fragments.cached(key, body), content_type="application/json")

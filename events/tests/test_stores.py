@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from events.models import ClickEvent, OutboxEvent
 from events.records import EVENT_TYPES, new_event
+from events.rows import newest_events
 from events.stores import get_store
 from events.stores.sql import SqlClickLogStore
 from tests.services import dynamodb_server, dynamodb_store  # noqa: F401
@@ -27,6 +29,13 @@ def at(minutes_ago):
 
 def event(visitor, kind, movie_id, minutes_ago, rating=None):
     return new_event(visitor, kind, movie_id, rating if kind == "rating" else None, now=at(minutes_ago))
+
+
+@pytest.mark.parametrize("model", [ClickEvent, OutboxEvent])
+def test_no_visitors_or_a_limit_of_zero_is_no_events(db, model):
+    SqlClickLogStore().write([event("session:a", "click", 1, 5)])
+    assert newest_events(model, [], 10) == []
+    assert newest_events(model, ["session:a"], 0) == []
 
 
 def test_a_redelivered_event_is_stored_once(store):

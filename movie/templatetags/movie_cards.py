@@ -26,13 +26,10 @@ CARD_END = "</div>\n</li>"
 
 def card_html(movie, extra=""):
     """The movie's card, rendered once per catalog version and ``extra``."""
-    cards = current_cache().cards
-    key = (movie.pk, str(extra))
-    html = cards.get_many([key]).get(key)
-    if html is None:
-        html = get_template("movie/_movie_card_body.html").render({"movie": movie, "extra": extra})
-        cards.put_many({key: html})
-    return html
+    return current_cache().cards.get_or_put(
+        (movie.pk, str(extra)),
+        lambda: get_template("movie/_movie_card_body.html").render({"movie": movie, "extra": extra}),
+    )
 
 
 def with_addon(html, addon_html):
@@ -73,12 +70,7 @@ def filter_form(context):
     query, once per catalog version: dozens of options, the same for every visitor."""
     values = {name: context.get(name) for name in FILTER_CONTEXT}
     key = (values["query"] or "", values["listing"], bool(values["genre"]), tuple(values["sorts"] or ()))
-    forms = current_cache().forms
-    html = forms.get_many([key]).get(key)
-    if html is None:
-        html = get_template("movie/_filters_body.html").render(values)
-        forms.put_many({key: html})
-    return html
+    return current_cache().forms.get_or_put(key, lambda: get_template("movie/_filters_body.html").render(values))
 
 
 register.tag(

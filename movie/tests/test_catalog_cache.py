@@ -51,3 +51,28 @@ def test_movies_by_ids_gives_each_caller_its_own_objects(catalog):
     again = movies_by_ids(ids)
     assert [movie.pk for movie in again] == ids
     assert not hasattr(again[0], "visitor_rating")
+
+
+def test_rendered_fragments_are_bounded_by_their_size_not_only_their_count(catalog, monkeypatch):
+    from movie import catalog as catalog_module
+
+    monkeypatch.setattr(catalog_module, "FRAGMENT_CHARACTERS", 110_000)
+    monkeypatch.setattr(catalog_module, "_cache", catalog_module.CatalogCache(None))  # remade with that budget
+    page = "x" * 35_000  # about a whole page's content
+    for n in range(10):
+        catalog_module.catalog_fragment(("page", n), lambda: page)
+    fragments = catalog_module.current_cache().fragments
+    assert fragments.weight <= 110_000  # three pages, of ten
+    assert set(fragments.get_many([("page", n) for n in range(10)])) == {("page", 7), ("page", 8), ("page", 9)}
+
+
+def test_a_bounded_cache_replacing_a_value_weighs_only_the_new_one():
+    from sitewide.bounded_cache import BoundedCache
+
+    cache = BoundedCache(10, max_weight=10)
+    cache.put_many({"a": "12345"})
+    cache.put_many({"a": "123456"})
+    cache.put_many({"b": "1234"})
+    assert cache.weight == 10 and set(cache.get_many(["a", "b"])) == {"a", "b"}
+    cache.clear()
+    assert cache.weight == 0

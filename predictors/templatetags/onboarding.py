@@ -50,15 +50,16 @@ def onboarding_panel(context):
     versions = active_versions()
     model_name = primary_model_name(versions)
     liked = liked_movie_ids(request)
-    key = None if liked else ("onboarding", model_name, versions.get(model_name))
-    return fragments.cached(key, lambda: render_to_string(PANEL_TEMPLATE, panel_context(model_name, liked)))
+    found = onboarding.site_groups(model_name)
+    key = None if liked else fragments.onboarding_key(model_name, versions, found.source)
+    return fragments.cached(key, lambda: render_to_string(PANEL_TEMPLATE, panel_context(model_name, liked, found)))
 
 
 PANEL_TEMPLATE = "predictors/_onboarding_panel.html"
 
 
-def panel_context(model_name, liked):
-    found = onboarding.site_groups(model_name)
+def panel_context(model_name, liked, found):
+    """The template's context for ``found`` (onboarding.site_groups(model_name))."""
     movies = {movie.pk: movie for movie in movies_by_ids([pk for g in found.groups for pk in g.movie_ids])}
     groups = [
         {

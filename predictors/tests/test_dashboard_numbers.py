@@ -30,7 +30,7 @@ def event(visitor, movie_id, minutes_ago, event_type="click"):
     )
 
 
-def impression(model_name, visitor, movie_ids, minutes_ago, seconds=0.01, fallback=""):
+def impression(model_name, visitor, movie_ids, minutes_ago, seconds=0.01, fallback="", cached=False):
     return RecommendationImpression.objects.create(
         model_name=model_name,
         version_label="" if fallback else f"{model_name}:1",
@@ -38,6 +38,7 @@ def impression(model_name, visitor, movie_ids, minutes_ago, seconds=0.01, fallba
         visitor_key=visitor,
         movie_ids=movie_ids,
         seconds=seconds,
+        cached=cached,
         created_at=NOW - timedelta(minutes=minutes_ago),
     )
 
@@ -117,6 +118,16 @@ def test_consumer_lag_from_the_heartbeats(db, settings):
     assert [h.stale for h in state["heartbeats"]] == [False, True]
     record_consumer_heartbeat(settings.KAFKA_CONSUMER_GROUP, settings.KAFKA_TOPIC, {"t[0]": 0}, 130)
     assert ConsumerHeartbeat.objects.get(worker=worker_name()).total_lag == 0  # one row per process, updated
+
+
+def test_cached_lists_are_served_and_clicked_but_add_no_latency(db):
+    impression("ease", "session:a", [1, 2], 5, seconds=0.010)
+    impression("ease", "session:b", [3], 4, seconds=0.010, cached=True)
+    impression("ease", "session:c", [4], 3, seconds=0.030)
+    event("session:b", 3, 1)
+    stats = dashboard.serving_stats(NOW)["ease"]
+    assert stats["served"] == 3 and stats["clicked"] == 1 and stats["recommended"] == 4
+    assert stats["p50_ms"] == pytest.approx(20.0)  # of the two computed lists only
 
 
 def test_model_page_records_an_impression(catalog, client):

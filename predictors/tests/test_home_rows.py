@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from events.records import new_event
-from predictors import home_rows, surfaces
+from predictors import home_rows, serving, surfaces
 from predictors.tests.test_recommendation_pages import MODELS, movie_pks, train_version
 from tests.factories import make_catalog
 from tests.services import Browser
@@ -137,6 +137,35 @@ def test_the_compare_page_shows_the_four_lists_for_the_same_visitor(trained, vis
         assert trained[model_name].label in html
 
 
+def test_the_compare_page_does_not_rename_the_home_pages_top_picks(trained, visitor):
+    visitor.click(movie_pks(1)[0])
+    assert visitor.open("/compare/").status_code == 200  # retitles its copy of the primary model's row "EASE"
+    html = visitor.open("/").content.decode()
+    heading = html.split('data-row="top-picks"', 1)[1].split("</h2>", 1)[0]
+    assert "Top picks for you" in heading
+
+
+def test_a_cached_model_row_is_a_fresh_copy_and_holds_no_movies(trained):
+    exclude = frozenset(movie_pks(3))
+    history = [(pk, 1.0) for pk in exclude]
+    first, _ = home_rows.model_row("ease", history, exclude)
+    home_rows.attach_movies([first])
+    first.title = "renamed"
+    again, result = home_rows.model_row("ease", history, exclude)
+    assert again is not first and again.title == "Top picks for you" and again.movies == []
+    assert result.cached and again.movie_ids == first.movie_ids
+    for stored in serving.get_predictor("ease").derived._entries.values():
+        assert stored.movies == [] and stored.anchor_movie is None
+
+
+def test_a_cached_row_keeps_the_models_time(trained):
+    exclude = frozenset(movie_pks(3))
+    history = [(pk, 1.0) for pk in exclude]
+    _, computed = home_rows.model_row("ease", history, exclude)
+    _, reused = home_rows.model_row("ease", history, exclude)
+    assert not computed.cached and reused.cached and reused.seconds == computed.seconds
+
+
 def test_not_interested_through_the_endpoint_is_gone_from_every_list_at_once(trained, visitor):
     pks = movie_pks(3)
     for pk in pks:
@@ -225,3 +254,21 @@ def test_a_registered_provider_that_is_not_live_leaves_the_row_to_the_site():
         surfaces.unregister_provider(surfaces.TOP_PICKS)
         if before is not None:
             surfaces.register_provider(surfaces.TOP_PICKS, before)
+
+
+def test_the_rows_and_the_predictor_read_the_same_active_version(trained):
+    versions = home_rows.active_versions()
+    for model_name in MODELS:
+        assert serving.get_predictor(model_name)._active_version() == versions[model_name]
+        assert serving.active_versions([model_name]) == {model_name: versions[model_name]}
+
+
+def test_cached_row_html_is_bounded_by_its_size(monkeypatch):
+    from sitewide.bounded_cache import BoundedCache
+
+    monkeypatch.setattr(home_rows, "_html_cache", BoundedCache(100, max_weight=50_000))
+    for n in range(5):
+        row = home_rows.Row(home_rows.TOP_PICKS, "Top picks for you", [], cache_key=("rows", n))
+        assert home_rows.rendered_row(row, lambda r: "x" * 20_000) == "x" * 20_000
+    assert home_rows._html_cache.weight == 40_000
+    assert [n for n in range(5) if home_rows.is_rendered(home_rows.Row("", "", [], cache_key=("rows", n)))] == [3, 4]

@@ -58,3 +58,19 @@ def test_reopened_from_the_menu_the_panel_shows_earlier_picks_as_picked(catalog)
     html = visitor.open("/?onboarding=open").content.decode()
     assert f'data-pick data-movie-id="{shown}" aria-pressed="true"' in html
     assert "1 of 3 picks" in html and html.count('aria-pressed="true"') == 1
+
+
+def test_genres_standing_in_for_a_failing_model_are_not_kept_once_it_loads(catalog, store, monkeypatch):
+    from predictors import serving
+
+    version = train_version("ease")
+    predictor = serving.get_predictor("ease")
+
+    def fails():
+        raise RuntimeError("artifact unreadable")
+
+    monkeypatch.setattr(predictor, "current", fails)
+    assert "Grouped by genre" in Browser().open("/").content.decode()
+    monkeypatch.undo()
+    html = Browser().open("/").content.decode()
+    assert "Grouped by genre" not in html and onboarding.site_groups("ease").source == version.label

@@ -40,12 +40,7 @@ def nav_links(links, item_tag=""):
 
 
 def _layout_part(key, render):
-    key = (get_script_prefix(), get_urlconf(), *key)
-    found = _layout_parts.get_many([key]).get(key)
-    if found is None:
-        found = render()
-        _layout_parts.put_many({key: found})
-    return found
+    return _layout_parts.get_or_put((get_script_prefix(), get_urlconf(), *key), render)
 
 
 register.tag("layout_cached", cached_block_tag("layout_cached", _layout_part))
