@@ -175,3 +175,85 @@ def test_a_click_waits_out_a_lock_held_past_the_web_timeout_and_is_stored_once(d
     [(status, _)] = json.loads(stdout.strip().splitlines()[-1])
     assert status == 202
     assert stored_clicks(data_folder) == [uuid.UUID(event_id)]
+
+
+READER = """
+import sys
+import django
+django.setup()
+from django.db import close_old_connections
+from movie.models import Movie
+
+def title():
+    return Movie.objects.get(source_id=1).title
+
+for step in sys.stdin:
+    if step.strip() == "end-request":
+        close_old_connections()
+    print(title(), flush=True)
+"""
+
+
+def test_a_read_only_site_sees_what_another_owner_writes(data_folder):
+    """The folder is read-only to the site, not to its owner: a change the
+    owner makes shows on the site, whether or not a writer holds the -wal/-shm
+    files open (config/env.py, sqlite_read_only_name)."""
+    prefix = without_write_permission()
+    database = data_folder / "db.sqlite3"
+    modes = {path: path.stat().st_mode for path in [data_folder, *data_folder.rglob("*")]}
+
+    def read_only():
+        for path in [data_folder, *data_folder.rglob("*")]:
+            path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+    def writable():
+        for path, mode in modes.items():
+            path.chmod(mode)
+
+    def rename(writer, title):
+        writer.execute("UPDATE movie_movie SET title = ? WHERE source_id = 1", (title,))
+        writer.commit()
+
+    read_only()
+    site = subprocess.Popen(
+        [*prefix, PYTHON, "-c", READER],
+        cwd=REPO_DIR,
+        env=site_env(data_folder, DATABASE_CONN_MAX_AGE="60"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def ask(step):
+        site.stdin.write(step + "\n")
+        site.stdin.flush()
+        return site.stdout.readline().strip()
+
+    writer = None
+    try:
+        # No writer: no -wal/-shm, and the site cannot create them.
+        assert ask("read") == "Movie 01"
+        ask("end-request")
+        writable()
+        with sqlite3.connect(database) as owner:
+            rename(owner, "Renamed while closed")
+        owner.close()  # the last connection: SQLite removes -wal and -shm
+        read_only()
+        assert ask("end-request") == "Renamed while closed"
+        # A writer holds the file open: the site shares its -wal/-shm.
+        writable()
+        writer = sqlite3.connect(database)
+        writer.execute("PRAGMA journal_mode=WAL")
+        writer.execute("SELECT 1 FROM movie_movie").fetchall()
+        read_only()
+        assert ask("end-request") == "Renamed while closed"
+        rename(writer, "Renamed while open")
+        assert ask("read") == "Renamed while open"  # same connection, no request boundary
+    finally:
+        if writer is not None:
+            writer.close()
+        writable()
+        _, stderr = site.communicate(timeout=60)
+    assert site.returncode == 0, stderr
+    assert "opened immutable for one request at a time" in stderr and "opened mode=ro" in stderr
