@@ -122,9 +122,35 @@ def unwritable_reason(folder: Path):
     return None
 
 
+def on_read_only_mount(folder: Path):
+    """Whether ``folder`` is on a file system mounted read-only (nobody can change what is there)."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def sqlite_read_only_name(path: Path):
     """An SQLite URI that opens ``path`` for reading only, in a folder where
-    SQLite cannot create its -wal and -shm files. Without both, a WAL database
-    opens only as immutable: nobody can write the folder, so nobody changes it."""
-    shared = all(path.with_name(path.name + suffix).exists() for suffix in ("-wal", "-shm"))
-    return f"file:{quote(str(path))}?mode=ro" + ("" if shared else "&immutable=1")
+    SQLite cannot create its -wal and -shm files, with why it opens that way.
+
+    immutable=1 (SQLite reads without locks and assumes nothing changes) is
+    right only where nothing can change the file: on a read-only mount. In a
+    folder another owner can still write, immutable would serve stale pages,
+    so the reader shares the writer's -wal/-shm with plain mode=ro. Without
+    those files (no writer has the file open) and no way to create them,
+    mode=ro cannot open a WAL database at all; then the connection opens
+    immutable and ``fresh_each_request`` says to close it after the request,
+    so a change shows from the next request. Decided per connection
+    (config/sqlite_read_only), since the files come and go with the writer.
+    Returns (uri, fresh_each_request, reason)."""
+    uri = f"file:{quote(str(path))}?mode=ro"
+    if on_read_only_mount(path.parent):
+        return uri + "&immutable=1", False, "its folder is on a read-only mount: opened immutable"
+    if all(path.with_name(path.name + suffix).exists() for suffix in ("-wal", "-shm")):
+        return uri, False, "another owner may write it: opened mode=ro, sharing the writer's -wal/-shm"
+    return (
+        uri + "&immutable=1",
+        True,
+        "no -wal/-shm files to share and none can be made: opened immutable for one request at a time",
+    )

@@ -96,11 +96,14 @@ else:
     # A data folder the site cannot write (a read-only mount, another owner):
     # the file is opened read-only, so pages that only read keep working and
     # writes fail with a sentence (503); events/data_folder.py says so at start.
+    # How it opens (immutable or mode=ro) is decided per connection
+    # (config/sqlite_read_only): immutable only where nothing can change it.
     SQLITE_READ_ONLY_REASON = unwritable_reason(SQLITE_PATH.parent)
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": sqlite_read_only_name(SQLITE_PATH) if SQLITE_READ_ONLY_REASON else str(SQLITE_PATH),
+            "ENGINE": "config.sqlite_read_only" if SQLITE_READ_ONLY_REASON else "django.db.backends.sqlite3",
+            "NAME": sqlite_read_only_name(SQLITE_PATH)[0] if SQLITE_READ_ONLY_REASON else str(SQLITE_PATH),
+            "READ_ONLY_PATH": str(SQLITE_PATH),
             # Several web workers and the event consumer share the file (WAL). A
             # writer waits at most SQLITE_BUSY_TIMEOUT_SECONDS for a lock (the
             # consumer and background writes; they retry), a web request at most

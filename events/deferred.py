@@ -21,8 +21,9 @@ QUEUE_SIZE = 5000
 BATCH = 200
 RETRY_SECONDS = 1.0
 # After the first write of a burst the thread waits this long for more: one
-# wake-up and one commit per burst, not per page (a wake-up per page took a
-# sixth of a cached model page's time).
+# wake-up and one commit per burst, not per page, since waking the thread for
+# each page costs the pages CPU (docs/tuning.md, "Deferred writes"). The rows
+# are record-only, so nothing reads them within that delay.
 GATHER_SECONDS = 0.2
 
 _queue = queue.Queue(maxsize=QUEUE_SIZE)
@@ -134,15 +135,23 @@ def _write(batch):
 
 
 def _apply(batch):
-    """Every write of the batch; the deferred creates of one model as one bulk insert."""
+    """Every write of the batch in order; a run of deferred creates between
+    other writes as one bulk insert per model, inserted before the next
+    other write, so a write that reads or changes an earlier one's row finds it."""
     creates = {}
     for write in batch:
         if isinstance(write, _Create):
             creates.setdefault(write.model, []).append(write.model(**write.fields))
-        else:
-            write()
+            continue
+        _bulk_create(creates)
+        write()
+    _bulk_create(creates)
+
+
+def _bulk_create(creates):
     for model, rows in creates.items():
         model.objects.bulk_create(rows)
+    creates.clear()
 
 
 def _write_alone(write):

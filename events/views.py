@@ -14,9 +14,11 @@ from django.views.decorators.http import require_POST
 from events import ingest
 from events.records import InvalidEvent
 from events.visitors import is_retired, visitor_key
+from sitewide.database import is_unavailable, log_unavailable, waits_for_database
 from sitewide.errors import is_api, json_error
 
 
+@waits_for_database
 @require_POST
 def post_events(request):
     too_big = f"Request body is larger than {settings.EVENTS_MAX_BODY_BYTES} bytes."
@@ -43,8 +45,12 @@ def post_events(request):
         return json_error(400, str(error))
     except ingest.RateLimited as limited:
         return json_error(429, str(limited), Retry_After=str(limited.retry_after))
-    except DatabaseError:
-        return json_error(503, "Events cannot be recorded right now; please try again.")
+    except DatabaseError as error:
+        if not is_unavailable(error):
+            raise  # a bug (a missing table, say): the 500 path logs its traceback
+        log_unavailable(error, "An events request")
+        # One second, near static/js/events.js's own first delay: a rating's retry should not wait long.
+        return json_error(503, "Events cannot be recorded right now; please try again.", Retry_After="1")
     return JsonResponse({"accepted": len(accepted), "ids": [event.event_id for event in accepted]}, status=202)
 
 

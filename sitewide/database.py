@@ -3,19 +3,69 @@ file, and a sentence (503) instead of a 500 when the database refuses a write
 (read-only data folder, a lock held past that wait, a database restarting).
 
 The consumer and the background writers keep the longer
-SQLITE_BUSY_TIMEOUT_SECONDS: they retry, a visitor should not wait.
+SQLITE_BUSY_TIMEOUT_SECONDS: they retry, a visitor should not wait. So do
+views marked ``waits_for_database`` (the events endpoint): a click is a
+keepalive POST from a page that is going away, so no script is left to retry
+a 503, and a write that waits is worth more than an answer that comes soon.
+
+Only errors that say the database is busy, read-only or unreachable become a
+503; any other database error (a missing table or column) is a bug and takes
+the usual 500 path with its traceback.
 """
 
 import logging
+import time
 
 from django.conf import settings
-from django.db import OperationalError, connection
+from django.db import DatabaseError, OperationalError, connection
 
 from sitewide.errors import error_response
 
 logger = logging.getLogger(__name__)
 
 UNAVAILABLE = "The site cannot save changes right now (its database is busy or read-only); please try again later."
+RETRY_AFTER_SECONDS = 5
+
+# SQLite's messages for a lock held too long, a read-only file, a file it cannot open.
+SQLITE_UNAVAILABLE = (
+    "database is locked",
+    "database table is locked",
+    "attempt to write a readonly database",
+    "unable to open database",
+)
+# MySQL/MariaDB: lock wait timeout, deadlock, --read-only, read-only
+# transaction, server gone away, connection lost during a query.
+MYSQL_UNAVAILABLE = {1205, 1213, 1290, 1836, 2006, 2013}
+LOG_EVERY_SECONDS = 60
+_last_logged = 0.0
+
+
+def waits_for_database(view):
+    """Mark ``view``: on SQLite its writes wait SQLITE_BUSY_TIMEOUT_SECONDS for a lock, not the web's short wait."""
+    view.waits_for_database = True
+    return view
+
+
+def is_unavailable(error):
+    """Whether database ``error`` means busy, read-only or unreachable (worth a retry), not a bug."""
+    if not isinstance(error, DatabaseError):
+        return False
+    code = error.args[0] if error.args else None
+    if isinstance(code, int):
+        return code in MYSQL_UNAVAILABLE
+    message = str(error).lower()
+    return any(phrase in message for phrase in SQLITE_UNAVAILABLE)
+
+
+def log_unavailable(error, what="A request"):
+    """Warn with the traceback, at most once a minute per process (a locked file fails many requests at once)."""
+    global _last_logged
+    now = time.monotonic()
+    if now - _last_logged >= LOG_EVERY_SECONDS or not _last_logged:
+        _last_logged = now
+        logger.warning("%s met an unavailable database (%s): answered 503", what, error, exc_info=error)
+    else:
+        logger.debug("%s met an unavailable database (%s): answered 503", what, error)
 
 
 class DatabaseBusyMiddleware:
@@ -24,23 +74,30 @@ class DatabaseBusyMiddleware:
 
     def __call__(self, request):
         if connection.vendor == "sqlite":
-            self._short_wait()
+            self._wait(settings.SQLITE_WEB_BUSY_TIMEOUT_SECONDS)
         return self.get_response(request)
 
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if connection.vendor == "sqlite" and getattr(view_func, "waits_for_database", False):
+            self._wait(settings.DATABASES["default"]["OPTIONS"].get("timeout", 5.0))
+        return None
+
     @staticmethod
-    def _short_wait():
-        """Once per connection (a request thread keeps its own for CONN_MAX_AGE)."""
+    def _wait(seconds):
+        """Set the busy timeout when it differs (a request thread keeps its connection for CONN_MAX_AGE)."""
         try:
             connection.ensure_connection()
         except OperationalError:
             return  # the view's first query reports it
-        raw = connection.connection
-        if getattr(connection, "web_busy_timeout_of", None) is not raw:
-            raw.execute(f"PRAGMA busy_timeout = {int(settings.SQLITE_WEB_BUSY_TIMEOUT_SECONDS * 1000)}")
-            connection.web_busy_timeout_of = raw
+        raw, milliseconds = connection.connection, int(seconds * 1000)
+        if getattr(connection, "busy_timeout_of", None) != (raw, milliseconds):
+            raw.execute(f"PRAGMA busy_timeout = {milliseconds}")
+            connection.busy_timeout_of = (raw, milliseconds)
 
     def process_exception(self, request, exception):
-        if not isinstance(exception, OperationalError):
-            return None  # a bug, not the database's state: the usual 500
-        logger.warning("A request met an unavailable database (%s): answered 503", exception)
-        return error_response(request, 503, "Try again later", UNAVAILABLE)
+        if not is_unavailable(exception):
+            return None  # a bug, not the database's state: the usual 500, traceback logged
+        log_unavailable(exception)
+        response = error_response(request, 503, "Try again later", UNAVAILABLE)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response

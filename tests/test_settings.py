@@ -120,3 +120,20 @@ def test_mysql_urls_default_to_utf8mb4_and_the_local_server():
 def test_local_secret_key_is_created_once(tmp_path):
     path = tmp_path / "k"
     assert local_secret_key(path) == local_secret_key(path)
+
+
+def test_sqlite_reads_immutable_only_on_a_read_only_mount(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from config.env import sqlite_read_only_name
+
+    path = tmp_path / "db.sqlite3"
+    uri, fresh_each_request, _ = sqlite_read_only_name(path)
+    assert "immutable=1" in uri and fresh_each_request  # no -wal/-shm to share: one request at a time
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).touch()
+    uri, fresh_each_request, reason = sqlite_read_only_name(path)
+    assert uri.endswith("?mode=ro") and not fresh_each_request and "mode=ro" in reason
+    monkeypatch.setattr(os, "statvfs", lambda folder: SimpleNamespace(f_flag=os.ST_RDONLY))
+    uri, fresh_each_request, reason = sqlite_read_only_name(path)
+    assert uri.endswith("&immutable=1") and not fresh_each_request and "read-only mount" in reason

@@ -46,3 +46,20 @@ def test_rating_widget_saves_changes_and_shows_the_current_rating(page):
     assert widget.get_attribute("data-current") == "2.5"
     assert widget.locator(".rating-star.full").count() == 2
     assert widget.locator(".rating-star.half").count() == 1
+
+
+def test_a_click_whose_page_left_before_it_was_sent_is_sent_by_the_next_page_once(page):
+    movie = Movie.objects.order_by("-rating_count", "title", "pk").first()
+    page.goto("/")
+    # The endpoint unreachable: the click's POST fails and its page is gone before a retry.
+    page.route("**/api/events", lambda route: route.abort())
+    page.click(f'.movie-card[data-movie-id="{movie.pk}"] a.poster-link')
+    page.wait_for_url(f"**/movie/{movie.pk}/")
+    page.wait_for_load_state("load")
+    assert ClickEvent.objects.count() == 0
+    page.unroute("**/api/events")
+    page.goto("/")
+    wait_until(lambda: ClickEvent.objects.filter(movie=movie).count() == 2)
+    page.reload()  # nothing left to send: sent once
+    page.wait_for_function("!window.sessionStorage.getItem('movie-events-unsent')")
+    assert sorted(ClickEvent.objects.values_list("event_type", flat=True)) == ["click", "view"]

@@ -75,7 +75,8 @@ def site_env(tmp_path, private_kafka_broker):  # noqa: F811
         KAFKA_TOPIC=topic,
         KAFKA_CONSUMER_GROUP=group,
         KAFKA_TOPIC_PARTITIONS=str(PARTITIONS),
-        # A killed member's partitions move 3 s after its last heartbeat.
+        # A killed member's partitions move 3 s after its last heartbeat (tansu allows
+        # it; Apache Kafka refuses sessions under 6 s by default: events.W001).
         KAFKA_SESSION_TIMEOUT_MS="3000",
         KAFKA_MAX_POLL_INTERVAL_MS="6000",
     )

@@ -55,3 +55,13 @@ def test_deferred_creates_of_a_burst_are_stored_together_with_other_writes():
     deferred._write([deferred._Create(ConsumerHeartbeat, {"worker": "a", **fields}), heartbeat("b")])
     deferred._write([deferred._Create(ConsumerHeartbeat, {"worker": name, **fields}) for name in ("c", "d")])
     assert sorted(ConsumerHeartbeat.objects.values_list("worker", flat=True)) == ["a", "b", "c", "d"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_after_a_deferred_create_in_its_batch_finds_the_row():
+    def rename():
+        ConsumerHeartbeat.objects.filter(worker="a").update(worker="renamed")
+
+    fields = {"worker": "a", "group_id": "g", "topic": "t", "updated_at": timezone.now()}
+    deferred._write([deferred._Create(ConsumerHeartbeat, fields), rename, heartbeat("b")])
+    assert sorted(ConsumerHeartbeat.objects.values_list("worker", flat=True)) == ["b", "renamed"]

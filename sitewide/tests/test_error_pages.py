@@ -69,3 +69,48 @@ def test_whole_number_takes_ascii_digits_only(text, expected):
     from sitewide.numbers import whole_number
 
     assert whole_number(text) == expected
+
+
+@pytest.mark.urls("sitewide.tests.urls")
+def test_a_locked_database_is_a_503_sentence_with_retry_after(caplog):
+    from sitewide import database
+
+    database._last_logged = 0.0
+    response = Client(raise_request_exception=False).get("/locked/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(database.RETRY_AFTER_SECONDS)
+    assert database.UNAVAILABLE in response.content.decode()
+    [record] = [r for r in caplog.records if r.name == "sitewide.database"]
+    assert record.levelname == "WARNING" and record.exc_info is not None
+
+
+@pytest.mark.urls("sitewide.tests.urls")
+def test_a_schema_error_is_a_500_with_its_traceback_logged(caplog):
+    import logging
+
+    request_log = logging.getLogger("django.request")  # the site's LOGGING does not propagate it
+    request_log.addHandler(caplog.handler)
+    try:
+        response = Client(raise_request_exception=False).get("/schema-bug/")
+    finally:
+        request_log.removeHandler(caplog.handler)
+    assert response.status_code == 500
+    assert "The error was logged; please try again." in response.content.decode()
+    assert not [r for r in caplog.records if r.name == "sitewide.database"]
+    [record] = [r for r in caplog.records if r.name == "django.request" and r.levelname == "ERROR"]
+    assert "no such column" in str(record.exc_info[1])
+
+
+def test_only_busy_read_only_and_lost_connection_errors_count_as_unavailable():
+    from django.db import OperationalError, ProgrammingError
+
+    from sitewide.database import is_unavailable
+
+    assert is_unavailable(OperationalError("database is locked"))
+    assert is_unavailable(OperationalError("attempt to write a readonly database"))
+    assert is_unavailable(OperationalError(1205, "Lock wait timeout exceeded; try restarting transaction"))
+    assert is_unavailable(OperationalError(2006, "MySQL server has gone away"))
+    assert not is_unavailable(OperationalError(1054, "Unknown column 'x' in 'field list'"))
+    assert not is_unavailable(OperationalError("no such table: movie_movie"))
+    assert not is_unavailable(ProgrammingError("syntax error"))
+    assert not is_unavailable(RuntimeError("database is locked"))

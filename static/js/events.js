@@ -3,6 +3,9 @@
 // fetch(..., {keepalive: true}) lets a click that navigates away still arrive.
 // Each event gets its UUID (event_id) here, and a retry sends the same ids, so
 // a POST that timed out after it was stored is not stored twice.
+// Clicks and detail views are also kept in sessionStorage until the server
+// answers for them: a click's page is usually gone before a retry could run,
+// so the next page of the tab sends what is left, with the same ids.
 // window.MovieEvents.send(events) is the same sender for other scripts.
 (function () {
   "use strict";
@@ -74,15 +77,78 @@
     );
   }
 
-  function send(events) {
-    var withIds = events.map(function (event) {
+  // --- Unsent clicks and views, kept across page loads of the tab ---
+  var UNSENT_KEY = "movie-events-unsent";
+  var UNSENT_MAX = 20; // well under the endpoint's batch limit (EVENTS_MAX_BATCH); the oldest go first
+
+  function readUnsent() {
+    try {
+      var kept = JSON.parse(window.sessionStorage.getItem(UNSENT_KEY) || "[]");
+      return Array.isArray(kept) ? kept : [];
+    } catch (error) {
+      return []; // storage disabled or full of something else: nothing kept
+    }
+  }
+
+  function writeUnsent(events) {
+    try {
+      if (events.length) {
+        window.sessionStorage.setItem(UNSENT_KEY, JSON.stringify(events.slice(-UNSENT_MAX)));
+      } else {
+        window.sessionStorage.removeItem(UNSENT_KEY);
+      }
+    } catch (error) {
+      // Storage disabled: events are only as safe as the POST.
+    }
+  }
+
+  function unsentBesides(events) {
+    var ids = events.map(function (event) {
+      return event.event_id;
+    });
+    return readUnsent().filter(function (event) {
+      return ids.indexOf(event.event_id) < 0;
+    });
+  }
+
+  function keepUnsent(events) {
+    writeUnsent(unsentBesides(events).concat(events));
+  }
+
+  function forgetUnsent(events) {
+    writeUnsent(unsentBesides(events));
+  }
+
+  // A final answer (stored, or refused for good) ends the keeping; a 503 or
+  // 429 after the last retry, or no answer, leaves the events for the next page.
+  function postKept(events) {
+    keepUnsent(events);
+    return post(JSON.stringify({ events: events }), 0).then(function (response) {
+      if (response.status !== 503 && response.status !== 429) {
+        forgetUnsent(events);
+      }
+      return response;
+    });
+  }
+
+  function withIds(events) {
+    return events.map(function (event) {
       var copy = Object.assign({}, event);
       if (!copy.event_id) {
         copy.event_id = newEventId();
       }
       return copy;
     });
-    return post(JSON.stringify({ events: withIds }), 0);
+  }
+
+  // ``options.keep``: a record the visitor does not wait on (a click, a view);
+  // a rating's answer is shown to the visitor, who decides to try again.
+  function send(events, options) {
+    var identified = withIds(events);
+    if (options && options.keep) {
+      return postKept(identified);
+    }
+    return post(JSON.stringify({ events: identified }), 0);
   }
 
   window.MovieEvents = { send: send, newEventId: newEventId };
@@ -101,7 +167,7 @@
       if (row) {
         click.details = { impression: row.getAttribute("data-impression-id") };
       }
-      send([click]).catch(function () {});
+      send([click], { keep: true }).catch(function () {});
     }
   }
   document.addEventListener("click", onClick, true);
@@ -199,10 +265,15 @@
   }
 
   function start() {
+    // What earlier pages of the tab could not send, read before this page adds its view.
+    var unsent = readUnsent();
     document.querySelectorAll("[data-rating-widget]").forEach(setUpWidget);
     var detail = document.querySelector("[data-detail-view][data-movie-id]");
     if (detail) {
-      send([{ type: "view", movie_id: movieId(detail) }]).catch(function () {});
+      send([{ type: "view", movie_id: movieId(detail) }], { keep: true }).catch(function () {});
+    }
+    if (unsent.length) {
+      postKept(unsent).catch(function () {});
     }
   }
 
