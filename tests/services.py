@@ -90,6 +90,16 @@ def wait_until(condition, timeout=10.0):
         time.sleep(0.1)
 
 
+def run_for_json(command, env, timeout, prefix=()):
+    """Run ``command`` (arguments after the interpreter) in the repository with
+    ``env``; it must succeed and print a JSON line last. -> (that value, stderr)."""
+    done = subprocess.run(
+        [*prefix, sys.executable, *command], cwd=REPO_DIR, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
+
+
 def site_process_env(folder, **settings):
     """The environment of a site process of a test's own (manage.py, the
     consumer, the web) keeping its data in ``folder``: SQLite there, a fresh

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import REPO_DIR, site_process_env
+from tests.services import REPO_DIR, run_for_json, site_process_env
 
 PYTHON = str(Path(sys.executable).parent / "python")
 MOVIE = 1  # the first movie of tests/factories.make_catalog
@@ -63,16 +63,7 @@ def data_folder(prepared_folder, tmp_path):
 
 def probe(env, requests, prefix=()):
     """The site's answers to ``requests`` (see tests/site_probe.py) and what it logged."""
-    done = subprocess.run(
-        [*prefix, PYTHON, "-m", "tests.site_probe", json.dumps(requests)],
-        cwd=REPO_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
+    return run_for_json(["-m", "tests.site_probe", json.dumps(requests)], env, timeout=180, prefix=prefix)
 
 
 def without_write_permission():

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.services import REPO_DIR, TansuBroker, free_port, launch_chromium, wait_for_port
+from tests.services import REPO_DIR, TansuBroker, free_port, launch_chromium, run_for_json, wait_for_port
 
 pytestmark = pytest.mark.browser
 
@@ -94,16 +94,8 @@ def site(tmp_path_factory):
             "LOG_LEVEL": "WARNING",
         }
     )
-    built = subprocess.run(
-        [sys.executable, "-c", "from tests.test_e2e_browser import build_site_data; build_site_data()"],
-        cwd=REPO_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert built.returncode == 0, built.stderr
-    versions = json.loads(built.stdout.strip().splitlines()[-1])
+    build = "from tests.test_e2e_browser import build_site_data; build_site_data()"
+    versions, _ = run_for_json(["-c", build], env, timeout=300)
     logs = open(work / "servers.log", "w")
     servers = [
         subprocess.Popen(

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.services import run_for_json
+
 REPO_DIR = Path(__file__).resolve().parents[2]
 
 # Runs in a fresh interpreter: this test process has long imported torch.
@@ -37,8 +39,5 @@ def test_migrate_check_commands_and_the_admin_do_not_import_torch_or_dgl(tmp_pat
         "DJANGO_ALLOWED_HOSTS": "testserver",
         "LOG_LEVEL": "WARNING",
     }
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=REPO_DIR, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"torch": False, "dgl": False}
+    imported, _ = run_for_json(["-c", PROBE], env, timeout=300)
+    assert imported == {"torch": False, "dgl": False}
