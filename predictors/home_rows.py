@@ -15,8 +15,6 @@ marked "not interested" is in it, so it is gone from every row at once).
 
 import dataclasses
 import logging
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -208,10 +206,8 @@ def personal_rows(request, visitor, events, model_name, k=ROW_LENGTH):
 
 
 ROWS_CACHE_SIZE = 4096
-_rows_cache = (
-    OrderedDict()
-)  # (catalog version, versions, model, history, hidden, k) -> the personal rows' ids and evidence
-_rows_lock = threading.Lock()
+# (catalog version, versions, model, history, hidden, k) -> the personal rows' ids and evidence
+_rows_cache = BoundedCache(ROWS_CACHE_SIZE)
 
 
 def cached_personal_rows(request, visitor, events, k=ROW_LENGTH):
@@ -231,16 +227,10 @@ def cached_personal_rows(request, visitor, events, k=ROW_LENGTH):
     hidden = hidden_movies(events)
     # The catalog version too: a re-import or edit changes titles, posters and which movies exist.
     key = (catalog_version(), tuple(sorted(versions.items())), model_name, tuple(history), tuple(sorted(hidden)), k)
-    with _rows_lock:
-        cached = _rows_cache.get(key)
-        if cached is not None:
-            _rows_cache.move_to_end(key)
-    if cached is None:
-        cached = [row for row in personal_rows(request, visitor, events, model_name, k) if row.kind not in CHANGING]
-        with _rows_lock:
-            _rows_cache[key] = cached
-            while len(_rows_cache) > ROWS_CACHE_SIZE:
-                _rows_cache.popitem(last=False)
+    cached = _rows_cache.get_or_put(
+        key,
+        lambda: [row for row in personal_rows(request, visitor, events, model_name, k) if row.kind not in CHANGING],
+    )
     # Copies: attach_movies sets each view's movies on them.
     rows = [dataclasses.replace(row, cache_key=(key, index)) for index, row in enumerate(cached)]
     shown = {pk for pk, _ in history} | hidden | {pk for row in rows for pk in row.movie_ids}
@@ -279,8 +269,7 @@ def rendered_row(row, render):
 
 def reset_cache():
     """Forget cached rows (tests, whose databases reuse primary keys)."""
-    with _rows_lock:
-        _rows_cache.clear()
+    _rows_cache.clear()
     _html_cache.clear()
     _best_by_versions.clear()
     fragments.reset()
