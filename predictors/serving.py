@@ -23,7 +23,6 @@ page can show; the error itself is logged, never raised into the page.
 import logging
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -144,8 +143,7 @@ class Predictor:
         self.model_name = model_name
         self._loaded = None
         self._load_lock = threading.Lock()
-        self._cache = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._cache = BoundedCache(CACHE_SIZE)  # (version, known history, k) -> answer
         # What callers build from this predictor's answers (explained rows, API bodies),
         # keyed by them with the version's identity: forgotten with the predictor.
         self.derived = BoundedCache(CACHE_SIZE)
@@ -187,10 +185,10 @@ class Predictor:
         if not known:
             return None
         key = (self._identity(loaded), known, k)
-        with self._cache_lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
+        return self._cache.get_or_put(key, lambda: self._fold_in_top_k(loaded, known, history, k))
+
+    @staticmethod
+    def _fold_in_top_k(loaded, known, history, k):
         user_repr = foldin.fold_in(
             loaded.model, known, foldin.settings_for(loaded.model, getattr(settings, "FOLD_IN", {}))
         )
@@ -201,12 +199,7 @@ class Predictor:
             for i, s in zip(indices, scores, strict=False)
             if int(loaded.item_ids[i]) not in seen
         ][:k]
-        result = (loaded.version.label, [pk for pk, _ in picks], [s for _, s in picks])
-        with self._cache_lock:
-            self._cache[key] = result
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
-        return result
+        return (loaded.version.label, [pk for pk, _ in picks], [s for _, s in picks])
 
 
 _predictors = {}

@@ -51,6 +51,9 @@ class BoundedCache:
         self.put_many({key: value})
         return value
 
+    def __len__(self):
+        return len(self._entries)
+
     @property
     def weight(self):
         """The summed weight of the entries (0 without a ``max_weight``)."""
