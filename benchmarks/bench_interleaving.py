@@ -52,6 +52,10 @@ little noise. A method that does not get there by --max-impressions is
 reported as "> cap".
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_interleaving.py --seeds 20 --cache /tmp/il-cache
+
+The headline of docs/experiments.md (visitors who differ in engagement,
+10% attention on average, 10 impressions each) adds
+--attention 0.1 --attention-spread activity --impressions-per-visitor 10.
 """
 
 import argparse
