@@ -15,7 +15,10 @@ engagement does between real ones: each simulated visitor draws their own
 q_v from a log-normal of mean q (clipped at 1) whose log-scale spread is the
 dataset's own, the standard deviation of log(training ratings per user)
 (ml-100k .88, ml-latest-small 1.06); drawn per visitor from the seed, apart
-from their taste. "none" (default): every visitor looks with chance q.
+from their taste. With "own-activity" a visitor's chance is instead
+proportional to their own training ratings, scaled to mean q over the
+held-out users (clipped at 1): heavy raters are heavy clickers, no draw.
+"none" (default): every visitor looks with chance q.
 
 Pairs (A is the one with the higher offline NDCG@10 on that split):
 - EASE (train_model's lambda) vs popularity;
@@ -221,6 +224,7 @@ class Pair:
     visit_weights: np.ndarray | None = None
     attention: float = 1.0
     attention_sigma: float = 0.0  # log-scale spread of the visitors' attention; 0: everyone alike
+    attention_by_user: np.ndarray | None = None  # each user's own chance of looking, instead of both above
 
 
 def activity_sigma(ratings_per_user):
@@ -233,6 +237,17 @@ def visitor_attention(normal_draws, mean, sigma):
     """Each visitor's chance of looking at the row: log-normal of mean ``mean`` with log-scale spread
     ``sigma``, clipped at 1 (``sigma`` 0: ``mean`` for everyone)."""
     return np.minimum(1.0, mean * np.exp(sigma * np.asarray(normal_draws) - sigma**2 / 2))
+
+
+def attention_from_activity(ratings_per_user, mean):
+    """Each user's chance of looking, proportional to their ratings and clipped at 1, scaled (by
+    bisection) so that its mean over the users is ``mean``."""
+    ratings = np.asarray(ratings_per_user, dtype=np.float64)
+    low, high = 0.0, 1.0 / ratings.min()  # at ``high`` every user looks on every impression
+    for _ in range(60):
+        scale = (low + high) / 2
+        low, high = (scale, high) if np.minimum(1.0, scale * ratings).mean() < mean else (low, scale)
+    return np.minimum(1.0, (low + high) / 2 * ratings)
 
 
 def attention_moments(mean, sigma):
@@ -272,7 +287,9 @@ class Stream:
             user = np.repeat(users, m)
             looks = rng.random(chunk)  # drawn after the rest, and the spread after it: the old streams stay
             attention = pair.attention
-            if pair.attention_sigma:
+            if pair.attention_by_user is not None:
+                attention = pair.attention_by_user[user]
+            elif pair.attention_sigma:
                 spread = visitor_attention(rng.standard_normal(chunk // m), pair.attention, pair.attention_sigma)
                 attention = np.repeat(spread, m)
             noticed &= (looks < attention)[:, None]
@@ -379,9 +396,12 @@ def expected_impressions(pair):
     """Normal-theory impressions for 80% power at the 95% level, from every user's exact chances:
     ({"interleaving": n, "ab": n}, the long-run rates)."""
     chance = EXAMINATION  # a visitor who looks at the row reads it by the click model
-    looks, looks_squared = attention_moments(pair.attention, pair.attention_sigma)
     shown, by_a = pair.drafts
     users = np.arange(len(pair.rank_a))
+    if pair.attention_by_user is not None:  # per user: E[q] and E[q^2] are q_u and q_u^2
+        looks, looks_squared = pair.attention_by_user, pair.attention_by_user**2
+    else:
+        looks, looks_squared = (np.full(len(users), q) for q in attention_moments(pair.attention, pair.attention_sigma))
     win_a, win_b = interleaved_wins(pair.relevant[users[:, None, None], shown], by_a, chance, pair.click_model)
     win_a, win_b = win_a.mean(axis=1), win_b.mean(axis=1)  # each list as likely as its coins; given a look
     ctr = [
@@ -394,10 +414,11 @@ def expected_impressions(pair):
     def mean_var(given_look, square_given_look):
         """Mean and variance of a visitor's m-impression average of an outcome whose mean and mean
         square on an impression the visitor looks at are these (0 when they do not look). A visitor of
-        taste u and attention q averages q x_u over their impressions; q is drawn apart from u."""
-        mean = looks * (weights @ given_look)
-        between = looks_squared * (weights @ given_look**2) - mean**2
-        within = looks * (weights @ square_given_look) - looks_squared * (weights @ given_look**2)
+        taste u and attention q averages q x_u over their impressions; q is drawn apart from u or, with
+        attention by user, is u's own."""
+        mean = weights @ (looks * given_look)
+        between = weights @ (looks_squared * given_look**2) - mean**2
+        within = weights @ (looks * square_given_look) - weights @ (looks_squared * given_look**2)
         return mean, between + within / m
 
     lead = win_a - win_b
@@ -408,8 +429,8 @@ def expected_impressions(pair):
         "ab": m * POWER_Z2 * 2 * (var_a + var_b) / (ctr_a - ctr_b) ** 2,  # half the visitors on each side
     }
     rates = {
-        "wins_a": looks * (weights @ win_a),
-        "wins_b": looks * (weights @ win_b),
+        "wins_a": weights @ (looks * win_a),
+        "wins_b": weights @ (looks * win_b),
         "ctr_a": ctr_a,
         "ctr_b": ctr_b,
         "visitor_var_interleaving": il_var,  # of a visitor's average over their m impressions
@@ -490,6 +511,7 @@ def run_dataset(dataset, args):
     relevant, models, activity = fit_rankings(dataset, args.served, args.cache)
     weights = activity / activity.sum() if args.visits == "active" else None
     sigma = activity_sigma(activity) if args.attention_spread == "activity" else 0.0
+    own = attention_from_activity(activity, args.attention) if args.attention_spread == "own-activity" else None
     rows = []
     for label, a, b in pairs_of(models, args.served):
         started = time.perf_counter()
@@ -503,6 +525,7 @@ def run_dataset(dataset, args):
             weights,
             args.attention,
             sigma,
+            own,
         )
         streams = [Stream(pair, seed) for seed in range(args.seeds)]
         expected, rates = expected_impressions(pair)
@@ -613,10 +636,10 @@ def main():
     )
     parser.add_argument(
         "--attention-spread",
-        choices=["none", "activity"],
+        choices=["none", "activity", "own-activity"],
         default="none",
         help="Visitors alike, or each with their own chance of looking, log-normal with the spread of "
-        "log(ratings per user) in the data and mean --attention.",
+        "log(ratings per user) in the data and mean --attention, or in proportion to their own ratings.",
     )
     parser.add_argument(
         "--visits",
@@ -638,7 +661,7 @@ def main():
     rows = []
     for dataset in args.datasets:
         rows += run_dataset(dataset, args)
-        spread = f", log-normal spread {args.attention_spread}" if args.attention_spread != "none" else ""
+        spread = f", spread {args.attention_spread}" if args.attention_spread != "none" else ""
         text = (
             f"Click model: {args.click_model}, attention {args.attention:g}{spread}, "
             f"{args.impressions_per_visitor} impression(s) per visitor, visits {args.visits}.\n\n"

@@ -131,3 +131,20 @@ def test_the_spread_makes_visitors_differ_as_the_exact_variances_say():
         found[sigma] = exact
     assert found[1.0][0] == pytest.approx(found[0.0][0], rel=0.05)
     assert found[1.0][1] > 1.5 * found[0.0][1]
+
+
+def test_attention_by_own_activity_is_proportional_to_ratings_with_the_asked_mean():
+    attention = bench.attention_from_activity([10, 20, 40, 400], 0.5)
+    assert attention.mean() == pytest.approx(0.5) and attention[0] == pytest.approx(1 / 7)
+    assert attention[3] == 1 and attention[1] == pytest.approx(2 * attention[0])  # heavy raters clipped at 1
+
+
+def test_attention_by_user_gives_the_exact_variances_too():
+    pair = spread_pair(0.0)
+    pair.attention_by_user = bench.attention_from_activity(np.arange(1, 31), 0.2)
+    _, rates = bench.expected_impressions(pair)
+    clicked, on_b = bench.Stream(pair, seed=1).ab(400_000)
+    wins_a, wins_b = bench.Stream(pair, seed=1).interleaving(400_000)
+    simulated = [clicked[~on_b].mean() / 5, (clicked[~on_b] / 5).var(), ((wins_a - wins_b) / 5).var()]
+    exact = [rates[k] for k in ("ctr_a", "visitor_var_ctr_a", "visitor_var_interleaving")]
+    assert simulated == pytest.approx(exact, rel=0.05)
