@@ -10,6 +10,15 @@ noticed movie that is in their remaining ratings, then leaves (a card click
 opens the movie's page); "examination": every noticed movie in their
 remaining ratings is clicked. With --attention q a visitor looks at the row
 at all on an impression with chance q (the same coin for both methods).
+With --attention-spread activity that chance differs between visitors, as
+engagement does between real ones: each simulated visitor draws their own
+q_v from a log-normal of mean q (clipped at 1) whose log-scale spread is the
+dataset's own, the standard deviation of log(training ratings per user)
+(ml-100k .88, ml-latest-small 1.06); drawn per visitor from the seed, apart
+from their taste. With "own-activity" a visitor's chance is instead
+proportional to their own training ratings, scaled to mean q over the
+held-out users (clipped at 1): heavy raters are heavy clickers, no draw.
+"none" (default): every visitor looks with chance q.
 
 Pairs (A is the one with the higher offline NDCG@10 on that split):
 - EASE (train_model's lambda) vs popularity;
@@ -46,6 +55,10 @@ little noise. A method that does not get there by --max-impressions is
 reported as "> cap".
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_interleaving.py --seeds 20 --cache /tmp/il-cache
+
+The headline of docs/experiments.md (visitors who differ in engagement,
+10% attention on average, 10 impressions each) adds
+--attention 0.1 --attention-spread activity --impressions-per-visitor 10.
 """
 
 import argparse
@@ -55,8 +68,9 @@ import logging
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 from tqdm import tqdm
@@ -91,6 +105,7 @@ GOAL_RATIO = 10.0
 FIRST_HORIZON, PRECISION = 10, 0.02  # visitors
 CHUNK = 40_000  # impressions simulated at a time
 POWER_Z2 = (Z_95 + 0.8416212335729143) ** 2  # two-sided 95% test with 80% power: (z_.975 + z_.8)^2
+VISITS_SWEPT = (1, 5, 10, 20, 10**9)  # impressions per visitor in the normal-theory sweep; 10**9: the limit
 LABELS = {**MODEL_LABELS, "popularity": "popularity", "ease-weak": "EASE lambda/16"}
 
 
@@ -208,6 +223,42 @@ class Pair:
     click_model: str
     visit_weights: np.ndarray | None = None
     attention: float = 1.0
+    attention_sigma: float = 0.0  # log-scale spread of the visitors' attention; 0: everyone alike
+    attention_by_user: np.ndarray | None = None  # each user's own chance of looking, instead of both above
+
+
+def activity_sigma(ratings_per_user):
+    """The spread of engagement between visitors, read off the data: the standard deviation of the
+    log of each user's number of ratings."""
+    return float(np.log(np.asarray(ratings_per_user, dtype=np.float64)).std())
+
+
+def visitor_attention(normal_draws, mean, sigma):
+    """Each visitor's chance of looking at the row: log-normal of mean ``mean`` with log-scale spread
+    ``sigma``, clipped at 1 (``sigma`` 0: ``mean`` for everyone)."""
+    return np.minimum(1.0, mean * np.exp(sigma * np.asarray(normal_draws) - sigma**2 / 2))
+
+
+def attention_from_activity(ratings_per_user, mean):
+    """Each user's chance of looking, proportional to their ratings and clipped at 1, scaled (by
+    bisection) so that its mean over the users is ``mean``."""
+    ratings = np.asarray(ratings_per_user, dtype=np.float64)
+    low, high = 0.0, 1.0 / ratings.min()  # at ``high`` every user looks on every impression
+    for _ in range(60):
+        scale = (low + high) / 2
+        low, high = (scale, high) if np.minimum(1.0, scale * ratings).mean() < mean else (low, scale)
+    return np.minimum(1.0, (low + high) / 2 * ratings)
+
+
+def attention_moments(mean, sigma):
+    """(E[q], E[q^2]) of ``visitor_attention`` over visitors, exactly: for X log-normal(mu, sigma),
+    E[min(X, 1)^k] = exp(k mu + k^2 sigma^2 / 2) Phi((-mu - k sigma^2) / sigma) + P(X >= 1)."""
+    if sigma == 0:
+        q = min(1.0, mean)
+        return q, q * q
+    mu, phi = math.log(mean) - sigma**2 / 2, NormalDist().cdf
+    above = 1 - phi(-mu / sigma)
+    return tuple(math.exp(k * mu + k * k * sigma**2 / 2) * phi((-mu - k * sigma**2) / sigma) + above for k in (1, 2))
 
 
 @dataclass
@@ -234,7 +285,14 @@ class Stream:
             codes = rng.integers(2**DRAFT_COINS, size=chunk)
             noticed = rng.random((chunk, K)) < EXAMINATION  # the same coins for both methods
             user = np.repeat(users, m)
-            noticed &= (rng.random(chunk) < pair.attention)[:, None]  # drawn last: attention 1 keeps the streams
+            looks = rng.random(chunk)  # drawn after the rest, and the spread after it: the old streams stay
+            attention = pair.attention
+            if pair.attention_by_user is not None:
+                attention = pair.attention_by_user[user]
+            elif pair.attention_sigma:
+                spread = visitor_attention(rng.standard_normal(chunk // m), pair.attention, pair.attention_sigma)
+                attention = np.repeat(spread, m)
+            noticed &= (looks < attention)[:, None]
             clicks = CLICK_MODELS[pair.click_model]
 
             shown, by_a = pair.drafts[0][user, codes], pair.drafts[1][user, codes]
@@ -337,32 +395,61 @@ def interleaved_wins(hits, by_a, chance, click_model):
 def expected_impressions(pair):
     """Normal-theory impressions for 80% power at the 95% level, from every user's exact chances:
     ({"interleaving": n, "ab": n}, the long-run rates)."""
-    chance, looks = EXAMINATION, pair.attention  # a visitor who looks at the row reads it by the click model
+    chance = EXAMINATION  # a visitor who looks at the row reads it by the click model
     shown, by_a = pair.drafts
     users = np.arange(len(pair.rank_a))
+    if pair.attention_by_user is not None:  # per user: E[q] and E[q^2] are q_u and q_u^2
+        looks, looks_squared = pair.attention_by_user, pair.attention_by_user**2
+    else:
+        looks, looks_squared = (np.full(len(users), q) for q in attention_moments(pair.attention, pair.attention_sigma))
     win_a, win_b = interleaved_wins(pair.relevant[users[:, None, None], shown], by_a, chance, pair.click_model)
-    win_a, win_b = looks * win_a.mean(axis=1), looks * win_b.mean(axis=1)  # each list as likely as its coins
+    win_a, win_b = win_a.mean(axis=1), win_b.mean(axis=1)  # each list as likely as its coins; given a look
     ctr = [
-        looks * (1 - np.prod(1 - np.take_along_axis(pair.relevant, ranking, axis=1) * chance, axis=1))
+        1 - np.prod(1 - np.take_along_axis(pair.relevant, ranking, axis=1) * chance, axis=1)
         for ranking in (pair.rank_a, pair.rank_b)
     ]
     weights = np.full(len(users), 1 / len(users)) if pair.visit_weights is None else pair.visit_weights
     m = pair.per_visitor
 
-    def mean_var(per_impression_mean, per_impression_var):
-        """Mean and variance of a visitor's m-impression average."""
-        mean = weights @ per_impression_mean
-        return mean, weights @ per_impression_mean**2 - mean**2 + weights @ per_impression_var / m
+    def mean_var(given_look, square_given_look):
+        """Mean and variance of a visitor's m-impression average of an outcome whose mean and mean
+        square on an impression the visitor looks at are these (0 when they do not look). A visitor of
+        taste u and attention q averages q x_u over their impressions; q is drawn apart from u or, with
+        attention by user, is u's own."""
+        mean = weights @ (looks * given_look)
+        between = weights @ (looks_squared * given_look**2) - mean**2
+        within = weights @ (looks * square_given_look) - weights @ (looks_squared * given_look**2)
+        return mean, between + within / m
 
     lead = win_a - win_b
-    il_mean, il_var = mean_var(lead, win_a + win_b - lead**2)
-    (ctr_a, var_a), (ctr_b, var_b) = (mean_var(c, c * (1 - c)) for c in ctr)
+    il_mean, il_var = mean_var(lead, win_a + win_b)
+    (ctr_a, var_a), (ctr_b, var_b) = (mean_var(c, c) for c in ctr)
     needed = {
         "interleaving": m * POWER_Z2 * il_var / il_mean**2,
         "ab": m * POWER_Z2 * 2 * (var_a + var_b) / (ctr_a - ctr_b) ** 2,  # half the visitors on each side
     }
-    rates = {"wins_a": weights @ win_a, "wins_b": weights @ win_b, "ctr_a": ctr_a, "ctr_b": ctr_b}
+    rates = {
+        "wins_a": weights @ (looks * win_a),
+        "wins_b": weights @ (looks * win_b),
+        "ctr_a": ctr_a,
+        "ctr_b": ctr_b,
+        "visitor_var_interleaving": il_var,  # of a visitor's average over their m impressions
+        "visitor_var_ctr_a": var_a,
+        "visitor_var_ctr_b": var_b,
+    }
     return needed, {name: float(value) for name, value in rates.items()}
+
+
+def ratio_by_visits(pair):
+    """{impressions per visitor: A/B's normal-theory impressions over interleaving's} for VISITS_SWEPT.
+
+    As a visitor's impressions grow, both sample sizes are ruled by the variance between visitors
+    alone, so the last entry is the most the ratio can reach under this click model."""
+    ratios = {}
+    for m in VISITS_SWEPT:
+        needed, _ = expected_impressions(replace(pair, per_visitor=m))
+        ratios[m] = float(needed["ab"] / needed["interleaving"])
+    return ratios
 
 
 METHODS = {"interleaving": interleaving_pick, "ab": ab_pick}
@@ -423,6 +510,8 @@ def measure(streams, method, test, cap):
 def run_dataset(dataset, args):
     relevant, models, activity = fit_rankings(dataset, args.served, args.cache)
     weights = activity / activity.sum() if args.visits == "active" else None
+    sigma = activity_sigma(activity) if args.attention_spread == "activity" else 0.0
+    own = attention_from_activity(activity, args.attention) if args.attention_spread == "own-activity" else None
     rows = []
     for label, a, b in pairs_of(models, args.served):
         started = time.perf_counter()
@@ -435,6 +524,8 @@ def run_dataset(dataset, args):
             args.click_model,
             weights,
             args.attention,
+            sigma,
+            own,
         )
         streams = [Stream(pair, seed) for seed in range(args.seeds)]
         expected, rates = expected_impressions(pair)
@@ -446,9 +537,13 @@ def run_dataset(dataset, args):
             "ndcg_a": models[a][1],
             "ndcg_b": models[b][1],
             "users": len(relevant),
+            "attention": args.attention,
+            "attention_sigma": sigma,
+            "impressions_per_visitor": args.impressions_per_visitor,
             "seeds": args.seeds,
             "rates": rates,
             "expected": {method: float(n) for method, n in expected.items()},
+            "ratio_by_visits": ratio_by_visits(pair),
         }
         for method in tqdm(METHODS, desc=f"{dataset} {label}", leave=False):
             for test in ("bootstrap", "textbook"):
@@ -503,6 +598,19 @@ def table(rows, test, cap):
     return "\n".join(lines)
 
 
+def visits_table(rows):
+    """The normal-theory ratio as a function of the impressions each visitor gets, the rest as run."""
+    heads = ["∞" if m == VISITS_SWEPT[-1] else str(m) for m in VISITS_SWEPT]
+    lines = [
+        "| dataset | pair | " + " | ".join(f"{head} per visitor" for head in heads) + " |",
+        "|---|---|" + "---|" * len(heads),
+    ]
+    for row in rows:
+        ratios = " | ".join(f"{row['ratio_by_visits'][m]:.1f}x" for m in VISITS_SWEPT)
+        lines.append(f"| {row['dataset']} | {row['pair']} | {ratios} |")
+    return "\n".join(lines)
+
+
 def goal_met(row, test="bootstrap", cap=None):
     """Interleaving picks A in 19 of 20 seeds somewhere below the cap, never B there, and A/B needs
     >= 10x the impressions for 80% power."""
@@ -527,6 +635,13 @@ def main():
         help="Chance that a visitor looks at the row at all on an impression (1: the click model alone).",
     )
     parser.add_argument(
+        "--attention-spread",
+        choices=["none", "activity", "own-activity"],
+        default="none",
+        help="Visitors alike, or each with their own chance of looking, log-normal with the spread of "
+        "log(ratings per user) in the data and mean --attention, or in proportion to their own ratings.",
+    )
+    parser.add_argument(
         "--visits",
         choices=["uniform", "active"],
         default="uniform",
@@ -546,12 +661,21 @@ def main():
     rows = []
     for dataset in args.datasets:
         rows += run_dataset(dataset, args)
-        text = "\n\n".join(
+        spread = f", spread {args.attention_spread}" if args.attention_spread != "none" else ""
+        text = (
+            f"Click model: {args.click_model}, attention {args.attention:g}{spread}, "
+            f"{args.impressions_per_visitor} impression(s) per visitor, visits {args.visits}.\n\n"
+        )
+        text += "\n\n".join(
             f"{title}:\n\n{table(rows, test, args.max_impressions)}"
             for test, title in (
                 ("bootstrap", "Dashboard statistic (bootstrap over visitors)"),
                 ("textbook", "Textbook tests (sign test; Welch z on the CTR difference)"),
             )
+        )
+        text += (
+            "\n\nNormal theory, A/B's impressions over interleaving's for 80% power, by impressions per "
+            f"visitor (the same visitors and click model otherwise):\n\n{visits_table(rows)}"
         )
         if args.out:
             args.out.write_text(text + "\n")

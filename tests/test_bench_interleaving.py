@@ -74,3 +74,77 @@ def test_the_exact_chances_are_what_the_simulation_draws():
         clicked, on_b = stream.ab(200_000)
         simulated = [wins_a.mean(), wins_b.mean(), clicked[~on_b].mean(), clicked[on_b].mean()]
         assert simulated == pytest.approx([rates[k] for k in ("wins_a", "wins_b", "ctr_a", "ctr_b")], abs=0.005)
+
+
+def test_the_spread_of_attention_is_the_spread_of_log_ratings_per_user():
+    assert bench.activity_sigma([1, np.e, np.e**2]) == pytest.approx(np.sqrt(2 / 3))
+    assert bench.activity_sigma([40, 40, 40]) == 0
+    assert bench.visitor_attention(np.array([-2.0, 0.0, 3.0]), 0.1, 0.0).tolist() == [0.1] * 3
+
+
+def test_each_visitors_attention_is_log_normal_of_the_asked_mean_and_spread():
+    draws = bench.visitor_attention(np.random.default_rng(0).standard_normal(400_000), 0.1, 1.0)
+    assert draws.max() == 1 and draws.min() > 0  # clipped: a chance
+    unclipped = draws[draws < 1]
+    assert np.log(unclipped).std() == pytest.approx(1.0, abs=0.02)
+    assert [draws.mean(), (draws**2).mean()] == pytest.approx(bench.attention_moments(0.1, 1.0), rel=0.02)
+    assert bench.attention_moments(0.1, 1.0)[0] < 0.1  # the clip takes a little off the mean
+    assert bench.attention_moments(0.1, 0.0) == pytest.approx((0.1, 0.01))
+
+
+def spread_pair(sigma, per_visitor=5):
+    rng = np.random.default_rng(0)
+    relevant = rng.random((30, 40)) < 0.2
+    rank_a = np.array([rng.permutation(40)[:10] for _ in range(30)])
+    rank_b = np.array([rng.permutation(40)[:10] for _ in range(30)])
+    drafts = bench.all_drafts(rank_a, rank_b)
+    return bench.Pair(rank_a, rank_b, relevant, drafts, per_visitor, "cascade", None, 0.2, sigma)
+
+
+def test_a_seed_draws_the_same_visitors_attention_every_time():
+    pair = spread_pair(1.0)
+    runs = [bench.Stream(pair, seed).ab(10_000)[0] for seed in (3, 3, 4)]
+    assert np.array_equal(runs[0], runs[1]) and not np.array_equal(runs[0], runs[2])
+    # No spread draws nothing more: the stream is the one a pair without the setting gives.
+    alike = spread_pair(0.0)
+    unset = bench.Pair(*[getattr(alike, name) for name in ("rank_a", "rank_b", "relevant", "drafts")], 5, "cascade")
+    unset.attention = 0.2
+    assert np.array_equal(bench.Stream(alike, 3).ab(10_000)[0], bench.Stream(unset, 3).ab(10_000)[0])
+
+
+def test_the_spread_makes_visitors_differ_as_the_exact_variances_say():
+    # Same mean click-through with and without the spread, but a visitor's CTR over their five
+    # impressions varies more between visitors with it: what A/B pays and interleaving mostly does not.
+    found = {}
+    for sigma in (0.0, 1.0):
+        pair = spread_pair(sigma)
+        _, rates = bench.expected_impressions(pair)
+        clicked, on_b = bench.Stream(pair, seed=1).ab(400_000)
+        wins_a, wins_b = bench.Stream(pair, seed=1).interleaving(400_000)
+        simulated = [
+            clicked[~on_b].mean() / 5,
+            (clicked[~on_b] / 5).var(),
+            ((wins_a - wins_b) / 5).var(),
+        ]
+        exact = [rates[k] for k in ("ctr_a", "visitor_var_ctr_a", "visitor_var_interleaving")]
+        assert simulated == pytest.approx(exact, rel=0.05)
+        found[sigma] = exact
+    assert found[1.0][0] == pytest.approx(found[0.0][0], rel=0.05)
+    assert found[1.0][1] > 1.5 * found[0.0][1]
+
+
+def test_attention_by_own_activity_is_proportional_to_ratings_with_the_asked_mean():
+    attention = bench.attention_from_activity([10, 20, 40, 400], 0.5)
+    assert attention.mean() == pytest.approx(0.5) and attention[0] == pytest.approx(1 / 7)
+    assert attention[3] == 1 and attention[1] == pytest.approx(2 * attention[0])  # heavy raters clipped at 1
+
+
+def test_attention_by_user_gives_the_exact_variances_too():
+    pair = spread_pair(0.0)
+    pair.attention_by_user = bench.attention_from_activity(np.arange(1, 31), 0.2)
+    _, rates = bench.expected_impressions(pair)
+    clicked, on_b = bench.Stream(pair, seed=1).ab(400_000)
+    wins_a, wins_b = bench.Stream(pair, seed=1).interleaving(400_000)
+    simulated = [clicked[~on_b].mean() / 5, (clicked[~on_b] / 5).var(), ((wins_a - wins_b) / 5).var()]
+    exact = [rates[k] for k in ("ctr_a", "visitor_var_ctr_a", "visitor_var_interleaving")]
+    assert simulated == pytest.approx(exact, rel=0.05)
