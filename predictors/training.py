@@ -185,7 +185,9 @@ def train_epochs(model, fit, validation, params, rng, stage, progress=None, on_e
     """Trains in place; returns the per-epoch curve. With ``validation``: early
     stopping on its NDCG@10, the best epoch's weights restored. Without:
     exactly ``epochs`` epochs (a refit), and an empty curve. ``seen``: the
-    interactions validation ranks against (default ``fit``).
+    interactions validation ranks against (default ``fit``). With
+    ``params["early_stopping"]`` False every epoch runs and the last one is
+    kept; validation is still scored, for the curve.
     ``on_epoch(entry, max_epochs)`` is called with each epoch's curve entry;
     ``progress``: see progress_bar."""
     optimizer = torch.optim.Adam(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
@@ -232,7 +234,9 @@ def train_epochs(model, fit, validation, params, rng, stage, progress=None, on_e
         bar.set_postfix(loss=f"{loss:.4f}", val_ndcg=f"{scores['val_ndcg@10']:.4f}")
         if on_epoch is not None:
             on_epoch(curve[-1], max_epochs)
-        if scores["val_ndcg@10"] > best:
+        if not params.get("early_stopping", True):
+            best_state = None
+        elif scores["val_ndcg@10"] > best:
             best, best_state, waited = scores["val_ndcg@10"], copy.deepcopy(model.state_dict()), 0
         else:
             waited += 1
@@ -337,7 +341,12 @@ def fit_stages(model_name, fit, validation, params, rng, progress, on_epoch, see
             seen,
             None if epochs is None else epochs[name],
         )
-        chosen[name] = best_epoch(curve) if curve else epochs[name]
+        if not curve:
+            chosen[name] = epochs[name]
+        elif stage_params.get("early_stopping", True):
+            chosen[name] = best_epoch(curve)
+        else:
+            chosen[name] = curve[-1]["epoch"]
         curves.extend(curve)
 
     curves, chosen = [], {}

@@ -7,8 +7,8 @@ parameters with every trial as plain data, to be stored with the version.
 Each trial trains on the same fit part and is scored on the same validation
 interactions as train_and_evaluate's early stopping (training.validation_split
 with the same seed), so no test interaction is ever looked at. The epoch
-count is not searched: each trial early-stops on validation, and the epoch it
-kept is recorded with the trial.
+count is not searched: each trial early-stops on validation (a least-squares
+solve runs all its sweeps), and the epoch it kept is recorded with the trial.
 """
 
 import logging

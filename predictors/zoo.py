@@ -87,6 +87,9 @@ def hyperparameters(model_name, protocol="full", stats=None, **overrides):
         raise ValueError(f"Unknown loss {params['loss']!r}; choose one of {', '.join(LOSSES)}.")
     if params["loss"] in LEAST_SQUARES and model_name != "gmf":
         raise ValueError(f"The wls loss needs a bilinear score: GMF only, not {model_name.upper()}.")
+    if params["loss"] not in LEAST_SQUARES and "early_stopping" not in given:
+        # Running every epoch is for a least-squares solve; gradient steps stop on validation.
+        params["early_stopping"] = True
     if params["loss"] in SAMPLED_LOSSES and "negatives" not in given and base["loss"] != params["loss"]:
         # Switched to a sampled loss: one negative per BPR pair, He et al.'s four for BCE, unless asked.
         params["negatives"] = 1 if params["loss"] == "bpr" else 4
