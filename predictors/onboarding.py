@@ -17,18 +17,11 @@ a group is what that model considers alike:
   B restricted to the well-known movies' rows): two movies are alike when
   they predict the same movies.
 
-The candidates are the well-known movies the model knows: those that at
-least ``WELL_KNOWN_SHARE`` of the dataset's users rated (``well_known_count``),
-so their number follows the catalog's own rating distribution rather than a
-fixed count. They are clustered by k-means on the length-normalised vectors
-(cosine k-means) into ``group_count`` groups, which grows with the candidates
-(the sqrt(n / 2) rule of thumb for k), so that a larger well-known catalog is
-offered in more regions of the model's space; each group shows its most rated
-movies (the ones a visitor is likeliest to recognise) and is labelled by its
-dominant genres (the genres most over-represented in it against all
-candidates) and two titles: its most rated of those genres. Without a trained
-model the candidates are grouped by genre instead. docs/tuning.md
-("Onboarding groups") has the measurements behind the rule.
+The ``CANDIDATES`` most rated movies the model knows are clustered by
+k-means on the length-normalised vectors (cosine k-means); each group is
+labelled by its dominant genres (the genres most over-represented in it
+against all candidates) and two titles: its most rated of those genres. Without a trained
+model the candidates are grouped by genre instead.
 
 The grouping functions are plain (arrays in, ``Group`` out) for the tests;
 ``site_groups`` reads the catalog and the model and caches the result per
@@ -50,9 +43,8 @@ torch = LazyModule("torch")
 
 log = logging.getLogger(__name__)
 
-WELL_KNOWN_SHARE = 0.1  # a candidate was rated by at least one dataset user in ten
-MIN_CANDIDATES, MAX_CANDIDATES = 48, 1000  # a sparse catalog still fills a panel; k-means stays quick
-MIN_GROUPS, MAX_GROUPS = 2, 16  # more than 16 groups is a panel nobody scrolls through
+CANDIDATES = 150  # the well-known movies: most rated first
+GROUPS = 8
 MOVIES_PER_GROUP = 6  # shown per group, most rated first
 MIN_GROUP_SIZE = 3  # smaller clusters are dropped: too few movies to pick from
 GROUP_PICKS = 3  # what "more like this group" likes: the group's first movies
@@ -116,26 +108,11 @@ def ordered_groups(clusters, all_ids, popularity, genres_of, titles, n_groups):
     return tuple(make_group(members, all_ids, popularity, genres_of, titles) for members in kept[:n_groups])
 
 
-def well_known_count(rating_counts, n_users):
-    """How many of the catalog's movies are candidates: those rated by at least
-    WELL_KNOWN_SHARE of the ``n_users`` dataset users (``rating_counts``: one per
-    movie), within MIN_CANDIDATES..MAX_CANDIDATES."""
-    well_known = sum(1 for count in rating_counts if count >= WELL_KNOWN_SHARE * n_users) if n_users else 0
-    return int(np.clip(well_known, MIN_CANDIDATES, MAX_CANDIDATES))
-
-
-def group_count(n_candidates):
-    """k for ``n_candidates`` movies: sqrt(n / 2), within MIN_GROUPS..MAX_GROUPS."""
-    return int(np.clip(round(np.sqrt(n_candidates / 2)), MIN_GROUPS, MAX_GROUPS))
-
-
-def cluster_groups(vectors, movie_ids, popularity, genres_of, titles, n_groups=None, seed=0):
-    """vectors (n, d), one row per id of ``movie_ids`` -> Groups, by cosine k-means
-    (``n_groups``: group_count of the candidates unless given)."""
+def cluster_groups(vectors, movie_ids, popularity, genres_of, titles, n_groups=GROUPS, seed=0):
+    """vectors (n, d), one row per id of ``movie_ids`` -> Groups, by cosine k-means."""
     vectors = np.asarray(vectors, dtype=np.float64)
     if not np.isfinite(vectors).all():
         raise ValueError("item vectors are not all finite; they cannot be clustered")
-    n_groups = n_groups or group_count(len(movie_ids))
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)  # (n, d)
     k = min(n_groups, len(movie_ids) // MIN_GROUP_SIZE)
     if k < 1:
@@ -145,10 +122,9 @@ def cluster_groups(vectors, movie_ids, popularity, genres_of, titles, n_groups=N
     return ordered_groups(clusters, list(movie_ids), popularity, genres_of, titles, n_groups)
 
 
-def genre_groups(movie_ids, popularity, genres_of, titles, n_groups=None):
+def genre_groups(movie_ids, popularity, genres_of, titles, n_groups=GROUPS):
     """Groups by genre, for a site without a trained model: each movie joins
     its rarest genre among the candidates (its most telling one)."""
-    n_groups = n_groups or group_count(len(movie_ids))
     frequency = Counter(genre for pk in movie_ids for genre in genres_of.get(pk, ()))
     clusters = {}
     for pk in movie_ids:
@@ -177,20 +153,13 @@ _cache_lock = threading.Lock()
 
 def catalog_candidates(known=None):
     """(ids, {id: rating count}, {id: genre names}, {id: title}) of the
-    well-known catalog movies (``well_known_count``), most rated first (only
-    those in ``known`` when given)."""
-    from django.conf import settings
-
+    CANDIDATES most rated catalog movies (only those in ``known`` when given)."""
     from movie.catalog import catalog_movies
-    from movie.models import Dataset
 
     movies = catalog_movies()
-    dataset = Dataset.objects.filter(name=settings.MOVIELENS_DATASET).first()
-    counts = movies.values_list("rating_count", flat=True)[:MAX_CANDIDATES]
-    wanted = well_known_count(counts, dataset.n_users if dataset else 0)
     if known is not None:
         movies = movies.filter(pk__in=list(known))
-    movies = list(movies[:wanted])
+    movies = list(movies[:CANDIDATES])
     return (
         [movie.pk for movie in movies],
         {movie.pk: movie.rating_count for movie in movies},

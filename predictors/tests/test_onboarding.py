@@ -40,20 +40,6 @@ def test_planted_clusters_come_back_as_groups_most_rated_first():
     assert groups[1].label == "Genre 1: Movie 100, Movie 101"
 
 
-def test_the_candidates_are_the_movies_one_user_in_ten_rated():
-    # 1000 users: 300 movies rated by 500 of them, 700 by 20 (2%).
-    assert onboarding.well_known_count([500] * 300 + [20] * 700, n_users=1000) == 300
-    # A catalog where hardly anything is well known still fills a panel; one without users too.
-    assert onboarding.well_known_count([500] * 3 + [1] * 100, n_users=1000) == onboarding.MIN_CANDIDATES
-    assert onboarding.well_known_count([0] * 100, n_users=0) == onboarding.MIN_CANDIDATES
-
-
-def test_more_candidates_make_more_groups_up_to_a_panels_worth():
-    assert [onboarding.group_count(n) for n in (4, 150, 328, 353, 100_000)] == [2, 9, 13, 13, onboarding.MAX_GROUPS]
-    ids, vectors, popularity, genres_of, titles = planted(n_clusters=3, per_cluster=8)
-    assert len(cluster_groups(vectors, ids, popularity, genres_of, titles)) == onboarding.group_count(len(ids)) == 3
-
-
 def test_grouping_is_deterministic():
     ids, vectors, popularity, genres_of, titles = planted(seed=3)
     first = cluster_groups(vectors, ids, popularity, genres_of, titles, n_groups=3)
