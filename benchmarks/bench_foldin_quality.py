@@ -243,19 +243,20 @@ def report(args, seed, settings, scores, seconds, per_user, baseline_users):
     for n in REVEALED:
         pop_recall, pop_ndcg = scores.metrics("popularity", n)
         rows.append([n, "popularity", len(per_user[n]), f"{pop_recall:.4f}", f"{pop_ndcg:.4f}", "", "", ""])
-        base_recall, base_ndcg = scores.metrics("pseudorec", n)
-        rows.append(
-            [
-                n,
-                "pseudorec (fresh NGCF, 10 epochs)",
-                len(baseline_users[n]),
-                f"{base_recall:.4f}",
-                f"{base_ndcg:.4f}",
-                "",
-                f"{base_recall / pop_recall:.2f}",
-                f"{seconds[('pseudorec', n)] * 1000:.0f}",
-            ]
-        )
+        if baseline_users[n]:  # none with --baseline-users 0
+            base_recall, base_ndcg = scores.metrics("pseudorec", n)
+            rows.append(
+                [
+                    n,
+                    "pseudorec (fresh NGCF, 10 epochs)",
+                    len(baseline_users[n]),
+                    f"{base_recall:.4f}",
+                    f"{base_ndcg:.4f}",
+                    "",
+                    f"{base_recall / pop_recall:.2f}",
+                    f"{seconds[('pseudorec', n)] * 1000:.0f}",
+                ]
+            )
         for name in args.models:
             recall, ndcg = scores.metrics(name, n)
             if not args.no_retrain:
@@ -396,7 +397,7 @@ def main():
     parser.add_argument("--no-retrain", action="store_true", help="skip the full re-training reference")
     parser.add_argument("--train-only", action="store_true", help="train and cache the models, then stop")
     parser.add_argument(
-        "--baseline-users", type=int, default=40, help="held-out users the PseudoRec baseline serves per n"
+        "--baseline-users", type=int, default=40, help="held-out users the PseudoRec baseline serves per n (0: none)"
     )
     parser.add_argument("--threads", type=int, default=1)
     for field in dataclasses.fields(foldin.FoldInSettings):

@@ -17,4 +17,4 @@ urlpatterns = [
 
 handler400 = "sitewide.errors.bad_request"
 handler404 = "sitewide.errors.page_not_found"
-handler500 = "sitewide.errors.server_error"
+handler500 = "sitewide.database.server_error"

@@ -23,7 +23,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from events.history import latest_ratings, visitor_history
+from events.history import latest_ratings
 from events.visitors import visitor_key
 from movie.catalog import catalog_version, movies_by_ids
 from predictors import explain, fragments, serving, surfaces
@@ -275,13 +275,12 @@ def reset_cache():
     fragments.reset()
 
 
-def home_rows_for(request):
-    """The personal rows of the requesting visitor, movies attached. (No
+def home_rows_for(request, events):
+    """The personal rows of the requesting visitor from their ``events``
+    (visitor_history, as the page read it), movies attached. (No
     RecommendationImpression per view: an insert and commit would be most of a
     warm page's time; the page's rows carry what its script reports.)"""
-    key = visitor_key(request, create=False)
-    events = visitor_history(key)
-    rows = cached_personal_rows(request, key, events)
+    rows = cached_personal_rows(request, visitor_key(request, create=False), events)
     attach_movies([row for row in rows if not is_rendered(row)], latest_ratings(events))
     return rows
 

@@ -11,14 +11,23 @@ a 503, and a write that waits is worth more than an answer that comes soon.
 Only errors that say the database is busy, read-only or unreachable become a
 503; any other database error (a missing table or column) is a bug and takes
 the usual 500 path with its traceback.
+
+The middleware's ``process_exception`` sees what the view raises (and what a
+TemplateResponse raises while it renders). A write in another middleware's
+response phase (SessionMiddleware saving a session the view changed) fails
+after that, where Django turns it into a 500 with the site's 500 handler:
+``server_error`` answers those with the same 503. (A streaming body is made
+after its 200 has started, too late for any other answer; the site streams none.)
 """
 
 import logging
+import sys
 import time
 
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, connection
 
+from sitewide import errors
 from sitewide.errors import error_response
 
 logger = logging.getLogger(__name__)
@@ -97,7 +106,20 @@ class DatabaseBusyMiddleware:
     def process_exception(self, request, exception):
         if not is_unavailable(exception):
             return None  # a bug, not the database's state: the usual 500, traceback logged
-        log_unavailable(exception)
-        response = error_response(request, 503, "Try again later", UNAVAILABLE)
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return unavailable_response(request, exception)
+
+
+def unavailable_response(request, exception):
+    log_unavailable(exception)
+    response = error_response(request, 503, "Try again later", UNAVAILABLE)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def server_error(request):
+    """handler500: the 503 for an unavailable database met where
+    ``process_exception`` does not see it (see the module docstring), else the site's 500."""
+    exception = sys.exc_info()[1]  # Django calls the handler while handling the exception
+    if is_unavailable(exception):
+        return unavailable_response(request, exception)
+    return errors.server_error(request)

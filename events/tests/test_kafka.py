@@ -4,9 +4,13 @@ consume_events -> SQL store -> visitor history, and the faults around it."""
 import io
 import json
 import os
+import re
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -21,7 +25,17 @@ from events.models import ClickEvent, DeadLetter, OutboxEvent
 from events.producers import get_producer
 from events.records import new_event, to_message
 from movie.models import Movie
-from tests.services import Browser, configure_kafka, kafka_broker, kafka_events, private_kafka_broker  # noqa: F401
+from tests.services import (  # noqa: F401
+    REPO_DIR,
+    Browser,
+    configure_kafka,
+    kafka_broker,
+    kafka_events,
+    private_kafka_broker,
+    site_process_env,
+)
+
+PYTHON = str(Path(sys.executable).parent / "python")
 
 
 @pytest.fixture
@@ -319,6 +333,36 @@ def test_consume_events_explains_a_missing_broker_setting(settings):
     settings.KAFKA_BOOTSTRAP_SERVERS = []
     with pytest.raises(CommandError, match="KAFKA_BOOTSTRAP_SERVERS is not set"):
         call_command("consume_events")
+
+
+@pytest.mark.parametrize(
+    ("address", "protocol", "sentence"),
+    [
+        ("{broker}", "PLAIN_TEXT", "KAFKA_SECURITY_PROTOCOL is 'PLAIN_TEXT', which is not one of PLAINTEXT, SSL,"),
+        ("127.0.0.1:port", "PLAINTEXT", "KAFKA_BOOTSTRAP_SERVERS has '127.0.0.1:port', which is not host:port"),
+        ("127.0.0.1:90920", "PLAINTEXT", "KAFKA_BOOTSTRAP_SERVERS has '127.0.0.1:90920', which is not host:port"),
+    ],
+)
+def test_consume_events_stops_at_once_on_a_setting_no_wait_can_fix(kafka_events, settings, address, protocol, sentence):
+    from django.core.management.base import CommandError
+
+    settings.KAFKA_BOOTSTRAP_SERVERS = [address.format(broker=kafka_events.bootstrap)]
+    settings.KAFKA_SECURITY_PROTOCOL = protocol
+    started = time.monotonic()
+    with pytest.raises(CommandError, match=re.escape(sentence)):
+        call_command("consume_events", "--max-seconds", "30", stdout=io.StringIO())
+    assert time.monotonic() - started < 5  # not one connection attempt
+
+
+def test_a_setting_no_retry_can_fix_ends_the_command_with_one_line_and_status_1(tmp_path):
+    env = site_process_env(tmp_path, KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9092", KAFKA_SECURITY_PROTOCOL="SASL")
+    done = subprocess.run(
+        [PYTHON, "manage.py", "consume_events"], cwd=REPO_DIR, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "CommandError: KAFKA_SECURITY_PROTOCOL is 'SASL', which is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL."
+    ]
 
 
 def test_consume_events_waits_for_an_unreachable_broker_instead_of_exiting(settings, caplog):

@@ -2,7 +2,8 @@
 
 - {% also_watched movie %}: the "Viewers also watched" section of a movie's page;
 - {% rec_card card row_kind dismissable %}: a recommended movie's card (a home_rows.Card) with its addon;
-- {% personal_rows as rows %}: the home page's rows for the visitor (predictors.home_rows),
+- {% visitor_events as history_events %}: the visitor's history, read once for the page's rows and onboarding panel;
+- {% personal_rows history_events as rows %}: the home page's rows for the visitor (predictors.home_rows),
   each shown by {% home_row row number %};
 - {% not_interested_control movie %}: the "Not interested" button of a movie's page;
 - {% onboarding_available as flag %}: whether the onboarding tag library is installed;
@@ -14,6 +15,8 @@ import json
 from django import template
 from django.template.loader import render_to_string
 
+from events.history import visitor_history
+from events.visitors import visitor_key
 from movie.catalog import movies_by_ids
 from movie.templatetags.movie_cards import card_html, with_addon
 from predictors import fragments, home_rows, related
@@ -48,9 +51,15 @@ def rec_card(card, row_kind, dismissable):
 
 
 @register.simple_tag(takes_context=True)
-def personal_rows(context):
-    """The visitor's personal rows; empty without a history."""
-    return home_rows.home_rows_for(context["request"])
+def visitor_events(context):
+    """The requesting visitor's events, newest first (events.history.visitor_history)."""
+    return visitor_history(visitor_key(context["request"], create=False))
+
+
+@register.simple_tag(takes_context=True)
+def personal_rows(context, events):
+    """The visitor's personal rows from their ``events`` ({% visitor_events %}); empty without a history."""
+    return home_rows.home_rows_for(context["request"], events)
 
 
 @register.simple_tag

@@ -7,6 +7,8 @@ import re
 from types import SimpleNamespace
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from events.records import new_event
 from predictors import home_rows, serving, surfaces
@@ -76,6 +78,17 @@ def test_a_history_makes_home_personal_and_no_movie_is_in_two_rows(trained, visi
 
 def event(kind, movie_id, rating=None):
     return new_event("session:test", kind, movie_id, rating)
+
+
+def test_a_personal_home_page_reads_the_visitors_history_once(visitor):
+    for pk in movie_pks(3):
+        visitor.click(pk)
+    with CaptureQueriesContext(connection) as queries:
+        html = visitor.open("/").content.decode()
+    assert "data-home-rows" in html
+    # One read for the rows and the onboarding panel's "is there a history?" alike.
+    history_reads = [q for q in queries if re.match(r"SELECT [`\"]movie_clickevent[`\"]\.", q["sql"])]
+    assert len(history_reads) == 1, history_reads
 
 
 def test_not_interested_hides_a_movie_from_every_row(trained, rf):

@@ -85,6 +85,23 @@ def test_a_locked_database_is_a_503_sentence_with_retry_after(caplog):
 
 
 @pytest.mark.urls("sitewide.tests.urls")
+def test_a_database_locked_after_the_view_is_a_503_too(settings, caplog):
+    from sitewide import database
+
+    after_sessions = settings.MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware") + 1
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE[:after_sessions],
+        "sitewide.tests.urls.LockedOnTheWayOut",
+        *settings.MIDDLEWARE[after_sessions:],
+    ]
+    database._last_logged = 0.0
+    response = Client(raise_request_exception=False).get("/changes-the-session/")
+    assert response.status_code == 503 and response["Retry-After"] == str(database.RETRY_AFTER_SECONDS)
+    assert database.UNAVAILABLE in response.content.decode()
+    assert [r.levelname for r in caplog.records if r.name == "sitewide.database"] == ["WARNING"]
+
+
+@pytest.mark.urls("sitewide.tests.urls")
 def test_a_schema_error_is_a_500_with_its_traceback_logged(caplog):
     import logging
 
