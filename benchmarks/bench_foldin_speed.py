@@ -133,6 +133,7 @@ def trained_serving_models(data, names, untrained=()):
             model, seconds = build_model(name, params, data.n_users, data.n_items, data.users, data.items), 0.0
         else:
             model, seconds = trained_model(name, data, params, 0, RESULTS_DIR / "foldin-models", "speed-all")
+        model.fold_in_interactions_per_user = foldin.interactions_per_user(data.users)  # as a registry artifact has it
         models[name] = model.freeze_for_serving()
         foldin.space_for(models[name])  # as serving does when it loads a version
         log.info("%s ready (%s)", name, f"trained in {seconds:.0f} s" if seconds else "from the cache")

@@ -400,6 +400,48 @@ def space_for(model):
     return _spaces[model]
 
 
+# --- How strongly the prior and a dislike speak -----------------------------------
+
+
+def interactions_per_user(fit_users):
+    """Mean interactions per trained user of the interactions a model was fitted
+    on: how much evidence each trained user's parameters, so the prior, rest on."""
+    fit_users = np.asarray(fit_users)
+    return float(len(fit_users) / max(len(np.unique(fit_users)), 1))
+
+
+def prior_weight(model, space, history_size):
+    """For a least-squares likelihood, the prior's precision (the trained users'
+    spread) is scaled by h / m for a visitor with h interactions, m the trained
+    users' mean (``model.fold_in_interactions_per_user``, stored with the
+    artifact), at most 1. Each trained user's parameters were fitted on m
+    interactions and shrunk for it, so their spread is narrower than tastes
+    are; at full strength it held a 20-rating visitor close to the average
+    user. Scaled, it weighs against a visitor's h ratings as it did against a
+    trained user's m, and the catalog's squares, there once whatever the
+    history (ALS's Y^T Y), keep a short history from over-reaching. A softmax
+    or sampled loss's catalog term grows with the likes instead, and there a
+    weaker prior let a like lower its own taste's scores (planted tests): as
+    trained. Without m (a model not from the registry): as trained."""
+    per_user = getattr(model, "fold_in_interactions_per_user", None)
+    if not per_user or space.like_kind != SQUARES:
+        return 1.0
+    return min(1.0, history_size / per_user)
+
+
+def shared_dislikes(weights):
+    """Each dislike's weight divided by 1 + the liked weight: a low rating is
+    also a movie the visitor chose to watch, which is what the models were
+    trained to predict, so a dislike speaks fully only when nothing is liked
+    (the disliked movie's neighbours leave the list) and among likes it moves
+    the list away from its neighbours without outweighing what they show.
+    Applied to least-squares likelihoods and EASE's row (where it was
+    measured); a logistic dislike so weakened fell under the solve's stopping
+    tolerance on a planted BPR model."""
+    liked = float(weights[weights > 0].sum())
+    return np.where(weights < 0, weights / (1.0 + liked), weights)
+
+
 # --- The solve ---------------------------------------------------------------------
 
 
@@ -412,8 +454,9 @@ KEPT_HESSIAN = "kept Hessian"
 class Posterior:
     """-log posterior of θ for one history, with its gradient and Gauss-Newton Hessian."""
 
-    def __init__(self, space, items, weights):
+    def __init__(self, space, items, weights, prior_weight=1.0):
         self.space = space
+        self.prior_precision = prior_weight * space.prior_precision
         liked = weights > 0
         self.context = space.context(items[liked], weights[liked])
         self.rows = space.history_rows(items)
@@ -449,9 +492,9 @@ class Posterior:
             # the same for every step: formed once here, from parts formed once per model.
             (prior_linear, prior_constant), (negative_linear, negative_constant) = space.quadratic_parts()
             count = self.expected_negatives
-            self.curvature = space.prior_precision + count * space.negatives.hessian
-            self.linear = prior_linear + count * negative_linear
-            self.constant = prior_constant + count * negative_constant
+            self.curvature = self.prior_precision + count * space.negatives.hessian
+            self.linear = prior_weight * prior_linear + count * negative_linear
+            self.constant = prior_weight * prior_constant + count * negative_constant
 
     def quadratic_part(self, theta, mapped, derivatives=True):
         """Prior and expected negatives: value, and with ``derivatives`` gradient and Hessian in θ."""
@@ -461,7 +504,7 @@ class Posterior:
             return (value, slope - self.linear, self.curvature) if derivatives else (value, None, None)
         space, (z, jacobian) = self.space, mapped
         offset = theta - space.prior_mean
-        precision_offset = space.prior_precision @ offset
+        precision_offset = self.prior_precision @ offset
         negatives, gradient, hessian = space.negatives.terms(z)
         count = self.expected_negatives
         value = 0.5 * float(offset @ precision_offset) + count * negatives
@@ -473,7 +516,7 @@ class Posterior:
             # J H J^T through the user map is most of a step's work; taken at the
             # first point and kept, it still makes every step a descent direction
             # for the exact gradient, so the iteration ends at the same mode.
-            self.negative_curvature = space.prior_precision + count * space.negative_curvature(jacobian)
+            self.negative_curvature = self.prior_precision + count * space.negative_curvature(jacobian)
         return value, precision_offset + count * (jacobian @ gradient), self.negative_curvature
 
     def __call__(self, theta, derivatives=True):
@@ -512,13 +555,14 @@ def solve_positive_definite(matrix, vector):
     return solution if info == 0 else np.linalg.solve(matrix, vector)
 
 
-def posterior_mode(space, items, weights, settings=DEFAULT_SETTINGS):
+def posterior_mode(space, items, weights, settings=DEFAULT_SETTINGS, prior_weight=1.0):
     """Damped Gauss-Newton from the prior mean: a step is halved until it
     lowers the objective, so the iteration cannot diverge. The first step is
     the closed form of the objective's quadratic model at the prior mean (for
     GMF or NeuMF with likes only the exact answer); ``settings.max_steps``
-    bounds the rest. -> (θ, context, number of steps taken)."""
-    posterior = Posterior(space, items, weights)
+    bounds the rest. ``prior_weight`` scales the prior's precision (what
+    ``prior_weight()`` gives serving). -> (θ, context, number of steps taken)."""
+    posterior = Posterior(space, items, weights, prior_weight)
     theta = space.prior_mean.copy()
     value, gradient, hessian = posterior(theta)
     accepted = 1.0
@@ -571,9 +615,11 @@ def _fold_in(model, history, settings):
     if not len(items):
         raise ValueError("Fold-in needs at least one interaction.")
     space = space_for(model)
+    if space is None or space.like_kind == SQUARES:
+        weights = shared_dislikes(weights)
     if space is None:  # a model whose users are their histories (EASE): nothing to solve for
         return model.history_representation(torch.from_numpy(items), torch.from_numpy(weights).float())
-    theta, context, _ = posterior_mode(space, items, weights, settings)
+    theta, context, _ = posterior_mode(space, items, weights, settings, prior_weight(model, space, len(items)))
     return space.representation(theta, context)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from predictors import artifacts
+from predictors import artifacts, foldin
 from predictors.models import ModelVersion
 from predictors.zoo import build_model
 from sitewide.numbers import whole_number
@@ -46,6 +46,8 @@ def artifact_payload(model_name, result, data):
         "item_ids": torch.from_numpy(data.item_ids),
         "fit_users": torch.from_numpy(result.fit.users),
         "fit_items": torch.from_numpy(result.fit.items),
+        # What fold-in reads of the training data (foldin.prior_weight), so a serving copy need not load it.
+        "fold_in": {"interactions_per_user": foldin.interactions_per_user(result.fit.users)},
         "metrics": result.metrics,
         "curves": result.curves,
     }
@@ -61,6 +63,8 @@ def model_from_payload(payload, serving=False):
     model.load_state_dict(payload["state_dict"])
     if serving_state:
         model.load_serving_state(serving_state)
+    fold_in = payload.get("fold_in") or {"interactions_per_user": foldin.interactions_per_user(payload["fit_users"])}
+    model.fold_in_interactions_per_user = fold_in["interactions_per_user"]
     return model.eval()
 
 

@@ -191,3 +191,16 @@ def test_worse_than_compares_ndcg_at_10_on_each_versions_split():
     active, better, worse, unscored = scored(0.40), scored(0.45), scored(0.35), make_version(metrics={})
     assert worse.worse_than(active) and not better.worse_than(active)
     assert not unscored.worse_than(active) and not worse.worse_than(None)
+
+
+def test_the_served_copy_knows_how_much_evidence_its_trained_users_had(catalog):
+    """Fold-in weighs its prior by the trained users' mean interactions
+    (foldin.prior_weight): the artifact carries it, so a serving copy,
+    which loads no fitted interactions, still has it."""
+    from predictors.registry import load_version
+
+    call_command("train_model", "gmf", "--epochs", "2", "--dim", "4", "--verbosity", "0")
+    version = ModelVersion.objects.get(model_name="gmf")
+    served = load_version(version, serving=True).model
+    fitted = version.fitted_on
+    assert served.fold_in_interactions_per_user == pytest.approx(fitted["interactions"] / fitted["users"])
