@@ -410,7 +410,7 @@ def interactions_per_user(fit_users):
     return float(len(fit_users) / max(len(np.unique(fit_users)), 1))
 
 
-def prior_weight(model, space, history_size):
+def prior_weight(model, space, weights):
     """For a least-squares likelihood, the prior's precision (the trained users'
     spread) is scaled by h / m for a visitor with h interactions, m the trained
     users' mean (``model.fold_in_interactions_per_user``, stored with the
@@ -422,11 +422,14 @@ def prior_weight(model, space, history_size):
     history (ALS's Y^T Y), keep a short history from over-reaching. A softmax
     or sampled loss's catalog term grows with the likes instead, and there a
     weaker prior let a like lower its own taste's scores (planted tests): as
-    trained. Without m (a model not from the registry): as trained."""
+    trained. Without m (a model not from the registry): as trained. With no
+    like the visitor's taste is unknown, only what they do not want, so the
+    prior keeps its strength: the list is the average user's with the
+    disliked movies' neighbours moved down, not whatever lies opposite them."""
     per_user = getattr(model, "fold_in_interactions_per_user", None)
-    if not per_user or space.like_kind != SQUARES:
+    if not per_user or space.like_kind != SQUARES or not (weights > 0).any():
         return 1.0
-    return min(1.0, history_size / per_user)
+    return min(1.0, len(weights) / per_user)
 
 
 def shared_dislikes(weights):
@@ -619,7 +622,7 @@ def _fold_in(model, history, settings):
         weights = shared_dislikes(weights)
     if space is None:  # a model whose users are their histories (EASE): nothing to solve for
         return model.history_representation(torch.from_numpy(items), torch.from_numpy(weights).float())
-    theta, context, _ = posterior_mode(space, items, weights, settings, prior_weight(model, space, len(items)))
+    theta, context, _ = posterior_mode(space, items, weights, settings, prior_weight(model, space, weights))
     return space.representation(theta, context)
 
 

@@ -294,11 +294,13 @@ def test_the_prior_weighs_as_much_against_a_visitors_ratings_as_against_a_traine
         return  # EASE: no prior, nothing solved for; softmax and sampled losses: the prior as trained
     per_user = model.fold_in_interactions_per_user
     assert per_user == pytest.approx(len(planted_interactions().users) / planted_interactions().n_users)
-    assert foldin.prior_weight(model, space, 3) == pytest.approx(3 / per_user)
-    assert foldin.prior_weight(model, space, int(per_user) + 5) == 1.0
     items, weights = foldin.weighted_history([1, 4, 9])
+    assert foldin.prior_weight(model, space, weights) == pytest.approx(3 / per_user)
+    assert foldin.prior_weight(model, space, np.ones(int(per_user) + 5)) == 1.0
+    # Dislikes alone say nothing of taste: the prior as trained.
+    assert foldin.prior_weight(model, space, np.array([foldin.DISLIKE, foldin.DISLIKE])) == 1.0
     as_trained, _, _ = foldin.posterior_mode(space, items, weights)
-    served, _, _ = foldin.posterior_mode(space, items, weights, prior_weight=foldin.prior_weight(model, space, 3))
+    served, _, _ = foldin.posterior_mode(space, items, weights, prior_weight=foldin.prior_weight(model, space, weights))
 
     def distance(theta):  # from the average user, in the prior's own metric
         offset = theta - space.prior_mean
