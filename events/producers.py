@@ -11,7 +11,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from events import outbox, recent
-from events.group_commit import GroupCommit, sqlite_writer_turn
+from events.group_commit import GroupCommit, checkpoint_soon, sqlite_writer_turn, without_autocheckpoint
 from events.models import ClickEvent
 from events.stores import StoreUnavailable, get_store, reset_store
 
@@ -43,6 +43,9 @@ class InlineProducer(EventProducer):
         except StoreUnavailable as error:
             logger.warning("Store unavailable (%s); %d event(s) wait in the outbox", error, len(events))
             outbox.save(events)
+            return
+        if get_store().name == "sql":
+            checkpoint_soon(ClickEvent)  # after the group's turn: no other writer waits for it
 
 
 def _write_in_turn(events):
@@ -50,6 +53,7 @@ def _write_in_turn(events):
     if store.name != "sql":
         store.write(events)
         return
+    without_autocheckpoint(ClickEvent)
     with sqlite_writer_turn(ClickEvent):
         store.write(events)
 
