@@ -4,9 +4,11 @@ gunicorn as the README's production section runs it (2 workers x 4 gthreads,
 DEBUG off, SQLite), driven by wrk (-t2 -c32) with a client event id per POST
 and cookies of many visitors.
 
-Contenders: bare POST, inline (events written straight to the SQL store) and
-Kafka (tansu broker and one consume_events process), two sites side by side
-on one database, each path with visitors of its own. Every round runs each
+Contenders: bare POST, inline (events written straight to the SQL store),
+Kafka (tansu broker and one consume_events process) waiting for each
+acknowledgement, and Kafka handing off (KAFKA_WAIT_FOR_ACK=0: answered once
+journaled and handed to the producer, events/journal.py): three sites side
+by side on one database, each path with visitors of its own. Every round runs each
 contender once, briefly, in a rotating order (benchmarks/paired_wrk.py), and
 the table gives the median of the per-round ratios: on the shared machine a
 single run's baseline moved 3x. After a Kafka run the consumer catches up
@@ -196,19 +198,14 @@ def main():
         db.execute("DELETE FROM movie_clickevent")
         db.execute("DELETE FROM movie_outboxevent")
         movie_ids = [row[0] for row in db.execute("SELECT id FROM movie_movie ORDER BY id LIMIT 500")]
-    files = {
-        "lua": work_dir / "clicks.lua",
-        "inline": work_dir / "visitors-inline.tsv",
-        "kafka": work_dir / "visitors-kafka.tsv",
-        "movies": work_dir / "movies.txt",
-    }
+    paths = ("inline", "kafka", "handoff")
+    files = {"lua": work_dir / "clicks.lua", "movies": work_dir / "movies.txt"}
+    files.update({name: work_dir / f"visitors-{name}.tsv" for name in paths})
     files["lua"].write_text(LUA)
     files["movies"].write_text("\n".join(map(str, movie_ids)) + "\n")
 
-    inline_web = kafka_web = broker = consumer = None
+    webs, broker, consumer = [], None, None
     try:
-        inline_base = f"http://127.0.0.1:{(port := free_port())}"
-        inline_web = start_gunicorn(env, port, args.workers, args.threads)
         broker = TansuBroker().start()
         kafka_env = site_env(work_dir, broker)
         manage(kafka_env, "shell", "-c", "from events.kafka_io import ensure_topic; ensure_topic()")
@@ -219,21 +216,21 @@ def main():
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        kafka_base = f"http://127.0.0.1:{(port := free_port())}"
-        kafka_web = start_gunicorn(kafka_env, port, args.workers, args.threads)
+        # Three sites on one database, side by side: inline, Kafka waiting for
+        # each acknowledgement, Kafka handing off (KAFKA_WAIT_FOR_ACK=0).
+        site_envs = {"inline": env, "kafka": kafka_env, "handoff": {**kafka_env, "KAFKA_WAIT_FOR_ACK": "0"}}
+        bases = {}
+        for name in paths:
+            port = free_port()
+            webs.append(start_gunicorn(site_envs[name], port, args.workers, args.threads))
+            bases[name] = f"http://127.0.0.1:{port}"
         # Visitors of their own per path, so the store's rows say which path wrote them.
-        for name in ("inline", "kafka"):
-            make_visitors(inline_base, args.visitors, files[name])
-        keys = {name: visitor_keys(files[name]) for name in ("inline", "kafka")}
-        sent = {"inline": 0, "kafka": 0}
-        targets = {
-            "bare": (inline_base + "/bench/bare-post", "inline"),
-            "inline": (inline_base + "/api/events", "inline"),
-            "kafka": (kafka_base + "/api/events", "kafka"),
-        }
-        for name, (url, visitors) in targets.items():
-            warm = wrk_posts(url, args.warmup_seconds, files, files[visitors])
-            sent[name] = sent.get(name, 0) + accepted(warm)
+        for name in paths:
+            make_visitors(bases["inline"], args.visitors, files[name])
+        keys = {name: visitor_keys(files[name]) for name in paths}
+        sent = dict.fromkeys(paths, 0)
+        targets = {"bare": (bases["inline"] + "/bench/bare-post", "inline")}
+        targets.update({name: (bases[name] + "/api/events", name) for name in paths})
 
         def run(name, seconds=args.seconds):
             url, visitors = targets[name]
@@ -241,23 +238,32 @@ def main():
 
         def settle(name, result):
             """Each run starts with the consumer caught up (its work of a Kafka run is not left to the next)."""
-            sent[name] = sent.get(name, 0) + accepted(result)
-            print(f"  {name}: {result['rate']:.0f} req/s ({result['errors']} errors, {result['timeouts']} timeouts)")
-            if name == "kafka":
-                wait_stored(db_path, keys["kafka"], sent["kafka"], timeout=120)
+            if name in sent:
+                sent[name] += accepted(result)
+            if name in ("kafka", "handoff"):
+                wait_stored(db_path, keys[name], sent[name], timeout=120)
 
-        wait_stored(db_path, keys["kafka"], sent["kafka"], timeout=120)
-        rows = interleaved_rounds({name: (lambda name=name: run(name)) for name in targets}, args.rounds, settle)
-        counts = {name: stored_counts(db_path, keys[name]) for name in ("inline", "kafka")}
+        for name in targets:
+            settle(name, run(name, args.warmup_seconds))
+
+        def settle_and_show(name, result):
+            print(f"  {name}: {result['rate']:.0f} req/s ({result['errors']} errors, {result['timeouts']} timeouts)")
+            settle(name, result)
+
+        runs = {name: (lambda name=name: run(name)) for name in targets}
+        rows = interleaved_rounds(runs, args.rounds, settle_and_show)
+        counts = {name: stored_counts(db_path, keys[name]) for name in paths}
     finally:
-        for process in (inline_web, kafka_web, consumer):
+        for process in [*webs, consumer]:
             stop(process)
         if broker is not None:
             broker.stop()
 
     header = "| path | POST /api/events req/s (median) | baseline req/s (median) | ratio: median of rounds (range) | goal | errors/timeouts | met |"
     lines = [header, "|---|---|---|---|---|---|---|"]
-    for label, baseline, goal in (("inline", "bare", 0.5), ("kafka", "bare", None), ("kafka", "inline", 0.9)):
+    pairs = [("inline", "bare", 0.5), ("kafka", "bare", None), ("handoff", "bare", None)]
+    pairs += [("kafka", "inline", 0.9), ("handoff", "inline", 0.9)]
+    for label, baseline, goal in pairs:
         ours, base, ratio = summary(rows[label]), summary(rows[baseline]), ratios(rows[label], rows[baseline])
         errors = f"{ours['errors']}/{ours['timeouts']}"
         met = "(info)" if goal is None else "yes" if ratio["median"] >= goal and errors == "0/0" else "NO"
@@ -265,17 +271,18 @@ def main():
             f"| {label} / {baseline} | {ours['rate']:.0f} | {base['rate']:.0f} | {ratio['median']:.2f} "
             f"({ratio['min']:.2f}-{ratio['max']:.2f}) | {'>= ' + str(goal) if goal else ''} | {errors} | {met} |"
         )
-    kafka = counts["kafka"]
-    writes = kafka["rows"] + kafka["outbox_inserted"] * 2  # each outbox row: an insert and a delete
+    kafka_rows = counts["kafka"]["rows"] + counts["handoff"]["rows"]
+    outbox_rows = counts["kafka"]["outbox_inserted"]  # the table's, both Kafka sites'
+    writes = kafka_rows + outbox_rows * 2  # each outbox row: an insert and a delete
     print()
     print(
         f"gunicorn {args.workers} workers x {args.threads} gthreads, DEBUG off, SQLite; wrk -t2 -c32; "
-        f"{args.rounds} interleaved rounds of {args.seconds} s runs (bare POST, inline, Kafka), {args.visitors} "
+        f"{args.rounds} interleaved rounds of {args.seconds} s runs ({', '.join(targets)}), {args.visitors} "
         f"visitors per path; load average {' '.join(f'{n:.2f}' for n in os.getloadavg())} at the end"
     )
     print("\n".join(lines))
     print()
-    for name in ("inline", "kafka"):
+    for name in paths:
         found = counts[name]
         # wrk drops the requests in flight when a run ends: the site may have accepted
         # them (up to the connections of every run) without wrk counting the answer.
@@ -287,8 +294,8 @@ def main():
             + ("" if exact else " -- NOT exactly once")
         )
     print(
-        f"Kafka path: outbox rows written {kafka['outbox_inserted']}, left {kafka['outbox_now']}; "
-        f"database writes per stored event {writes / max(kafka['rows'], 1):.2f} (goal <= 1)"
+        f"Kafka paths: outbox rows written {outbox_rows}, left {counts['kafka']['outbox_now']}; "
+        f"database writes per stored event {writes / max(kafka_rows, 1):.2f} (goal <= 1)"
     )
     print(json.dumps({"work_dir": str(work_dir)}))
 

@@ -3,8 +3,11 @@
 (``KafkaEventProducer``), chosen by KAFKA_BOOTSTRAP_SERVERS.
 """
 
+import atexit
 import logging
+import queue
 import threading
+import time
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -68,13 +71,17 @@ class KafkaEventProducer(EventProducer):
     acknowledgement, or for KAFKA_RETRY_SECONDS after a failure, the events go
     to the outbox, due for resending at once. With KAFKA_OUTBOX_FIRST (a
     broker that can lose acknowledged messages, such as one without durable
-    storage) every event is written to the outbox first, as before.
+    storage) every event is written to the outbox first, as before. With
+    KAFKA_WAIT_FOR_ACK off the request does not wait at all: see ``_hand_off``.
     """
 
     def __init__(self, topic=None):
         from events.kafka_io import ConfirmedSender
 
         self.sender = ConfirmedSender(topic or settings.KAFKA_TOPIC)
+        self._journal_lock = threading.Lock()
+        self._journal_instance = None
+        self._fallback = None
 
     def publish(self, events):
         from kafka.errors import KafkaError
@@ -93,21 +100,104 @@ class KafkaEventProducer(EventProducer):
             except KafkaError:
                 outbox.make_due(events)
             return
-        if not self.sender.recently_failed():
+        if self.sender.recently_failed():
+            outbox.save(events, due_now=True)
+        elif not settings.KAFKA_WAIT_FOR_ACK:
+            self._hand_off(events)
+        else:
             try:
                 self.sender.send(events)
             except KafkaError:
-                pass  # logged by the sender; the outbox keeps them
+                outbox.save(events, due_now=True)  # the sender logged why
             else:
                 recent.remember(events)
-                return
-        outbox.save(events, due_now=True)
+
+    def _hand_off(self, events):
+        """Journal, hand to the producer, answer: the journal keeps the events
+        until the broker acknowledges them or, when it refuses them, the
+        outbox holds them (written by the journal's thread, off the request)."""
+        from kafka.errors import KafkaError
+
+        journal = self._journal()
+        try:
+            segment = journal.record(events)
+        except OSError as error:
+            logger.warning("Hand-off journal not writable (%s); %d event(s) go to the outbox", error, len(events))
+            outbox.save(events, due_now=True)
+            return
+
+        def settled(event, error):
+            if error is None:
+                journal.settle(segment)
+            else:
+                self._fallback.put(event, lambda: journal.settle(segment))
+
+        try:
+            self.sender.hand_off(events, settled)
+        except KafkaError as error:
+            unsent = events[getattr(error, "unsent_from", 0) :]
+            outbox.save(unsent, due_now=True)
+            journal.settle(segment, len(unsent))
+        recent.remember(events)
+
+    def _journal(self):
+        with self._journal_lock:
+            if self._journal_instance is None:
+                from events import journal
+
+                self._fallback = OutboxWriter()
+                journal.recover_into_outbox()  # what processes that died before their events settled left
+                self._journal_instance = journal.Journal(settings.EVENTS_JOURNAL_DIR)
+                # A worker that stops cleanly leaves no settled segment behind for a recovery to resend.
+                atexit.register(self.close)
+            return self._journal_instance
 
     def flush(self, timeout=10):
-        """Nothing waits: publish returns once the broker acknowledged (kept for callers and tests)."""
+        """Wait until every handed-off event is acknowledged or in the outbox
+        (with KAFKA_WAIT_FOR_ACK nothing waits: publish returned after the ack); whether they are."""
+        if self._journal_instance is None:
+            return True
+        return self._journal_instance.wait_settled(timeout)
 
     def close(self):
         self.sender.close()
+        if self._journal_instance is not None:
+            self.flush(timeout=2)
+            self._journal_instance.close()
+
+
+class OutboxWriter:
+    """The outbox writes of events the broker refused after their request
+    answered: one thread, retried while the database is unavailable (the
+    journal keeps the events meanwhile, so a process that dies loses none)."""
+
+    def __init__(self):
+        self._queue = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="events-outbox-writer", daemon=True).start()
+
+    def put(self, event, done):
+        self._queue.put((event, done))
+
+    def _run(self):
+        from django.db import DatabaseError, close_old_connections
+
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < 500:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            while True:
+                try:
+                    outbox.save([event for event, _ in batch], due_now=True)
+                    break
+                except DatabaseError as error:
+                    logger.warning("Refused events not yet in the outbox (%s); retrying", error)
+                    close_old_connections()
+                    time.sleep(1)
+            for _, done in batch:
+                done()
 
 
 _producer = None

@@ -5,6 +5,8 @@ import io
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -19,7 +21,8 @@ from events.history import visitor_history, visitor_ratings
 from events.kafka_io import ConfirmedSender, ensure_topic, new_producer, send_now
 from events.models import ClickEvent, DeadLetter, OutboxEvent
 from events.producers import get_producer
-from events.records import new_event, to_message
+from events.records import from_message, new_event, to_message
+from events.stores import get_store
 from movie.models import Movie
 from tests.services import Browser, configure_kafka, kafka_broker, kafka_events, private_kafka_broker  # noqa: F401
 
@@ -452,3 +455,61 @@ def test_outbox_first_events_the_broker_did_not_take_are_due_at_once(settings, p
     producer.publish([new_event("session:abc", "click", movies[2].pk)])  # known to be failing: not tried
     assert producer.sender.failures == failures
     assert sorted(event.movie_id for event in outbox.due()) == [movies[1].pk, movies[2].pk]
+
+
+def test_handed_off_clicks_are_answered_before_the_ack_and_stored_once(kafka_events, settings, movies):
+    settings.KAFKA_WAIT_FOR_ACK = False
+    browser = Browser()
+    posted = []
+    for movie in movies:
+        response = browser.click(movie.pk)
+        assert response.status_code == 202
+        posted += response.json()["ids"]
+    assert len(visitor_history(browser.visitor_key())) == len(movies)  # read-your-writes before any ack
+
+    assert get_producer().flush(timeout=10)
+    assert OutboxEvent.objects.count() == 0  # acknowledged: no database write but the store's
+    consume_until(stored(len(movies)))
+    assert sorted(map(str, ClickEvent.objects.values_list("event_id", flat=True))) == sorted(posted)
+    get_producer().close()
+    assert list(settings.EVENTS_JOURNAL_DIR.iterdir()) == []  # every segment settled and deleted
+
+
+CRASHING_WEB_PROCESS = """
+import json, os, sys
+sys.path.insert(0, os.getcwd())
+from events.journal import Journal
+from events.records import new_event
+directory, movie_ids = sys.argv[1], json.loads(sys.argv[2])
+Journal(directory).record([new_event("session:crashed", "click", pk) for pk in movie_ids])
+os._exit(1)  # killed before the broker acknowledged anything: no cleanup runs
+"""
+
+
+def test_events_a_killed_web_process_had_handed_off_are_stored_once(kafka_events, settings, movies):
+    ids = [movie.pk for movie in movies]
+    subprocess.run(
+        [sys.executable, "-c", CRASHING_WEB_PROCESS, str(settings.EVENTS_JOURNAL_DIR), json.dumps(ids)],
+        cwd=settings.BASE_DIR,
+        check=False,
+    )
+    [segment] = settings.EVENTS_JOURNAL_DIR.iterdir()
+    already = from_message(segment.read_bytes().splitlines()[0])
+    get_store().write([already])  # one had reached the topic and the store before the crash
+
+    consume_until(lambda: ClickEvent.objects.count() >= len(ids) and OutboxEvent.objects.count() == 0)
+    rows = ClickEvent.objects.filter(visitor_key="session:crashed")
+    assert sorted(rows.values_list("movie_id", flat=True)) == sorted(ids)  # each once
+    assert list(settings.EVENTS_JOURNAL_DIR.iterdir()) == []
+
+
+def test_a_hand_off_to_an_unreachable_broker_goes_to_the_outbox(settings, private_kafka_broker, movies):
+    configure_kafka(settings, private_kafka_broker)
+    settings.KAFKA_WAIT_FOR_ACK = False
+    private_kafka_broker.stop()
+    browser = Browser()
+    response = browser.click(movies[0].pk)
+    assert response.status_code == 202
+    assert get_producer().flush(timeout=10)
+    assert [str(event.event_id) for event in outbox.due()] == response.json()["ids"]
+    assert len(visitor_history(browser.visitor_key())) == 1
