@@ -8,11 +8,13 @@ Contenders: bare POST, inline (events written straight to the SQL store),
 Kafka (tansu broker and one consume_events process) waiting for each
 acknowledgement, and Kafka handing off (KAFKA_WAIT_FOR_ACK=0: answered once
 journaled and handed to the producer, events/journal.py): three sites side
-by side on one database, each path with visitors of its own. Every round runs each
-contender once, briefly, in a rotating order (benchmarks/paired_wrk.py), and
+by side on one database, each path with visitors of its own. Every round
+runs each contender once, briefly, in a rotating order (benchmarks/paired_wrk.py), and
 the table gives the median of the per-round ratios: on the shared machine a
-single run's baseline moved 3x. After a Kafka run the consumer catches up
-before the next run starts. Afterwards it counts the database writes per
+single run's baseline moved 3x. Each run also counts the CPU time per
+request of the processes serving it, which other load barely moves. A
+Kafka run lasts until the consumer has stored it (the next run starts
+caught up), and its CPU count includes the broker's and the consumer's. Afterwards it counts the database writes per
 accepted event on the Kafka path (store rows + outbox inserts + outbox
 deletes) and checks every accepted event was stored once. Issue 20 goal 2:
 inline >= 0.5x bare, Kafka >= 0.9x inline, at most one write per event.
@@ -42,7 +44,7 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_DIR))
 
 from bench_load import site_env as load_site_env  # noqa: E402
-from paired_wrk import interleaved_rounds, ratios, summary, wrk  # noqa: E402
+from paired_wrk import cpu_seconds, interleaved_rounds, ratios, summary, wrk  # noqa: E402
 
 from tests.services import TansuBroker, free_port, wait_for_port  # noqa: E402
 
@@ -219,11 +221,15 @@ def main():
         # Three sites on one database, side by side: inline, Kafka waiting for
         # each acknowledgement, Kafka handing off (KAFKA_WAIT_FOR_ACK=0).
         site_envs = {"inline": env, "kafka": kafka_env, "handoff": {**kafka_env, "KAFKA_WAIT_FOR_ACK": "0"}}
-        bases = {}
+        bases, pids = {}, {}
         for name in paths:
             port = free_port()
             webs.append(start_gunicorn(site_envs[name], port, args.workers, args.threads))
             bases[name] = f"http://127.0.0.1:{port}"
+            pids[name] = [webs[-1].pid]
+        # A Kafka path's CPU includes the broker's and the consumer's: they run on the same cores.
+        for name in ("kafka", "handoff"):
+            pids[name] += [consumer.pid, broker.process.pid]
         # Visitors of their own per path, so the store's rows say which path wrote them.
         for name in paths:
             make_visitors(bases["inline"], args.visitors, files[name])
@@ -233,25 +239,26 @@ def main():
         targets.update({name: (bases[name] + "/api/events", name) for name in paths})
 
         def run(name, seconds=args.seconds):
+            """One wrk run; a Kafka one lasts until the consumer has stored it, so
+            each run starts caught up and its CPU count holds the consumer's work."""
             url, visitors = targets[name]
-            return wrk_posts(url, seconds, files, files[visitors])
-
-        def settle(name, result):
-            """Each run starts with the consumer caught up (its work of a Kafka run is not left to the next)."""
+            cpu_before = cpu_seconds(pids[visitors])
+            result = wrk_posts(url, seconds, files, files[visitors])
             if name in sent:
                 sent[name] += accepted(result)
             if name in ("kafka", "handoff"):
                 wait_stored(db_path, keys[name], sent[name], timeout=120)
+            result["cpu_ms"] = (cpu_seconds(pids[visitors]) - cpu_before) * 1000 / max(result["requests"], 1)
+            return result
 
         for name in targets:
-            settle(name, run(name, args.warmup_seconds))
+            run(name, args.warmup_seconds)
 
-        def settle_and_show(name, result):
+        def show(name, result):
             print(f"  {name}: {result['rate']:.0f} req/s ({result['errors']} errors, {result['timeouts']} timeouts)")
-            settle(name, result)
 
         runs = {name: (lambda name=name: run(name)) for name in targets}
-        rows = interleaved_rounds(runs, args.rounds, settle_and_show)
+        rows = interleaved_rounds(runs, args.rounds, show)
         counts = {name: stored_counts(db_path, keys[name]) for name in paths}
     finally:
         for process in [*webs, consumer]:
@@ -259,8 +266,11 @@ def main():
         if broker is not None:
             broker.stop()
 
-    header = "| path | POST /api/events req/s (median) | baseline req/s (median) | ratio: median of rounds (range) | goal | errors/timeouts | met |"
-    lines = [header, "|---|---|---|---|---|---|---|"]
+    header = (
+        "| path | POST /api/events req/s (median) | baseline req/s (median) | ratio: median of rounds (range) "
+        "| CPU ms per request, ours / baseline = baseline / ours | goal | errors/timeouts | met |"
+    )
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
     pairs = [("inline", "bare", 0.5), ("kafka", "bare", None), ("handoff", "bare", None)]
     pairs += [("kafka", "inline", 0.9), ("handoff", "inline", 0.9)]
     for label, baseline, goal in pairs:
@@ -269,7 +279,8 @@ def main():
         met = "(info)" if goal is None else "yes" if ratio["median"] >= goal and errors == "0/0" else "NO"
         lines.append(
             f"| {label} / {baseline} | {ours['rate']:.0f} | {base['rate']:.0f} | {ratio['median']:.2f} "
-            f"({ratio['min']:.2f}-{ratio['max']:.2f}) | {'>= ' + str(goal) if goal else ''} | {errors} | {met} |"
+            f"({ratio['min']:.2f}-{ratio['max']:.2f}) | {ours['cpu_ms']:.2f} / {base['cpu_ms']:.2f} = "
+            f"{ratio['cpu']:.2f} | {'>= ' + str(goal) if goal else ''} | {errors} | {met} |"
         )
     kafka_rows = counts["kafka"]["rows"] + counts["handoff"]["rows"]
     outbox_rows = counts["kafka"]["outbox_inserted"]  # the table's, both Kafka sites'

@@ -7,7 +7,9 @@ answers "ok" through the same middleware (benchmarks/bare_view_urls.py,
 served only by this benchmark's settings module). The table gives ours /
 bare against the goal of issue 20 as the median of short interleaved rounds
 (benchmarks/paired_wrk.py: single long runs moved 3x on the shared machine),
-with errors (non-2xx, socket errors) and wrk's timeouts (2 s).
+with errors (non-2xx, socket errors) and wrk's timeouts (2 s). Beside it,
+the workers' CPU time per request of each, whose ratio other load barely
+moves.
 
     .venv/bin/python benchmarks/bench_pages.py [--seconds 3] [--rounds 5] [--connections 32]
         [--work-dir DIR]    # reuse a prepared database (import, training, visitors)
@@ -189,7 +191,7 @@ def main():
         for name, path, cookie_kind, goal in ENDPOINTS:
             if args.only and name not in args.only:
                 continue
-            shape = {"connections": args.connections, "threads": args.wrk_threads}
+            shape = {"connections": args.connections, "threads": args.wrk_threads, "cpu_of": [site.gunicorn.pid]}
             load = {**shape, **wrk_load(cookie_kind, visitors, cookies_file, lua)}
             # The bare view gets the same cookie header, so both parse the same request.
             bare_load = {**shape, "headers": load.get("headers", ())}
@@ -211,6 +213,7 @@ def main():
                     f"{ours['rate']:.0f}",
                     f"{bare['rate']:.0f}",
                     f"{ratio['median']:.3f} ({ratio['min']:.2f}-{ratio['max']:.2f})",
+                    f"{ours['cpu_ms']:.2f} / {bare['cpu_ms']:.2f} = {ratio['cpu']:.3f}",
                     f">= {goal}",
                     f"{ours['errors']}/{ours['timeouts']}",
                     "met" if ratio["median"] >= goal and clean else "NOT met",
@@ -224,6 +227,7 @@ def main():
         "req/s (median)",
         "bare req/s (median)",
         "ours / bare: median of rounds (range)",
+        "CPU ms per request, ours / bare = bare / ours",
         "goal",
         "errors/timeouts",
         "goal met",
