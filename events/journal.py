@@ -30,29 +30,47 @@ logger = logging.getLogger(__name__)
 SEGMENT_EVENTS = 5000
 SEGMENT_SECONDS = 30.0
 SUFFIX = ".events"
+HIDDEN_SUFFIX = ".new"
+ABANDONED_SECONDS = 60.0
 
 
 class Segment:
-    __slots__ = ("path", "fd", "written", "pending", "opened_at", "sealed")
+    __slots__ = ("path", "fd", "written", "pending", "opened_at", "sealed", "removed")
 
     def __init__(self, directory):
         directory.mkdir(parents=True, exist_ok=True)
         name = f"{os.getpid()}-{time.time_ns()}"
         # Locked under a name recovery skips, then renamed: a recovery scan
         # never sees this segment unlocked.
-        hidden = directory / f".{name}.new"
+        hidden = directory / f".{name}{HIDDEN_SUFFIX}"
         self.fd = os.open(hidden, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
         self.path = directory / f"{name}{SUFFIX}"
         os.rename(hidden, self.path)
         self.written = self.pending = 0
         self.opened_at = time.monotonic()
-        self.sealed = False
+        self.sealed = self.removed = False
 
     def remove(self):
+        """Unlink, then unlock: a recovery never finds it unlocked. Once only:
+        a second close could hit a descriptor the process has reused since."""
+        if self.removed:
+            return
+        self.removed = True
         try:
             os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            logger.warning("Could not delete settled segment %s (%s); a recovery resends it", self.path, error)
         finally:
+            os.close(self.fd)
+
+    def release(self):
+        """Close this process's descriptor without deleting (a forked child's
+        copy: the segment and its lock stay the parent's)."""
+        if not self.removed:
+            self.removed = True
             os.close(self.fd)
 
 
@@ -63,6 +81,7 @@ class Journal:
         self.directory = Path(directory)
         self._lock = threading.Condition()
         self._active = None
+        self._open = set()  # every segment this process still holds, sealed ones included
         self._unsettled = 0
 
     def record(self, events):
@@ -70,7 +89,14 @@ class Journal:
         lines = b"".join(to_message(event)[1] + b"\n" for event in events)
         with self._lock:
             segment = self._current()
-            if os.write(segment.fd, lines) != len(lines):
+            try:
+                written = os.write(segment.fd, lines)
+            except OSError:
+                self._retire(segment)
+                raise
+            if written != len(lines):
+                # The next append would glue its first line to this torn one: start a new segment.
+                self._retire(segment)
                 raise OSError(f"short write to {segment.path} (disk full?)")
             segment.written += len(events)
             segment.pending += len(events)
@@ -82,8 +108,10 @@ class Journal:
         with self._lock:
             segment.pending -= count
             self._unsettled -= count
-            if segment.sealed and segment.pending <= 0:
-                segment.remove()
+            if segment.pending <= 0 and segment is self._active and self._expired(segment):
+                self._retire(segment)  # an idle process leaves nothing for a recovery to resend
+            elif segment.sealed and segment.pending <= 0:
+                self._remove(segment)
             if not self._unsettled:
                 self._lock.notify_all()
 
@@ -95,25 +123,43 @@ class Journal:
     def close(self):
         """Delete the active segment when all of it is settled (else it waits for a recovery once this process ends)."""
         with self._lock:
-            segment, self._active = self._active, None
-            if segment is not None:
-                segment.sealed = True
-                if segment.pending <= 0:
-                    segment.remove()
+            if self._active is not None:
+                self._retire(self._active)
+
+    def forget_after_fork(self):
+        """In a forked child: close the inherited descriptors without taking
+        the lock (another thread of the parent may have held it at the fork).
+        The parent's segments stay its own; the child starts a journal of its own."""
+        for segment in list(self._open):
+            segment.release()
+        self._open.clear()
+        self._active = None
 
     def _current(self):
         segment = self._active
-        if (
-            segment is None
-            or segment.written >= SEGMENT_EVENTS
-            or time.monotonic() - segment.opened_at > SEGMENT_SECONDS
-        ):
+        if segment is None or self._expired(segment):
             if segment is not None:
-                segment.sealed = True
-                if segment.pending <= 0:
-                    segment.remove()
-            segment = self._active = Segment(self.directory)
+                self._retire(segment)
+            segment = Segment(self.directory)
+            self._open.add(segment)
+            self._active = segment
         return segment
+
+    @staticmethod
+    def _expired(segment):
+        return segment.written >= SEGMENT_EVENTS or time.monotonic() - segment.opened_at > SEGMENT_SECONDS
+
+    def _retire(self, segment):
+        """No more appends to ``segment``; deleted now if settled, else at its last settle."""
+        segment.sealed = True
+        if segment is self._active:
+            self._active = None
+        if segment.pending <= 0:
+            self._remove(segment)
+
+    def _remove(self, segment):
+        self._open.discard(segment)
+        segment.remove()
 
 
 def recover_orphans(directory, save):
@@ -124,6 +170,7 @@ def recover_orphans(directory, save):
     directory = Path(directory)
     if not directory.is_dir():
         return 0
+    _remove_abandoned_creations(directory)
     recovered = 0
     for path in sorted(directory.glob(f"*{SUFFIX}")):
         try:
@@ -152,6 +199,18 @@ def recover_orphans(directory, save):
             "Recovered %d event(s) a stopped web process had handed to Kafka; they wait in the outbox", recovered
         )
     return recovered
+
+
+def _remove_abandoned_creations(directory):
+    """A process killed between creating a segment and naming it left an
+    empty hidden file (no event is written before the rename). Only old ones
+    go: a young one may be between its creation and its lock."""
+    for path in directory.glob(f".*{HIDDEN_SUFFIX}"):
+        try:
+            if time.time() - path.stat().st_mtime > ABANDONED_SECONDS:
+                path.unlink()
+        except FileNotFoundError:
+            continue
 
 
 def recover_into_outbox():
