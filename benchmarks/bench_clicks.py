@@ -6,8 +6,8 @@ and cookies of many visitors.
 
 Contenders: bare POST, inline (events written straight to the SQL store),
 Kafka (tansu broker and one consume_events process) waiting for each
-acknowledgement, and Kafka handing off (KAFKA_WAIT_FOR_ACK=0: answered once
-journaled and handed to the producer, events/journal.py): three sites side
+acknowledgement (KAFKA_WAIT_FOR_ACK=1), and Kafka handing off (the default:
+answered once journaled and handed to the producer, events/journal.py): three sites side
 by side on one database, each path with visitors of its own. Every round
 runs each contender once, briefly, in a rotating order (benchmarks/paired_wrk.py), and
 the table gives the median of the per-round ratios: on the shared machine a
@@ -219,8 +219,8 @@ def main():
             stderr=subprocess.DEVNULL,
         )
         # Three sites on one database, side by side: inline, Kafka waiting for
-        # each acknowledgement, Kafka handing off (KAFKA_WAIT_FOR_ACK=0).
-        site_envs = {"inline": env, "kafka": kafka_env, "handoff": {**kafka_env, "KAFKA_WAIT_FOR_ACK": "0"}}
+        # each acknowledgement (KAFKA_WAIT_FOR_ACK=1), Kafka handing off (the default).
+        site_envs = {"inline": env, "kafka": {**kafka_env, "KAFKA_WAIT_FOR_ACK": "1"}, "handoff": kafka_env}
         bases, pids = {}, {}
         for name in paths:
             port = free_port()

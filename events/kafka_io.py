@@ -37,8 +37,9 @@ def new_producer(max_block_ms=5000, bootstrap_timeout_ms=None):
         acks="all",
         retries=settings.KAFKA_SEND_RETRIES,
         retry_backoff_ms=100,
-        request_timeout_ms=5000,
-        delivery_timeout_ms=15000,
+        # kafka-python wants the delivery timeout above linger + request timeout.
+        request_timeout_ms=min(5000, settings.KAFKA_DELIVERY_TIMEOUT_MS // 2),
+        delivery_timeout_ms=settings.KAFKA_DELIVERY_TIMEOUT_MS,
         max_block_ms=max_block_ms,
         linger_ms=settings.KAFKA_LINGER_MS,
         enable_idempotence=True,
@@ -170,6 +171,7 @@ class ConfirmedSender:
         # broken producer to the next request (closing it here would join this thread).
         self._failed_at = time.monotonic()
         self.failures += 1
+        logger.warning("Kafka did not acknowledge a handed-off event (%r); it goes to the outbox", error)
         if not getattr(error, "retriable", False):
             self._broken = producer
         settled(event, error)

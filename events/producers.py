@@ -5,12 +5,14 @@
 
 import atexit
 import logging
+import os
 import queue
 import threading
 import time
 
 from django.conf import settings
 from django.core.signals import setting_changed
+from django.db import DatabaseError
 from django.dispatch import receiver
 
 from events import outbox, recent
@@ -64,21 +66,22 @@ def _write_in_turn(events):
 class KafkaEventProducer(EventProducer):
     """Kafka first, the outbox when Kafka does not acknowledge.
 
-    The request waits (at most KAFKA_ACK_TIMEOUT_MS) for the broker to
-    acknowledge its events; acknowledged events are durable on the topic and
-    kept in the cache for read-your-writes, so the normal path writes the
-    database once per event (the consumer's store write). Without an
-    acknowledgement, or for KAFKA_RETRY_SECONDS after a failure, the events go
-    to the outbox, due for resending at once. With KAFKA_OUTBOX_FIRST (a
-    broker that can lose acknowledged messages, such as one without durable
-    storage) every event is written to the outbox first, as before. With
-    KAFKA_WAIT_FOR_ACK off the request does not wait at all: see ``_hand_off``.
+    By default the request does not wait for the broker (``_hand_off``): its
+    events are journaled, handed to the producer and kept in the cache for
+    read-your-writes, so the normal path writes the database once per event
+    (the consumer's store write). With KAFKA_WAIT_FOR_ACK the request waits
+    (at most KAFKA_ACK_TIMEOUT_MS) for the broker to acknowledge them instead.
+    Events not acknowledged, and for KAFKA_RETRY_SECONDS after a failure all
+    events, go to the outbox, due for resending at once. With
+    KAFKA_OUTBOX_FIRST (a broker that can lose acknowledged messages, such as
+    one without durable storage) every event is written to the outbox first.
     """
 
     def __init__(self, topic=None):
         from events.kafka_io import ConfirmedSender
 
         self.sender = ConfirmedSender(topic or settings.KAFKA_TOPIC)
+        self._pid = os.getpid()
         self._journal_lock = threading.Lock()
         self._journal_instance = None
         self._fallback = None
@@ -135,6 +138,7 @@ class KafkaEventProducer(EventProducer):
         try:
             self.sender.hand_off(events, settled)
         except KafkaError as error:
+            logger.warning("Kafka did not take %d event(s) (%r); they go to the outbox", len(events), error)
             unsent = events[getattr(error, "unsent_from", 0) :]
             outbox.save(unsent, due_now=True)
             journal.settle(segment, len(unsent))
@@ -146,24 +150,33 @@ class KafkaEventProducer(EventProducer):
                 from events import journal
 
                 self._fallback = OutboxWriter()
-                journal.recover_into_outbox()  # what processes that died before their events settled left
+                try:
+                    journal.recover_into_outbox()  # what processes that died before their events settled left
+                except (DatabaseError, OSError) as error:
+                    logger.warning("Hand-off journal not recovered (%s); the consumer will", error)
                 self._journal_instance = journal.Journal(settings.EVENTS_JOURNAL_DIR)
-                # A worker that stops cleanly leaves no settled segment behind for a recovery to resend.
-                atexit.register(self.close)
             return self._journal_instance
 
     def flush(self, timeout=10):
         """Wait until every handed-off event is acknowledged or in the outbox
-        (with KAFKA_WAIT_FOR_ACK nothing waits: publish returned after the ack); whether they are."""
+        (with KAFKA_WAIT_FOR_ACK nothing is pending: publish returned after the ack); whether they are."""
         if self._journal_instance is None:
             return True
         return self._journal_instance.wait_settled(timeout)
 
     def close(self):
+        if os.getpid() != self._pid:
+            return  # a copy inherited by a fork: its producer, threads and segments are the parent's
         self.sender.close()
         if self._journal_instance is not None:
             self.flush(timeout=2)
             self._journal_instance.close()
+
+    def forget_after_fork(self):
+        """In a forked child, whose copy has no producer or writer thread: let go
+        of the parent's journal segments so their lock stays the parent's alone."""
+        if self._journal_instance is not None:
+            self._journal_instance.forget_after_fork()
 
 
 class OutboxWriter:
@@ -179,7 +192,7 @@ class OutboxWriter:
         self._queue.put((event, done))
 
     def _run(self):
-        from django.db import DatabaseError, close_old_connections
+        from django.db import close_old_connections
 
         while True:
             batch = [self._queue.get()]
@@ -210,6 +223,29 @@ def get_producer():
         if _producer is None:
             _producer = KafkaEventProducer() if settings.KAFKA_BOOTSTRAP_SERVERS else InlineProducer()
         return _producer
+
+
+def _close_at_exit():
+    # A worker that stops cleanly leaves no settled segment behind for a recovery to resend.
+    producer = _producer
+    if producer is not None:
+        producer.close()
+
+
+atexit.register(_close_at_exit)
+
+
+def _forget_inherited_producer():
+    """After a fork (gunicorn --preload forks workers from a master that may
+    have published): the child builds a producer, journal and locks of its own."""
+    global _producer, _producer_lock
+    inherited, _producer = _producer, None
+    _producer_lock = threading.Lock()  # another thread may have held it at the fork
+    if isinstance(inherited, KafkaEventProducer):
+        inherited.forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_producer)
 
 
 @receiver(setting_changed, dispatch_uid="events.producers.reset")
