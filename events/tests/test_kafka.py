@@ -603,7 +603,12 @@ def test_a_worker_forked_after_publishing_journals_in_segments_of_its_own(kafka_
         finally:
             os._exit(0)
     os.close(writer)
-    os.waitpid(child, 0)
+    deadline = time.monotonic() + 30
+    while os.waitpid(child, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:  # a lock held by another thread at the fork: fail, do not hang
+            os.kill(child, signal.SIGKILL)
+            pytest.fail("the forked worker hung")
+        time.sleep(0.05)
     same_producer, child_segment = os.read(reader, 4096).decode().split()
     os.close(reader)
     assert same_producer == "True"
