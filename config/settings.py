@@ -278,6 +278,16 @@ KAFKA_LINGER_MS = env_int("KAFKA_LINGER_MS", 1)
 # ones: for a broker that can lose acknowledged messages (no durable storage, one
 # replica). Costs two more database writes per event.
 KAFKA_OUTBOX_FIRST = env_bool("KAFKA_OUTBOX_FIRST", False)
+# Off (the default): a request answers once its events are in the local hand-off
+# journal and handed to the producer, without waiting for the broker
+# (events/journal.py: the journal keeps them until acknowledged, unacknowledged
+# ones go to the outbox). On: each request waits for the broker's ack.
+KAFKA_WAIT_FOR_ACK = env_bool("KAFKA_WAIT_FOR_ACK", False)
+# How long the producer keeps trying to deliver a handed-off event before the
+# outbox takes it (kafka-python's delivery_timeout_ms).
+KAFKA_DELIVERY_TIMEOUT_MS = env_int("KAFKA_DELIVERY_TIMEOUT_MS", 15_000)
+# One folder per machine, shared by its web processes and its consumer.
+EVENTS_JOURNAL_DIR = Path(env_str("EVENTS_JOURNAL_DIR", str(VAR_DIR / "events-journal")))
 # How long a client waits for the first broker contact before giving up.
 KAFKA_CONNECT_TIMEOUT_MS = env_int("KAFKA_CONNECT_TIMEOUT_MS", 10_000)
 KAFKA_MAX_POLL_INTERVAL_MS = env_int("KAFKA_MAX_POLL_INTERVAL_MS", 300_000)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from events import outbox
+from events import journal, outbox
 from events.heartbeat import record_consumer_heartbeat
 from events.kafka_io import OUTBOX_HEADER, ConfirmedSender, client_options, ensure_topic
 from events.models import DeadLetter
@@ -392,6 +392,8 @@ class ClickLogConsumer:
         send = lambda due: self._resender.send(due, from_outbox=True)  # noqa: E731
         deadline, resent = time.monotonic() + budget_seconds, 0
         try:
+            # Events of web processes that died before the broker acknowledged their hand-off.
+            journal.recover_into_outbox()
             while time.monotonic() < deadline and not self.stop_requested.is_set():
                 count = outbox.resend_due(send, limit)
                 resent += count
@@ -399,7 +401,7 @@ class ClickLogConsumer:
                     break
         except KafkaError as error:
             logger.warning("Outbox resend failed (%s); will try again", error)
-        except DatabaseError as error:
+        except (DatabaseError, OSError) as error:
             logger.warning("Outbox not readable (%s); will try again", error)
         if resent:
             self.stats.resent += resent

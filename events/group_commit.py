@@ -12,7 +12,9 @@ endpoint's time under load).
 """
 
 import fcntl
+import os
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,15 +70,79 @@ class GroupCommit:
 
 @contextmanager
 def sqlite_writer_turn(model):
-    """Hold the lock file beside ``model``'s SQLite database (nothing elsewhere)."""
-    connection = connections[router.db_for_write(model)]
-    name = str(connection.settings_dict.get("NAME") or "")
-    if connection.vendor != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+    """Hold the lock file beside ``model``'s SQLite database (nothing elsewhere).
+
+    The file stays open per process: opening and closing it was a quarter of
+    a lone click's write. Threads of a process take turns on a thread lock
+    first, since flock does not exclude two holders of one open file."""
+    path = _sqlite_path(connections[router.db_for_write(model)])
+    if path is None:
         yield
         return
-    with open(Path(name).with_suffix(".writer-lock"), "a") as lock_file:
+    thread_lock, lock_file = _lock_file(path.with_suffix(".writer-lock"))
+    with thread_lock:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _sqlite_path(connection):
+    name = str(connection.settings_dict.get("NAME") or "")
+    if connection.vendor != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
+_lock_files = {}
+_lock_files_guard = threading.Lock()
+
+
+def _lock_file(path):
+    # Keyed by process too: a file opened before a fork would be one lock shared by parent and child.
+    key = (os.getpid(), path)
+    with _lock_files_guard:
+        if key not in _lock_files:
+            _lock_files[key] = (threading.Lock(), open(path, "a"))  # noqa: SIM115 - kept open for the process
+        return _lock_files[key]
+
+
+# A commit that fills the WAL past SQLite's automatic checkpoint (1,000
+# pages) copies it into the database and syncs both, while the writer's turn
+# is still held: every other writer waited for those fsyncs (docs/tuning.md,
+# "Click writes"). The click writes' connections leave checkpoints to
+# ``checkpoint_soon``, which runs one outside the turn at most this often.
+CHECKPOINT_SECONDS = 1.0
+_checkpoint_lock = threading.Lock()
+_checkpointed_at = 0.0
+
+
+def without_autocheckpoint(model):
+    """Turn SQLite's automatic checkpoint off on this thread's connection for ``model`` (once per connection)."""
+    connection = connections[router.db_for_write(model)]
+    if _sqlite_path(connection) is None:
+        return
+    connection.ensure_connection()
+    raw = connection.connection
+    if getattr(connection, "autocheckpoint_off_on", None) is not raw:
+        raw.execute("PRAGMA wal_autocheckpoint = 0")
+        connection.autocheckpoint_off_on = raw
+
+
+def checkpoint_soon(model):
+    """A passive checkpoint of ``model``'s SQLite database when CHECKPOINT_SECONDS
+    have passed since this process's last one (and no other thread runs one).
+    Passive: it copies what no reader still needs and never blocks a writer."""
+    global _checkpointed_at
+    connection = connections[router.db_for_write(model)]
+    if _sqlite_path(connection) is None or time.monotonic() - _checkpointed_at < CHECKPOINT_SECONDS:
+        return
+    if not _checkpoint_lock.acquire(blocking=False):
+        return
+    try:
+        _checkpointed_at = time.monotonic()
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    finally:
+        _checkpoint_lock.release()

@@ -174,12 +174,13 @@ def _read(bucket):
 def _count(bucket, count, window):
     """The bucket's total after adding ``count`` (0 when the cache cannot count)."""
     try:
-        cache.add(bucket, 0, timeout=window + 1)
+        # incr first: the bucket exists for all but a window's first event, so that is one cache call, not two.
         try:
             return cache.incr(bucket, count)
-        except ValueError:  # expired between add and incr
-            cache.set(bucket, count, timeout=window + 1)
-            return count
+        except ValueError:  # no bucket yet (or it just expired)
+            if cache.add(bucket, count, timeout=window + 1):
+                return count
+            return cache.incr(bucket, count)  # another request created it meanwhile
     except Exception as error:  # noqa: BLE001 - Redis down or unreachable
         logger.warning("Rate limit not counted (%s)", error)
         return 0

@@ -37,8 +37,9 @@ def new_producer(max_block_ms=5000, bootstrap_timeout_ms=None):
         acks="all",
         retries=settings.KAFKA_SEND_RETRIES,
         retry_backoff_ms=100,
-        request_timeout_ms=5000,
-        delivery_timeout_ms=15000,
+        # kafka-python wants the delivery timeout above linger + request timeout.
+        request_timeout_ms=min(5000, settings.KAFKA_DELIVERY_TIMEOUT_MS // 2),
+        delivery_timeout_ms=settings.KAFKA_DELIVERY_TIMEOUT_MS,
         max_block_ms=max_block_ms,
         linger_ms=settings.KAFKA_LINGER_MS,
         enable_idempotence=True,
@@ -121,6 +122,7 @@ class ConfirmedSender:
         self._producer = None
         self._lock = threading.Lock()
         self._failed_at = None
+        self._broken = None
         self.failures = 0
 
     def recently_failed(self):
@@ -142,10 +144,47 @@ class ConfirmedSender:
             raise KafkaError(str(error)) from error
         self._failed_at = None
 
+    def hand_off(self, events, settled):
+        """Queue ``events`` for the topic without waiting. ``settled(event,
+        error)`` is called once per event handed over, from the producer's
+        thread: error None once acknowledged. Raises KafkaError with the index
+        of the first event not handed over (``error.unsent_from``)."""
+        from kafka.errors import KafkaError
+
+        producer = self._connected()
+        for index, event in enumerate(events):
+            key, value = to_message(event)
+            try:
+                future = producer.send(self.topic, key=key, value=value)
+            except Exception as error:  # noqa: BLE001 - a closed producer raises plain errors
+                self._failed(producer, error)
+                failure = error if isinstance(error, KafkaError) else KafkaError(str(error))
+                failure.unsent_from = index
+                raise failure from error
+            future.add_callback(lambda _metadata, event=event: settled(event, None))
+            future.add_errback(
+                lambda error, event=event, producer=producer: self._refused(producer, event, error, settled)
+            )
+
+    def _refused(self, producer, event, error, settled):
+        # In the producer's own thread: note the failure, leave replacing a
+        # broken producer to the next request (closing it here would join this thread).
+        self._failed_at = time.monotonic()
+        self.failures += 1
+        logger.warning("Kafka did not acknowledge a handed-off event (%r); it goes to the outbox", error)
+        if not getattr(error, "retriable", False):
+            self._broken = producer
+        settled(event, error)
+
     def _connected(self):
         from kafka.errors import KafkaError
 
         with self._lock:
+            broken, self._broken = self._broken, None
+            if broken is not None and broken is self._producer:
+                logger.warning("Kafka producer failed for good; replacing it")
+                self._producer = None
+                close_quietly(broken, timeout=0)
             if self._producer is None:
                 timeout_ms = int(self.timeout * 1000)
                 try:

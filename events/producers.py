@@ -3,15 +3,20 @@
 (``KafkaEventProducer``), chosen by KAFKA_BOOTSTRAP_SERVERS.
 """
 
+import atexit
 import logging
+import os
+import queue
 import threading
+import time
 
 from django.conf import settings
 from django.core.signals import setting_changed
+from django.db import DatabaseError
 from django.dispatch import receiver
 
 from events import outbox, recent
-from events.group_commit import GroupCommit, sqlite_writer_turn
+from events.group_commit import GroupCommit, checkpoint_soon, sqlite_writer_turn, without_autocheckpoint
 from events.models import ClickEvent
 from events.stores import StoreUnavailable, get_store, reset_store
 
@@ -43,6 +48,9 @@ class InlineProducer(EventProducer):
         except StoreUnavailable as error:
             logger.warning("Store unavailable (%s); %d event(s) wait in the outbox", error, len(events))
             outbox.save(events)
+            return
+        if get_store().name == "sql":
+            checkpoint_soon(ClickEvent)  # after the group's turn: no other writer waits for it
 
 
 def _write_in_turn(events):
@@ -50,6 +58,7 @@ def _write_in_turn(events):
     if store.name != "sql":
         store.write(events)
         return
+    without_autocheckpoint(ClickEvent)
     with sqlite_writer_turn(ClickEvent):
         store.write(events)
 
@@ -57,20 +66,25 @@ def _write_in_turn(events):
 class KafkaEventProducer(EventProducer):
     """Kafka first, the outbox when Kafka does not acknowledge.
 
-    The request waits (at most KAFKA_ACK_TIMEOUT_MS) for the broker to
-    acknowledge its events; acknowledged events are durable on the topic and
-    kept in the cache for read-your-writes, so the normal path writes the
-    database once per event (the consumer's store write). Without an
-    acknowledgement, or for KAFKA_RETRY_SECONDS after a failure, the events go
-    to the outbox, due for resending at once. With KAFKA_OUTBOX_FIRST (a
-    broker that can lose acknowledged messages, such as one without durable
-    storage) every event is written to the outbox first, as before.
+    By default the request does not wait for the broker (``_hand_off``): its
+    events are journaled, handed to the producer and kept in the cache for
+    read-your-writes, so the normal path writes the database once per event
+    (the consumer's store write). With KAFKA_WAIT_FOR_ACK the request waits
+    (at most KAFKA_ACK_TIMEOUT_MS) for the broker to acknowledge them instead.
+    Events not acknowledged, and for KAFKA_RETRY_SECONDS after a failure all
+    events, go to the outbox, due for resending at once. With
+    KAFKA_OUTBOX_FIRST (a broker that can lose acknowledged messages, such as
+    one without durable storage) every event is written to the outbox first.
     """
 
     def __init__(self, topic=None):
         from events.kafka_io import ConfirmedSender
 
         self.sender = ConfirmedSender(topic or settings.KAFKA_TOPIC)
+        self._pid = os.getpid()
+        self._journal_lock = threading.Lock()
+        self._journal_instance = None
+        self._fallback = None
 
     def publish(self, events):
         from kafka.errors import KafkaError
@@ -89,21 +103,114 @@ class KafkaEventProducer(EventProducer):
             except KafkaError:
                 outbox.make_due(events)
             return
-        if not self.sender.recently_failed():
+        if self.sender.recently_failed():
+            outbox.save(events, due_now=True)
+        elif not settings.KAFKA_WAIT_FOR_ACK:
+            self._hand_off(events)
+        else:
             try:
                 self.sender.send(events)
             except KafkaError:
-                pass  # logged by the sender; the outbox keeps them
+                outbox.save(events, due_now=True)  # the sender logged why
             else:
                 recent.remember(events)
-                return
-        outbox.save(events, due_now=True)
+
+    def _hand_off(self, events):
+        """Journal, hand to the producer, answer: the journal keeps the events
+        until the broker acknowledges them or, when it refuses them, the
+        outbox holds them (written by the journal's thread, off the request)."""
+        from kafka.errors import KafkaError
+
+        journal = self._journal()
+        try:
+            segment = journal.record(events)
+        except OSError as error:
+            logger.warning("Hand-off journal not writable (%s); %d event(s) go to the outbox", error, len(events))
+            outbox.save(events, due_now=True)
+            return
+
+        def settled(event, error):
+            if error is None:
+                journal.settle(segment)
+            else:
+                self._fallback.put(event, lambda: journal.settle(segment))
+
+        try:
+            self.sender.hand_off(events, settled)
+        except KafkaError as error:
+            logger.warning("Kafka did not take %d event(s) (%r); they go to the outbox", len(events), error)
+            unsent = events[getattr(error, "unsent_from", 0) :]
+            outbox.save(unsent, due_now=True)
+            journal.settle(segment, len(unsent))
+        recent.remember(events)
+
+    def _journal(self):
+        with self._journal_lock:
+            if self._journal_instance is None:
+                from events import journal
+
+                self._fallback = OutboxWriter()
+                try:
+                    journal.recover_into_outbox()  # what processes that died before their events settled left
+                except (DatabaseError, OSError) as error:
+                    logger.warning("Hand-off journal not recovered (%s); the consumer will", error)
+                self._journal_instance = journal.Journal(settings.EVENTS_JOURNAL_DIR)
+            return self._journal_instance
 
     def flush(self, timeout=10):
-        """Nothing waits: publish returns once the broker acknowledged (kept for callers and tests)."""
+        """Wait until every handed-off event is acknowledged or in the outbox
+        (with KAFKA_WAIT_FOR_ACK nothing is pending: publish returned after the ack); whether they are."""
+        if self._journal_instance is None:
+            return True
+        return self._journal_instance.wait_settled(timeout)
 
     def close(self):
+        if os.getpid() != self._pid:
+            return  # a copy inherited by a fork: its producer, threads and segments are the parent's
         self.sender.close()
+        if self._journal_instance is not None:
+            self.flush(timeout=2)
+            self._journal_instance.close()
+
+    def forget_after_fork(self):
+        """In a forked child, whose copy has no producer or writer thread: let go
+        of the parent's journal segments so their lock stays the parent's alone."""
+        if self._journal_instance is not None:
+            self._journal_instance.forget_after_fork()
+
+
+class OutboxWriter:
+    """The outbox writes of events the broker refused after their request
+    answered: one thread, retried while the database is unavailable (the
+    journal keeps the events meanwhile, so a process that dies loses none)."""
+
+    def __init__(self):
+        self._queue = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="events-outbox-writer", daemon=True).start()
+
+    def put(self, event, done):
+        self._queue.put((event, done))
+
+    def _run(self):
+        from django.db import close_old_connections
+
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < 500:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            while True:
+                try:
+                    outbox.save([event for event, _ in batch], due_now=True)
+                    break
+                except DatabaseError as error:
+                    logger.warning("Refused events not yet in the outbox (%s); retrying", error)
+                    close_old_connections()
+                    time.sleep(1)
+            for _, done in batch:
+                done()
 
 
 _producer = None
@@ -116,6 +223,29 @@ def get_producer():
         if _producer is None:
             _producer = KafkaEventProducer() if settings.KAFKA_BOOTSTRAP_SERVERS else InlineProducer()
         return _producer
+
+
+def _close_at_exit():
+    # A worker that stops cleanly leaves no settled segment behind for a recovery to resend.
+    producer = _producer
+    if producer is not None:
+        producer.close()
+
+
+atexit.register(_close_at_exit)
+
+
+def _forget_inherited_producer():
+    """After a fork (gunicorn --preload forks workers from a master that may
+    have published): the child builds a producer, journal and locks of its own."""
+    global _producer, _producer_lock
+    inherited, _producer = _producer, None
+    _producer_lock = threading.Lock()  # another thread may have held it at the fork
+    if isinstance(inherited, KafkaEventProducer):
+        inherited.forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_producer)
 
 
 @receiver(setting_changed, dispatch_uid="events.producers.reset")

@@ -45,6 +45,29 @@ def newest_events(model, visitor_keys, limit, event_types=None, since=None, movi
     timestamp = model._meta.get_field("timestamp")
     values = {"since": None if since is None else timestamp.get_db_prep_value(since, connection), "movie": movie_id}
     params = [keys[slot] if isinstance(slot, int) else values[slot] if slot in values else slot[1] for slot in slots]
+    return _run(connection, sql, params, converters)
+
+
+def newest_events_of_tables(models, visitor_keys, limit, event_types=None):
+    """``newest_events`` of several tables of one database (the click log and
+    the outbox) in one statement: each table's newest ``limit``, together and
+    in no order. A page reads both for every visitor; one query instead of two."""
+    keys = list(visitor_keys)
+    if not keys or not limit:
+        return []
+    alias = router.db_for_read(models[0])
+    parts, params, first_converters = [], [], None
+    for model in models:
+        shape = (model, alias, len(keys), tuple(event_types or ()), False, False, limit)
+        sql, slots, converters = _compiled.get(shape) or _compile(shape)
+        parts.append(f"SELECT * FROM ({sql}) AS newest_{len(parts)}")
+        params += [keys[slot] if isinstance(slot, int) else slot[1] for slot in slots]
+        # The same fields in every table: the first one's converters serve all rows.
+        first_converters = first_converters or converters
+    return _run(connections[alias], " UNION ALL ".join(parts), params, first_converters)
+
+
+def _run(connection, sql, params, converters):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

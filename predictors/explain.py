@@ -72,12 +72,13 @@ def top_causes(model, history, items, limit=NAMED):
     return causes
 
 
-def because(model_name, history, movie_ids, limit=NAMED):
+def because(model_name, history, movie_ids, limit=NAMED, active=serving.LOOK_UP):
     """{movie pk: [history movie pks that explain it]} for ``movie_ids``
     recommended by ``model_name`` to a visitor with ``history`` ((pk, weight)
-    pairs). Empty when the model is not serving; never raises into a page."""
+    pairs). Empty when the model is not serving; never raises into a page.
+    ``active`` as for ``Predictor.current``."""
     try:
-        loaded = serving.get_predictor(model_name).current()
+        loaded = serving.get_predictor(model_name).current(active)
         if loaded is None:
             return {}
         index = loaded.index

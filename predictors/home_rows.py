@@ -139,12 +139,13 @@ def model_row(model_name, history, exclude, k=ROW_LENGTH, versions=None):
     if cached is not None:
         # The model's own time stays: the dashboard's latency is the model's, and it leaves cached lists out.
         return _own_row(cached, dataclasses.replace(cached.served, cached=True))
-    result = serving.recommend(model_name, history, k=k + len(exclude))
+    # The version read above serves the whole row: no second or third registry query.
+    result = serving.recommend(model_name, history, k=k + len(exclude), active=identity)
     scores = dict(zip(result.movie_ids, result.scores, strict=False))
     movie_ids = [pk for pk in result.movie_ids if pk not in exclude][:k]
     # The impression is what the row shows, not the extra asked for to fill it (the dashboard's CTR counts these).
     result = dataclasses.replace(result, movie_ids=movie_ids, scores=[scores[pk] for pk in movie_ids if pk in scores])
-    because = {} if result.is_fallback else explain.because(model_name, history, movie_ids)
+    because = {} if result.is_fallback else explain.because(model_name, history, movie_ids, active=identity)
     label = SERVED_MODELS[model_name]
     row = Row(TOP_PICKS, "Top picks for you", movie_ids, because, model_label=label, served=result)
     # Popularity standing in changes with the clicks of the site: never kept.

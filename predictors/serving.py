@@ -136,6 +136,10 @@ def active_versions(names=None):
         return {name: (pk, sha) for pk, name, sha in cursor.fetchall()}
 
 
+# "Read the active version from the registry" (None already means "none is active").
+LOOK_UP = object()
+
+
 class Predictor:
     """The active version of one model in this process."""
 
@@ -157,10 +161,13 @@ class Predictor:
     def _identity(loaded):
         return None if loaded is None else (loaded.version.pk, loaded.version.artifact_sha256)
 
-    def current(self):
+    def current(self, active=LOOK_UP):
         """The loaded active version, loading it if the registry changed; None
-        when no version is active. Raises ArtifactError on a bad artifact."""
-        active = self._active_version()
+        when no version is active. Raises ArtifactError on a bad artifact.
+        ``active``: the (pk, sha256) the request already read with
+        ``active_versions``, so one page asks the registry once, not per step."""
+        if active is LOOK_UP:
+            active = self._active_version()
         if active is None:
             return None
         loaded = self._loaded
@@ -221,17 +228,17 @@ def reset_predictors():
         _predictors.clear()
 
 
-def recommend(model_name, history, k=10):
+def recommend(model_name, history, k=10, active=LOOK_UP):
     """The page's list: the model's top-k, or popularity with the reason.
     ``history``: Movie pks (each a like) or (pk, weight) pairs, oldest first
-    (``history_from_events``)."""
+    (``history_from_events``); ``active`` as for ``Predictor.current``."""
     started = time.monotonic()
     history = as_weighted(history)
     history_movie_ids = [pk for pk, _ in history]
     label, answer, fallback = None, None, None
     try:
         predictor = get_predictor(model_name)
-        loaded = predictor.current()
+        loaded = predictor.current(active)
         if loaded is None:
             fallback = Fallback.NOT_TRAINED
         else:

@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -289,6 +290,8 @@ def configure_kafka(settings, broker):
     settings.KAFKA_CONSUMER_GROUP = f"writer-{name}"
     settings.KAFKA_MAX_POLL_INTERVAL_MS = 5000
     settings.EVENTS_OUTBOX_RESEND_SECONDS = 1
+    # The hand-off journal of this test only: a consumer recovers whatever it finds there.
+    settings.EVENTS_JOURNAL_DIR = Path(tempfile.mkdtemp(prefix="events-journal-"))
     return broker
 
 

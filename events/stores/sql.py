@@ -10,12 +10,21 @@ movie and bucket.
 from collections import Counter
 from datetime import UTC, datetime
 
-from django.db import transaction
+from django.db import router, transaction
 from django.db.models import Count, F, Q, Sum
 
-from events.models import ClickEvent, PopularityCount, PopularityVote
+from events.models import ClickEvent, OutboxEvent, PopularityCount, PopularityVote
+from events.outbox import pending as outbox_pending
 from events.records import RATING_TYPES, VOTING_TYPES
-from events.rows import events_from, insert_events, insert_ignoring_sql, newest_events, visitor_rows, writer
+from events.rows import (
+    events_from,
+    insert_events,
+    insert_ignoring_sql,
+    newest_events,
+    newest_events_of_tables,
+    visitor_rows,
+    writer,
+)
 from events.stores.base import (
     ClickLogStore,
     bucket_start,
@@ -78,6 +87,12 @@ class SqlClickLogStore(ClickLogStore):
 
     def history(self, visitor_keys, limit, event_types=None, since=None):
         return newest_events(ClickEvent, visitor_keys, limit, event_types, since)
+
+    def history_and_outbox(self, visitor_keys, limit, event_types=None):
+        """``history`` plus the outbox's pending events, unsorted, in one query when both tables share a database."""
+        if router.db_for_read(ClickEvent) != router.db_for_read(OutboxEvent):
+            return self.history(visitor_keys, limit, event_types) + outbox_pending(visitor_keys, limit, event_types)
+        return newest_events_of_tables((ClickEvent, OutboxEvent), visitor_keys, limit, event_types)
 
     def latest_rating(self, visitor_keys, movie_id):
         found = newest_events(ClickEvent, visitor_keys, 1, RATING_TYPES, movie_id=movie_id)

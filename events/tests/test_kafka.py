@@ -23,7 +23,8 @@ from events.history import visitor_history, visitor_ratings
 from events.kafka_io import ConfirmedSender, ensure_topic, new_producer, send_now
 from events.models import ClickEvent, DeadLetter, OutboxEvent
 from events.producers import get_producer
-from events.records import new_event, to_message
+from events.records import from_message, new_event, to_message
+from events.stores import get_store
 from movie.models import Movie
 from tests.services import (  # noqa: F401
     REPO_DIR,
@@ -111,6 +112,7 @@ def test_broker_down_and_restarted_mid_stream_loses_and_doubles_nothing(
     settings, private_kafka_broker, movies, monkeypatch
 ):
     configure_kafka(settings, private_kafka_broker)
+    settings.KAFKA_WAIT_FOR_ACK = True  # each click waits for the broker: which wait it met is checked
     browser = Browser()
     posted = []
     # Which wait each click met, from the code path rather than the clock: "acked"
@@ -170,11 +172,49 @@ def test_broker_down_and_restarted_mid_stream_loses_and_doubles_nothing(
     assert OutboxEvent.objects.count() == 0
 
 
+@pytest.mark.django_db(transaction=True)  # the outbox writer thread's rows must be visible here
+def test_broker_down_and_restarted_under_the_hand_off_loses_and_doubles_nothing(settings, private_kafka_broker, movies):
+    configure_kafka(settings, private_kafka_broker)
+    assert not settings.KAFKA_WAIT_FOR_ACK  # the default: answered before the broker's ack
+    browser = Browser()
+    posted = []
+
+    def post_clicks(n):
+        for i in range(n):
+            response = browser.click(movies[i % len(movies)].pk)
+            assert response.status_code == 202
+            posted.extend(response.json()["ids"])
+
+    post_clicks(10)
+    assert get_producer().flush(timeout=20)
+    consume_until(stored(10))
+
+    private_kafka_broker.stop()
+    post_clicks(10)  # handed to a producer whose broker is gone, or (known failing) to the outbox
+    assert get_producer().flush(timeout=30)  # every one refused by now and in the outbox
+    assert OutboxEvent.objects.count() == 10
+    assert len(visitor_history(browser.visitor_key())) == 20
+
+    private_kafka_broker.start()  # same port, empty (memory storage): offsets and producer ids are gone
+    time.sleep(settings.KAFKA_RETRY_SECONDS)  # past the failure: clicks are handed off again
+    post_clicks(10)
+    assert get_producer().flush(timeout=30)
+    consume_until(lambda: ClickEvent.objects.count() >= 30 and OutboxEvent.objects.count() == 0, max_seconds=60)
+
+    stored_ids = list(ClickEvent.objects.values_list("event_id", flat=True))
+    assert sorted(map(str, stored_ids)) == sorted(posted)
+    get_producer().close()
+    assert list(settings.EVENTS_JOURNAL_DIR.iterdir()) == []  # every segment settled and deleted
+
+
+@pytest.mark.django_db(transaction=True)  # clicks handed off while the broker is down reach the outbox from a thread
 def test_a_running_consumer_recovers_from_a_broker_restart_by_itself(settings, private_kafka_broker, movies):
     """tansu's memory storage forgets topics, groups and offsets on a restart:
     the consumer must rejoin and the outbox fill the gap, with no one's help."""
     configure_kafka(settings, private_kafka_broker)
     settings.KAFKA_NO_ASSIGNMENT_TIMEOUT_SECONDS = 5
+    # Clicks handed off while the broker is down reach the outbox well within the consumer's minute.
+    settings.KAFKA_DELIVERY_TIMEOUT_MS = 3000
     browser = Browser()
     posted = []
 
@@ -192,7 +232,7 @@ def test_a_running_consumer_recovers_from_a_broker_restart_by_itself(settings, p
             private_kafka_broker.start()
             restarted.set()
             post_clicks(5)
-            get_producer().flush()
+            get_producer().flush(timeout=30)
         return restarted.is_set() and ClickEvent.objects.count() >= 15 and OutboxEvent.objects.count() == 0
 
     post_clicks(5)
@@ -443,6 +483,7 @@ def test_a_consumer_started_while_the_broker_is_down_waits_and_then_consumes(set
     private_kafka_broker.stop()
     browser = Browser()
     posted = [browser.click(movie.pk).json()["ids"][0] for movie in movies[:3]]
+    assert get_producer().flush(timeout=20)
     assert OutboxEvent.objects.count() == 3  # no acknowledgement: the outbox keeps them
     # The broker comes back in 6 s; meanwhile the consumer waits (with backoff) instead of exiting.
     threading.Timer(6, private_kafka_broker.start).start()
@@ -496,3 +537,133 @@ def test_outbox_first_events_the_broker_did_not_take_are_due_at_once(settings, p
     producer.publish([new_event("session:abc", "click", movies[2].pk)])  # known to be failing: not tried
     assert producer.sender.failures == failures
     assert sorted(event.movie_id for event in outbox.due()) == [movies[1].pk, movies[2].pk]
+
+
+def test_handed_off_clicks_are_answered_before_the_ack_and_stored_once(kafka_events, settings, movies):
+    browser = Browser()
+    posted = []
+    for movie in movies:
+        response = browser.click(movie.pk)
+        assert response.status_code == 202
+        posted += response.json()["ids"]
+    assert len(visitor_history(browser.visitor_key())) == len(movies)  # read-your-writes before any ack
+
+    assert get_producer().flush(timeout=10)
+    assert OutboxEvent.objects.count() == 0  # acknowledged: no database write but the store's
+    consume_until(stored(len(movies)))
+    assert sorted(map(str, ClickEvent.objects.values_list("event_id", flat=True))) == sorted(posted)
+    get_producer().close()
+    assert list(settings.EVENTS_JOURNAL_DIR.iterdir()) == []  # every segment settled and deleted
+
+
+CRASHING_WEB_PROCESS = """
+import json, os, sys
+sys.path.insert(0, os.getcwd())
+from events.journal import Journal
+from events.records import new_event
+directory, movie_ids = sys.argv[1], json.loads(sys.argv[2])
+Journal(directory).record([new_event("session:crashed", "click", pk) for pk in movie_ids])
+os._exit(1)  # killed before the broker acknowledged anything: no cleanup runs
+"""
+
+
+def test_events_a_killed_web_process_had_handed_off_are_stored_once(kafka_events, settings, movies):
+    ids = [movie.pk for movie in movies]
+    subprocess.run(
+        [sys.executable, "-c", CRASHING_WEB_PROCESS, str(settings.EVENTS_JOURNAL_DIR), json.dumps(ids)],
+        cwd=settings.BASE_DIR,
+        check=False,
+    )
+    [segment] = settings.EVENTS_JOURNAL_DIR.iterdir()
+    already = from_message(segment.read_bytes().splitlines()[0])
+    get_store().write([already])  # one had reached the topic and the store before the crash
+
+    consume_until(lambda: ClickEvent.objects.count() >= len(ids) and OutboxEvent.objects.count() == 0)
+    rows = ClickEvent.objects.filter(visitor_key="session:crashed")
+    assert sorted(rows.values_list("movie_id", flat=True)) == sorted(ids)  # each once
+    assert list(settings.EVENTS_JOURNAL_DIR.iterdir()) == []
+
+
+def test_a_hand_off_to_an_unreachable_broker_goes_to_the_outbox(settings, private_kafka_broker, movies):
+    configure_kafka(settings, private_kafka_broker)
+    private_kafka_broker.stop()
+    browser = Browser()
+    response = browser.click(movies[0].pk)
+    assert response.status_code == 202
+    assert get_producer().flush(timeout=10)
+    assert [str(event.event_id) for event in outbox.due()] == response.json()["ids"]
+    assert len(visitor_history(browser.visitor_key())) == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the outbox writer thread's rows must be visible here
+def test_events_a_stalled_broker_never_acknowledged_go_to_the_outbox_and_are_stored_once(
+    settings, private_kafka_broker, movies
+):
+    """The broker takes the connection and the request but answers nothing
+    (SIGSTOP): the click was answered already, so the producer's delivery
+    timeout hands the event to the outbox writer thread."""
+    configure_kafka(settings, private_kafka_broker)
+    settings.KAFKA_DELIVERY_TIMEOUT_MS = 2000
+    settings.KAFKA_ACK_TIMEOUT_MS = 5000  # the first click's connection, on a busy machine
+    ensure_topic()
+    browser = Browser()
+    first = browser.click(movies[0].pk).json()["ids"]  # connects the producer and learns the topic's leaders
+    assert get_producer().flush(timeout=20) and OutboxEvent.objects.count() == 0
+    assert not get_producer().sender.recently_failed()  # so the next click is handed off, not sent to the outbox
+
+    os.kill(private_kafka_broker.process.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        response = browser.click(movies[1].pk)
+        assert response.status_code == 202
+        assert time.monotonic() - started < 1  # answered without waiting for the broker
+        assert len(visitor_history(browser.visitor_key())) == 2
+        assert get_producer().flush(timeout=30)
+        assert [str(event.event_id) for event in OutboxEvent.objects.all()] == response.json()["ids"]
+    finally:
+        os.kill(private_kafka_broker.process.pid, signal.SIGCONT)
+
+    # The stalled broker may still take the request it had read: then the event is on the topic and in the outbox.
+    consume_until(lambda: ClickEvent.objects.count() >= 2 and OutboxEvent.objects.count() == 0, max_seconds=60)
+    stored_ids = sorted(map(str, ClickEvent.objects.values_list("event_id", flat=True)))
+    assert stored_ids == sorted(first + response.json()["ids"])
+
+
+def test_a_worker_forked_after_publishing_journals_in_segments_of_its_own(kafka_events, settings, movies):
+    """gunicorn --preload forks workers from a master: a journal opened before
+    the fork must not be shared, or one worker would delete a segment holding
+    another's unsettled events, and a child would keep a dead parent's segment locked."""
+    from events import journal
+
+    parent = get_producer()
+    parent_segment = parent._journal().record([new_event("session:parent", "click", movies[0].pk)])
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the worker: publishes once, then is killed before anything settles
+        try:
+            producer = get_producer()
+            segment = producer._journal().record([new_event("session:child", "click", movies[1].pk)])
+            os.write(writer, f"{producer is not parent} {segment.path.name}".encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    deadline = time.monotonic() + 30
+    while os.waitpid(child, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:  # a lock held by another thread at the fork: fail, do not hang
+            os.kill(child, signal.SIGKILL)
+            pytest.fail("the forked worker hung")
+        time.sleep(0.05)
+    same_producer, child_segment = os.read(reader, 4096).decode().split()
+    os.close(reader)
+    assert same_producer == "True"
+    assert child_segment.startswith(f"{child}-") and child_segment != parent_segment.path.name
+
+    found = []
+    assert journal.recover_orphans(settings.EVENTS_JOURNAL_DIR, found.extend) == 1  # the dead child's only
+    assert [event.visitor_key for event in found] == ["session:child"]
+    assert [path.name for path in settings.EVENTS_JOURNAL_DIR.iterdir()] == [parent_segment.path.name]
+
+    os.close(parent_segment.fd)  # the parent dies too: no child holds its lock
+    parent_segment.removed = True
+    assert journal.recover_orphans(settings.EVENTS_JOURNAL_DIR, found.extend) == 1
+    assert list(settings.EVENTS_JOURNAL_DIR.iterdir()) == []

@@ -1,0 +1,124 @@
+"""The hand-off journal's files on their own (no broker): what a killed
+process leaves for a recovery, and nothing more."""
+
+import os
+import threading
+import time
+
+import pytest
+
+from events import journal
+from events.records import new_event
+
+
+def click(visitor="session:abc", movie_id=1):
+    return new_event(visitor, "click", movie_id)
+
+
+def killed(log):
+    """The process of ``log`` dies: its descriptors close, nothing is deleted."""
+    log.forget_after_fork()
+
+
+def recovered(directory):
+    found = []
+    journal.recover_orphans(directory, found.extend)
+    return found
+
+
+def test_events_a_killed_process_journaled_are_recovered_once(tmp_path):
+    log = journal.Journal(tmp_path)
+    events = [click(movie_id=n) for n in range(1, 4)]
+    log.record(events[:2])
+    log.record(events[2:])
+    assert recovered(tmp_path) == []  # a live process's segment is left alone
+    killed(log)
+    assert [event.event_id for event in recovered(tmp_path)] == [event.event_id for event in events]
+    assert list(tmp_path.iterdir()) == [] and recovered(tmp_path) == []
+
+
+def test_a_failed_rotation_never_closes_a_descriptor_twice(tmp_path, monkeypatch):
+    monkeypatch.setattr(journal, "SEGMENT_EVENTS", 1)
+    log = journal.Journal(tmp_path)
+    log.settle(log.record([click()]))
+    real_segment = journal.Segment
+
+    def disk_full(directory):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(journal, "Segment", disk_full)
+    with pytest.raises(OSError):
+        log.record([click()])  # the full segment is retired and deleted, its descriptor closed
+    unrelated = os.open(tmp_path / "unrelated", os.O_CREAT | os.O_WRONLY)  # may reuse that descriptor's number
+    monkeypatch.setattr(journal, "Segment", real_segment)
+    try:
+        log.record([click()])
+        os.fstat(unrelated)  # still open
+    finally:
+        os.close(unrelated)
+
+
+def test_a_torn_append_starts_a_new_segment_so_later_events_stay_readable(tmp_path, monkeypatch):
+    log = journal.Journal(tmp_path)
+    torn, later = click(movie_id=1), click(movie_id=2)
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, data[:10]))
+    try:
+        with pytest.raises(OSError, match="short write"):
+            log.record([torn])  # the request puts this one in the outbox itself
+    finally:
+        monkeypatch.setattr(os, "write", real_write)
+    log.record([later])
+    killed(log)
+    assert [event.event_id for event in recovered(tmp_path)] == [later.event_id]
+
+
+def test_an_idle_process_with_everything_settled_leaves_no_segment(tmp_path, monkeypatch):
+    monkeypatch.setattr(journal, "SEGMENT_SECONDS", 0.0)
+    log = journal.Journal(tmp_path)
+    segment = log.record([click()])
+    time.sleep(0.01)
+    log.settle(segment)
+    assert list(tmp_path.iterdir()) == []  # a crash now resends nothing already acknowledged
+
+
+def test_threads_recording_and_settling_at_once_settle_every_segment(tmp_path, monkeypatch):
+    monkeypatch.setattr(journal, "SEGMENT_EVENTS", 7)  # many rotations while others settle
+    log = journal.Journal(tmp_path)
+    handed = []
+    lock = threading.Lock()
+
+    def request(n):
+        for i in range(50):
+            segment = log.record([click(movie_id=n * 100 + i)])
+            with lock:
+                handed.append(segment)
+
+    def acknowledgements():
+        settled = 0
+        while settled < 200:
+            with lock:
+                batch, handed[:] = list(handed), []
+            for segment in batch:
+                log.settle(segment)
+            settled += len(batch)
+
+    threads = [threading.Thread(target=request, args=(n,)) for n in range(4)]
+    threads += [threading.Thread(target=acknowledgements)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert log.wait_settled(timeout=1)
+    log.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_recovery_clears_segments_abandoned_before_they_were_named(tmp_path):
+    old, young = tmp_path / ".1-1.new", tmp_path / ".2-2.new"
+    old.touch()
+    young.touch()
+    long_ago = time.time() - 2 * journal.ABANDONED_SECONDS
+    os.utime(old, (long_ago, long_ago))
+    recovered(tmp_path)
+    assert [path.name for path in tmp_path.iterdir()] == [young.name]  # may be between creation and lock
