@@ -229,10 +229,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"skip_unavailable_database": {"()": "sitewide.log_filters.SkipUnavailableDatabase"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.request": {"filters": ["skip_unavailable_database"]},
         "kafka": {"level": "WARNING"},
         "botocore": {"level": "WARNING"},
         "axes": {"level": "WARNING"},

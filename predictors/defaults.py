@@ -33,6 +33,8 @@ EASE_LAMBDA_PER_SQRT_DEGREE = 60.0
 # noise after 5 sweeps, so a stop there is picked on noise, and the refit on
 # the whole training part then stopped short of its solution (docs/tuning.md).
 GMF_LEAST_SQUARES = {"loss": "wls", "dim": 128, "l2": 30.0, "confidence": 3.0, "epochs": 15, "early_stopping": False}
+# GMF asked for a gradient loss instead: epochs until validation stops improving.
+GRADIENT_STOPPING = {"epochs": 30, "patience": 5}
 
 NGCF_MIN_BATCH = 128
 

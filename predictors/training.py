@@ -248,7 +248,9 @@ def train_epochs(model, fit, validation, params, rng, stage, progress=None, on_e
     model.eval()
     if validation is not None:
         # DEBUG: the run's summary line already says how training went.
-        log.debug("%s: best validation NDCG@10 %.4f at epoch %d of %d", stage, best, best_epoch(curve), len(curve))
+        kept = best_epoch(curve) if params.get("early_stopping", True) else curve[-1]["epoch"]
+        kept_ndcg = next(entry["val_ndcg@10"] for entry in curve if entry["epoch"] == kept)
+        log.debug("%s: kept epoch %d of %d, validation NDCG@10 %.4f", stage, kept, len(curve), kept_ndcg)
     return curve
 
 

@@ -11,7 +11,7 @@ Tuning history behind the defaults is in docs/tuning.md.
 from importlib import import_module
 
 from predictors.data import RATINGS_MODES
-from predictors.defaults import DatasetStats, default_hyperparameters
+from predictors.defaults import GRADIENT_STOPPING, DatasetStats, default_hyperparameters
 from predictors.names import MODEL_LABELS
 
 MODEL_NAMES = tuple(MODEL_LABELS)
@@ -90,6 +90,9 @@ def hyperparameters(model_name, protocol="full", stats=None, **overrides):
     if params["loss"] not in LEAST_SQUARES and "early_stopping" not in given:
         # Running every epoch is for a least-squares solve; gradient steps stop on validation.
         params["early_stopping"] = True
+        if base["loss"] in LEAST_SQUARES:
+            # Switched from the solve: its sweep count is no epoch budget for gradient steps.
+            params.update({key: value for key, value in GRADIENT_STOPPING.items() if key not in given})
     if params["loss"] in SAMPLED_LOSSES and "negatives" not in given and base["loss"] != params["loss"]:
         # Switched to a sampled loss: one negative per BPR pair, He et al.'s four for BCE, unless asked.
         params["negatives"] = 1 if params["loss"] == "bpr" else 4

@@ -113,7 +113,11 @@ def test_a_least_squares_solve_runs_every_sweep_and_records_its_curve(planted):
 
 def test_gradient_losses_still_stop_on_validation():
     stats = DatasetStats(n_users=600, n_items=9000, n_interactions=100_000)
-    assert zoo.hyperparameters("gmf", stats=stats, loss="softmax")["early_stopping"] is True
+    softmax = zoo.hyperparameters("gmf", stats=stats, loss="softmax")
+    assert softmax["early_stopping"] is True
+    # With an epoch budget that patience can end, not the solve's sweep count.
+    assert softmax["patience"] < softmax["epochs"] and softmax["epochs"] > 15
+    assert zoo.hyperparameters("gmf", stats=stats, loss="softmax", epochs=7)["epochs"] == 7
     assert zoo.hyperparameters("neumf", stats=stats)["early_stopping"] is True
     assert zoo.hyperparameters("neumf", stats=stats)["branches"]["gmf"]["early_stopping"] is False
 
