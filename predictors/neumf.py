@@ -85,6 +85,30 @@ class NeuMF(PairFeatureModel):
         ).squeeze(-1)
         return gmf_scores + mlp_scores + self.output.bias
 
+    # The catalog losses and validation score every (user, movie) cell. Through
+    # the base class the item side is expanded per user, so a step's backward
+    # holds a (B, N, d) gradient of the GMF half; here that half is one
+    # (B, d) @ (d, N) product and the MLP half broadcasts its item side.
+    def catalog_scores(self, user_repr):
+        """user_repr (B, dg + dm) -> logits of every item (B, n_items), as score_item_side."""
+        gmf_factors = self.gmf.output.in_features
+        gmf_user, mlp_user = user_repr[:, : self.split], user_repr[:, self.split :]
+        gmf_weight, mlp_weight = self.output.weight[:, :gmf_factors], self.output.weight[:, gmf_factors:]
+        gmf_scores = (gmf_user * gmf_weight) @ self.gmf.item_embedding.weight.T  # (B, N)
+        mlp_side = self.mlp.item_side(torch.arange(self.n_items)).unsqueeze(0)  # (1, N, w1)
+        mlp_scores = F.linear(self.mlp.features_from_item_side(mlp_user, mlp_side), mlp_weight).squeeze(-1)
+        return gmf_scores + mlp_scores + self.output.bias
+
+    def catalog_logits(self, users):
+        user_repr = self.user_representation(users)
+        items = torch.arange(self.n_items).unsqueeze(0)
+        return self.catalog_scores(user_repr), user_repr.pow(2).sum(), self.item_parameters(items).pow(2).sum()
+
+    def score_items(self, user_repr, items=None):
+        if items is None and self._serving_item_side is None:
+            return self.catalog_scores(user_repr)
+        return super().score_items(user_repr, items)
+
     def fold_in_space(self):
         return NeuMFSpace(self)
 

@@ -159,6 +159,24 @@ def test_a_model_frozen_for_serving_scores_exactly_as_in_training(name, monkeypa
         assert torch.allclose(model.score_items(user_repr, torch.tensor([6, 1])), expected[:, [6, 1]], atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["gmf", "mlp", "neumf"])
+def test_the_whole_catalog_scores_and_differentiates_as_its_pairs(name):
+    model = make(name).train()
+    users = torch.tensor([0, 3, 4])
+    user_repr = model.user_representation(users)
+    pairs = model.score_pairs(user_repr, torch.arange(N_ITEMS).expand(3, -1))
+    logits = model.catalog_logits(users)[0]
+    assert torch.allclose(logits, pairs, atol=1e-6)
+    with torch.no_grad():
+        assert torch.allclose(model.score_items(user_repr), pairs, atol=1e-6)
+    parameters = list(model.parameters())
+    expected = torch.autograd.grad(pairs.pow(2).sum(), parameters, retain_graph=True, allow_unused=True)
+    grads = torch.autograd.grad(logits.pow(2).sum(), parameters, allow_unused=True)
+    for grad, reference in zip(grads, expected, strict=True):
+        assert (grad is None) == (reference is None)
+        assert grad is None or torch.allclose(grad, reference, atol=1e-5)
+
+
 def factorisation(dim=4):
     generator = torch.Generator().manual_seed(1)
     return torch.randn(N_USERS, dim, generator=generator), torch.randn(N_ITEMS, dim, generator=generator)
