@@ -667,3 +667,16 @@ def test_a_worker_forked_after_publishing_journals_in_segments_of_its_own(kafka_
     parent_segment.removed = True
     assert journal.recover_orphans(settings.EVENTS_JOURNAL_DIR, found.extend) == 1
     assert list(settings.EVENTS_JOURNAL_DIR.iterdir()) == []
+
+
+def test_a_failing_journal_recovery_does_not_stop_the_outbox_resend(kafka_events, movies, monkeypatch):
+    from events import journal
+
+    ensure_topic()
+    outbox.save([new_event("session:abc", "click", movies[0].pk)], due_now=True)
+
+    def unreadable_folder():
+        raise PermissionError("Permission denied: the journal folder")
+
+    monkeypatch.setattr(journal, "recover_into_outbox", unreadable_folder)
+    assert ClickLogConsumer().resend_outbox() == 1
