@@ -9,9 +9,9 @@ Kafka (tansu broker and one consume_events process) waiting for each
 acknowledgement (KAFKA_WAIT_FOR_ACK=1), and Kafka handing off (the default:
 answered once journaled and handed to the producer, events/journal.py): three sites side
 by side on one database, each path with visitors of its own. Every round
-runs each contender once, briefly, in a rotating order (benchmarks/paired_wrk.py), and
-the table gives the median of the per-round ratios: on the shared machine a
-single run's baseline moved 3x. Each run also counts the CPU time per
+runs each contender once, briefly, in a balanced order (benchmarks/paired_wrk.py), and
+the table gives the median of the per-round ratios: on a shared machine a
+single run's baseline moves with other jobs. Each run also counts the CPU time per
 request of the processes serving it, which other load barely moves. A
 Kafka run lasts until the consumer has stored it (the next run starts
 caught up), and its CPU count includes the broker's and the consumer's. Afterwards it counts the database writes per

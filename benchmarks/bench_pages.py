@@ -6,7 +6,7 @@ Each endpoint is paired, in the same round, with /bench/bare: a view that
 answers "ok" through the same middleware (benchmarks/bare_view_urls.py,
 served only by this benchmark's settings module). The table gives ours /
 bare against the goal of issue 20 as the median of short interleaved rounds
-(benchmarks/paired_wrk.py: single long runs moved 3x on the shared machine),
+(benchmarks/paired_wrk.py: single long runs move with other jobs),
 with errors (non-2xx, socket errors) and wrk's timeouts (2 s). Beside it,
 the workers' CPU time per request of each, whose ratio other load barely
 moves.

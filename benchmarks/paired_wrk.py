@@ -1,11 +1,12 @@
 """wrk runs paired in interleaved rounds, for bench_pages.py and bench_clicks.py.
 
-On the shared 2-core machine the bare view's rate moved by 3x between two
-runs a minute apart (other helpers' jobs come and go), so one long run of
-ours against one long run of the baseline says little. Instead each round
-runs every contender once, briefly, in an order that rotates from round to
-round (so none always runs first, or right after the same one), and the
-table gives the median of the per-round ratios with their range.
+On a shared machine other jobs come and go, so one long run of ours against
+one long run of the baseline says little (docs/tuning.md, "Benchmark
+rounds"). Instead each round runs every contender once, briefly, in the
+order of the next row of a balanced Latin square (``round_orders``: over
+its rows each contender runs first equally often and right after each other
+one equally often), and the table gives the median of the per-round ratios
+with their range.
 
 The rate still depends on what else the machine runs, so each run also
 counts the CPU time the serving processes (and their children) used per
@@ -72,15 +73,34 @@ def cpu_seconds(pids):
     return total
 
 
+def round_orders(count):
+    """The rows of a balanced Latin square (Williams design) of ``count``
+    contenders: in every row each contender once; over all rows each is
+    first, and right after each other contender, equally often (twice as
+    many rows for an odd count, the mirrored ones, to balance that)."""
+    first, low, high = [0], 1, count - 1
+    while low <= high:
+        first.append(low)
+        low += 1
+        if low <= high:
+            first.append(high)
+            high -= 1
+    rows = [[(index + shift) % count for index in first] for shift in range(count)]
+    if count % 2:
+        rows += [row[::-1] for row in rows]
+    return rows
+
+
 def interleaved_rounds(runs, rounds, after_each=None):
     """{name: [result of each round]} of ``runs`` ({name: callable returning a
-    wrk result}), each called once per round; round r starts at the r-th
-    contender. ``after_each(name, result)`` runs after every call (a consumer
-    catching up, say) outside the measured time."""
+    wrk result}), each called once per round, round r in the order of row r
+    of ``round_orders`` (cycled). ``after_each(name, result)`` runs after
+    every call (a consumer catching up, say) outside the measured time."""
     names = list(runs)
+    orders = round_orders(len(names))
     results = {name: [] for name in names}
     for index in range(rounds):
-        for name in names[index % len(names) :] + names[: index % len(names)]:
+        for name in (names[position] for position in orders[index % len(orders)]):
             result = runs[name]()
             results[name].append(result)
             if after_each is not None:

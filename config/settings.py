@@ -288,7 +288,8 @@ KAFKA_WAIT_FOR_ACK = env_bool("KAFKA_WAIT_FOR_ACK", False)
 # How long the producer keeps trying to deliver a handed-off event before the
 # outbox takes it (kafka-python's delivery_timeout_ms).
 KAFKA_DELIVERY_TIMEOUT_MS = env_int("KAFKA_DELIVERY_TIMEOUT_MS", 15_000)
-# One folder per machine, shared by its web processes and its consumer.
+# One folder per machine, shared by its web processes and its consumer, which
+# run as one user: segments are owner-only (they hold visitors' events).
 EVENTS_JOURNAL_DIR = Path(env_str("EVENTS_JOURNAL_DIR", str(VAR_DIR / "events-journal")))
 # How long a client waits for the first broker contact before giving up.
 KAFKA_CONNECT_TIMEOUT_MS = env_int("KAFKA_CONNECT_TIMEOUT_MS", 10_000)

@@ -394,6 +394,9 @@ class ClickLogConsumer:
         try:
             # Events of web processes that died before the broker acknowledged their hand-off.
             journal.recover_into_outbox()
+        except (DatabaseError, OSError) as error:
+            logger.warning("Hand-off journal not recovered (%s); resending the outbox anyway", error)
+        try:
             while time.monotonic() < deadline and not self.stop_requested.is_set():
                 count = outbox.resend_due(send, limit)
                 resent += count

@@ -72,9 +72,10 @@ class GroupCommit:
 def sqlite_writer_turn(model):
     """Hold the lock file beside ``model``'s SQLite database (nothing elsewhere).
 
-    The file stays open per process: opening and closing it was a quarter of
-    a lone click's write. Threads of a process take turns on a thread lock
-    first, since flock does not exclude two holders of one open file."""
+    The file stays open per process, since opening it per write was a large
+    part of a lone click's cost (docs/tuning.md, "Click writes"). Threads of
+    a process take turns on a thread lock first, since flock does not
+    exclude two holders of one open file."""
     path = _sqlite_path(connections[router.db_for_write(model)])
     if path is None:
         yield

@@ -43,10 +43,17 @@ class Segment:
         # Locked under a name recovery skips, then renamed: a recovery scan
         # never sees this segment unlocked.
         hidden = directory / f".{name}{HIDDEN_SUFFIX}"
+        # Owner-only: the folder's web processes and consumer run as one user.
         self.fd = os.open(hidden, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
         self.path = directory / f"{name}{SUFFIX}"
-        os.rename(hidden, self.path)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            os.rename(hidden, self.path)
+        except BaseException:
+            # Neither a descriptor nor a nameless file left behind for every failed attempt.
+            os.close(self.fd)
+            hidden.unlink(missing_ok=True)
+            raise
         self.written = self.pending = 0
         self.opened_at = time.monotonic()
         self.sealed = self.removed = False
@@ -177,6 +184,9 @@ def recover_orphans(directory, save):
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
             continue  # another recovery took it
+        except OSError as error:  # one unreadable segment must not hold up the others
+            logger.warning("Skipped journal segment %s (%s)", path, error)
+            continue
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -190,8 +200,10 @@ def recover_orphans(directory, save):
             events = _events_in(os.read(fd, os.fstat(fd).st_size), path)
             if events:
                 save(events)
-            os.unlink(path)
+            os.unlink(path)  # a failure resends next time: the outbox keeps one row per event
             recovered += len(events)
+        except OSError as error:
+            logger.warning("Skipped journal segment %s (%s)", path, error)
         finally:
             os.close(fd)
     if recovered:
@@ -211,6 +223,8 @@ def _remove_abandoned_creations(directory):
                 path.unlink()
         except FileNotFoundError:
             continue
+        except OSError as error:
+            logger.warning("Could not clear abandoned journal file %s (%s)", path, error)
 
 
 def recover_into_outbox():

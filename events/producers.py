@@ -84,6 +84,7 @@ class KafkaEventProducer(EventProducer):
         self._pid = os.getpid()
         self._journal_lock = threading.Lock()
         self._journal_instance = None
+        self._journal_failed_at = None
         self._fallback = None
 
     def publish(self, events):
@@ -122,10 +123,18 @@ class KafkaEventProducer(EventProducer):
         from kafka.errors import KafkaError
 
         journal = self._journal()
+        if self._journal_recently_failed():
+            outbox.save(events, due_now=True)  # not retried (nor logged) on every request while the folder fails
+            return
         try:
             segment = journal.record(events)
         except OSError as error:
-            logger.warning("Hand-off journal not writable (%s); %d event(s) go to the outbox", error, len(events))
+            self._journal_failed_at = time.monotonic()
+            logger.warning(
+                "Hand-off journal not writable (%s); events go to the outbox for the next %ss",
+                error,
+                settings.KAFKA_RETRY_SECONDS,
+            )
             outbox.save(events, due_now=True)
             return
 
@@ -149,13 +158,15 @@ class KafkaEventProducer(EventProducer):
             if self._journal_instance is None:
                 from events import journal
 
-                self._fallback = OutboxWriter()
-                try:
-                    journal.recover_into_outbox()  # what processes that died before their events settled left
-                except (DatabaseError, OSError) as error:
-                    logger.warning("Hand-off journal not recovered (%s); the consumer will", error)
+                # What processes that died before their events settled left: on
+                # the writer's thread, off the request and outside its transaction.
+                self._fallback = OutboxWriter(first=journal.recover_into_outbox)
                 self._journal_instance = journal.Journal(settings.EVENTS_JOURNAL_DIR)
             return self._journal_instance
+
+    def _journal_recently_failed(self):
+        failed_at = self._journal_failed_at
+        return failed_at is not None and time.monotonic() - failed_at < settings.KAFKA_RETRY_SECONDS
 
     def flush(self, timeout=10):
         """Wait until every handed-off event is acknowledged or in the outbox
@@ -181,19 +192,25 @@ class KafkaEventProducer(EventProducer):
 
 class OutboxWriter:
     """The outbox writes of events the broker refused after their request
-    answered: one thread, retried while the database is unavailable (the
-    journal keeps the events meanwhile, so a process that dies loses none)."""
+    answered: one thread, retried while the writes fail (the journal keeps
+    the events meanwhile, so a process that dies loses none). ``first`` runs
+    on that thread before anything else (the orphaned segments' recovery)."""
 
-    def __init__(self):
+    MAX_BACKOFF_SECONDS = 30
+
+    def __init__(self, first=None):
         self._queue = queue.SimpleQueue()
-        threading.Thread(target=self._run, name="events-outbox-writer", daemon=True).start()
+        threading.Thread(target=self._run, args=(first,), name="events-outbox-writer", daemon=True).start()
 
     def put(self, event, done):
         self._queue.put((event, done))
 
-    def _run(self):
-        from django.db import close_old_connections
-
+    def _run(self, first):
+        if first is not None:
+            try:
+                first()
+            except Exception:
+                logger.exception("Hand-off journal not recovered; the consumer will")
         while True:
             batch = [self._queue.get()]
             while len(batch) < 500:
@@ -201,16 +218,29 @@ class OutboxWriter:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            while True:
-                try:
-                    outbox.save([event for event, _ in batch], due_now=True)
-                    break
-                except DatabaseError as error:
-                    logger.warning("Refused events not yet in the outbox (%s); retrying", error)
-                    close_old_connections()
-                    time.sleep(1)
+            self._save(batch)
             for _, done in batch:
-                done()
+                try:
+                    done()
+                except Exception:  # this thread must outlive any one batch: later events wait on it
+                    logger.exception("Could not settle a refused event's journal entry")
+
+    @classmethod
+    def _save(cls, batch):
+        from django.db import close_old_connections
+
+        backoff = 1
+        while True:
+            try:
+                outbox.save([event for event, _ in batch], due_now=True)
+                return
+            except DatabaseError as error:
+                logger.warning("Refused events not yet in the outbox (%s); retrying in %ss", error, backoff)
+            except Exception:
+                logger.exception("Refused events not yet in the outbox; retrying in %ss", backoff)
+            close_old_connections()
+            time.sleep(backoff)
+            backoff = min(2 * backoff, cls.MAX_BACKOFF_SECONDS)
 
 
 _producer = None
@@ -248,11 +278,14 @@ def _forget_inherited_producer():
 os.register_at_fork(after_in_child=_forget_inherited_producer)
 
 
+PRODUCER_SETTINGS = ("KAFKA_", "CLICKLOG_", "DYNAMODB_", "AWS_", "EVENTS_JOURNAL_DIR")
+
+
 @receiver(setting_changed, dispatch_uid="events.producers.reset")
 def reset_producer(setting=None, **kwargs):
     """Rebuild producer and store when their settings change (tests do that)."""
     global _producer
-    if setting is not None and not setting.startswith(("KAFKA_", "CLICKLOG_", "DYNAMODB_", "AWS_")):
+    if setting is not None and not setting.startswith(PRODUCER_SETTINGS):
         return
     with _producer_lock:
         if _producer is not None:

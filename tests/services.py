@@ -283,6 +283,10 @@ def kafka_events(settings, kafka_broker):
     return configure_kafka(settings, kafka_broker)
 
 
+# Removed when the test run ends (configure_kafka has no fixture to clean up after it).
+JOURNALS = tempfile.TemporaryDirectory(prefix="events-journals-", ignore_cleanup_errors=True)
+
+
 def configure_kafka(settings, broker):
     name = uuid.uuid4().hex[:10]
     settings.KAFKA_BOOTSTRAP_SERVERS = [broker.bootstrap]
@@ -291,7 +295,7 @@ def configure_kafka(settings, broker):
     settings.KAFKA_MAX_POLL_INTERVAL_MS = 5000
     settings.EVENTS_OUTBOX_RESEND_SECONDS = 1
     # The hand-off journal of this test only: a consumer recovers whatever it finds there.
-    settings.EVENTS_JOURNAL_DIR = Path(tempfile.mkdtemp(prefix="events-journal-"))
+    settings.EVENTS_JOURNAL_DIR = Path(tempfile.mkdtemp(dir=JOURNALS.name))
     return broker
 
 

@@ -122,3 +122,28 @@ def test_recovery_clears_segments_abandoned_before_they_were_named(tmp_path):
     os.utime(old, (long_ago, long_ago))
     recovered(tmp_path)
     assert [path.name for path in tmp_path.iterdir()] == [young.name]  # may be between creation and lock
+
+
+def test_an_unreadable_segment_is_skipped_and_the_others_are_recovered(tmp_path):
+    log = journal.Journal(tmp_path)
+    event = click()
+    log.record([event])
+    killed(log)
+    unreadable = tmp_path / f"0-0{journal.SUFFIX}"
+    unreadable.symlink_to(unreadable.name)  # opening it fails (ELOOP), as another user's segment would
+    abandoned = tmp_path / f".0-0{journal.HIDDEN_SUFFIX}"
+    abandoned.symlink_to(abandoned.name)
+    assert [found.event_id for found in recovered(tmp_path)] == [event.event_id]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([unreadable.name, abandoned.name])
+
+
+def test_a_segment_that_cannot_be_locked_leaves_no_descriptor_or_file(tmp_path, monkeypatch):
+    def no_locks(fd, operation):
+        raise OSError("No locks available")
+
+    monkeypatch.setattr(journal.fcntl, "flock", no_locks)
+    before = set(os.listdir("/proc/self/fd"))
+    with pytest.raises(OSError, match="No locks"):
+        journal.Segment(tmp_path)
+    assert set(os.listdir("/proc/self/fd")) == before
+    assert list(tmp_path.iterdir()) == []

@@ -572,13 +572,17 @@ os._exit(1)  # killed before the broker acknowledged anything: no cleanup runs
 """
 
 
-def test_events_a_killed_web_process_had_handed_off_are_stored_once(kafka_events, settings, movies):
-    ids = [movie.pk for movie in movies]
+def crash_a_web_process(settings, movie_ids):
     subprocess.run(
-        [sys.executable, "-c", CRASHING_WEB_PROCESS, str(settings.EVENTS_JOURNAL_DIR), json.dumps(ids)],
+        [sys.executable, "-c", CRASHING_WEB_PROCESS, str(settings.EVENTS_JOURNAL_DIR), json.dumps(movie_ids)],
         cwd=settings.BASE_DIR,
         check=False,
     )
+
+
+def test_events_a_killed_web_process_had_handed_off_are_stored_once(kafka_events, settings, movies):
+    ids = [movie.pk for movie in movies]
+    crash_a_web_process(settings, ids)
     [segment] = settings.EVENTS_JOURNAL_DIR.iterdir()
     already = from_message(segment.read_bytes().splitlines()[0])
     get_store().write([already])  # one had reached the topic and the store before the crash
@@ -672,3 +676,87 @@ def test_a_worker_forked_after_publishing_journals_in_segments_of_its_own(kafka_
     parent_segment.removed = True
     assert journal.recover_orphans(settings.EVENTS_JOURNAL_DIR, found.extend) == 1
     assert list(settings.EVENTS_JOURNAL_DIR.iterdir()) == []
+
+
+def test_a_failing_journal_recovery_does_not_stop_the_outbox_resend(kafka_events, movies, monkeypatch):
+    from events import journal
+
+    ensure_topic()
+    outbox.save([new_event("session:abc", "click", movies[0].pk)], due_now=True)
+
+    def unreadable_folder():
+        raise PermissionError("Permission denied: the journal folder")
+
+    monkeypatch.setattr(journal, "recover_into_outbox", unreadable_folder)
+    assert ClickLogConsumer().resend_outbox() == 1
+
+
+def wait_for(condition, seconds=15):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.django_db(transaction=True)  # the writer thread's rows must be visible here
+def test_the_outbox_writer_outlives_an_unexpected_error(movies, monkeypatch):
+    from events.producers import OutboxWriter
+
+    real_save, calls = outbox.save, []
+
+    def fails_once(events, due_now=False):
+        calls.append(len(events))
+        if len(calls) == 1:
+            raise RuntimeError("not a database error")
+        real_save(events, due_now=due_now)
+
+    monkeypatch.setattr(outbox, "save", fails_once)
+    writer, settled = OutboxWriter(), []
+
+    def fails_to_settle():
+        raise ValueError("a broken callback")
+
+    first = new_event("session:abc", "click", movies[0].pk)
+    writer.put(first, fails_to_settle)
+    assert wait_for(lambda: OutboxEvent.objects.count() == 1)  # retried after the error
+    later = new_event("session:abc", "click", movies[1].pk)
+    writer.put(later, lambda: settled.append(later))
+    assert wait_for(lambda: settled == [later])  # still running after the callback raised
+    assert sorted(OutboxEvent.objects.values_list("movie_id", flat=True)) == [movies[0].pk, movies[1].pk]
+
+
+@pytest.mark.django_db(transaction=True)  # the recovery thread's rows must be visible here
+def test_orphans_recovered_for_a_request_survive_its_rollback(kafka_events, settings, movies):
+    from django.db import transaction
+
+    ids = [movie.pk for movie in movies]
+    crash_a_web_process(settings, ids)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        get_producer().publish([new_event("session:abc", "click", movies[0].pk)])
+        raise RuntimeError("the request fails after publishing")
+    crashed = OutboxEvent.objects.filter(visitor_key="session:crashed")
+    assert wait_for(lambda: crashed.count() == len(ids))
+    assert sorted(crashed.values_list("movie_id", flat=True)) == sorted(ids)
+
+
+def test_an_unwritable_journal_folder_is_not_retried_on_every_request(kafka_events, settings, movies, tmp_path, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.touch()
+    settings.EVENTS_JOURNAL_DIR = blocker / "journal"  # mkdir fails, even for root
+    settings.KAFKA_RETRY_SECONDS = 60
+    producer = get_producer()
+    for movie in movies:
+        producer.publish([new_event("session:abc", "click", movie.pk)])
+    assert [event.movie_id for event in outbox.due()] == [movie.pk for movie in movies]
+    assert sum("journal not writable" in message for message in caplog.messages) == 1
+
+
+def test_a_new_journal_folder_setting_takes_effect(kafka_events, settings, movies, tmp_path):
+    get_producer()._journal()
+    settings.EVENTS_JOURNAL_DIR = tmp_path / "moved"
+    journal = get_producer()._journal()
+    segment = journal.record([new_event("session:abc", "click", movies[0].pk)])
+    journal.settle(segment)
+    assert segment.path.parent == tmp_path / "moved"
