@@ -304,7 +304,9 @@ class NGCF(Recommender):
         return torch.cat(parts, dim=-1)
 
     def fold_in_space(self):
-        return NGCFSpace(self)
+        if not bool((self.layer_gates == 0).all()):
+            return NGCFSpace(self)
+        return FactorisationSpace(self)
 
 
 _visitor_graphs = threading.local()  # per thread: {h: the one-user heterograph with h items}
@@ -357,31 +359,13 @@ class NGCFSpace(foldin.FoldInSpace):
         self.model = model
         self.scan = foldin.ItemScan(model.representations()[1].numpy())
         self.items = self.scan.items  # (N, d(L+1))
-        # Per layer W1^T, W2^T, b1 and b1 + b2 (NGCFLayer.frozen_neighbourhood).
-        self.layer_weights = [
-            (
-                layer.W1.weight.T.double().numpy(),
-                layer.W2.weight.T.double().numpy(),
-                layer.W1.bias.double().numpy(),
-                (layer.W1.bias + layer.W2.bias).double().numpy(),
-            )
-            for layer in model.layers
-        ]
+        self.visitor = VisitorNode(model)
         self.prior_mean, self.prior_precision = foldin.gaussian_prior(model.user_parameters().numpy())
         self.identity = np.eye(len(self.prior_mean))  # dz0/dθ
-        # What a visitor's node receives from its movies (NGCF.visitor_item_features),
-        # kept here in float64 so that a visitor's context is one (h, L d + 1) sum.
-        self.item_features = model.visitor_item_features().double().numpy()
-        self.item_degree = model.item_degree.double().numpy()
-        shares = self.item_degree / self.item_degree.sum()
-        mean_count = float(self.item_degree.sum()) / model.n_users
-        average_user = self.context(np.arange(model.n_items), mean_count * shares)
+        average_user = self.context(np.arange(model.n_items), self.visitor.average_user_weights())
         anchor = self.user(self.prior_mean, average_user, jacobian=False)[0]
         anchor_scores = self.items @ anchor
-        if foldin.training_loss(model) == "bpr":
-            self.offset = balancing_offset(anchor_scores, shares, anchor_scores, 1.0)
-        else:  # a softmax's log-sum-exp is blind to a shift, and BCE's scores are calibrated
-            self.offset = 0.0
+        self.offset = training_offset(model, anchor_scores, self.visitor.shares)
         self.confidence = foldin.training_confidence(model)
         self.negatives, self.negatives_per_positive, self.like_kind = foldin.catalog_term(
             model, anchor, [(self.items, anchor_scores + self.offset)]
@@ -389,32 +373,7 @@ class NGCFSpace(foldin.FoldInSpace):
         self.hessian32 = self.negatives.hessian.astype(np.float32)
 
     def context(self, liked, liked_weights):
-        """NGCFLayer.frozen_neighbourhood for every layer, in numpy: (M, offset) pairs.
-        The visitor's edges are normalised as NGCF.visitor_neighbourhoods does:
-        c_i = w_i / sqrt(sum w |N_i|)."""
-        weights = np.asarray(liked_weights, dtype=np.float64)
-        norm = weights / np.sqrt(max(float(weights.sum()), 1e-12) * self.item_degree[liked])
-        summed = norm @ self.item_features[liked]  # (L d + 1,)
-        neighbourhoods, norm_sum = summed[:-1].reshape(len(self.layer_weights), -1), float(summed[-1])
-        return [
-            (self_weight + a[:, None] * interaction_weight, self_bias + a @ self_weight + norm_sum * bias_sum)
-            for a, (self_weight, interaction_weight, self_bias, bias_sum) in zip(
-                neighbourhoods, self.layer_weights, strict=False
-            )
-        ]
-
-    @staticmethod
-    def layers(theta, context):
-        """fold_in_representation's layers in numpy: z -> LeakyReLU -> L2
-        normalisation. -> per layer (M, pre-activation, norm, output)."""
-        user, passed = theta, []
-        for matrix, offset in context:
-            hidden = user @ matrix + offset
-            activated = np.maximum(hidden, 0.2 * hidden)  # LeakyReLU(0.2)
-            norm = max(float(np.sqrt(activated @ activated)), 1e-12)
-            user = activated / norm
-            passed.append((matrix, hidden, norm, user))
-        return passed
+        return self.visitor.context(liked, liked_weights)
 
     def user(self, theta, context, jacobian=True):
         """θ -> z, every layer concatenated (d(L+1),), and with ``jacobian``
@@ -427,7 +386,7 @@ class NGCFSpace(foldin.FoldInSpace):
             jacobians = np.empty((dim, len(z)))
             jacobians[:, :dim] = through_layers
         start = dim
-        for matrix, hidden, norm, user in self.layers(theta, context):
+        for matrix, hidden, norm, user in VisitorNode.layers(theta, context):
             stop = start + len(user)
             z[start:stop] = user
             if jacobian:
@@ -443,7 +402,7 @@ class NGCFSpace(foldin.FoldInSpace):
         forward does, the Jacobian D times that)."""
         in_z = z_gradient + rows.T @ pull
         stop, back = len(in_z), 0.0
-        for matrix, hidden, norm, user in reversed(self.layers(theta, context)):
+        for matrix, hidden, norm, user in reversed(VisitorNode.layers(theta, context)):
             start = stop - len(user)
             incoming = in_z[start:stop] + back
             back = matrix @ ((incoming - (incoming @ user) * user) / norm * np.where(hidden > 0, 1.0, 0.2))
@@ -478,6 +437,107 @@ class NGCFSpace(foldin.FoldInSpace):
     def shortlist(self, representation, seen, k):
         """-> candidate items, unseen, and their scores, holding the best k (foldin.ItemScan)."""
         return self.scan.best_unseen(representation, seen, foldin.SHORTLIST_PER_PICK * k)
+
+
+class FactorisationSpace(foldin.LinearSpace):
+    """NGCF with every layer gate 0 (validation's pick when NGCF starts from
+    GMF's factors): the items' layers l >= 1 are zero columns, so a score is
+    θ e_i^0 + b whatever the visitor's layers, linear in θ. Fold-in is then
+    GMF's over the layer-0 item vectors, the first Gauss-Newton step exact
+    with likes only, instead of carrying θ and its Jacobian through every
+    layer for nothing. Same prior, catalog term and offset b as NGCFSpace
+    (whose z-space quadratic is zero outside layer 0 here), so the same mode.
+
+    The representation handed back is still NGCF's, every layer of the
+    visitor's node concatenated (what NGCF.score_items and
+    fold_in_representation give); the catalog is scored on its layer-0 part."""
+
+    def __init__(self, model):
+        self.visitor = VisitorNode(model)
+        self.dim = model.user_dim()
+        items = model.representations()[1][:, : self.dim].numpy()  # (N, d): e_i^0
+        users = model.user_parameters().numpy()
+        anchor_scores = items.astype(np.float64) @ np.asarray(users, dtype=np.float64).mean(axis=0)
+        super().__init__(model, items, training_offset(model, anchor_scores, self.visitor.shares), users)
+        self.scan = foldin.ItemScan(self.items)  # NGCF.score_items has no offset b (a view, not a copy)
+
+    def context(self, liked, liked_weights):
+        return self.visitor.context(liked, liked_weights)
+
+    def representation(self, theta, context):
+        parts = [theta] + [user for _, _, _, user in VisitorNode.layers(theta, context)]
+        return torch.from_numpy(np.concatenate(parts).astype(np.float32)).unsqueeze(0)
+
+    def catalog_scores(self, representation):
+        return self.scan.scores(representation[: self.dim])
+
+    def shortlist(self, representation, seen, k):
+        return super().shortlist(representation[: self.dim], seen, k)
+
+
+class VisitorNode:
+    """A visitor's node joined to its liked movies and run through the trained
+    layers, in numpy (NGCF.fold_in_context and fold_in_representation)."""
+
+    def __init__(self, model):
+        # Per layer W1^T, W2^T, b1 and b1 + b2 (NGCFLayer.frozen_neighbourhood).
+        self.layer_weights = [
+            (
+                layer.W1.weight.T.double().numpy(),
+                layer.W2.weight.T.double().numpy(),
+                layer.W1.bias.double().numpy(),
+                (layer.W1.bias + layer.W2.bias).double().numpy(),
+            )
+            for layer in model.layers
+        ]
+        # What a visitor's node receives from its movies (NGCF.visitor_item_features),
+        # kept here in float64 so that a visitor's context is one (h, L d + 1) sum.
+        self.item_features = model.visitor_item_features().double().numpy()
+        self.item_degree = model.item_degree.double().numpy()
+        self.shares = self.item_degree / self.item_degree.sum()
+        self.mean_count = float(self.item_degree.sum()) / model.n_users
+
+    def average_user_weights(self):
+        """The average trained user's edges: every movie in proportion to its
+        degree, as many movies as a trained user has on average."""
+        return self.mean_count * self.shares
+
+    def context(self, liked, liked_weights):
+        """NGCFLayer.frozen_neighbourhood for every layer, in numpy: (M, offset) pairs.
+        The visitor's edges are normalised as NGCF.visitor_neighbourhoods does:
+        c_i = w_i / sqrt(sum w |N_i|)."""
+        weights = np.asarray(liked_weights, dtype=np.float64)
+        norm = weights / np.sqrt(max(float(weights.sum()), 1e-12) * self.item_degree[liked])
+        summed = norm @ self.item_features[liked]  # (L d + 1,)
+        neighbourhoods, norm_sum = summed[:-1].reshape(len(self.layer_weights), -1), float(summed[-1])
+        return [
+            (self_weight + a[:, None] * interaction_weight, self_bias + a @ self_weight + norm_sum * bias_sum)
+            for a, (self_weight, interaction_weight, self_bias, bias_sum) in zip(
+                neighbourhoods, self.layer_weights, strict=False
+            )
+        ]
+
+    @staticmethod
+    def layers(theta, context):
+        """fold_in_representation's layers in numpy: z -> LeakyReLU -> L2
+        normalisation. -> per layer (M, pre-activation, norm, output)."""
+        user, passed = theta, []
+        for matrix, offset in context:
+            hidden = user @ matrix + offset
+            activated = np.maximum(hidden, 0.2 * hidden)  # LeakyReLU(0.2)
+            norm = max(float(np.sqrt(activated @ activated)), 1e-12)
+            user = activated / norm
+            passed.append((matrix, hidden, norm, user))
+        return passed
+
+
+def training_offset(model, anchor_scores, shares):
+    """The offset b added to every score in the likelihood: BPR's balancing
+    offset at the average user's scores, else 0 (a softmax's log-sum-exp is
+    blind to a shift, and BCE's scores are calibrated)."""
+    if foldin.training_loss(model) == "bpr":
+        return balancing_offset(anchor_scores, shares, anchor_scores, 1.0)
+    return 0.0
 
 
 def gated_item_layers(item_layers, gates):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy.optimize import minimize
 
-from predictors import foldin, serving
+from predictors import foldin, ngcf, serving
 from predictors.data import from_frame
 from predictors.synthetic import two_tastes
 from predictors.training import fit_model
@@ -337,3 +337,56 @@ def test_low_ratings_and_not_interested_are_dislikes_and_the_latest_rating_decid
     history = dict(serving.history_from_events(newest_first))
     assert history == {1: -1.0, 2: -1.0, 3: 1.0, 4: -1.0, 5: 1.0, 6: 1.0}
     assert [pk for pk, _ in serving.history_from_events(newest_first)] == [6, 5, 4, 3, 2, 1]  # oldest first
+
+
+def ngcf_with_gates(gate, loss="ngcf"):
+    """A trained planted NGCF with every layer gate set to ``gate`` (its cached
+    layers rebuilt with them), and its fold-in spaces: the one it serves and
+    the general one that carries θ through every layer."""
+    model = train(loss)
+    with torch.no_grad():
+        model.layer_gates.fill_(gate)
+    model.train().eval()  # drops the layers cached with the old gates
+    model.requires_grad_(False)
+    with torch.no_grad():
+        return model, foldin.space_for(model), ngcf.NGCFSpace(model)
+
+
+def folded_in(model, space, history):
+    """fold_in and top 10 through ``space``: -> (representation, top 10, their scores)."""
+    items, weights = foldin.weighted_history(history)
+    prior_weight = foldin.prior_weight(model, space, weights)
+    theta, context, _ = foldin.posterior_mode(space, items, weights, prior_weight=prior_weight)
+    representation = space.representation(theta, context)
+    candidates, scores = space.shortlist(representation[0].numpy(), np.asarray(foldin.seen_items(history)), 10)
+    best = np.argsort(-scores, kind="stable")[:10]
+    return representation, candidates[best].tolist(), scores[best]
+
+
+HISTORIES = ([2, 6, 24], [0, 1, 2, 3, 4], [(0, 1.0), (3, 1.0), (21, foldin.DISLIKE)], [(5, foldin.DISLIKE)])
+
+
+@pytest.mark.parametrize("loss", ["ngcf", "ngcf+softmax"])
+def test_ngcf_with_every_gate_zero_is_folded_in_as_its_factorisation_with_the_same_answer(loss):
+    """Gates 0: a score is θ e_i^0 + b, so the linear space over the layer-0
+    items finds the general path's mode, list and scores, and hands back the
+    same every-layer representation NGCF.score_items takes."""
+    model, served, general = ngcf_with_gates(0.0, loss)
+    assert isinstance(served, foldin.LinearSpace)
+    for history in HISTORIES:
+        representation, top, scores = folded_in(model, served, history)
+        general_representation, general_top, general_scores = folded_in(model, general, history)
+        assert torch.allclose(representation, general_representation, atol=1e-4), history
+        assert top == general_top and np.allclose(scores, general_scores, atol=1e-4), history
+        catalog = model.score_items(representation)[0].numpy()
+        assert np.allclose(served.catalog_scores(representation[0].numpy()), catalog, atol=1e-5)
+        items, weights = foldin.weighted_history(history)
+        if (weights > 0).any():  # the visitor's node propagated by the trained layers, as NGCF has it
+            ego, liked = representation[:, : model.user_dim()], torch.tensor(items[weights > 0])
+            propagated = model.fold_in_representation(ego, liked)
+            assert torch.allclose(representation, propagated, atol=1e-5), history
+
+
+def test_ngcf_with_a_nonzero_gate_is_folded_in_through_its_layers():
+    _, served, _ = ngcf_with_gates(0.05)
+    assert isinstance(served, ngcf.NGCFSpace)
