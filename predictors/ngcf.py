@@ -120,7 +120,10 @@ class NGCF(Recommender):
         every layer a smoothing of its input (W1 = I, W2 = 0, no bias:
         e^(l+1) = normalise(LeakyReLU(e + sum c e_nb))) weighted ``gate``: at
         gate 0 every score is the factorisation's, p_u . q_i (the authors'
-        ``--pretrain`` starts from MF embeddings the same way)."""
+        ``--pretrain`` starts from MF embeddings the same way). The gate is
+        a hyper-parameter picked on validation, so fine-tuning leaves it
+        where it was picked: a gate of 0 stays the factorisation that
+        validation preferred, and is folded in as one (fold_in_space)."""
         with torch.no_grad():
             self.user_embedding.weight.copy_(user_factors)
             self.item_embedding.weight.copy_(item_factors)
@@ -130,6 +133,7 @@ class NGCF(Recommender):
                 nn.init.zeros_(layer.W1.bias)
                 nn.init.zeros_(layer.W2.bias)
             self.layer_gates.fill_(gate)
+        self.layer_gates.requires_grad_(False)
         self._cache = self._visitor_item_features = None
         return self
 
