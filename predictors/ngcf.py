@@ -106,8 +106,8 @@ class NGCF(Recommender):
         self.layers = nn.ModuleList(NGCFLayer(dim, dim, dropout) for _ in range(layers))
         # g_l, the weight of item layer l >= 1 in the concatenation, so a score
         # is e_u0 . e_i0 + sum_l g_l e_u^l . e_i^l: 1 is the paper's NGCF; a
-        # model started from matrix factorisation (start_from_factors) starts
-        # at g = 0, the factorisation's own scores, and learns how much graph to add.
+        # model started from matrix factorisation (start_from_factors) keeps
+        # the g its validation picked (0: the factorisation's own scores).
         self.layer_gates = nn.Parameter(torch.ones(layers))
         self._cache = None  # eval-mode propagation, reused until the next train() call
         self._visitor_item_features = None  # built from the cache by visitor_item_features
