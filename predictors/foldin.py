@@ -425,9 +425,13 @@ def prior_weight(model, space, weights):
     trained. Without m (a model not from the registry): as trained. With no
     like the visitor's taste is unknown, only what they do not want, so the
     prior keeps its strength: the list is the average user's with the
-    disliked movies' neighbours moved down, not whatever lies opposite them."""
+    disliked movies' neighbours moved down, not whatever lies opposite them.
+    The scaling is a ridge per interaction, which holds for scores linear in
+    θ; through NGCF's graph layers (a space that ``maps_user``) a short
+    history so loosened led the few Gauss-Newton steps astray
+    (docs/tuning.md), so that space keeps the prior as trained."""
     per_user = getattr(model, "fold_in_interactions_per_user", None)
-    if not per_user or space.like_kind != SQUARES or not (weights > 0).any():
+    if not per_user or space.like_kind != SQUARES or space.maps_user or not (weights > 0).any():
         return 1.0
     return min(1.0, len(weights) / per_user)
 

@@ -106,8 +106,8 @@ class NGCF(Recommender):
         self.layers = nn.ModuleList(NGCFLayer(dim, dim, dropout) for _ in range(layers))
         # g_l, the weight of item layer l >= 1 in the concatenation, so a score
         # is e_u0 . e_i0 + sum_l g_l e_u^l . e_i^l: 1 is the paper's NGCF; a
-        # model started from matrix factorisation (start_from_factors) keeps
-        # the g its validation picked (0: the factorisation's own scores).
+        # model started from matrix factorisation (start_from_factors) starts
+        # at the g its validation picked and keeps 0, the factorisation's own scores.
         self.layer_gates = nn.Parameter(torch.ones(layers))
         self._cache = None  # eval-mode propagation, reused until the next train() call
         self._visitor_item_features = None  # built from the cache by visitor_item_features
@@ -120,10 +120,10 @@ class NGCF(Recommender):
         every layer a smoothing of its input (W1 = I, W2 = 0, no bias:
         e^(l+1) = normalise(LeakyReLU(e + sum c e_nb))) weighted ``gate``: at
         gate 0 every score is the factorisation's, p_u . q_i (the authors'
-        ``--pretrain`` starts from MF embeddings the same way). The gate is
-        a hyper-parameter picked on validation, so fine-tuning leaves it
-        where it was picked: a gate of 0 stays the factorisation that
-        validation preferred, and is folded in as one (fold_in_space)."""
+        ``--pretrain`` starts from MF embeddings the same way). A gate of 0
+        is validation preferring no graph at all, so fine-tuning keeps it
+        there: the model stays the factorisation it picked and is folded in
+        as one (fold_in_space); a gate above 0 is learned from its start."""
         with torch.no_grad():
             self.user_embedding.weight.copy_(user_factors)
             self.item_embedding.weight.copy_(item_factors)
@@ -133,7 +133,7 @@ class NGCF(Recommender):
                 nn.init.zeros_(layer.W1.bias)
                 nn.init.zeros_(layer.W2.bias)
             self.layer_gates.fill_(gate)
-        self.layer_gates.requires_grad_(False)
+        self.layer_gates.requires_grad_(gate != 0)
         self._cache = self._visitor_item_features = None
         return self
 

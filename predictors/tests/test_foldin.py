@@ -292,6 +292,9 @@ def test_the_prior_weighs_as_much_against_a_visitors_ratings_as_against_a_traine
     space = foldin.space_for(model)
     if space is None or space.like_kind != foldin.SQUARES:
         return  # EASE: no prior, nothing solved for; softmax and sampled losses: the prior as trained
+    if space.maps_user:  # NGCF through its graph layers: the prior as trained
+        assert foldin.prior_weight(model, space, np.ones(3)) == 1.0, name
+        return
     per_user = model.fold_in_interactions_per_user
     assert per_user == pytest.approx(len(planted_interactions().users) / planted_interactions().n_users)
     items, weights = foldin.weighted_history([1, 4, 9])

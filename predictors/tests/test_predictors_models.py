@@ -188,12 +188,13 @@ def test_ngcf_started_from_a_factorisation_scores_exactly_as_it_and_keeps_the_pi
     logits = model.catalog_logits(torch.arange(N_USERS))[0]
     assert torch.allclose(logits, users @ items.T, atol=1e-5)
     logits.sum().backward()
-    # The gate is validation's pick, not a weight: fine-tuning leaves it at 0 (and the factors learn).
+    # Validation's pick of no graph at all: fine-tuning leaves the gate at 0 (and the factors learn).
     assert model.layer_gates.grad is None and torch.equal(model.layer_gates.detach(), torch.zeros(3))
     assert model.user_embedding.weight.grad.abs().sum() > 0
     with torch.no_grad():
         smoothed = model.start_from_factors(users, items, gate=0.5).eval()
         assert not torch.allclose(smoothed.score_items(smoothed.user_representation(torch.arange(N_USERS))), logits)
+    assert smoothed.layer_gates.requires_grad  # a gate above 0 is learned from its start
 
 
 def test_an_ngcf_state_from_before_the_layer_gates_loads_as_the_published_ngcf():
