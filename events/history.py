@@ -31,18 +31,8 @@ def visitor_history(key, limit=HISTORY_LIMIT, event_types=None):
         return []
     event_types = event_types or TASTE_TYPES
     keys = linked_keys(key)
-    store = get_store()
-    if store.name == "sql":
-        found = store.history_and_outbox(keys, limit, event_types)  # one query for both tables
-    else:
-        try:
-            found = store.history(keys, limit, event_types)
-        except StoreUnavailable as error:
-            logger.warning("History read without the store (%s)", error)
-            found = []
-        found += outbox.pending(keys, limit, event_types)
     merged = {}
-    for event in [*found, *recent.pending(keys, event_types)]:
+    for event in [*get_store().history_and_outbox(keys, limit, event_types), *recent.pending(keys, event_types)]:
         merged.setdefault((event.visitor_key, event.event_id), event)
     return newest_first(merged.values())[:limit]
 

@@ -9,11 +9,14 @@ the movie's counter of that bucket, so reading a window costs the same
 however many clicks it holds.
 """
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
 from events.records import EVENT_TYPES, VOTING_TYPES
+
+logger = logging.getLogger(__name__)
 
 
 class StoreUnavailable(RuntimeError):
@@ -34,6 +37,19 @@ class ClickLogStore:
         """Events of these visitors, newest first, at most ``limit``; only of
         ``event_types`` and timestamped at or after ``since`` when given."""
         raise NotImplementedError
+
+    def history_and_outbox(self, visitor_keys, limit, event_types=None):
+        """``history`` plus the outbox's pending events of these visitors
+        (each part's newest ``limit``), in no order: what a page reads of a
+        visitor. The outbox still answers while the store is unavailable."""
+        from events import outbox
+
+        try:
+            stored = self.history(visitor_keys, limit, event_types)
+        except StoreUnavailable as error:
+            logger.warning("History read without the store (%s)", error)
+            stored = []
+        return stored + outbox.pending(visitor_keys, limit, event_types)
 
     def latest_rating(self, visitor_keys, movie_id):
         """The newest rating or rating_cleared event of these visitors for

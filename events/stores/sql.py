@@ -14,7 +14,6 @@ from django.db import router, transaction
 from django.db.models import Count, F, Q, Sum
 
 from events.models import ClickEvent, OutboxEvent, PopularityCount, PopularityVote
-from events.outbox import pending as outbox_pending
 from events.records import RATING_TYPES, VOTING_TYPES
 from events.rows import (
     events_from,
@@ -89,9 +88,9 @@ class SqlClickLogStore(ClickLogStore):
         return newest_events(ClickEvent, visitor_keys, limit, event_types, since)
 
     def history_and_outbox(self, visitor_keys, limit, event_types=None):
-        """``history`` plus the outbox's pending events, unsorted, in one query when both tables share a database."""
+        """One query for both tables when they share a database."""
         if router.db_for_read(ClickEvent) != router.db_for_read(OutboxEvent):
-            return self.history(visitor_keys, limit, event_types) + outbox_pending(visitor_keys, limit, event_types)
+            return super().history_and_outbox(visitor_keys, limit, event_types)
         return newest_events_of_tables((ClickEvent, OutboxEvent), visitor_keys, limit, event_types)
 
     def latest_rating(self, visitor_keys, movie_id):
