@@ -105,6 +105,11 @@ def send_now(producer, events, topic=None, timeout=10, from_outbox=False):
         future.get(timeout=max(0.001, deadline - time.monotonic()))
 
 
+def failed_within_retry(failed_at):
+    """Whether a failure at monotonic time ``failed_at`` (None: none) is less than KAFKA_RETRY_SECONDS old."""
+    return failed_at is not None and time.monotonic() - failed_at < settings.KAFKA_RETRY_SECONDS
+
+
 class ConfirmedSender:
     """The one path by which events reach the topic, for the web request and
     for the outbox resend: one idempotent producer per process, each send
@@ -126,8 +131,7 @@ class ConfirmedSender:
         self.failures = 0
 
     def recently_failed(self):
-        failed_at = self._failed_at
-        return failed_at is not None and time.monotonic() - failed_at < settings.KAFKA_RETRY_SECONDS
+        return failed_within_retry(self._failed_at)
 
     def send(self, events, from_outbox=False, timeout=None):
         """Every event acknowledged, or KafkaError (nothing is known to be on the topic)."""

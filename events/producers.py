@@ -122,8 +122,10 @@ class KafkaEventProducer(EventProducer):
         outbox holds them (written by the journal's thread, off the request)."""
         from kafka.errors import KafkaError
 
+        from events.kafka_io import failed_within_retry
+
         journal = self._journal()
-        if self._journal_recently_failed():
+        if failed_within_retry(self._journal_failed_at):
             outbox.save(events, due_now=True)  # not retried (nor logged) on every request while the folder fails
             return
         try:
@@ -163,10 +165,6 @@ class KafkaEventProducer(EventProducer):
                 self._fallback = OutboxWriter(first=journal.recover_into_outbox)
                 self._journal_instance = journal.Journal(settings.EVENTS_JOURNAL_DIR)
             return self._journal_instance
-
-    def _journal_recently_failed(self):
-        failed_at = self._journal_failed_at
-        return failed_at is not None and time.monotonic() - failed_at < settings.KAFKA_RETRY_SECONDS
 
     def flush(self, timeout=10):
         """Wait until every handed-off event is acknowledged or in the outbox

@@ -248,10 +248,16 @@ def train_epochs(model, fit, validation, params, rng, stage, progress=None, on_e
     model.eval()
     if validation is not None:
         # DEBUG: the run's summary line already says how training went.
-        kept = best_epoch(curve) if params.get("early_stopping", True) else curve[-1]["epoch"]
+        kept = kept_epoch(curve, params)
         kept_ndcg = next(entry["val_ndcg@10"] for entry in curve if entry["epoch"] == kept)
         log.debug("%s: kept epoch %d of %d, validation NDCG@10 %.4f", stage, kept, len(curve), kept_ndcg)
     return curve
+
+
+def kept_epoch(curve, params):
+    """The epoch whose weights train_epochs kept: the best one, or with
+    ``params["early_stopping"]`` False the last (every epoch runs)."""
+    return best_epoch(curve) if params.get("early_stopping", True) else curve[-1]["epoch"]
 
 
 def best_epoch(curve):
@@ -345,10 +351,8 @@ def fit_stages(model_name, fit, validation, params, rng, progress, on_epoch, see
         )
         if not curve:
             chosen[name] = epochs[name]
-        elif stage_params.get("early_stopping", True):
-            chosen[name] = best_epoch(curve)
         else:
-            chosen[name] = curve[-1]["epoch"]
+            chosen[name] = kept_epoch(curve, stage_params)
         curves.extend(curve)
 
     curves, chosen = [], {}
