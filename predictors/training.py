@@ -248,21 +248,24 @@ def train_epochs(model, fit, validation, params, rng, stage, progress=None, on_e
     model.eval()
     if validation is not None:
         # DEBUG: the run's summary line already says how training went.
-        kept = kept_epoch(curve, params)
-        kept_ndcg = next(entry["val_ndcg@10"] for entry in curve if entry["epoch"] == kept)
-        log.debug("%s: kept epoch %d of %d, validation NDCG@10 %.4f", stage, kept, len(curve), kept_ndcg)
+        kept = kept_entry(curve, params)
+        log.debug(
+            "%s: kept epoch %d of %d, validation NDCG@10 %.4f", stage, kept["epoch"], len(curve), kept["val_ndcg@10"]
+        )
     return curve
 
 
+def kept_entry(curve, params):
+    """The curve entry of the epoch whose weights train_epochs kept: the
+    first best one, or with ``params["early_stopping"]`` False the last
+    (every epoch runs)."""
+    if not params.get("early_stopping", True):
+        return curve[-1]
+    return max(curve, key=lambda entry: (entry["val_ndcg@10"], -entry["epoch"]))
+
+
 def kept_epoch(curve, params):
-    """The epoch whose weights train_epochs kept: the best one, or with
-    ``params["early_stopping"]`` False the last (every epoch runs)."""
-    return best_epoch(curve) if params.get("early_stopping", True) else curve[-1]["epoch"]
-
-
-def best_epoch(curve):
-    """The epoch whose weights train_epochs kept (the first best one)."""
-    return max(curve, key=lambda entry: (entry["val_ndcg@10"], -entry["epoch"]))["epoch"]
+    return kept_entry(curve, params)["epoch"]
 
 
 def branch_hyperparameters(params, branch):

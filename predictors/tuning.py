@@ -8,7 +8,8 @@ Each trial trains on the same fit part and is scored on the same validation
 interactions as train_and_evaluate's early stopping (training.validation_split
 with the same seed), so no test interaction is ever looked at. The epoch
 count is not searched: each trial early-stops on validation (a least-squares
-solve runs all its sweeps), and the epoch it kept is recorded with the trial.
+solve runs all its sweeps); a trial is scored by the epoch it kept, which is
+recorded with it.
 """
 
 import logging
@@ -95,9 +96,10 @@ def validation_score(model_name, train, params, seed):
         model = training.closed_form_model(model_name, fit, params)
         return training.validation_scores(model, fit, validation)["val_ndcg@10"], None
     used = training.rated_view(fit, params.get("ratings", "all"))
-    _, curves, chosen = training.fit_stages(model_name, used, validation, params, rng, False, None, fit)
-    final = [entry["val_ndcg@10"] for entry in curves if entry["stage"] == model_name]
-    return max(final), chosen[model_name]
+    _, curves, _ = training.fit_stages(model_name, used, validation, params, rng, False, None, fit)
+    # Scored as served: by the epoch the model keeps (a least-squares solve keeps its last sweep, not its best).
+    kept = training.kept_entry([entry for entry in curves if entry["stage"] == model_name], params)
+    return kept["val_ndcg@10"], kept["epoch"]
 
 
 def tune(model_name, train, base_params, budget_seconds, seed=0, n_trials=None, on_trial=None):

@@ -12,7 +12,7 @@ from predictors.data import DISLIKE_RATING, from_frame, from_movielens_files, ra
 from predictors.defaults import DatasetStats, default_hyperparameters
 from predictors.evaluation import full_ranking
 from predictors.synthetic import planted_interactions
-from predictors.tuning import tune
+from predictors.tuning import tune, validation_score
 
 MODELS = ("gmf", "mlp", "neumf", "ngcf", "ease")
 TINY = {
@@ -135,6 +135,21 @@ def test_tuning_with_a_tiny_budget_records_its_trials(planted, name):
     assert all(result.trials[0]["params"][key] == base[key] for key in result.trials[0]["params"])
     assert result.best_value == max(trial["value"] for trial in result.trials)
     assert set(result.best_params) >= set(base)
+
+
+def test_a_trial_is_scored_by_the_epoch_its_model_keeps(planted, monkeypatch):
+    # A curve that peaks early: a least-squares solve (every sweep runs) keeps, and serves, its last.
+    curve = [{"stage": "gmf", "epoch": epoch, "val_ndcg@10": value} for epoch, value in [(1, 0.3), (2, 0.5), (3, 0.4)]]
+
+    def fit_stages(model_name, fit, validation, params, *rest):
+        return None, list(curve), {model_name: training.kept_epoch(curve, params)}
+
+    monkeypatch.setattr(training, "fit_stages", fit_stages)
+    train, _ = training.protocol_split(planted, "full", 0)
+    keeps_last = tiny_params(planted, "gmf")
+    assert keeps_last["early_stopping"] is False
+    assert validation_score("gmf", train, keeps_last, seed=0) == (0.4, 3)
+    assert validation_score("gmf", train, {**keeps_last, "early_stopping": True}, seed=0) == (0.5, 2)
 
 
 def rated_frame():
