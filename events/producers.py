@@ -16,8 +16,7 @@ from django.db import DatabaseError
 from django.dispatch import receiver
 
 from events import outbox, recent
-from events.group_commit import GroupCommit, checkpoint_soon, sqlite_writer_turn, without_autocheckpoint
-from events.models import ClickEvent
+from events.group_commit import GroupCommit
 from events.stores import StoreUnavailable, get_store, reset_store
 
 logger = logging.getLogger(__name__)
@@ -49,18 +48,11 @@ class InlineProducer(EventProducer):
             logger.warning("Store unavailable (%s); %d event(s) wait in the outbox", error, len(events))
             outbox.save(events)
             return
-        if get_store().name == "sql":
-            checkpoint_soon(ClickEvent)  # after the group's turn: no other writer waits for it
+        get_store().after_group_write()  # after the group's turn: no other writer waits for it
 
 
 def _write_in_turn(events):
-    store = get_store()
-    if store.name != "sql":
-        store.write(events)
-        return
-    without_autocheckpoint(ClickEvent)
-    with sqlite_writer_turn(ClickEvent):
-        store.write(events)
+    get_store().write_in_turn(events)
 
 
 class KafkaEventProducer(EventProducer):

@@ -33,6 +33,14 @@ class ClickLogStore:
         skipped. Counts each new (visitor, movie, bucket) vote for popular_counts."""
         raise NotImplementedError
 
+    def write_in_turn(self, events):
+        """``write`` as a group commit's leader calls it (events/group_commit.py):
+        a store whose writers take turns on one file waits for its turn here."""
+        self.write(events)
+
+    def after_group_write(self):
+        """Housekeeping after a group commit's write, outside the writers' turn; none by default."""
+
     def history(self, visitor_keys, limit, event_types=None, since=None):
         """Events of these visitors, newest first, at most ``limit``; only of
         ``event_types`` and timestamped at or after ``since`` when given."""

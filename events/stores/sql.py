@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from django.db import router, transaction
 from django.db.models import Count, F, Q, Sum
 
+from events.group_commit import checkpoint_soon, sqlite_writer_turn, without_autocheckpoint
 from events.models import ClickEvent, OutboxEvent, PopularityCount, PopularityVote
 from events.records import RATING_TYPES, VOTING_TYPES
 from events.rows import (
@@ -50,6 +51,16 @@ class SqlClickLogStore(ClickLogStore):
             insert_events(ClickEvent, events, stored_at=datetime.now(UTC))
             self._count_votes(events)
             self._prune_votes(max(event.timestamp for event in events))
+
+    def write_in_turn(self, events):
+        # SQLite: the processes' writers take turns through a lock file, and
+        # checkpoint after their turn (after_group_write), not inside it.
+        without_autocheckpoint(ClickEvent)
+        with sqlite_writer_turn(ClickEvent):
+            self.write(events)
+
+    def after_group_write(self):
+        checkpoint_soon(ClickEvent)
 
     def _count_votes(self, events):
         connection = writer(PopularityVote)
