@@ -12,7 +12,7 @@ import time
 
 from django.conf import settings
 from django.core.signals import setting_changed
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError, IntegrityError
 from django.dispatch import receiver
 
 from events import outbox, recent
@@ -180,11 +180,18 @@ class KafkaEventProducer(EventProducer):
             self._journal_instance.forget_after_fork()
 
 
+# Errors about the events themselves, not the database's state: writing them again cannot succeed.
+PERMANENT_ERRORS = (DataError, IntegrityError, TypeError, ValueError)
+
+
 class OutboxWriter:
     """The outbox writes of events the broker refused after their request
     answered: one thread, retried while the writes fail (the journal keeps
-    the events meanwhile, so a process that dies loses none). ``first`` runs
-    on that thread before anything else (the orphaned segments' recovery)."""
+    the events meanwhile, so a process that dies loses none). An event that
+    can never be stored (PERMANENT_ERRORS) is logged once and set aside: it
+    is not settled, so its journal segment keeps it for a recovery or an
+    operator, and the events after it are not held up. ``first`` runs on
+    that thread before anything else (the orphaned segments' recovery)."""
 
     MAX_BACKOFF_SECONDS = 30
 
@@ -208,8 +215,7 @@ class OutboxWriter:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            self._save(batch)
-            for _, done in batch:
+            for _, done in self._save(batch):
                 try:
                     done()
                 except Exception:  # this thread must outlive any one batch: later events wait on it
@@ -217,13 +223,27 @@ class OutboxWriter:
 
     @classmethod
     def _save(cls, batch):
+        """Write ``batch`` ((event, done) pairs) to the outbox, retried with
+        back-off while that fails; returns the pairs written. On a permanent
+        error each event is written alone, to set aside only the ones at fault."""
         from django.db import close_old_connections
 
         backoff = 1
         while True:
             try:
                 outbox.save([event for event, _ in batch], due_now=True)
-                return
+                return batch
+            except PERMANENT_ERRORS as error:
+                if len(batch) > 1:
+                    return [written for pair in batch for written in cls._save([pair])]
+                event = batch[0][0]
+                logger.error(
+                    "Refused event %s of %s can never be stored in the outbox (%r); set aside, the journal keeps it",
+                    event.event_id,
+                    event.visitor_key,
+                    error,
+                )
+                return []
             except DatabaseError as error:
                 logger.warning("Refused events not yet in the outbox (%s); retrying in %ss", error, backoff)
             except Exception:

@@ -727,6 +727,22 @@ def test_the_outbox_writer_outlives_an_unexpected_error(movies, monkeypatch):
     assert sorted(OutboxEvent.objects.values_list("movie_id", flat=True)) == [movies[0].pk, movies[1].pk]
 
 
+@pytest.mark.django_db(transaction=True)  # the writer thread's rows must be visible here
+def test_the_outbox_writer_sets_aside_an_event_that_can_never_be_stored(movies, caplog):
+    from events.producers import OutboxWriter
+
+    writer, settled = OutboxWriter(), []
+    malformed = new_event("session:abc", "click", movies[0].pk, details={"not JSON": object()})
+    later = new_event("session:abc", "click", movies[1].pk)
+    writer.put(malformed, lambda: settled.append(malformed))
+    writer.put(later, lambda: settled.append(later))
+    assert wait_for(lambda: settled == [later])  # not held up behind the malformed one
+    time.sleep(1.5)  # past the first back-off: a retry would have logged again
+    assert settled == [later]  # never settled: its journal segment keeps it
+    assert list(OutboxEvent.objects.values_list("movie_id", flat=True)) == [movies[1].pk]
+    assert sum("can never be stored" in message for message in caplog.messages) == 1
+
+
 @pytest.mark.django_db(transaction=True)  # the recovery thread's rows must be visible here
 def test_orphans_recovered_for_a_request_survive_its_rollback(kafka_events, settings, movies):
     from django.db import transaction
