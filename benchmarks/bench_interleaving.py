@@ -18,7 +18,9 @@ dataset's own, the standard deviation of log(training ratings per user)
 from their taste. With "own-activity" a visitor's chance is instead
 proportional to their own training ratings, scaled to mean q over the
 held-out users (clipped at 1): heavy raters are heavy clickers, no draw.
-"none" (default): every visitor looks with chance q.
+"none" (default): every visitor looks with chance q. The report gives the
+mean chance per impression beside the mean per user: they differ with
+"own-activity" and --visits active, where the heavy raters also come more.
 
 Pairs (A is the one with the higher offline NDCG@10 on that split):
 - EASE (train_model's lambda) vs popularity;
@@ -436,6 +438,8 @@ def expected_impressions(pair):
         "visitor_var_interleaving": il_var,  # of a visitor's average over their m impressions
         "visitor_var_ctr_a": var_a,
         "visitor_var_ctr_b": var_b,
+        "attention_per_impression": weights @ looks,  # the mean chance of looking over the impressions shown
+        "attention_per_user": looks.mean(),  # over the held-out users, each counted once
     }
     return needed, {name: float(value) for name, value in rates.items()}
 
@@ -611,6 +615,15 @@ def visits_table(rows):
     return "\n".join(lines)
 
 
+def attention_line(rows):
+    """Each dataset's mean chance of looking at the row, per impression and per held-out user."""
+    rates = {row["dataset"]: row["rates"] for row in rows}  # the same for every pair of a dataset
+    return "Mean chance of looking at the row: " + "; ".join(
+        f"{dataset} {found['attention_per_impression']:.3f} per impression, {found['attention_per_user']:.3f} per user"
+        for dataset, found in rates.items()
+    )
+
+
 def goal_met(row, test="bootstrap", cap=None):
     """Interleaving picks A in 19 of 20 seeds somewhere below the cap, never B there, and A/B needs
     >= 10x the impressions for 80% power."""
@@ -632,7 +645,8 @@ def main():
         "--attention",
         type=float,
         default=1.0,
-        help="Chance that a visitor looks at the row at all on an impression (1: the click model alone).",
+        help="Chance that a visitor looks at the row at all on an impression (1: the click model alone); "
+        "with own-activity, its mean over the held-out users.",
     )
     parser.add_argument(
         "--attention-spread",
@@ -664,7 +678,8 @@ def main():
         spread = f", spread {args.attention_spread}" if args.attention_spread != "none" else ""
         text = (
             f"Click model: {args.click_model}, attention {args.attention:g}{spread}, "
-            f"{args.impressions_per_visitor} impression(s) per visitor, visits {args.visits}.\n\n"
+            f"{args.impressions_per_visitor} impression(s) per visitor, visits {args.visits}.\n"
+            f"{attention_line(rows)}.\n\n"
         )
         text += "\n\n".join(
             f"{title}:\n\n{table(rows, test, args.max_impressions)}"

@@ -148,3 +148,23 @@ def test_attention_by_user_gives_the_exact_variances_too():
     simulated = [clicked[~on_b].mean() / 5, (clicked[~on_b] / 5).var(), ((wins_a - wins_b) / 5).var()]
     exact = [rates[k] for k in ("ctr_a", "visitor_var_ctr_a", "visitor_var_interleaving")]
     assert simulated == pytest.approx(exact, rel=0.05)
+
+
+def test_the_mean_attention_is_reported_per_impression_as_well_as_per_user():
+    # Every movie relevant: an impression is clicked (rank 1 is always noticed) exactly when the visitor looks.
+    pair = spread_pair(0.0)
+    pair.relevant[:] = True
+    activity = np.arange(1, 31)
+    pair.attention_by_user = bench.attention_from_activity(activity, 0.2)
+    pair.visit_weights = activity / activity.sum()  # --visits active: heavy raters come more, and look more
+    _, rates = bench.expected_impressions(pair)
+    assert rates["attention_per_user"] == pytest.approx(0.2)
+    assert rates["attention_per_impression"] == pytest.approx(pair.visit_weights @ pair.attention_by_user)
+    assert rates["attention_per_impression"] > 0.25
+    clicked, _ = bench.Stream(pair, seed=1).ab(200_000)
+    assert clicked.mean() / 5 == pytest.approx(rates["attention_per_impression"], abs=0.005)
+    row = {"dataset": "ml-100k", "rates": rates}
+    assert bench.attention_line([row, row]) == (
+        f"Mean chance of looking at the row: ml-100k {rates['attention_per_impression']:.3f} per impression, "
+        "0.200 per user"
+    )
