@@ -22,28 +22,16 @@ DISMISSED_COOKIE = "onboarding_dismissed"
 OPEN_PARAMETER = "onboarding"
 
 
-LIKES_READ = 200
-
-
-def read_if_not_given(request, events):
-    """``events`` when the page passed the history it read (a list), else the visitor's newest event."""
-    return events if isinstance(events, list) else visitor_history(visitor_key(request, create=False), limit=1)
-
-
 def wants_panel(request, events):
     if request.GET.get(OPEN_PARAMETER) == "open":
         return True
-    if request.COOKIES.get(DISMISSED_COOKIE):
-        return False
-    return not read_if_not_given(request, events)
+    return not request.COOKIES.get(DISMISSED_COOKIE) and not events
 
 
-def liked_movie_ids(request, events):
-    """Movies the visitor already liked, shown as picked when the menu reopens the panel."""
-    key = visitor_key(request, create=False)
-    if not key or events == []:
-        return set()  # the page found no history: nothing liked
-    return {event.movie_id for event in visitor_history(key, LIKES_READ, event_types=("like",))}
+def liked_movie_ids(events):
+    """Movies the visitor already liked, shown as picked when the menu reopens
+    the panel: the likes among ``events`` (their newest, as the page read them)."""
+    return {event.movie_id for event in events if event.event_type == "like"}
 
 
 @register.simple_tag(takes_context=True)
@@ -51,13 +39,19 @@ def onboarding_panel(context, events=None):
     """The panel's HTML; for a visitor without likes (every new visitor) the
     same for all of them, so rendered once per model version and catalog
     version (predictors.fragments). ``events``: the visitor's history as the
-    page already read it ({% visitor_events %}), so that it is not read again."""
+    page already read it ({% visitor_events %}); read here when not given.
+    Either way it is read once: whether to show the panel and the likes
+    shown as picked both come from it."""
     request = context.get("request")
-    if request is None or not wants_panel(request, events):
+    if request is None:
+        return ""
+    if not isinstance(events, list):
+        events = visitor_history(visitor_key(request, create=False))
+    if not wants_panel(request, events):
         return ""
     versions = active_versions()
     model_name = primary_model_name(versions)
-    liked = liked_movie_ids(request, events)
+    liked = liked_movie_ids(events)
     found = onboarding.site_groups(model_name)
     key = None if liked else fragments.onboarding_key(model_name, versions, found.source)
     return fragments.cached(key, lambda: render_to_string(PANEL_TEMPLATE, panel_context(model_name, liked, found)))

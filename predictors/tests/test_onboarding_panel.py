@@ -60,6 +60,24 @@ def test_reopened_from_the_menu_the_panel_shows_earlier_picks_as_picked(catalog)
     assert "1 of 3 picks" in html and html.count('aria-pressed="true"') == 1
 
 
+def test_reopened_the_panel_takes_the_likes_from_the_history_the_page_read(catalog, monkeypatch):
+    from events.stores.sql import SqlClickLogStore
+
+    visitor = Browser()
+    shown = onboarding.site_groups("ease").groups[0].movie_ids[0]
+    assert visitor.post_events([{"type": "like", "movie_id": shown}]).status_code == 202
+    reads, read = [], SqlClickLogStore.history_and_outbox
+
+    def counted(store, keys, limit, event_types=None):
+        reads.append(event_types)
+        return read(store, keys, limit, event_types)
+
+    monkeypatch.setattr(SqlClickLogStore, "history_and_outbox", counted)
+    html = visitor.open("/?onboarding=open").content.decode()
+    assert f'data-pick data-movie-id="{shown}" aria-pressed="true"' in html
+    assert len(reads) == 1  # the history once, for the rows and the panel
+
+
 def test_genres_standing_in_for_a_failing_model_are_not_kept_once_it_loads(catalog, store, monkeypatch):
     from predictors import serving
 
