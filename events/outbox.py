@@ -12,12 +12,15 @@ it keeps what a store outage (DynamoDB) did not take, for ``drain_outbox``.
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from events.models import OutboxEvent
 from events.rows import events_from, insert_events, newest_events, of_events, visitor_rows
+
+# Errors about the events themselves, not the database's state: writing them again cannot succeed.
+PERMANENT_ERRORS = (DataError, IntegrityError, TypeError, ValueError)
 
 
 def save(events, due_now=False):
@@ -29,6 +32,21 @@ def save(events, due_now=False):
         sent_at -= timedelta(seconds=settings.EVENTS_OUTBOX_RESEND_SECONDS)
     with transaction.atomic():
         insert_events(OutboxEvent, events, last_sent_at=sent_at, attempts=0 if due_now else 1)
+
+
+def save_each_storable(items, save):
+    """``save(items)``; where that fails with one of PERMANENT_ERRORS, each
+    item alone, so that only the ones at fault are left out. Returns the
+    items saved and the (item, error) pairs that can never be. Any other
+    error is raised (what was saved before it stays: one row per event)."""
+    try:
+        save(items)
+        return list(items), []
+    except PERMANENT_ERRORS as error:
+        if len(items) == 1:
+            return [], [(items[0], error)]
+    each = [save_each_storable([item], save) for item in items]
+    return [item for saved, _ in each for item in saved], [pair for _, refused in each for pair in refused]
 
 
 def make_due(events):

@@ -12,7 +12,7 @@ import time
 
 from django.conf import settings
 from django.core.signals import setting_changed
-from django.db import DatabaseError, DataError, IntegrityError
+from django.db import DatabaseError
 from django.dispatch import receiver
 
 from events import outbox, recent
@@ -180,15 +180,11 @@ class KafkaEventProducer(EventProducer):
             self._journal_instance.forget_after_fork()
 
 
-# Errors about the events themselves, not the database's state: writing them again cannot succeed.
-PERMANENT_ERRORS = (DataError, IntegrityError, TypeError, ValueError)
-
-
 class OutboxWriter:
     """The outbox writes of events the broker refused after their request
     answered: one thread, retried while the writes fail (the journal keeps
     the events meanwhile, so a process that dies loses none). An event that
-    can never be stored (PERMANENT_ERRORS) is logged once and set aside: it
+    can never be stored (outbox.PERMANENT_ERRORS) is logged once and set aside: it
     is not settled, so its journal segment keeps it for a recovery or an
     operator, and the events after it are not held up. ``first`` runs on
     that thread before anything else (the orphaned segments' recovery)."""
@@ -226,24 +222,27 @@ class OutboxWriter:
         """Write ``batch`` ((event, done) pairs) to the outbox, retried with
         back-off while that fails; returns the pairs written. On a permanent
         error each event is written alone, to set aside only the ones at fault."""
+        written, unstorable = outbox.save_each_storable(batch, cls._save_retrying)
+        for (event, _), error in unstorable:
+            logger.error(
+                "Refused event %s of %s can never be stored in the outbox (%r); set aside, the journal keeps it",
+                event.event_id,
+                event.visitor_key,
+                error,
+            )
+        return written
+
+    @classmethod
+    def _save_retrying(cls, batch):
         from django.db import close_old_connections
 
         backoff = 1
         while True:
             try:
                 outbox.save([event for event, _ in batch], due_now=True)
-                return batch
-            except PERMANENT_ERRORS as error:
-                if len(batch) > 1:
-                    return [written for pair in batch for written in cls._save([pair])]
-                event = batch[0][0]
-                logger.error(
-                    "Refused event %s of %s can never be stored in the outbox (%r); set aside, the journal keeps it",
-                    event.event_id,
-                    event.visitor_key,
-                    error,
-                )
-                return []
+                return
+            except outbox.PERMANENT_ERRORS:
+                raise  # retrying cannot help: the caller sets the event aside
             except DatabaseError as error:
                 logger.warning("Refused events not yet in the outbox (%s); retrying in %ss", error, backoff)
             except Exception:
