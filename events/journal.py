@@ -10,7 +10,9 @@ with events possibly unsettled: ``recover_orphans`` (run when a web
 process's producer starts and by the consumer beside its outbox resend)
 puts all of them in the outbox, due at once. Some may have reached the
 topic already; the store keeps one row per visitor and event id, so a
-resent event is stored once.
+resent event is stored once. A segment holding an event the outbox can
+never store (outbox.PERMANENT_ERRORS) is kept, renamed to UNSTORABLE_SUFFIX
+so no recovery reads it again, and its other events go to the outbox.
 
 The append is one write(2) without fsync: like SQLite's commits with
 synchronous=NORMAL, it survives a killed process but not a power loss.
@@ -31,6 +33,7 @@ SEGMENT_EVENTS = 5000
 SEGMENT_SECONDS = 30.0
 SUFFIX = ".events"
 HIDDEN_SUFFIX = ".new"
+UNSTORABLE_SUFFIX = ".unstorable"
 ABANDONED_SECONDS = 60.0
 
 
@@ -171,9 +174,11 @@ class Journal:
 
 def recover_orphans(directory, save):
     """Hand the events of every segment no live process holds to ``save`` (a
-    callable taking a list of events: the outbox), then delete the segment.
-    Returns how many events went. A torn last line (a write cut short by the
-    crash) was never acknowledged to anyone, so it is skipped."""
+    callable taking a list of events: the outbox; it may return the (event,
+    error) pairs it can never store), then delete the segment, or set it
+    aside when ``save`` returned any. Returns how many events went. A torn
+    last line (a write cut short by the crash) was never acknowledged to
+    anyone, so it is skipped."""
     directory = Path(directory)
     if not directory.is_dir():
         return 0
@@ -198,10 +203,12 @@ def recover_orphans(directory, save):
             except FileNotFoundError:
                 continue  # recovered and deleted while this one waited
             events = _events_in(os.read(fd, os.fstat(fd).st_size), path)
-            if events:
-                save(events)
-            os.unlink(path)  # a failure resends next time: the outbox keeps one row per event
-            recovered += len(events)
+            unstorable = (save(events) or []) if events else []
+            if unstorable:
+                _set_aside(path, unstorable)
+            else:
+                os.unlink(path)  # a failure resends next time: the outbox keeps one row per event
+            recovered += len(events) - len(unstorable)
         except OSError as error:
             logger.warning("Skipped journal segment %s (%s)", path, error)
         finally:
@@ -211,6 +218,23 @@ def recover_orphans(directory, save):
             "Recovered %d event(s) a stopped web process had handed to Kafka; they wait in the outbox", recovered
         )
     return recovered
+
+
+def _set_aside(path, unstorable):
+    """Keep the segment of events that can never be stored under a name no
+    recovery reads, so nothing is lost and nothing is logged twice. Renamed
+    back to SUFFIX once the cause is fixed, it is recovered whole (the events
+    already in the outbox or the store are kept once)."""
+    kept = path.with_suffix(UNSTORABLE_SUFFIX)
+    os.rename(path, kept)
+    for event, error in unstorable:
+        logger.error(
+            "Journal event %s of %s can never be stored in the outbox (%r); set aside in %s, the others recovered",
+            event.event_id,
+            event.visitor_key,
+            error,
+            kept,
+        )
 
 
 def _remove_abandoned_creations(directory):
@@ -228,12 +252,16 @@ def _remove_abandoned_creations(directory):
 
 
 def recover_into_outbox():
-    """``recover_orphans`` of EVENTS_JOURNAL_DIR into the outbox, due at once."""
+    """``recover_orphans`` of EVENTS_JOURNAL_DIR into the outbox, due at once,
+    each event alone where the outbox refuses one for good."""
     from django.conf import settings
 
     from events import outbox
 
-    return recover_orphans(settings.EVENTS_JOURNAL_DIR, lambda found: outbox.save(found, due_now=True))
+    def save(found):
+        return outbox.save_each_storable(found, lambda some: outbox.save(some, due_now=True))[1]
+
+    return recover_orphans(settings.EVENTS_JOURNAL_DIR, save)
 
 
 def _events_in(data, path):

@@ -147,3 +147,19 @@ def test_a_segment_that_cannot_be_locked_leaves_no_descriptor_or_file(tmp_path, 
         journal.Segment(tmp_path)
     assert set(os.listdir("/proc/self/fd")) == before
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_segment_holding_an_event_that_can_never_be_stored_is_set_aside_once(tmp_path, caplog):
+    log = journal.Journal(tmp_path)
+    events = [click(movie_id=n) for n in range(1, 4)]
+    log.record(events)
+    killed(log)
+
+    def refuses_one(found):  # an outbox that can never store the second event
+        return [(events[1], ValueError("not storable"))]
+
+    assert journal.recover_orphans(tmp_path, refuses_one) == 2
+    assert recovered(tmp_path) == []  # not read (nor logged) again
+    [kept] = tmp_path.iterdir()
+    assert kept.suffix == journal.UNSTORABLE_SUFFIX and len(kept.read_bytes().splitlines()) == 3
+    assert sum("can never be stored" in message for message in caplog.messages) == 1

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import DataError
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 
@@ -744,6 +745,40 @@ def test_the_outbox_writer_sets_aside_an_event_that_can_never_be_stored(movies, 
     time.sleep(1.5)  # past the first back-off: a retry would have logged again
     assert settled == [later]  # never settled: its journal segment keeps it
     assert list(OutboxEvent.objects.values_list("movie_id", flat=True)) == [movies[1].pk]
+    assert sum("can never be stored" in message for message in caplog.messages) == 1
+
+
+@pytest.mark.parametrize(
+    "refusal", [DataError("Data too long for column 'visitor_key'"), ValueError("not storable")], ids=repr
+)
+def test_a_journal_event_that_can_never_be_stored_is_kept_and_the_rest_recovered(
+    kafka_events, settings, movies, monkeypatch, caplog, refusal
+):
+    from events import journal
+
+    good = [new_event("session:crashed", "click", movie.pk) for movie in movies]
+    unstorable = new_event("session:malformed", "click", movies[0].pk)
+    # Segments of web processes that died: the one with the unstorable event sorts first.
+    segments = {"1-1": [good[0], unstorable, good[1]], "2-2": good[2:]}
+    for name, events in segments.items():
+        path = settings.EVENTS_JOURNAL_DIR / f"{name}{journal.SUFFIX}"
+        path.write_bytes(b"".join(to_message(event)[1] + b"\n" for event in events))
+    planted = (settings.EVENTS_JOURNAL_DIR / f"1-1{journal.SUFFIX}").read_bytes()
+    real_insert = outbox.insert_events
+
+    def refuses_one(model, events, **columns):  # the database refuses this record whatever its state
+        if any(event.event_id == unstorable.event_id for event in events):
+            raise refusal
+        real_insert(model, events, **columns)
+
+    monkeypatch.setattr(outbox, "insert_events", refuses_one)
+    # The consumer recovers the journal beside each outbox resend, and keeps running.
+    consume_until(lambda: ClickEvent.objects.count() >= len(good) and OutboxEvent.objects.count() == 0)
+    assert ClickLogConsumer().resend_outbox() == 0  # a later recovery leaves the kept segment alone
+    stored_ids = sorted(map(str, ClickEvent.objects.values_list("event_id", flat=True)))
+    assert stored_ids == sorted(event.event_id for event in good)
+    [kept] = settings.EVENTS_JOURNAL_DIR.iterdir()
+    assert kept.name == f"1-1{journal.UNSTORABLE_SUFFIX}" and kept.read_bytes() == planted  # nothing lost
     assert sum("can never be stored" in message for message in caplog.messages) == 1
 
 
