@@ -48,6 +48,7 @@ from scipy.linalg import lapack
 
 LIKE, DISLIKE = 1.0, -1.0
 LOGISTIC, SOFTMAX, SQUARES = "logistic", "softmax", "squares"  # how a like's own term reads (catalog_term)
+LEAST_SQUARES_LOSSES = ("wls", "mse")  # training losses whose likelihood is a sum of squares (SQUARES)
 
 
 @dataclass(frozen=True)
@@ -376,7 +377,7 @@ def catalog_term(model, anchor, chunks):
     loss = training_loss(model)
     if loss == "softmax":
         return ExpectedNegatives.softmax_around(anchor, chunks), 1.0, SOFTMAX
-    if loss in ("wls", "mse"):
+    if loss in LEAST_SQUARES_LOSSES:
         anchor = np.asarray(anchor, dtype=np.float64)
         at_zero = (
             (features, np.asarray(scores, np.float64) - np.asarray(features, np.float64) @ anchor)
