@@ -49,11 +49,13 @@ ALS recalculate_user at ml-100k.
 users, held out of training too, the test users not trained on either), for
 choosing a fold-in rule without looking at the test users.
 
-Trained models are cached in benchmarks/results/newvisitor-models (delete to
-retrain); the scratch site lives in --workdir.
+Trained models and ALS's grid picks are cached in
+benchmarks/results/newvisitor-models (delete to retrain); the scratch site
+lives in --workdir.
 """
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -168,12 +170,17 @@ def als_top(model, history, n_items):
     return [int(i) for i in ids]
 
 
-def tuned_als(split, seed):
+def tuned_als(split, seed, cache=None):
     """ALS fitted on the training users with the grid point that has the best
     recall@10 at n = 20 (random order) on validation visitors: 10% of the
-    *training* users, held out of the grid's fits."""
+    *training* users, held out of the grid's fits. ``cache``: a JSON file
+    keeping the grid's pick for these users (the search is most of a run)."""
     from bench_foldin_quality import cold_split
 
+    if cache is not None and cache.exists():
+        best = json.loads(cache.read_text())
+        log.info("ALS: %s (the grid's pick, from %s)", best, cache)
+        return fit_als(split.training_part(), best, seed), best
     inner = cold_split(split.training_part(), 0.1, seed + 1000)
     part = inner.training_part()
     cases = []
@@ -191,6 +198,9 @@ def tuned_als(split, seed):
         if recall > best_recall:
             best, best_recall = params, recall
     log.info("ALS: %s (validation recall@10 %.4f on %d visitors)", best, best_recall, len(cases))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(best))
     return fit_als(split.training_part(), best, seed), best
 
 
@@ -335,7 +345,10 @@ def run_seed(args, dataset, seed, data, stars):
     with override_settings(MOVIELENS_DATASET=dataset, EVENTS_RATE_LIMIT_PER_ADDRESS=10**9):
         train_seconds = register_models(args.models, part, seed, dataset, store, RESULTS_DIR / "newvisitor-models", tag)
         dislike = dislike_check(args.models) if dataset == "ml-100k" and seed == args.seeds[0] else None
-        als, als_params = tuned_als(split, seed)
+        grid = hashlib.sha256(json.dumps(ALS_GRID).encode()).hexdigest()[:10]
+        als, als_params = tuned_als(
+            split, seed, RESULTS_DIR / "newvisitor-models" / f"als-{tag}-{grid}-seed{seed}.json"
+        )
         popularity = np.bincount(part.items, minlength=part.n_items).astype(np.float64)
         lists = Lists(popularity)
         cases_by_key = {
