@@ -430,7 +430,9 @@ def prior_weight(model, space, weights):
     The scaling is a ridge per interaction, which holds for scores linear in
     θ; through NGCF's graph layers (a space that ``maps_user``) a short
     history so loosened led the few Gauss-Newton steps astray
-    (docs/tuning.md), so that space keeps the prior as trained."""
+    (docs/tuning.md), so that space keeps the prior as trained; a
+    least-squares NGCF solves its layer 0 in closed form instead
+    (ngcf.InductiveSpace, linear in θ), where the scaling holds."""
     per_user = getattr(model, "fold_in_interactions_per_user", None)
     if not per_user or space.like_kind != SQUARES or space.maps_user or not (weights > 0).any():
         return 1.0
