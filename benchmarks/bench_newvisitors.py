@@ -45,11 +45,17 @@ ALS recalculate_user at ml-100k.
     .venv/bin/python benchmarks/bench_newvisitors.py --datasets ml-latest-small --seeds 0   # quick
     .venv/bin/python benchmarks/bench_newvisitors.py                                        # both datasets, seeds 0-2
 
-Trained models are cached in benchmarks/results/newvisitor-models (delete to
-retrain); the scratch site lives in --workdir.
+``--validation`` measures on validation users instead (10% of the training
+users, held out of training too, the test users not trained on either), for
+choosing a fold-in rule without looking at the test users.
+
+Trained models and ALS's grid picks are cached in
+benchmarks/results/newvisitor-models (delete to retrain); the scratch site
+lives in --workdir.
 """
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -87,6 +93,7 @@ ALS_GRID = [
     for a in (1.0, 4.0, 16.0, 40.0)
 ]
 AS_LIKES = ", ratings as likes"
+VALIDATION_SEED = 1000  # --validation: its users are drawn from the training users with this seed offset
 STAR_WARS = ("Star Wars", 1977)
 SEQUELS = (("The Empire Strikes Back", 1980), ("Return of the Jedi", 1983))
 THREE_OTHERS = (("Fargo", 1996), ("Toy Story", 1995), ("The English Patient", 1996))
@@ -163,12 +170,17 @@ def als_top(model, history, n_items):
     return [int(i) for i in ids]
 
 
-def tuned_als(split, seed):
+def tuned_als(split, seed, cache=None):
     """ALS fitted on the training users with the grid point that has the best
     recall@10 at n = 20 (random order) on validation visitors: 10% of the
-    *training* users, held out of the grid's fits."""
+    *training* users, held out of the grid's fits. ``cache``: a JSON file
+    keeping the grid's pick for these users (the search is most of a run)."""
     from bench_foldin_quality import cold_split
 
+    if cache is not None and cache.exists():
+        best = json.loads(cache.read_text())
+        log.info("ALS: %s (the grid's pick, from %s)", best, cache)
+        return fit_als(split.training_part(), best, seed), best
     inner = cold_split(split.training_part(), 0.1, seed + 1000)
     part = inner.training_part()
     cases = []
@@ -186,13 +198,16 @@ def tuned_als(split, seed):
         if recall > best_recall:
             best, best_recall = params, recall
     log.info("ALS: %s (validation recall@10 %.4f on %d visitors)", best, best_recall, len(cases))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(best))
     return fit_als(split.training_part(), best, seed), best
 
 
 # --- The site ---------------------------------------------------------------------------------------------------
 
 
-def register_models(names, part, seed, dataset, store, cache_dir):
+def register_models(names, part, seed, dataset, store, cache_dir, tag):
     """Train (or load from the cache) and activate each model; -> {name: training seconds}."""
     from bench_foldin_quality import trained_model
 
@@ -203,7 +218,7 @@ def register_models(names, part, seed, dataset, store, cache_dir):
     seconds, stats = {}, DatasetStats.from_interactions(part)
     for name in names:
         params = hyperparameters(name, stats=stats)  # what train_model trains with on these users
-        model, seconds[name] = trained_model(name, part, params, seed, cache_dir, f"{dataset}-newvisitors")
+        model, seconds[name] = trained_model(name, part, params, seed, cache_dir, tag)
         # The served copy is what the registry makes of the artifact; the fitted
         # interactions stored beside it are never read by the site.
         result = SimpleNamespace(
@@ -318,6 +333,9 @@ def run_seed(args, dataset, seed, data, stars):
     from predictors import artifacts, serving
 
     split = cold_split(data, args.held_out, seed)
+    tag = f"{dataset}-newvisitors"
+    if args.validation:  # held-out users of the training users: the test users are not even trained on
+        split, tag = cold_split(split.training_part(), args.held_out, VALIDATION_SEED + seed), f"{tag}-validation"
     part = split.training_part()
     item_pks = split.data.item_ids
     index_of = {int(pk): i for i, pk in enumerate(item_pks)}
@@ -325,9 +343,12 @@ def run_seed(args, dataset, seed, data, stars):
     # Every simulated visitor posts from the test client's one address, which
     # the per-address limit would rightly throttle on a real site.
     with override_settings(MOVIELENS_DATASET=dataset, EVENTS_RATE_LIMIT_PER_ADDRESS=10**9):
-        train_seconds = register_models(args.models, part, seed, dataset, store, RESULTS_DIR / "newvisitor-models")
+        train_seconds = register_models(args.models, part, seed, dataset, store, RESULTS_DIR / "newvisitor-models", tag)
         dislike = dislike_check(args.models) if dataset == "ml-100k" and seed == args.seeds[0] else None
-        als, als_params = tuned_als(split, seed)
+        grid = hashlib.sha256(json.dumps(ALS_GRID).encode()).hexdigest()[:10]
+        als, als_params = tuned_als(
+            split, seed, RESULTS_DIR / "newvisitor-models" / f"als-{tag}-{grid}-seed{seed}.json"
+        )
         popularity = np.bincount(part.items, minlength=part.n_items).astype(np.float64)
         lists = Lists(popularity)
         cases_by_key = {
@@ -362,6 +383,7 @@ def run_seed(args, dataset, seed, data, stars):
         "als_params": als_params,
         "dislike": dislike,
         "held_out": len(split.held_out_users),
+        "users": "validation users (of the training users)" if args.validation else "test users",
     }
 
 
@@ -478,7 +500,7 @@ def seed_table(dataset, seed, result, models):
     trained = ", ".join(f"{name} {s:.0f} s" if s else f"{name} cached" for name, s in result["train_seconds"].items())
     text = "\n".join(
         [
-            f"### {dataset}, seed {seed}: {result['held_out']} users held out",
+            f"### {dataset}, seed {seed}: {result['held_out']} {result['users']} held out",
             f"Training: project defaults (fit_model as train_model runs it, current main), on the other users' interactions; {trained}. "
             f"ALS (tuned on validation visitors): {result['als_params']}.",
             "",
@@ -565,6 +587,11 @@ def main():
     parser.add_argument("--held-out", type=float, default=0.1, help="share of users held out of training")
     parser.add_argument(
         "--workdir", default=str(RESULTS_DIR / "newvisitors-site"), help="scratch site (SQLite, artifacts)"
+    )
+    parser.add_argument(
+        "--validation",
+        action="store_true",
+        help="measure on validation users split off the training users (for choosing a rule), not the test users",
     )
     parser.add_argument("--out", default="newvisitors.md")
     args = parser.parse_args()

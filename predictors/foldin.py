@@ -48,6 +48,7 @@ from scipy.linalg import lapack
 
 LIKE, DISLIKE = 1.0, -1.0
 LOGISTIC, SOFTMAX, SQUARES = "logistic", "softmax", "squares"  # how a like's own term reads (catalog_term)
+LEAST_SQUARES_LOSSES = ("wls", "mse")  # training losses whose likelihood is a sum of squares (SQUARES)
 
 
 @dataclass(frozen=True)
@@ -376,7 +377,7 @@ def catalog_term(model, anchor, chunks):
     loss = training_loss(model)
     if loss == "softmax":
         return ExpectedNegatives.softmax_around(anchor, chunks), 1.0, SOFTMAX
-    if loss in ("wls", "mse"):
+    if loss in LEAST_SQUARES_LOSSES:
         anchor = np.asarray(anchor, dtype=np.float64)
         at_zero = (
             (features, np.asarray(scores, np.float64) - np.asarray(features, np.float64) @ anchor)
@@ -429,7 +430,9 @@ def prior_weight(model, space, weights):
     The scaling is a ridge per interaction, which holds for scores linear in
     θ; through NGCF's graph layers (a space that ``maps_user``) a short
     history so loosened led the few Gauss-Newton steps astray
-    (docs/tuning.md), so that space keeps the prior as trained."""
+    (docs/tuning.md), so that space keeps the prior as trained; a
+    least-squares NGCF solves its layer 0 in closed form instead
+    (ngcf.InductiveSpace, linear in θ), where the scaling holds."""
     per_user = getattr(model, "fold_in_interactions_per_user", None)
     if not per_user or space.like_kind != SQUARES or space.maps_user or not (weights > 0).any():
         return 1.0

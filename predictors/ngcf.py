@@ -308,9 +308,11 @@ class NGCF(Recommender):
         return torch.cat(parts, dim=-1)
 
     def fold_in_space(self):
-        if not bool((self.layer_gates == 0).all()):
-            return NGCFSpace(self)
-        return FactorisationSpace(self)
+        if bool((self.layer_gates == 0).all()):
+            return FactorisationSpace(self)
+        if foldin.training_loss(self) in foldin.LEAST_SQUARES_LOSSES:
+            return InductiveSpace(self)
+        return NGCFSpace(self)
 
 
 _visitor_graphs = threading.local()  # per thread: {h: the one-user heterograph with h items}
@@ -477,6 +479,32 @@ class FactorisationSpace(foldin.LinearSpace):
 
     def shortlist(self, representation, seen, k):
         return super().shortlist(representation[: self.dim], seen, k)
+
+
+class InductiveSpace(FactorisationSpace):
+    """A least-squares NGCF (the default, started from the factorisation) with
+    a layer gate above 0, folded in as a new user node is in an inductive
+    graph model: the visitor's layer-0 vector θ first, by FactorisationSpace's
+    closed form over the items' layer-0 vectors (its prior scaled by h / m,
+    ``foldin.prior_weight``), then that θ propagated through the trained
+    layers from the visitor's liked movies (NGCF.fold_in_representation), and
+    every item scored by all its gated layers, as NGCF.score_items scores.
+
+    Solving θ through the layers instead (NGCFSpace) leaves the per-interaction
+    ridge that makes h / m right for a least-squares likelihood: its
+    Gauss-Newton steps from the average user either held a short history
+    near it (the prior as trained) or went astray (scaled), at several times
+    the closed form's cost (docs/tuning.md, "Fold-in strength for new visitors")."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.layered_scan = foldin.ItemScan(model.representations()[1].numpy())  # (N, d(L+1)), gated
+
+    def catalog_scores(self, representation):
+        return self.layered_scan.scores(representation)
+
+    def shortlist(self, representation, seen, k):
+        return self.layered_scan.best_unseen(representation, seen, foldin.SHORTLIST_PER_PICK * k)
 
 
 class VisitorNode:
