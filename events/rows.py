@@ -8,6 +8,7 @@ skipped (INSERT OR IGNORE / INSERT IGNORE / ON CONFLICT DO NOTHING, whichever
 the database speaks).
 """
 
+import re
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -145,8 +146,20 @@ def driver_cursor(connection):
 
 
 def driver_sql(connection, sql):
-    """``sql`` with Django's %s placeholders in the driver's own style (SQLite's ?)."""
-    return sql.replace("%s", "?") if connection.vendor == "sqlite" else sql
+    """``sql`` with Django's %s placeholders in the driver's own style (SQLite's
+    ?, converted as Django's SQLite cursor does; kept per statement)."""
+    if connection.vendor != "sqlite":
+        return sql
+    converted = _qmark_sql.get(sql)
+    if converted is None:
+        if len(_qmark_sql) > 256:  # statements are few (a handful of shapes); never grow without end
+            _qmark_sql.clear()
+        converted = _qmark_sql[sql] = FORMAT_PLACEHOLDER.sub("?", sql).replace("%%", "%")
+    return converted
+
+
+FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")
+_qmark_sql = {}
 
 
 def insert_ignoring_sql(connection, model, field_names):
