@@ -12,6 +12,7 @@ endpoint's time under load).
 """
 
 import fcntl
+import functools
 import os
 import threading
 import time
@@ -80,7 +81,7 @@ def sqlite_writer_turn(model):
     if path is None:
         yield
         return
-    thread_lock, lock_file = _lock_file(path.with_suffix(".writer-lock"))
+    thread_lock, lock_file = _lock_file(path)
     with thread_lock:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
@@ -90,8 +91,14 @@ def sqlite_writer_turn(model):
 
 
 def _sqlite_path(connection):
-    name = str(connection.settings_dict.get("NAME") or "")
-    if connection.vendor != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+    return _file_of(connection.vendor, connection.settings_dict.get("NAME"))
+
+
+@functools.lru_cache(maxsize=64)
+def _file_of(vendor, name):
+    # Cached: every click asks three times, and a Path costs more than the lookup.
+    name = str(name or "")
+    if vendor != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
         return None
     return Path(name)
 
@@ -100,12 +107,17 @@ _lock_files = {}
 _lock_files_guard = threading.Lock()
 
 
-def _lock_file(path):
+def _lock_file(database):
+    """(thread lock, open lock file) beside SQLite file ``database``, for this process."""
     # Keyed by process too: a file opened before a fork would be one lock shared by parent and child.
-    key = (os.getpid(), path)
+    key = (os.getpid(), database)
+    found = _lock_files.get(key)
+    if found is not None:
+        return found
     with _lock_files_guard:
         if key not in _lock_files:
-            _lock_files[key] = (threading.Lock(), open(path, "a"))  # noqa: SIM115 - kept open for the process
+            lock_file = open(database.with_suffix(".writer-lock"), "a")  # noqa: SIM115 - kept open for the process
+            _lock_files[key] = (threading.Lock(), lock_file)
         return _lock_files[key]
 
 
@@ -136,8 +148,10 @@ def checkpoint_soon(model):
     have passed since this process's last one (and no other thread runs one).
     Passive: it copies what no reader still needs and never blocks a writer."""
     global _checkpointed_at
+    if time.monotonic() - _checkpointed_at < CHECKPOINT_SECONDS:
+        return
     connection = connections[router.db_for_write(model)]
-    if _sqlite_path(connection) is None or time.monotonic() - _checkpointed_at < CHECKPOINT_SECONDS:
+    if _sqlite_path(connection) is None:
         return
     if not _checkpoint_lock.acquire(blocking=False):
         return

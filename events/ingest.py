@@ -153,22 +153,24 @@ def rate_limit_retry_after(key, address, count):
     if address:
         limits.append((f"events-rate-address:{address}", settings.EVENTS_RATE_LIMIT_PER_ADDRESS))
     current, elapsed = int(now // window), (now % window) / window
+    used = [_count(f"{name}:{current}", count, window * 2) for name, _ in limits]
+    # One read for every limit's previous window (one round trip to Redis).
+    previous = _read([f"{name}:{current - 1}" for name, _ in limits])
     over = False
-    for name, limit in limits:
+    for (name, limit), used_now in zip(limits, used, strict=True):
         # A sliding window: the previous window's count weighs as much of it
         # as still overlaps the last ``window`` seconds, so a burst across a
         # window's turn gets no second allowance.
-        used = _count(f"{name}:{current}", count, window * 2)
-        previous = _read(f"{name}:{current - 1}")
-        over = used + previous * (1 - elapsed) > limit or over
+        over = used_now + previous.get(f"{name}:{current - 1}", 0) * (1 - elapsed) > limit or over
     return max(1, int(window - now % window)) if over else None
 
 
-def _read(bucket):
+def _read(buckets):
+    """{bucket: count} of the buckets the cache holds ({} when it cannot say)."""
     try:
-        return cache.get(bucket) or 0
+        return cache.get_many(buckets)
     except Exception:  # noqa: BLE001 - Redis down or unreachable
-        return 0
+        return {}
 
 
 def _count(bucket, count, window):

@@ -91,18 +91,45 @@ def _read(cookies):
         return None, False
     value = cookies[name]
     age = settings.EVENTS_VISITOR_COOKIE_AGE_SECONDS
-    try:
-        visitor_id = _signer().unsign(value, max_age=age)
-        signed_at = signing.b62_decode(value.rsplit(":", 2)[1])
-        return visitor_id, time.time() - signed_at > age / 2
-    except signing.SignatureExpired:
-        return None, False
-    except (signing.BadSignature, ValueError):
-        pass
-    try:
-        return signing.Signer(salt=COOKIE_SALT).unsign(value), True
-    except signing.BadSignature:
+    verified = _verified(value)
+    if verified is None:
         return None, False  # forged or from another SECRET_KEY: a new visitor
+    visitor_id, signed_at = verified
+    if signed_at is None:  # signed the old way, without a time
+        return visitor_id, True
+    elapsed = time.time() - signed_at
+    if elapsed > age:
+        return None, False
+    return visitor_id, elapsed > age / 2
+
+
+def _verified(value):
+    """(visitor id, signing time or None for the old way) of a cookie value
+    whose signature holds, else None. Checking a signature (key derivation and
+    HMAC, per key and fallback) was a good part of an event POST's own time,
+    and a visitor sends the same value again and again: the answers for values
+    that held are kept per process, for the keys they were checked with."""
+    keys = (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)
+    known = _verified_values.get(value)
+    if known is not None and known[0] == keys:
+        return known[1]
+    try:
+        # No max_age here: the age is checked by the caller against the signing time, on every request.
+        visitor_id = _signer().unsign(value)
+        verified = visitor_id, signing.b62_decode(value.rsplit(":", 2)[1])
+    except (signing.BadSignature, ValueError):
+        try:
+            verified = signing.Signer(salt=COOKIE_SALT).unsign(value), None
+        except signing.BadSignature:
+            return None
+    if len(_verified_values) >= VERIFIED_VALUES_KEPT:
+        _verified_values.clear()  # a simple bound; the next requests check again
+    _verified_values[value] = (keys, verified)
+    return verified
+
+
+VERIFIED_VALUES_KEPT = 50_000
+_verified_values = {}
 
 
 def _signer():

@@ -29,6 +29,9 @@ def store_module(setting=None):
 def get_store():
     """The configured store, built on first use."""
     global _store, _store_setting
+    store = _store  # built already: no lock (every click asks a few times)
+    if store is not None and _store_setting == settings.CLICKLOG_STORE:
+        return store
     with _store_lock:
         if _store is None or _store_setting != settings.CLICKLOG_STORE:
             path = store_module()

@@ -17,6 +17,8 @@ from events.group_commit import checkpoint_soon, sqlite_writer_turn, without_aut
 from events.models import ClickEvent, OutboxEvent, PopularityCount, PopularityVote
 from events.records import RATING_TYPES, VOTING_TYPES
 from events.rows import (
+    driver_cursor,
+    driver_sql,
     events_from,
     insert_events,
     insert_ignoring_sql,
@@ -67,19 +69,16 @@ class SqlClickLogStore(ClickLogStore):
         adapt = connection.ops.adapt_datetimefield_value
         insert_vote = insert_ignoring_sql(connection, PopularityVote, ("bucket", "movie_id", "visitor_key"))
         new_visitors = Counter()
-        with connection.cursor() as cursor:
+        with driver_cursor(connection) as cursor:
             # One statement per vote: only its own row count says whether this vote is new.
             for bucket, movie_id, visitor_key in votes(events):
                 cursor.execute(insert_vote, (adapt(bucket), movie_id, visitor_key))
                 if cursor.rowcount == 1:
                     new_visitors[bucket, movie_id] += 1
+            if not new_visitors:
+                return
             insert_count = insert_ignoring_sql(connection, PopularityCount, ("bucket", "movie_id", "visitors"))
-            quote = connection.ops.quote_name
-            # Plain SQL: the ORM's update cost more per click than the statement.
-            add_visitors = (
-                f"UPDATE {quote(PopularityCount._meta.db_table)} SET {quote('visitors')} = {quote('visitors')} + %s "
-                f"WHERE {quote('bucket')} = %s AND {quote('movie_id')} = %s"
-            )
+            add_visitors = _add_visitors_sql(connection)
             for (bucket, movie_id), n in sorted(new_visitors.items()):
                 cursor.execute(add_visitors, (n, adapt(bucket), movie_id))
                 if cursor.rowcount:
@@ -151,6 +150,23 @@ class SqlClickLogStore(ClickLogStore):
             for i, label in enumerate(labels):
                 counts[label][row["event_type"]] = row[f"n{i}"]
         return counts
+
+
+_add_visitors = {}
+
+
+def _add_visitors_sql(connection):
+    """The counter's UPDATE, in the driver's placeholders: plain SQL, as the ORM's
+    update cost more per click than the statement (built once per database)."""
+    key = (connection.alias, connection.vendor)
+    if key not in _add_visitors:
+        quote = connection.ops.quote_name
+        _add_visitors[key] = driver_sql(
+            connection,
+            f"UPDATE {quote(PopularityCount._meta.db_table)} SET {quote('visitors')} = {quote('visitors')} + %s "
+            f"WHERE {quote('bucket')} = %s AND {quote('movie_id')} = %s",
+        )
+    return _add_visitors[key]
 
 
 Store = SqlClickLogStore

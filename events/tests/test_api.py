@@ -345,6 +345,15 @@ def test_the_visitor_id_expires_on_the_server_too(browser, settings, movie):
     assert browser.click(movie.pk).status_code == 403
 
 
+def test_a_checked_visitor_id_is_refused_once_the_secret_key_changes(browser, settings, movie):
+    browser.open("/")
+    assert browser.click(movie.pk).status_code == 202  # its signature checked, and the answer kept
+    settings.SECRET_KEY = "another-" + settings.SECRET_KEY
+    assert browser.click(movie.pk).status_code == 403
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY.removeprefix("another-")]
+    assert browser.click(movie.pk).status_code == 202  # the old key, as a fallback, still verifies it
+
+
 def test_an_id_signed_the_old_way_is_kept_and_re_signed_with_a_time(browser, settings, movie):
     from django.core import signing
 
