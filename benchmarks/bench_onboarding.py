@@ -6,8 +6,12 @@ fitted on the other users at the defaults ``predictors.training_service``
 uses (``hyperparameters(model, "full", stats=DatasetStats of the data)``,
 ``training.fit_model`` with its early stopping), registered and activated
 in a scratch SQLite site, and made the primary model. The onboarding groups
-are then the site's own (``onboarding.site_groups``: the groups and movies
-exactly as the panel shows them).
+are then the site's own (``onboarding.model_groups`` on the loaded model:
+the groups and movies as the panel shows them), except that the movies'
+rating counts and star histograms are the training users' (the served site
+reads the catalog's, which is what its model was trained on); held-out
+users' ratings never choose what is shown to them. ``--rules`` measures
+other groupings on the same trained models (``RULES``, docs/tuning.md).
 
 Each held-out user with at least MIN_RATINGS ratings is a new visitor who
 goes through the groups in the order shown and picks every movie they rated
@@ -25,24 +29,22 @@ both the picks and the 5 revealed below):
 
 Goal (issue 17): onboarding >= 1.3x popularity and >= 0.9x 5 random ratings.
 
+Each ratio is onboarding's mean recall over the baseline's on the same users,
+pooled over seeds, with a 95% interval from a paired bootstrap over users
+(resampled within each seed, both methods of a user kept together).
+
 ``--validation`` measures on validation users instead (10% of the training
 users, held out of training too), for choosing a grouping without looking
 at the test users.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_onboarding.py --datasets ml-100k --seeds 0   # quick
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_onboarding.py
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_onboarding.py --validation --rules site most-rated
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_onboarding.py   # seeds 0-4, test users
 
-Measured 2026-12-01 (seeds 0-2, 10% held out, GMF by weighted least
-squares, a 2-core machine shared with other jobs): ml-100k GMF 1.43x
-popularity, 1.23x 5 random; EASE 1.63x, 1.05x (both met). ml-latest-small
-GMF 1.39x, 1.05x (met); EASE 1.77x, 0.88x: it misses 0.9x of 5 random
-ratings by 0.02 (61 users a seed): random ratings reach its long tail, the
-groups show the 150 most rated movies only. A grouping from the catalog's
-statistics (the movies a tenth of the users rated, in sqrt(n / 2) groups)
-met every goal on validation users but not on these: docs/tuning.md.
-
-Note: which movies are "well known" (the candidates of the groups) is read
-from the catalog's rating counts, which the held-out users' ratings are part of.
+Five seeds by default: at 55-94 users a seed one seed's ratio moved by
+0.06-0.27. A seed costs about a minute on ml-100k and several on
+ml-latest-small (EASE's 9,700-item solve, GMF's fit) on an idle core.
+Results: docs/tuning.md, "Onboarding groups".
 """
 
 import argparse
@@ -65,6 +67,7 @@ MODELS = ("ease", "gmf")
 K = 10
 MAX_PICKS, LIKED_AT, RANDOM_REVEALED, MIN_RATINGS = 5, 4.0, 5, 15
 GOAL_VS_POPULARITY, GOAL_VS_RANDOM = 1.3, 0.9
+BOOTSTRAP_ROUNDS = 2000
 VALIDATION_SEED = 1000  # --validation: its users are drawn from the training users with this seed offset
 
 
@@ -104,22 +107,81 @@ def onboarding_picks(groups, user_stars):
     return [pk for pk in dict.fromkeys(shown) if user_stars.get(pk, 0) >= LIKED_AT][:MAX_PICKS]
 
 
-def recall(top, test):
-    from predictors.evaluation import ranking_metrics
-
-    hits = np.array(
-        [
-            np.isin(np.pad(np.asarray(t[:K]), (0, K - len(t[:K])), constant_values=-1), s)
-            for t, s in zip(top, test, strict=True)
-        ]
-    )
-    return ranking_metrics(hits, np.array([len(s) for s in test]), K)[f"recall@{K}"]
+def user_recall(top, test):
+    """Recall@K of one list, as ``evaluation.ranking_metrics`` reads it (hits / relevant)."""
+    return float(np.isin(np.asarray(top[:K]), test).sum() / len(test))
 
 
-def run(dataset, seed, model_name, data, stars, workdir, validation=False):
+# --- Rules tried for the groups (docs/tuning.md, "Onboarding groups") ---------------------------------------------
+
+
+def training_statistics(part):
+    """({Movie pk: training ratings}, {Movie pk: ratings per half star}) of the
+    training users, bucketed as the catalog's ``Movie.rating_histogram``."""
+    from movie.importer import HISTOGRAM_BUCKETS
+
+    buckets = np.clip(np.round(part.ratings * 2).astype(np.int64) - 1, 0, HISTOGRAM_BUCKETS - 1)
+    histogram = np.zeros((part.n_items, HISTOGRAM_BUCKETS), dtype=np.int64)
+    np.add.at(histogram, (part.items, buckets), 1)
+    pks = [int(pk) for pk in part.item_ids]
+    return dict(zip(pks, histogram.sum(1).tolist(), strict=True)), dict(zip(pks, histogram.tolist(), strict=True))
+
+
+def entropy_bits(histogram):
+    """Entropy in bits of a movie's ratings (``histogram``: how many of each star value)."""
+    counts = np.asarray(histogram, dtype=np.float64)
+    shares = counts[counts > 0] / max(counts.sum(), 1.0)
+    return float(-(shares * np.log2(shares)).sum())
+
+
+def entropy_scores(counts, histograms, lift):
+    """{pk: lift(ratings) x entropy of its ratings}: Rashid et al. 2002's
+    "popularity x entropy" (``lift`` = log2 for their log popularity): a
+    movie many have seen can be rated; one whose raters disagree tells their
+    tastes apart."""
+    return {pk: float(lift(max(n, 1))) * entropy_bits(histograms[pk]) for pk, n in counts.items()}
+
+
+def rule_groups(rule, loaded, counts, histograms):
+    """The groups a rule shows from the loaded model; "site" is the site's own
+    (``model_groups``, whatever rule it holds), "most-rated" the rule it held
+    when the others were tried."""
+    from predictors import onboarding
+
+    if rule == "site":
+        return onboarding.model_groups(loaded, counts).groups
+    score, shown_by = counts, None
+    if rule in ("logpop-entropy", "pop-entropy"):  # candidates and the order inside groups by the score
+        score = entropy_scores(counts, histograms, np.log2 if rule == "logpop-entropy" else float)
+    ids, _, genres_of, titles = onboarding.catalog_candidates(loaded.index, score)
+    popularity = {pk: counts[pk] for pk in ids}  # groups in order of their ratings, examples most rated
+    if score is not counts:
+        shown_by = {pk: score[pk] for pk in ids}
+    vectors = onboarding.item_vectors(loaded.model, [loaded.index[pk] for pk in ids])
+    if rule in ("pop-distinct", "distinct-known"):
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        centre = unit.mean(0)
+        centre /= max(np.linalg.norm(centre), 1e-12)
+        distance = 1.0 - unit @ centre  # (n,) how far from the average well-known movie's taste
+        if rule == "pop-distinct":  # popularity x distinctiveness, as Rashid's popularity x entropy
+            shown_by = {pk: popularity[pk] * float(d) for pk, d in zip(ids, distance, strict=True)}
+        else:  # the most distinctive first among the better-known half of the candidates
+            median = np.median([popularity[pk] for pk in ids])
+            shown_by = {pk: float(d) + (popularity[pk] >= median) * 10.0 for pk, d in zip(ids, distance, strict=True)}
+    if rule == "pop-norm":  # popularity x the vector's length (how strongly the model places the movie)
+        norms = np.linalg.norm(vectors, axis=1)
+        shown_by = {pk: popularity[pk] * float(n) for pk, n in zip(ids, norms, strict=True)}
+    return onboarding.cluster_groups(vectors, ids, popularity, genres_of, titles, shown_by=shown_by)
+
+
+RULES = ("site", "most-rated", "logpop-entropy", "pop-entropy", "pop-distinct", "distinct-known", "pop-norm")
+
+
+def run(dataset, seed, model_name, data, stars, workdir, validation=False, rules=("site",)):
+    """-> {rule: per-user "onboarding"/"random"/"popularity" recalls and "picks", and "groups"}."""
     from django.test import override_settings
 
-    from predictors import artifacts, onboarding
+    from predictors import artifacts, onboarding, serving
 
     split = cold_split(data, 0.1, seed)
     if validation:  # held-out users of the training users: the test users are not even trained on
@@ -127,47 +189,66 @@ def run(dataset, seed, model_name, data, stars, workdir, validation=False):
     part = split.training_part()
     pks = split.data.item_ids  # item index -> Movie pk
     popularity = np.bincount(part.items, minlength=part.n_items).astype(np.float64)
+    # "Well known" as the site trained on these users would count it: their ratings only.
+    counts, histograms = training_statistics(part)
     store = artifacts.LocalStore(Path(workdir) / "models")
+    users = [(user, items) for user, (_, items) in split.cases(0).items() if len(items) >= MIN_RATINGS]
+    results = {}
     with override_settings(MOVIELENS_DATASET=dataset, PRIMARY_MODEL=model_name):
-        version, seconds = train_and_activate(model_name, part, dataset, seed, store)
+        version, _ = train_and_activate(model_name, part, dataset, seed, store)
         onboarding.clear_cache()
-        groups = onboarding.site_groups(model_name)
-        assert groups.source == version.label, groups.source
-        lists = {"onboarding": [], "random": [], "popularity": []}
-        tests, n_picks = [], []
-        for user, (_, items) in tqdm(split.cases(0).items(), desc=f"{dataset} {model_name} seed {seed}", leave=False):
-            if len(items) < MIN_RATINGS:
-                continue
-            user_id = int(split.data.user_ids[user])
-            user_stars = {int(pks[i]): stars[(user_id, int(pks[i]))] for i in items}
-            picks = onboarding_picks(groups.groups, user_stars)
-            revealed = np.random.default_rng([seed, user]).permutation(list(user_stars))[:RANDOM_REVEALED].tolist()
-            test = np.array(sorted(set(user_stars) - set(picks) - set(revealed)))
-            if not len(test):
-                continue
-            n_picks.append(len(picks))
-            tests.append(test)
-            lists["onboarding"].append(site_list(model_name, [event("like", pk) for pk in picks]))
-            lists["random"].append(site_list(model_name, [event("rating", pk, user_stars[pk]) for pk in revealed]))
-            seen = [i for i, pk in enumerate(pks) if int(pk) in set(picks) | set(revealed)]
-            lists["popularity"].append([int(pks[i]) for i in ranked_by(popularity, seen)])
-    n_picks = np.array(n_picks)
-    recalls = {method: recall(top, tests) for method, top in lists.items()}
-    return {
-        "users": len(tests),
-        "mean_picks": float(n_picks.mean()),
-        "no_pick": int((n_picks == 0).sum()),
-        "groups": len(groups.groups),
-        "recalls": recalls,
-        "seconds": seconds,
-    }
+        loaded = serving.get_predictor(model_name).current()
+        assert loaded.version.label == version.label, loaded.version.label
+        random_lists = {}
+        for rule in rules:
+            groups = rule_groups(rule, loaded, counts, histograms)
+            out = {"onboarding": [], "random": [], "popularity": [], "picks": []}
+            for user, items in tqdm(users, desc=f"{dataset} {model_name} seed {seed} {rule}", leave=False):
+                user_id = int(split.data.user_ids[user])
+                user_stars = {int(pks[i]): stars[(user_id, int(pks[i]))] for i in items}
+                picks = onboarding_picks(groups, user_stars)
+                revealed = np.random.default_rng([seed, user]).permutation(list(user_stars))[:RANDOM_REVEALED]
+                revealed = revealed.tolist()
+                test = np.array(sorted(set(user_stars) - set(picks) - set(revealed)))
+                if not len(test):
+                    continue
+                if user not in random_lists:
+                    random_lists[user] = site_list(model_name, [event("rating", pk, user_stars[pk]) for pk in revealed])
+                seen = [i for i, pk in enumerate(pks) if int(pk) in set(picks) | set(revealed)]
+                out["picks"].append(len(picks))
+                out["onboarding"].append(user_recall(site_list(model_name, [event("like", pk) for pk in picks]), test))
+                out["random"].append(user_recall(random_lists[user], test))
+                out["popularity"].append(user_recall([int(pks[i]) for i in ranked_by(popularity, seen)], test))
+            results[rule] = {key: np.array(values, dtype=np.float64) for key, values in out.items()}
+            results[rule]["groups"] = len(groups)
+    return results
+
+
+def paired_ratio(per_seed, against, rng, rounds=BOOTSTRAP_ROUNDS):
+    """Onboarding's mean recall over ``against``'s on the same users, pooled over
+    seeds, and its 95% percentile interval from a paired bootstrap over users
+    (users drawn with replacement within each seed, both methods kept together)."""
+    onboarding = [r["onboarding"] for r in per_seed]
+    other = [r[against] for r in per_seed]
+    point = np.concatenate(onboarding).mean() / max(np.concatenate(other).mean(), 1e-12)
+    ratios = np.empty(rounds)
+    for b in range(rounds):
+        draws = [rng.integers(0, len(o), len(o)) for o in onboarding]
+        top = sum(o[d].sum() for o, d in zip(onboarding, draws, strict=True))
+        bottom = sum(x[d].sum() for x, d in zip(other, draws, strict=True))
+        ratios[b] = top / max(bottom, 1e-12)
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return float(point), float(low), float(high)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument(
+        "--rules", nargs="+", choices=RULES, default=["site"], help="groupings to measure on the same trained models"
+    )
     parser.add_argument(
         "--workdir", default=str(RESULTS_DIR / "onboarding-site"), help="scratch site (SQLite, artifacts)"
     )
@@ -182,55 +263,62 @@ def main():
     torch.set_num_threads(1)
     started = time.perf_counter()
     setup_site(Path(args.workdir).resolve())
-    rows, all_met = [], True
+    rows, all_met, rng = [], True, np.random.default_rng(0)
     for dataset in args.datasets:
         data, stars = dataset_ratings(dataset)
         for model_name in args.models:
-            results = [
-                run(dataset, seed, model_name, data, stars, args.workdir, args.validation) for seed in args.seeds
+            per_seed = [
+                run(dataset, seed, model_name, data, stars, args.workdir, args.validation, args.rules)
+                for seed in args.seeds
             ]
-            mean = {
-                m: float(np.mean([r["recalls"][m] for r in results])) for m in ("onboarding", "random", "popularity")
-            }
-            vs_pop, vs_random = mean["onboarding"] / mean["popularity"], mean["onboarding"] / mean["random"]
-            met = vs_pop >= GOAL_VS_POPULARITY and vs_random >= GOAL_VS_RANDOM
-            all_met &= met
-            rows.append(
-                [
-                    dataset,
-                    model_name,
-                    int(np.mean([r["users"] for r in results])),
-                    f"{np.mean([r['mean_picks'] for r in results]):.2f}",
-                    int(np.mean([r["no_pick"] for r in results])),
-                    f"{mean['onboarding']:.4f}",
-                    f"{mean['random']:.4f}",
-                    f"{mean['popularity']:.4f}",
-                    f"{vs_pop:.2f}x",
-                    f"{vs_random:.2f}x",
-                    "met" if met else "NOT met",
-                ]
-            )
-            log.info("%s %s: %s", dataset, model_name, rows[-1])
+            for rule in args.rules:
+                results = [r[rule] for r in per_seed]
+                mean = {
+                    m: float(np.concatenate([r[m] for r in results]).mean())
+                    for m in ("onboarding", "random", "popularity")
+                }
+                vs_pop, vs_random = (paired_ratio(results, against, rng) for against in ("popularity", "random"))
+                met = vs_pop[0] >= GOAL_VS_POPULARITY and vs_random[0] >= GOAL_VS_RANDOM
+                all_met &= met
+                picks = np.concatenate([r["picks"] for r in results])
+                rows.append(
+                    [
+                        dataset,
+                        model_name,
+                        rule,
+                        len(picks),
+                        f"{picks.mean():.2f}",
+                        int((picks == 0).sum()),
+                        f"{mean['onboarding']:.4f}",
+                        f"{mean['random']:.4f}",
+                        f"{mean['popularity']:.4f}",
+                        "{:.2f}x ({:.2f}-{:.2f})".format(*vs_pop),
+                        "{:.2f}x ({:.2f}-{:.2f})".format(*vs_random),
+                        "met" if met else "NOT met",
+                    ]
+                )
+                log.info("%s", rows[-1])
     table = markdown_table(
         [
             "dataset",
             "model",
-            "users",
+            "rule",
+            "users (all seeds)",
             "mean picks",
             "users with no pick",
             "recall@10 onboarding",
             "5 random ratings",
             "popularity",
-            "vs popularity (goal 1.3x)",
-            "vs 5 random (goal 0.9x)",
+            "vs popularity (goal 1.3x), 95% CI",
+            "vs 5 random (goal 0.9x), 95% CI",
             "goal",
         ],
         rows,
     )
     text = (
         f"## Onboarding: recall@10 after picking from the groups ({'validation' if args.validation else 'test'} users, "
-        f"seeds {', '.join(map(str, args.seeds))}, "
-        f"means over seeds)\n\n{table}\n\nAll goals {'met' if all_met else 'NOT met'}; "
+        f"seeds {', '.join(map(str, args.seeds))}, users pooled over seeds; intervals: paired bootstrap over users, "
+        f"{BOOTSTRAP_ROUNDS} rounds)\n\n{table}\n\nAll goals {'met' if all_met else 'NOT met'}; "
         f"{time.perf_counter() - started:.0f} s in all (OMP_NUM_THREADS=1)."
     )
     print(text)

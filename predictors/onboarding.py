@@ -87,28 +87,30 @@ def dominant_genres(member_ids, all_ids, genres_of, count=LABEL_GENRES):
     return tuple(telling[:count])
 
 
-def make_group(member_ids, all_ids, popularity, genres_of, titles):
-    """A Group of ``member_ids`` shown most rated first; ``popularity``: {id: rating count}."""
+def make_group(member_ids, all_ids, popularity, genres_of, titles, shown_by=None):
+    """A Group of ``member_ids`` shown most rated first (highest ``shown_by``
+    first when given: {id: score}); ``popularity``: {id: rating count}."""
     ordered = sorted(member_ids, key=lambda pk: (-popularity[pk], pk))
     genres = dominant_genres(ordered, all_ids, genres_of)
     # The examples show what the genres say: the most rated members of those genres first.
     typical = sorted(ordered, key=lambda pk: not set(genres) & set(genres_of.get(pk, ())))
+    shown = ordered if shown_by is None else sorted(ordered, key=lambda pk: -shown_by[pk])
     return Group(
         genres=genres,
         examples=tuple(titles[pk] for pk in typical[:2]),
-        movie_ids=tuple(ordered[:MOVIES_PER_GROUP]),
+        movie_ids=tuple(shown[:MOVIES_PER_GROUP]),
     )
 
 
-def ordered_groups(clusters, all_ids, popularity, genres_of, titles, n_groups):
+def ordered_groups(clusters, all_ids, popularity, genres_of, titles, n_groups, shown_by=None):
     """Clusters (lists of ids) -> the ``n_groups`` Groups with the most ratings
     in total, in that order; clusters under MIN_GROUP_SIZE are left out."""
     kept = [members for members in clusters if len(members) >= MIN_GROUP_SIZE]
     kept.sort(key=lambda members: (-sum(popularity[pk] for pk in members), min(members)))
-    return tuple(make_group(members, all_ids, popularity, genres_of, titles) for members in kept[:n_groups])
+    return tuple(make_group(members, all_ids, popularity, genres_of, titles, shown_by) for members in kept[:n_groups])
 
 
-def cluster_groups(vectors, movie_ids, popularity, genres_of, titles, n_groups=GROUPS, seed=0):
+def cluster_groups(vectors, movie_ids, popularity, genres_of, titles, n_groups=GROUPS, seed=0, shown_by=None):
     """vectors (n, d), one row per id of ``movie_ids`` -> Groups, by cosine k-means."""
     vectors = np.asarray(vectors, dtype=np.float64)
     if not np.isfinite(vectors).all():
@@ -119,7 +121,7 @@ def cluster_groups(vectors, movie_ids, popularity, genres_of, titles, n_groups=G
         return ()
     _, assignment = kmeans2(unit, k, iter=20, minit="++", rng=np.random.default_rng(seed))  # (n,)
     clusters = [[movie_ids[i] for i in np.flatnonzero(assignment == c)] for c in range(k)]
-    return ordered_groups(clusters, list(movie_ids), popularity, genres_of, titles, n_groups)
+    return ordered_groups(clusters, list(movie_ids), popularity, genres_of, titles, n_groups, shown_by)
 
 
 def genre_groups(movie_ids, popularity, genres_of, titles, n_groups=GROUPS):
@@ -151,18 +153,27 @@ _cache = {}
 _cache_lock = threading.Lock()
 
 
-def catalog_candidates(known=None):
-    """(ids, {id: rating count}, {id: genre names}, {id: title}) of the
-    CANDIDATES most rated catalog movies (only those in ``known`` when given)."""
+def catalog_candidates(known=None, counts=None, n=CANDIDATES):
+    """(ids, {id: rating count}, {id: genre names}, {id: title}) of the ``n``
+    most rated catalog movies (only those in ``known`` when given). ``counts``
+    ({id: ratings}, or any score: highest first) stands in for the catalog's
+    rating counts, the catalog's order breaking ties: the benchmark counts its
+    training users' ratings only, not the held-out users' too."""
     from movie.catalog import catalog_movies
 
     movies = catalog_movies()
     if known is not None:
         movies = movies.filter(pk__in=list(known))
-    movies = list(movies[:CANDIDATES])
+    if counts is None:
+        movies = list(movies[:n])
+        counts = {movie.pk: movie.rating_count for movie in movies}
+    else:  # sorted is stable: ties keep the catalog's order
+        top = sorted(movies.values_list("pk", flat=True), key=lambda pk: -counts.get(pk, 0))[:n]
+        by_pk = movies.in_bulk(top)
+        movies = [by_pk[pk] for pk in top]
     return (
         [movie.pk for movie in movies],
-        {movie.pk: movie.rating_count for movie in movies},
+        {movie.pk: counts.get(movie.pk, 0) for movie in movies},
         {movie.pk: tuple(genre.name for genre in movie.genres.all()) for movie in movies},
         {movie.pk: movie.title for movie in movies},
     )
@@ -199,10 +210,11 @@ def site_groups(model_name):
     return result
 
 
-def model_groups(loaded):
+def model_groups(loaded, counts=None):
     """Groups from a loaded model's item vectors; by genre when they cannot be
-    clustered (NaN vectors from a diverged training run, say): the home page never fails on them."""
-    ids, popularity, genres_of, titles = catalog_candidates(known=loaded.index)
+    clustered (NaN vectors from a diverged training run, say): the home page never fails on them.
+    ``counts``: as for ``catalog_candidates``."""
+    ids, popularity, genres_of, titles = catalog_candidates(loaded.index, counts)
     try:
         vectors = item_vectors(loaded.model, [loaded.index[pk] for pk in ids])
         return Groups(loaded.version.label, cluster_groups(vectors, ids, popularity, genres_of, titles))

@@ -127,3 +127,26 @@ def test_nan_vectors_are_refused_rather_than_clustered():
     vectors[0, 0] = np.nan
     with pytest.raises(ValueError):
         cluster_groups(vectors, ids, popularity, genres_of, titles)
+
+
+def test_a_group_can_show_its_movies_by_another_score_and_keeps_the_most_rated_as_examples():
+    genres_of = {pk: ("Drama",) for pk in range(1, 9)}
+    popularity = {pk: 100 - pk for pk in genres_of}
+    telling = {pk: float(pk) for pk in genres_of}  # the least rated first
+    titles = {pk: f"M{pk}" for pk in genres_of}
+    group = onboarding.make_group(list(genres_of), list(genres_of), popularity, genres_of, titles, shown_by=telling)
+    assert group.movie_ids == (8, 7, 6, 5, 4, 3)[: onboarding.MOVIES_PER_GROUP]
+    assert group.examples == ("M1", "M2")
+
+
+@pytest.mark.django_db
+def test_counts_given_stand_in_for_the_catalogs_rating_counts(catalog):
+    from movie.catalog import catalog_movies
+
+    movies = list(catalog_movies())
+    assert onboarding.catalog_candidates(n=3)[0] == [movie.pk for movie in movies[:3]]  # most rated
+    # The benchmark's training users' counts: a movie the catalog ranks last comes first.
+    last, second = movies[-1].pk, movies[1].pk
+    ids, counts, genres_of, titles = onboarding.catalog_candidates(counts={last: 50, second: 7}, n=3)
+    assert ids[:2] == [last, second] and counts[last] == 50 and titles[last] == movies[-1].title
+    assert ids[2] == movies[0].pk and counts[ids[2]] == 0  # uncounted: the catalog's order, counted 0
