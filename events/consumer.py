@@ -394,7 +394,7 @@ class ClickLogConsumer:
         try:
             # Events of web processes that died before the broker acknowledged their hand-off.
             journal.recover_into_outbox()
-        except (DatabaseError, OSError) as error:
+        except (DatabaseError, OSError, outbox.EveryItemRefused) as error:
             logger.warning("Hand-off journal not recovered (%s); resending the outbox anyway", error)
         try:
             while time.monotonic() < deadline and not self.stop_requested.is_set():

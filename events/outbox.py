@@ -34,11 +34,22 @@ def save(events, due_now=False):
         insert_events(OutboxEvent, events, last_sent_at=sent_at, attempts=0 if due_now else 1)
 
 
+class EveryItemRefused(Exception):
+    """Each of several items failed alone with one of PERMANENT_ERRORS: the
+    fault is the system's (a bug, a schema out of step), not the events'."""
+
+    def __init__(self, count, first_error):
+        super().__init__(f"all {count} items refused one by one, the first with {first_error!r}")
+        self.count, self.first_error = count, first_error
+
+
 def save_each_storable(items, save):
     """``save(items)``; where that fails with one of PERMANENT_ERRORS, each
     item alone, so that only the ones at fault are left out. Returns the
     items saved and the (item, error) pairs that can never be. Any other
-    error is raised (what was saved before it stays: one row per event)."""
+    error is raised (what was saved before it stays: one row per event), and
+    so is EveryItemRefused when every one of several items fails alone: then
+    setting them all aside would be wrong, the caller keeps them to retry."""
     try:
         save(items)
         return list(items), []
@@ -46,7 +57,11 @@ def save_each_storable(items, save):
         if len(items) == 1:
             return [], [(items[0], error)]
     each = [save_each_storable([item], save) for item in items]
-    return [item for saved, _ in each for item in saved], [pair for _, refused in each for pair in refused]
+    saved = [item for done, _ in each for item in done]
+    refused = [pair for _, pairs in each for pair in pairs]
+    if not saved:
+        raise EveryItemRefused(len(refused), refused[0][1])
+    return saved, refused
 
 
 def make_due(events):

@@ -221,8 +221,17 @@ class OutboxWriter:
     def _save(cls, batch):
         """Write ``batch`` ((event, done) pairs) to the outbox, retried with
         back-off while that fails; returns the pairs written. On a permanent
-        error each event is written alone, to set aside only the ones at fault."""
-        written, unstorable = outbox.save_each_storable(batch, cls._save_retrying)
+        error each event is written alone, to set aside only the ones at
+        fault; when all of several are, the fault is taken for the system's
+        and the whole batch retried with back-off instead."""
+        backoff = 1
+        while True:
+            try:
+                written, unstorable = outbox.save_each_storable(batch, cls._save_retrying)
+                break
+            except outbox.EveryItemRefused as fault:
+                logger.error("Refused events not yet in the outbox (%s); retrying in %ss", fault, backoff)
+            backoff = cls._wait(backoff)
         for (event, _), error in unstorable:
             logger.error(
                 "Refused event %s of %s can never be stored in the outbox (%r); set aside, the journal keeps it",
@@ -234,8 +243,6 @@ class OutboxWriter:
 
     @classmethod
     def _save_retrying(cls, batch):
-        from django.db import close_old_connections
-
         backoff = 1
         while True:
             try:
@@ -247,9 +254,16 @@ class OutboxWriter:
                 logger.warning("Refused events not yet in the outbox (%s); retrying in %ss", error, backoff)
             except Exception:
                 logger.exception("Refused events not yet in the outbox; retrying in %ss", backoff)
-            close_old_connections()
-            time.sleep(backoff)
-            backoff = min(2 * backoff, cls.MAX_BACKOFF_SECONDS)
+            backoff = cls._wait(backoff)
+
+    @classmethod
+    def _wait(cls, backoff):
+        """Sleep ``backoff`` seconds on a fresh connection; returns the next back-off."""
+        from django.db import close_old_connections
+
+        close_old_connections()
+        time.sleep(backoff)
+        return min(2 * backoff, cls.MAX_BACKOFF_SECONDS)
 
 
 _producer = None

@@ -337,7 +337,7 @@ def fit_stages(model_name, fit, validation, params, rng, progress, on_epoch, see
     """Trains ``model_name`` on ``fit``: early-stopped on ``validation``, or for
     ``epochs[stage]`` epochs per stage when validation is None (the refit).
     NeuMF first trains GMF and MLP branches and starts from them, as He et
-    al. do. Returns (model, curves, {stage: best epoch})."""
+    al. do. Returns (model, curves, {stage: kept epoch})."""
 
     def stage(model, stage_params, name):
         curve = train_epochs(

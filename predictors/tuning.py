@@ -79,7 +79,7 @@ def _within(value, kind, *bounds):
 class TuningResult:
     best_params: dict  # base_params with the best trial's values
     best_value: float  # its validation NDCG@10
-    trials: list = field(default_factory=list)  # [{number, params, value, duration, state, best_epoch}]
+    trials: list = field(default_factory=list)  # [{number, params, value, duration, state, kept_epoch}]
     seconds: float = 0.0
 
     def as_dict(self):
@@ -114,7 +114,7 @@ def tune(model_name, train, base_params, budget_seconds, seed=0, n_trials=None, 
     def objective(trial):
         params = {**base_params, **suggest(trial, space)}
         value, kept = validation_score(model_name, train, params, seed)
-        trial.set_user_attr("best_epoch", kept)
+        trial.set_user_attr("kept_epoch", kept)
         return value
 
     def record(study, trial):
@@ -124,7 +124,7 @@ def tune(model_name, train, base_params, budget_seconds, seed=0, n_trials=None, 
             "value": trial.value,
             "duration": trial.duration.total_seconds() if trial.duration else None,
             "state": trial.state.name,
-            "best_epoch": trial.user_attrs.get("best_epoch"),
+            "kept_epoch": trial.user_attrs.get("kept_epoch"),
         }
         records.append(entry)
         log.info("trial %d: %s -> %s (%.0f s)", trial.number, entry["params"], entry["value"], entry["duration"] or 0)

@@ -18,9 +18,10 @@ def _number(value):
 
 
 def trial_rows(tuning):
-    """[{number, params, value, best_epoch, duration, state, best}] from a stored
+    """[{number, params, value, kept_epoch, duration, state, best}] from a stored
     tuning record (None or malformed entries are left out); ``best`` marks the
-    trial whose parameters were kept."""
+    trial whose parameters were kept. Trials stored before the rename carry
+    the epoch as ``best_epoch``."""
     trials = [trial for trial in (tuning or {}).get("trials", []) if isinstance(trial, dict)]
     values = [trial.get("value") for trial in trials if isinstance(trial.get("value"), (int, float))]
     best_value = max(values) if values else None
@@ -35,7 +36,7 @@ def trial_rows(tuning):
                 "number": trial.get("number"),
                 "params": ", ".join(f"{name}={_param(value)}" for name, value in sorted(params.items())),
                 "value": value,
-                "best_epoch": trial.get("best_epoch"),
+                "kept_epoch": trial.get("kept_epoch", trial.get("best_epoch")),
                 "duration": trial.get("duration"),
                 "state": trial.get("state", ""),
                 "best": is_best,

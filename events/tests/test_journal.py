@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from events import journal
+from events import journal, outbox
 from events.records import new_event
 
 
@@ -163,3 +163,23 @@ def test_a_segment_holding_an_event_that_can_never_be_stored_is_set_aside_once(t
     [kept] = tmp_path.iterdir()
     assert kept.suffix == journal.UNSTORABLE_SUFFIX and len(kept.read_bytes().splitlines()) == 3
     assert sum("can never be stored" in message for message in caplog.messages) == 1
+
+
+def test_a_segment_whose_every_event_is_refused_is_left_for_a_later_recovery(tmp_path, caplog):
+    log = journal.Journal(tmp_path)
+    events = [click(movie_id=n) for n in range(1, 4)]
+    log.record(events)
+    killed(log)
+    tried = []
+
+    def broken(some):  # a code bug: every event refused, alone too
+        tried.append(len(some))
+        raise ValueError("a code bug")
+
+    with pytest.raises(outbox.EveryItemRefused, match="all 3 items"):
+        journal.recover_orphans(tmp_path, lambda found: outbox.save_each_storable(found, broken)[1])
+    assert tried == [3, 1, 1, 1]
+    [kept] = tmp_path.iterdir()
+    assert kept.suffix == journal.SUFFIX  # not set aside: as it was, for the next recovery
+    assert not any("can never be stored" in message for message in caplog.messages)
+    assert [event.event_id for event in recovered(tmp_path)] == [event.event_id for event in events]

@@ -748,6 +748,28 @@ def test_the_outbox_writer_sets_aside_an_event_that_can_never_be_stored(movies, 
     assert sum("can never be stored" in message for message in caplog.messages) == 1
 
 
+def test_the_outbox_writer_retries_a_batch_whose_every_event_is_refused(movies, monkeypatch, caplog):
+    from events.producers import OutboxWriter
+
+    real_save, calls = outbox.save, []
+
+    def broken_until_fixed(events, due_now=False):  # a bug refuses every event, then is fixed
+        calls.append(len(events))
+        if len(calls) <= 1 + len(movies):  # the batch, then each event alone
+            raise TypeError("a code bug")
+        real_save(events, due_now=due_now)
+
+    monkeypatch.setattr(outbox, "save", broken_until_fixed)
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    batch = [(new_event("session:abc", "click", movie.pk), None) for movie in movies]
+    assert OutboxWriter._save(batch) == batch  # none set aside: all written once the fault went
+    assert calls == [len(movies)] + [1] * len(movies) + [len(movies)]
+    assert OutboxEvent.objects.count() == len(movies)
+    assert not any("can never be stored" in message for message in caplog.messages)
+    [line] = [message for message in caplog.messages if "refused one by one" in message]
+    assert f"all {len(movies)} items" in line and "a code bug" in line
+
+
 @pytest.mark.parametrize(
     "refusal", [DataError("Data too long for column 'visitor_key'"), ValueError("not storable")], ids=repr
 )

@@ -10,7 +10,7 @@ from django import template
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from events.history import visitor_history
+from events.history import HISTORY_LIMIT, visitor_history
 from events.visitors import visitor_key
 from movie.catalog import movies_by_ids
 from predictors import fragments, onboarding
@@ -20,6 +20,7 @@ register = template.Library()
 
 DISMISSED_COOKIE = "onboarding_dismissed"
 OPEN_PARAMETER = "onboarding"
+LIKES_READ = 200
 
 
 def wants_panel(request, events):
@@ -28,10 +29,15 @@ def wants_panel(request, events):
     return not request.COOKIES.get(DISMISSED_COOKIE) and not events
 
 
-def liked_movie_ids(events):
+def liked_movie_ids(request, events):
     """Movies the visitor already liked, shown as picked when the menu reopens
-    the panel: the likes among ``events`` (their newest, as the page read them)."""
-    return {event.movie_id for event in events if event.event_type == "like"}
+    the panel. ``events`` (the newest HISTORY_LIMIT, as the page read them)
+    hold them all only when shorter than that; else the likes are read alone,
+    so that picks followed by many clicks or views stay picked."""
+    if len(events) < HISTORY_LIMIT:
+        return {event.movie_id for event in events if event.event_type == "like"}
+    likes = visitor_history(visitor_key(request, create=False), LIKES_READ, event_types=("like",))
+    return {event.movie_id for event in likes}
 
 
 @register.simple_tag(takes_context=True)
@@ -40,8 +46,8 @@ def onboarding_panel(context, events=None):
     same for all of them, so rendered once per model version and catalog
     version (predictors.fragments). ``events``: the visitor's history as the
     page already read it ({% visitor_events %}); read here when not given.
-    Either way it is read once: whether to show the panel and the likes
-    shown as picked both come from it."""
+    Either way it is read once, and the likes shown as picked come from it
+    too unless it is a full HISTORY_LIMIT (then they are read apart)."""
     request = context.get("request")
     if request is None:
         return ""
@@ -51,7 +57,7 @@ def onboarding_panel(context, events=None):
         return ""
     versions = active_versions()
     model_name = primary_model_name(versions)
-    liked = liked_movie_ids(events)
+    liked = liked_movie_ids(request, events)
     found = onboarding.site_groups(model_name)
     key = None if liked else fragments.onboarding_key(model_name, versions, found.source)
     return fragments.cached(key, lambda: render_to_string(PANEL_TEMPLATE, panel_context(model_name, liked, found)))

@@ -78,6 +78,18 @@ def test_reopened_the_panel_takes_the_likes_from_the_history_the_page_read(catal
     assert len(reads) == 1  # the history once, for the rows and the panel
 
 
+def test_picks_stay_picked_after_more_clicks_than_the_page_reads(catalog):
+    visitor = Browser()
+    shown = onboarding.site_groups("ease").groups[0].movie_ids[0]
+    assert visitor.post_events([{"type": "like", "movie_id": shown}]).status_code == 202
+    clicked = movie_pks(1)[0]
+    for _ in range(2):  # 60 clicks: more than the page's HISTORY_LIMIT newest events
+        assert visitor.post_events([{"type": "click", "movie_id": clicked}] * 30).status_code == 202
+    html = visitor.open("/?onboarding=open").content.decode()
+    assert f'data-pick data-movie-id="{shown}" aria-pressed="true"' in html
+    assert "1 of 3 picks" in html
+
+
 def test_genres_standing_in_for_a_failing_model_are_not_kept_once_it_loads(catalog, store, monkeypatch):
     from predictors import serving
 

@@ -129,8 +129,9 @@ def test_tuning_with_a_tiny_budget_records_its_trials(planted, name):
     result = tune(name, train, base, budget_seconds=60, seed=0, n_trials=3)
     assert [trial["number"] for trial in result.trials] == [0, 1, 2]
     for trial in result.trials:
-        assert set(trial) >= {"number", "params", "value", "duration", "state"}
+        assert set(trial) >= {"number", "params", "value", "duration", "state", "kept_epoch"}
         assert trial["state"] == "COMPLETE" and 0 <= trial["value"] <= 1 and trial["duration"] >= 0
+        assert (trial["kept_epoch"] is None) == (name == "ease")  # closed form: no epochs
     # Trial 0 is the defaults themselves, so tuning never does worse than them on validation.
     assert all(result.trials[0]["params"][key] == base[key] for key in result.trials[0]["params"])
     assert result.best_value == max(trial["value"] for trial in result.trials)

@@ -35,6 +35,18 @@ def test_the_trials_of_a_tuned_version_are_shown_as_a_table_and_a_plot(admin_cli
     assert "<th>tuning</th>" not in html
 
 
+def test_the_kept_epoch_is_shown_for_new_trials_and_for_ones_stored_as_best_epoch(admin_client_, store):
+    trials = [
+        {"number": 0, "params": {"dim": 64}, "value": 0.2001, "kept_epoch": 7, "state": "COMPLETE"},
+        {"number": 1, "params": {"dim": 128}, "value": 0.2345, "best_epoch": 12, "state": "COMPLETE"},  # stored before
+    ]
+    version = make_version(store, hyperparameters={"dim": 128, "tuning": {**TUNING, "trials": trials}})
+    section = detail(admin_client_, version).split("Tuning: 2 trials", 1)[1].split("</fieldset>", 1)[0]
+    rows = section.split("<tbody>", 1)[1].split("<tr")[1:]
+    assert "<th>kept epoch</th>" in section
+    assert "<td>7</td>" in rows[0] and "<td>12</td>" in rows[1]
+
+
 def test_an_untuned_version_has_no_tuning_section(admin_client_, store):
     html = detail(admin_client_, make_version(store))
     assert "Tuning:" not in html and "tuning-search" not in html
