@@ -89,6 +89,8 @@ def test_onboarding_from_an_empty_history_to_personal_picks(page):
     shoot(page, "onboarding", "2-one-pick")
     # Two more, the second group's "more like this group" among them.
     panel.locator("[data-onboarding-group]").nth(1).locator("[data-pick-group]").click()
+    # A pick is marked once the server has it, so wait for the marks before reading them.
+    expect(panel.locator('[data-pick][aria-pressed="true"]')).to_have_count(1 + onboarding.GROUP_PICKS)
     picked = [
         int(pk)
         for pk in panel.locator('[data-pick][aria-pressed="true"]').evaluate_all(
