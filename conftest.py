@@ -58,3 +58,14 @@ def writes_in_the_request():
 
     with override_settings(POPULAR_REFRESH_IN_BACKGROUND=False):
         yield
+
+
+@pytest.fixture(autouse=True)
+def deferred_writes_done():
+    """Outside a transaction (``transaction=True`` tests) record-only writes go
+    to a background thread; wait for them at the end of the test, so that
+    none lands in the next test's database while its fixtures fill it."""
+    yield
+    from events import deferred
+
+    deferred.flush()
