@@ -135,7 +135,16 @@ def driver_cursor(connection):
 
     For the statements a click runs on every write (driver_sql's): Django's
     cursor wrapper, its execute wrappers and SQLite's placeholder rewrite cost
-    more per statement than the statement itself (docs/tuning.md, "Click writes")."""
+    more per statement than the statement itself (docs/tuning.md, "Click writes").
+    Statements run here bypass Django's query log (connection.queries,
+    CaptureQueriesContext, execute_wrapper): count them by their rows.
+
+    Like Django's own cursor it first drops a connection that failed its
+    health check (a restarted server) and refuses to run in a broken
+    transaction, so a caller outside atomic() reconnects as before."""
+    connection.close_if_health_check_failed()
+    if connection.in_atomic_block:
+        connection.validate_no_broken_transaction()
     connection.ensure_connection()
     with connection.wrap_database_errors:
         cursor = connection.connection.cursor()
@@ -147,19 +156,14 @@ def driver_cursor(connection):
 
 def driver_sql(connection, sql):
     """``sql`` with Django's %s placeholders in the driver's own style (SQLite's
-    ?, converted as Django's SQLite cursor does; kept per statement)."""
+    ?, converted as Django's SQLite cursor does). Callers keep the result:
+    it is built once per statement shape."""
     if connection.vendor != "sqlite":
         return sql
-    converted = _qmark_sql.get(sql)
-    if converted is None:
-        if len(_qmark_sql) > 256:  # statements are few (a handful of shapes); never grow without end
-            _qmark_sql.clear()
-        converted = _qmark_sql[sql] = FORMAT_PLACEHOLDER.sub("?", sql).replace("%%", "%")
-    return converted
+    return FORMAT_PLACEHOLDER.sub("?", sql).replace("%%", "%")
 
 
 FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")
-_qmark_sql = {}
 
 
 def insert_ignoring_sql(connection, model, field_names):

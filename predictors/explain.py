@@ -66,7 +66,7 @@ def top_causes(model, history, items, limit=NAMED):
     table = contributions(model, [item for item, _ in liked], [weight for _, weight in liked], items)
     # One sort of every column and plain lists after it: a few tensor calls
     # per recommended item cost more than the explanation's arithmetic.
-    orders = torch.argsort(table, dim=0, descending=True)[:limit].T.tolist()
+    orders = torch.argsort(table, dim=0, descending=True, stable=True)[:limit].T.tolist()
     values = table.T.tolist()
     return {
         item: [liked[row][0] for row in order if values[column][row] > 0]

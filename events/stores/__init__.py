@@ -15,8 +15,9 @@ __all__ = ["ClickLogStore", "StoreUnavailable", "get_store", "reset_store", "sto
 # The short names the setting took before it named modules.
 ALIASES = {"sql": "events.stores.sql", "dynamodb": "events.stores.dynamodb"}
 
-_store = None
-_store_setting = None
+# (CLICKLOG_STORE value, its store), or None: one global, read once, so a
+# reader never pairs one setting's store with another setting.
+_built = None
 _store_lock = threading.Lock()
 
 
@@ -28,12 +29,12 @@ def store_module(setting=None):
 
 def get_store():
     """The configured store, built on first use."""
-    global _store, _store_setting
-    store = _store  # built already: no lock (every click asks a few times)
-    if store is not None and _store_setting == settings.CLICKLOG_STORE:
-        return store
+    global _built
+    built = _built  # built already: no lock (every click asks a few times)
+    if built is not None and built[0] == settings.CLICKLOG_STORE:
+        return built[1]
     with _store_lock:
-        if _store is None or _store_setting != settings.CLICKLOG_STORE:
+        if _built is None or _built[0] != settings.CLICKLOG_STORE:
             path = store_module()
             try:
                 store_class = import_module(path).Store
@@ -42,12 +43,12 @@ def get_store():
                     f"CLICKLOG_STORE must name a module with a Store class, such as "
                     f"{', '.join(sorted(ALIASES.values()))}; got {settings.CLICKLOG_STORE!r}."
                 ) from None
-            _store, _store_setting = store_class(), settings.CLICKLOG_STORE
-        return _store
+            _built = (settings.CLICKLOG_STORE, store_class())
+        return _built[1]
 
 
 def reset_store():
     """Forget the built store (tests change settings between cases)."""
-    global _store
+    global _built
     with _store_lock:
-        _store = None
+        _built = None

@@ -1,9 +1,13 @@
 """The limits and read-your-writes live in a shared Redis (REDIS_URL) when
 configured: what one process counted, another process sees."""
 
+import time
+from types import SimpleNamespace
+
 import pytest
 from django.core.cache import caches
 
+from events import ingest
 from events.models import ClickEvent
 from movie.models import Movie
 from tests.services import Browser, redis_cache, redis_server  # noqa: F401
@@ -29,6 +33,20 @@ def test_the_visitor_limit_holds_across_processes(redis_cache, settings, movie):
     as_a_new_process()
     assert [browser.click(movie.pk).status_code for _ in range(3)] == [202, 202, 429]
     assert ClickEvent.objects.count() == 5
+
+
+def test_a_burst_across_a_windows_turn_gets_no_second_allowance(redis_cache, settings, movie, monkeypatch):
+    settings.EVENTS_RATE_LIMIT, settings.EVENTS_RATE_WINDOW_SECONDS = 5, 60
+    turn = (int(time.time() // 60) + 1) * 60
+    clock = SimpleNamespace(time=lambda: turn - 1.0)
+    monkeypatch.setattr(ingest, "time", clock)
+    browser = Browser()
+    before_the_turn = [browser.click(movie.pk).status_code for _ in range(5)]
+    clock.time = lambda: turn + 1.0  # the previous window still weighs 59/60
+    after_the_turn = [browser.click(movie.pk).status_code for _ in range(2)]
+    assert before_the_turn == [202] * 5 and after_the_turn == [429, 429]
+    assert Browser().click(movie.pk).status_code == 202  # another visitor has their own allowance
+    assert ClickEvent.objects.count() == 6
 
 
 def test_the_address_limit_holds_across_processes_and_cookies(redis_cache, settings, movie):
