@@ -142,9 +142,11 @@ class Journal:
             _write_all(fd, _lines(events), kept)
         finally:
             os.close(fd)
-        self.settle(segment, len(events))
-        if self._on_set_aside is not None:
-            self._on_set_aside(self.directory)
+        try:
+            if self._on_set_aside is not None:  # counted before settled: a flush that returns finds the count
+                self._on_set_aside(self.directory)
+        finally:
+            self.settle(segment, len(events))
         return kept
 
     def wait_settled(self, timeout):
