@@ -225,10 +225,11 @@ class OutboxWriter:
     def _save(cls, batch):
         """Write ``batch`` (``put``'s entries) to the outbox, retried with
         back-off while that fails; returns the entries written and those that
-        can never be. On a permanent
-        error each event is written alone, to set aside only the ones at
-        fault; when all of several are, the fault is taken for the system's
-        and the whole batch retried with back-off instead."""
+        can never be. On a permanent error each event is written alone, to
+        set aside only the ones at fault; when all of several are and not by
+        the database's verdict on the rows (outbox.save_each_storable), the
+        fault is taken for the system's and the whole batch retried with
+        back-off instead."""
         backoff = 1
         while True:
             try:

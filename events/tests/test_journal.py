@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from django.db import DataError, IntegrityError
 
 from events import journal, outbox
 from events.records import from_message, new_event
@@ -226,3 +227,25 @@ def test_a_segment_whose_every_event_is_refused_is_left_for_a_later_recovery(tmp
     assert kept.suffix == journal.SUFFIX  # not set aside: as it was, for the next recovery
     assert not any("can never be stored" in message for message in caplog.messages)
     assert [event.event_id for event in recovered(tmp_path)] == [event.event_id for event in events]
+
+
+@pytest.mark.parametrize(
+    "verdict", [DataError("Data too long for column 'details'"), IntegrityError("NOT NULL")], ids=repr
+)
+def test_a_segment_whose_every_event_the_database_refuses_alone_is_set_aside(tmp_path, verdict):
+    """One malformed client's burst, with no good event beside it: the
+    database's verdict on each row, not a bug, so it does not hold up the recovery."""
+    log = journal.Journal(tmp_path)
+    events = [click(movie_id=n) for n in range(1, 4)]
+    log.record(events)
+    killed(log)
+    tried = []
+
+    def refuses_each(some):
+        tried.append(len(some))
+        raise verdict
+
+    assert journal.recover_orphans(tmp_path, lambda found: outbox.save_each_storable(found, refuses_each)[1]) == 0
+    assert tried == [3, 1, 1, 1]  # the batch, then each alone once
+    [(kept, count)] = journal.unstorable_files(tmp_path)
+    assert count == 3 and list(tmp_path.iterdir()) == [kept]

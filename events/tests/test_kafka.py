@@ -811,6 +811,22 @@ def test_the_outbox_writer_retries_a_batch_whose_every_event_is_refused(monkeypa
     assert f"all {len(batch)} items" in line and "a code bug" in line
 
 
+def test_the_outbox_writer_sets_aside_a_batch_the_database_refuses_event_by_event(monkeypatch):
+    from events.producers import OutboxWriter
+
+    calls = []
+    batch = [(new_event("session:malformed", "click", movie_id), None, None) for movie_id in range(1, 4)]
+
+    def refuses_each(events, due_now=False):  # the database's verdict on each row alone
+        calls.append(len(events))
+        raise DataError("Data too long for column 'visitor_key'")
+
+    monkeypatch.setattr(outbox, "save", refuses_each)
+    monkeypatch.setattr(OutboxWriter, "_wait", lambda backoff: pytest.fail("retried"))
+    assert OutboxWriter._save(batch) == ([], batch)  # all set aside, the writer goes on
+    assert calls == [len(batch)] + [1] * len(batch)
+
+
 @pytest.mark.parametrize(
     "refusal", [DataError("Data too long for column 'visitor_key'"), ValueError("not storable")], ids=repr
 )
