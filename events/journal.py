@@ -10,9 +10,15 @@ with events possibly unsettled: ``recover_orphans`` (run when a web
 process's producer starts and by the consumer beside its outbox resend)
 puts all of them in the outbox, due at once. Some may have reached the
 topic already; the store keeps one row per visitor and event id, so a
-resent event is stored once. A segment holding an event the outbox can
-never store (outbox.PERMANENT_ERRORS) is kept, renamed to UNSTORABLE_SUFFIX
-so no recovery reads it again, and its other events go to the outbox.
+resent event is stored once.
+
+An event the outbox can never store (outbox.PERMANENT_ERRORS), met by the
+live process's outbox writer or by a recovery, is set aside: written to its
+segment's UNSTORABLE_SUFFIX file, which no recovery reads, and counted as
+settled, so its segment goes once the rest is settled and ``close`` does not
+wait for it. Each line of such a file is one set-aside event; renamed to
+SUFFIX once the cause is fixed, the file is recovered like any segment.
+``events/set_aside.py`` counts them for the dashboard.
 
 The append is one write(2) without fsync: like SQLite's commits with
 synchronous=NORMAL, it survives a killed process but not a power loss.
@@ -87,8 +93,9 @@ class Segment:
 class Journal:
     """One per process: ``record`` before the hand-off, ``settle`` for each event once it is safe."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, on_set_aside=None):
         self.directory = Path(directory)
+        self._on_set_aside = on_set_aside  # called with the folder after each set-aside
         self._lock = threading.Condition()
         self._active = None
         self._open = set()  # every segment this process still holds, sealed ones included
@@ -96,7 +103,7 @@ class Journal:
 
     def record(self, events):
         """Append ``events``; returns their segment, to be passed to ``settle``. Raises OSError."""
-        lines = b"".join(to_message(event)[1] + b"\n" for event in events)
+        lines = _lines(events)
         with self._lock:
             segment = self._current()
             try:
@@ -124,6 +131,23 @@ class Journal:
                 self._remove(segment)
             if not self._unsettled:
                 self._lock.notify_all()
+
+    def set_aside(self, segment, events):
+        """``events`` of ``segment`` can never be stored: appended to the
+        segment's UNSTORABLE_SUFFIX file, then settled. Raises OSError (they
+        stay unsettled then, and the segment keeps them for a recovery)."""
+        kept = unstorable_path(segment.path)
+        fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            _write_all(fd, _lines(events), kept)
+        finally:
+            os.close(fd)
+        try:
+            if self._on_set_aside is not None:  # counted before settled: a flush that returns finds the count
+                self._on_set_aside(self.directory)
+        finally:
+            self.settle(segment, len(events))
+        return kept
 
     def wait_settled(self, timeout):
         """Until every recorded event is settled, or ``timeout`` seconds; whether they are."""
@@ -220,13 +244,45 @@ def recover_orphans(directory, save):
     return recovered
 
 
+def unstorable_path(segment_path):
+    """Where the events of a segment that can never be stored are kept."""
+    return segment_path.with_suffix(UNSTORABLE_SUFFIX)
+
+
+def unstorable_files(directory):
+    """The UNSTORABLE_SUFFIX files in ``directory``, with the number of events each keeps."""
+    found = []
+    for path in sorted(Path(directory).glob(f"*{UNSTORABLE_SUFFIX}")):
+        try:
+            found.append((path, sum(1 for line in path.read_bytes().split(b"\n") if line)))
+        except FileNotFoundError:
+            continue  # renamed back meanwhile
+    return found
+
+
+def _lines(events):
+    return b"".join(to_message(event)[1] + b"\n" for event in events)
+
+
+def _write_all(fd, data, path):
+    if os.write(fd, data) != len(data):
+        raise OSError(f"short write to {path} (disk full?)")
+
+
 def _set_aside(path, unstorable):
-    """Keep the segment of events that can never be stored under a name no
-    recovery reads, so nothing is lost and nothing is logged twice. Renamed
-    back to SUFFIX once the cause is fixed, it is recovered whole (the events
-    already in the outbox or the store are kept once)."""
-    kept = path.with_suffix(UNSTORABLE_SUFFIX)
-    os.rename(path, kept)
+    """Keep the events that can never be stored under a name no recovery
+    reads (the others are in the outbox now), so nothing is lost and nothing
+    is logged twice. The file is written anew: it replaces what the segment's
+    live process may have set aside before it died, which the segment holds too."""
+    kept = unstorable_path(path)
+    hidden = path.with_name(f".{kept.name}{HIDDEN_SUFFIX}")  # an abandoned one is cleared like any
+    fd = os.open(hidden, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        _write_all(fd, _lines(event for event, _ in unstorable), hidden)
+    finally:
+        os.close(fd)
+    os.rename(hidden, kept)
+    os.unlink(path)
     for event, error in unstorable:
         logger.error(
             "Journal event %s of %s can never be stored in the outbox (%r); set aside in %s, the others recovered",
@@ -256,12 +312,19 @@ def recover_into_outbox():
     each event alone where the outbox refuses one for good."""
     from django.conf import settings
 
-    from events import outbox
+    from events import outbox, set_aside
+
+    refused = []
 
     def save(found):
-        return outbox.save_each_storable(found, lambda some: outbox.save(some, due_now=True))[1]
+        unstorable = outbox.save_each_storable(found, lambda some: outbox.save(some, due_now=True))[1]
+        refused.extend(unstorable)
+        return unstorable
 
-    return recover_orphans(settings.EVENTS_JOURNAL_DIR, save)
+    recovered = recover_orphans(settings.EVENTS_JOURNAL_DIR, save)
+    if recovered or refused:  # a set-aside file renamed back is recovered too: the count changes either way
+        set_aside.count(settings.EVENTS_JOURNAL_DIR)
+    return recovered
 
 
 def _events_in(data, path):

@@ -173,3 +173,22 @@ class PopularityCount(models.Model):
 
     def __str__(self):
         return f"{self.movie_id} @ {self.bucket:%Y-%m-%d %H:%M}: {self.visitors}"
+
+
+class SetAsideEvents(models.Model):
+    """Per machine and hand-off journal folder: the events kept in its
+    ``*.unstorable`` files because the outbox can never store them
+    (events/journal.py), for the admin dashboard. Recounted from the folder
+    whenever one is set aside or recovered, and by ``manage.py set_aside_events``."""
+
+    host = models.CharField(max_length=120)
+    directory = models.CharField(max_length=255)
+    files = models.PositiveIntegerField(default=0)
+    events = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["host", "directory"], name="setaside_one_per_folder")]
+
+    def __str__(self):
+        return f"{self.host}:{self.directory}: {self.events} event(s) in {self.files} file(s)"

@@ -21,6 +21,9 @@ from events.rows import events_from, insert_events, newest_events, of_events, vi
 
 # Errors about the events themselves, not the database's state: writing them again cannot succeed.
 PERMANENT_ERRORS = (DataError, IntegrityError, TypeError, ValueError)
+# Of those, the database's verdict on a row's values. A TypeError or ValueError
+# raised for every event alike is more likely our code's bug than bad events.
+DATA_ERRORS = (DataError, IntegrityError)
 
 
 def save(events, due_now=False):
@@ -35,8 +38,9 @@ def save(events, due_now=False):
 
 
 class EveryItemRefused(Exception):
-    """Each of several items failed alone with one of PERMANENT_ERRORS: the
-    fault is the system's (a bug, a schema out of step), not the events'."""
+    """Each of several items failed alone with one of PERMANENT_ERRORS, not
+    all of them DATA_ERRORS: the fault is taken for the system's (a bug),
+    not the events'."""
 
     def __init__(self, count, first_error):
         super().__init__(f"all {count} items refused one by one, the first with {first_error!r}")
@@ -48,8 +52,11 @@ def save_each_storable(items, save):
     item alone, so that only the ones at fault are left out. Returns the
     items saved and the (item, error) pairs that can never be. Any other
     error is raised (what was saved before it stays: one row per event), and
-    so is EveryItemRefused when every one of several items fails alone: then
-    setting them all aside would be wrong, the caller keeps them to retry."""
+    so is EveryItemRefused when every one of several items fails alone and
+    not every refusal is the database's about the row (DATA_ERRORS): then
+    setting them all aside would be wrong, the caller keeps them to retry.
+    Several events the database refuses one by one, with no good one beside
+    them (a burst of one malformed client's), are set aside like one."""
     try:
         save(items)
         return list(items), []
@@ -59,7 +66,7 @@ def save_each_storable(items, save):
     each = [save_each_storable([item], save) for item in items]
     saved = [item for done, _ in each for item in done]
     refused = [pair for _, pairs in each for pair in pairs]
-    if not saved:
+    if not saved and not all(isinstance(error, DATA_ERRORS) for _, error in refused):
         raise EveryItemRefused(len(refused), refused[0][1])
     return saved, refused
 

@@ -136,7 +136,7 @@ class KafkaEventProducer(EventProducer):
             if error is None:
                 journal.settle(segment)
             else:
-                self._fallback.put(event, lambda: journal.settle(segment))
+                self._fallback.put(event, lambda: journal.settle(segment), lambda: journal.set_aside(segment, [event]))
 
         try:
             self.sender.hand_off(events, settled)
@@ -150,12 +150,12 @@ class KafkaEventProducer(EventProducer):
     def _journal(self):
         with self._journal_lock:
             if self._journal_instance is None:
-                from events import journal
+                from events import journal, set_aside
 
                 # What processes that died before their events settled left: on
                 # the writer's thread, off the request and outside its transaction.
                 self._fallback = OutboxWriter(first=journal.recover_into_outbox)
-                self._journal_instance = journal.Journal(settings.EVENTS_JOURNAL_DIR)
+                self._journal_instance = journal.Journal(settings.EVENTS_JOURNAL_DIR, on_set_aside=set_aside.count)
             return self._journal_instance
 
     def flush(self, timeout=10):
@@ -184,10 +184,11 @@ class OutboxWriter:
     """The outbox writes of events the broker refused after their request
     answered: one thread, retried while the writes fail (the journal keeps
     the events meanwhile, so a process that dies loses none). An event that
-    can never be stored (outbox.PERMANENT_ERRORS) is logged once and set aside: it
-    is not settled, so its journal segment keeps it for a recovery or an
-    operator, and the events after it are not held up. ``first`` runs on
-    that thread before anything else (the orphaned segments' recovery)."""
+    can never be stored (outbox.PERMANENT_ERRORS) is logged once and handed
+    to its ``set_aside`` (the journal keeps it in a file of its own, for an
+    operator, and counts it settled), and the events after it are not held
+    up. ``first`` runs on that thread before anything else (the orphaned
+    segments' recovery)."""
 
     MAX_BACKOFF_SECONDS = 30
 
@@ -195,8 +196,9 @@ class OutboxWriter:
         self._queue = queue.SimpleQueue()
         threading.Thread(target=self._run, args=(first,), name="events-outbox-writer", daemon=True).start()
 
-    def put(self, event, done):
-        self._queue.put((event, done))
+    def put(self, event, done, set_aside=None):
+        """``done()`` once ``event`` is in the outbox, ``set_aside()`` if it never can be."""
+        self._queue.put((event, done, set_aside))
 
     def _run(self, first):
         if first is not None:
@@ -211,19 +213,23 @@ class OutboxWriter:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            for _, done in self._save(batch):
+            written, unstorable = self._save(batch)
+            callbacks = [done for _, done, _ in written] + [set_aside for _, _, set_aside in unstorable if set_aside]
+            for callback in callbacks:
                 try:
-                    done()
+                    callback()
                 except Exception:  # this thread must outlive any one batch: later events wait on it
                     logger.exception("Could not settle a refused event's journal entry")
 
     @classmethod
     def _save(cls, batch):
-        """Write ``batch`` ((event, done) pairs) to the outbox, retried with
-        back-off while that fails; returns the pairs written. On a permanent
-        error each event is written alone, to set aside only the ones at
-        fault; when all of several are, the fault is taken for the system's
-        and the whole batch retried with back-off instead."""
+        """Write ``batch`` (``put``'s entries) to the outbox, retried with
+        back-off while that fails; returns the entries written and those that
+        can never be. On a permanent error each event is written alone, to
+        set aside only the ones at fault; when all of several are and not by
+        the database's verdict on the rows (outbox.save_each_storable), the
+        fault is taken for the system's and the whole batch retried with
+        back-off instead."""
         backoff = 1
         while True:
             try:
@@ -232,21 +238,21 @@ class OutboxWriter:
             except outbox.EveryItemRefused as fault:
                 logger.error("Refused events not yet in the outbox (%s); retrying in %ss", fault, backoff)
             backoff = cls._wait(backoff)
-        for (event, _), error in unstorable:
+        for (event, *_), error in unstorable:
             logger.error(
                 "Refused event %s of %s can never be stored in the outbox (%r); set aside, the journal keeps it",
                 event.event_id,
                 event.visitor_key,
                 error,
             )
-        return written
+        return written, [entry for entry, _ in unstorable]
 
     @classmethod
     def _save_retrying(cls, batch):
         backoff = 1
         while True:
             try:
-                outbox.save([event for event, _ in batch], due_now=True)
+                outbox.save([entry[0] for entry in batch], due_now=True)
                 return
             except outbox.PERMANENT_ERRORS:
                 raise  # retrying cannot help: the caller sets the event aside

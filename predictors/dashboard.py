@@ -14,6 +14,7 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
+from events import set_aside
 from events.models import ConsumerHeartbeat
 from events.stores import StoreUnavailable, get_store
 from predictors.models import MODEL_CHOICES, ModelVersion, RecommendationImpression, TrainingRun
@@ -143,6 +144,12 @@ def consumer_state(now=None):
     return {"heartbeats": heartbeats, "live": len(live), "total_lag": sum(h.total_lag for h in live) if live else None}
 
 
+def set_aside_events():
+    """One sentence per machine's journal folder that keeps events the outbox
+    can never store (counted when they were set aside, not per page)."""
+    return [set_aside.sentence(row.events, row.files, row.directory, row.host) for row in set_aside.where_set_aside()]
+
+
 def model_overview():
     """Per registry model: the active version and the last training run."""
     active = {version.model_name: version for version in ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE)}
@@ -169,6 +176,7 @@ def dashboard_context(now=None):
         "jobs": list(TrainingRun.objects.select_related("version", "target", "requested_by")[:10]),
         "events": event_counts(now),
         "consumer": consumer_state(now),
+        "set_aside": set_aside_events(),
         "serving": serving_stats(now),
         "kafka": bool(settings.KAFKA_BOOTSTRAP_SERVERS),
     }

@@ -78,25 +78,24 @@ def log_unavailable(error, what="A request"):
 
 
 class DatabaseBusyMiddleware:
-    # The paths whose views wait (seen in process_view): their requests set
-    # the long timeout there and skip the web one here, instead of setting
-    # both on every event POST. Bounded: only a few views wait.
-    MAX_WAITING_PATHS = 64
+    """Sets each request's SQLite busy timeout once, in ``process_view``, from
+    what its view declares (``waits_for_database``): the view is resolved by
+    then, and no middleware before it touches the database (sessions and the
+    user load lazily). A request that reaches no view (a 404, a redirect)
+    keeps the connection's timeout: it only reads."""
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.waiting_paths = set()
 
     def __call__(self, request):
-        if connection.vendor == "sqlite" and request.path_info not in self.waiting_paths:
-            self._wait(settings.SQLITE_WEB_BUSY_TIMEOUT_SECONDS)
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if connection.vendor == "sqlite" and getattr(view_func, "waits_for_database", False):
-            if len(self.waiting_paths) < self.MAX_WAITING_PATHS:
-                self.waiting_paths.add(request.path_info)
-            self._wait(settings.DATABASES["default"]["OPTIONS"].get("timeout", 5.0))
+        if connection.vendor == "sqlite":
+            if getattr(view_func, "waits_for_database", False):
+                self._wait(settings.DATABASES["default"]["OPTIONS"].get("timeout", 5.0))
+            else:
+                self._wait(settings.SQLITE_WEB_BUSY_TIMEOUT_SECONDS)
         return None
 
     @staticmethod

@@ -6,9 +6,10 @@ import threading
 import time
 
 import pytest
+from django.db import DataError, IntegrityError
 
 from events import journal, outbox
-from events.records import new_event
+from events.records import from_message, new_event
 
 
 def click(visitor="session:abc", movie_id=1):
@@ -161,8 +162,51 @@ def test_a_segment_holding_an_event_that_can_never_be_stored_is_set_aside_once(t
     assert journal.recover_orphans(tmp_path, refuses_one) == 2
     assert recovered(tmp_path) == []  # not read (nor logged) again
     [kept] = tmp_path.iterdir()
-    assert kept.suffix == journal.UNSTORABLE_SUFFIX and len(kept.read_bytes().splitlines()) == 3
+    assert kept.suffix == journal.UNSTORABLE_SUFFIX  # only the event set aside: the others are in the outbox
+    assert [from_message(line).event_id for line in kept.read_bytes().splitlines()] == [events[1].event_id]
+    assert journal.unstorable_files(tmp_path) == [(kept, 1)]
     assert sum("can never be stored" in message for message in caplog.messages) == 1
+
+
+def test_an_event_set_aside_by_a_live_process_counts_as_settled_and_is_kept(tmp_path):
+    log = journal.Journal(tmp_path)
+    events = [click(movie_id=n) for n in range(1, 4)]
+    segment = log.record(events)
+    log.settle(segment, 2)
+    kept = log.set_aside(segment, events[2:])  # the outbox can never store the last one
+    assert log.wait_settled(timeout=0)  # close() has nothing to wait for
+    log.close()
+    assert list(tmp_path.iterdir()) == [kept]  # the segment is gone, the set-aside event kept
+    assert [from_message(line).event_id for line in kept.read_bytes().splitlines()] == [events[2].event_id]
+    assert recovered(tmp_path) == []  # never resent by a recovery
+
+
+def test_a_recovery_after_a_live_set_aside_keeps_each_event_once(tmp_path):
+    """The process set an event aside and died before the rest of its segment settled."""
+    log = journal.Journal(tmp_path)
+    events = [click(movie_id=n) for n in range(1, 4)]
+    segment = log.record(events)
+    log.set_aside(segment, events[:1])
+    killed(log)
+
+    def refuses_the_first(found):
+        return [(events[0], ValueError("not storable"))]
+
+    assert journal.recover_orphans(tmp_path, refuses_the_first) == 2
+    [(kept, count)] = journal.unstorable_files(tmp_path)
+    assert count == 1 and from_message(kept.read_bytes().splitlines()[0]).event_id == events[0].event_id
+    assert list(tmp_path.iterdir()) == [kept]
+
+
+def test_a_set_aside_file_renamed_back_is_recovered(tmp_path):
+    """What an operator does once the cause is fixed."""
+    log = journal.Journal(tmp_path)
+    event = click()
+    kept = log.set_aside(log.record([event]), [event])
+    log.close()
+    kept.rename(kept.with_suffix(journal.SUFFIX))
+    assert [found.event_id for found in recovered(tmp_path)] == [event.event_id]
+    assert list(tmp_path.iterdir()) == [] and journal.unstorable_files(tmp_path) == []
 
 
 def test_a_segment_whose_every_event_is_refused_is_left_for_a_later_recovery(tmp_path, caplog):
@@ -183,3 +227,25 @@ def test_a_segment_whose_every_event_is_refused_is_left_for_a_later_recovery(tmp
     assert kept.suffix == journal.SUFFIX  # not set aside: as it was, for the next recovery
     assert not any("can never be stored" in message for message in caplog.messages)
     assert [event.event_id for event in recovered(tmp_path)] == [event.event_id for event in events]
+
+
+@pytest.mark.parametrize(
+    "verdict", [DataError("Data too long for column 'details'"), IntegrityError("NOT NULL")], ids=repr
+)
+def test_a_segment_whose_every_event_the_database_refuses_alone_is_set_aside(tmp_path, verdict):
+    """One malformed client's burst, with no good event beside it: the
+    database's verdict on each row, not a bug, so it does not hold up the recovery."""
+    log = journal.Journal(tmp_path)
+    events = [click(movie_id=n) for n in range(1, 4)]
+    log.record(events)
+    killed(log)
+    tried = []
+
+    def refuses_each(some):
+        tried.append(len(some))
+        raise verdict
+
+    assert journal.recover_orphans(tmp_path, lambda found: outbox.save_each_storable(found, refuses_each)[1]) == 0
+    assert tried == [3, 1, 1, 1]  # the batch, then each alone once
+    [(kept, count)] = journal.unstorable_files(tmp_path)
+    assert count == 3 and list(tmp_path.iterdir()) == [kept]

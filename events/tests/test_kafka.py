@@ -23,7 +23,7 @@ from events import outbox
 from events.consumer import ClickLogConsumer
 from events.history import visitor_history, visitor_ratings
 from events.kafka_io import ConfirmedSender, ensure_topic, new_producer, send_now
-from events.models import ClickEvent, DeadLetter, OutboxEvent
+from events.models import ClickEvent, DeadLetter, OutboxEvent, SetAsideEvents
 from events.producers import get_producer
 from events.records import from_message, new_event, to_message
 from events.stores import get_store
@@ -736,23 +736,63 @@ def test_the_outbox_writer_outlives_an_unexpected_error(movies, monkeypatch):
 def test_the_outbox_writer_sets_aside_an_event_that_can_never_be_stored(movies, caplog):
     from events.producers import OutboxWriter
 
-    writer, settled = OutboxWriter(), []
+    writer, settled, set_aside = OutboxWriter(), [], []
     malformed = new_event("session:abc", "click", movies[0].pk, details={"not JSON": object()})
     later = new_event("session:abc", "click", movies[1].pk)
-    writer.put(malformed, lambda: settled.append(malformed))
-    writer.put(later, lambda: settled.append(later))
-    assert wait_for(lambda: settled == [later])  # not held up behind the malformed one
+    writer.put(malformed, lambda: settled.append(malformed), lambda: set_aside.append(malformed))
+    writer.put(later, lambda: settled.append(later), lambda: set_aside.append(later))
+    assert wait_for(lambda: settled == [later] and set_aside == [malformed])  # not held up behind the malformed one
     time.sleep(1.5)  # past the first back-off: a retry would have logged again
-    assert settled == [later]  # never settled: its journal segment keeps it
+    assert settled == [later] and set_aside == [malformed]  # set aside once, never retried
     assert list(OutboxEvent.objects.values_list("movie_id", flat=True)) == [movies[1].pk]
     assert sum("can never be stored" in message for message in caplog.messages) == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the outbox writer thread's rows must be visible here
+def test_a_handed_off_event_the_outbox_can_never_store_is_kept_counted_and_settled(
+    settings, private_kafka_broker, movies, monkeypatch
+):
+    """The broker never acknowledges two handed-off clicks, and the outbox can
+    take only one of them: the other is kept in the journal folder and
+    counted for the dashboard, and both are settled, so closing the producer
+    leaves only the kept file and has nothing to wait for."""
+    from events import journal
+
+    configure_kafka(settings, private_kafka_broker)
+    settings.KAFKA_DELIVERY_TIMEOUT_MS = 2000
+    settings.KAFKA_ACK_TIMEOUT_MS = 5000  # the first click's connection, on a busy machine
+    ensure_topic()
+    producer = get_producer()
+    producer.publish([new_event("session:abc", "click", movies[0].pk)])  # connects the producer
+    assert producer.flush(timeout=20) and not producer.sender.recently_failed()
+    good, unstorable = (new_event("session:abc", "click", movie.pk) for movie in movies[1:3])
+    real_insert = outbox.insert_events
+
+    def refuses_one(model, events, **columns):  # the database refuses this record whatever its state
+        if any(event.event_id == unstorable.event_id for event in events):
+            raise DataError("Data too long for column 'details'")
+        real_insert(model, events, **columns)
+
+    monkeypatch.setattr(outbox, "insert_events", refuses_one)
+    os.kill(private_kafka_broker.process.pid, signal.SIGSTOP)
+    try:
+        producer.publish([good, unstorable])
+        assert producer.flush(timeout=30)  # every event settled: one in the outbox, one set aside
+    finally:
+        os.kill(private_kafka_broker.process.pid, signal.SIGCONT)
+    assert [str(event.event_id) for event in OutboxEvent.objects.all()] == [good.event_id]
+    producer.close()
+    [kept] = settings.EVENTS_JOURNAL_DIR.iterdir()  # no segment left for a recovery to resend
+    assert kept.suffix == journal.UNSTORABLE_SUFFIX and kept.read_bytes() == to_message(unstorable)[1] + b"\n"
+    [counted] = SetAsideEvents.objects.all()
+    assert (counted.directory, counted.files, counted.events) == (str(settings.EVENTS_JOURNAL_DIR), 1, 1)
 
 
 def test_the_outbox_writer_retries_a_batch_whose_every_event_is_refused(monkeypatch, caplog):
     from events.producers import OutboxWriter
 
     calls, stored = [], []
-    batch = [(new_event("session:abc", "click", movie_id), None) for movie_id in range(1, 6)]
+    batch = [(new_event("session:abc", "click", movie_id), None, None) for movie_id in range(1, 6)]
 
     def broken_until_fixed(events, due_now=False):  # a bug refuses every event, then is fixed
         calls.append(len(events))
@@ -763,12 +803,28 @@ def test_the_outbox_writer_retries_a_batch_whose_every_event_is_refused(monkeypa
     monkeypatch.setattr(outbox, "save", broken_until_fixed)
     # Only this writer's back-off is skipped; other threads keep their real sleep.
     monkeypatch.setattr(OutboxWriter, "_wait", lambda backoff: backoff)
-    assert OutboxWriter._save(batch) == batch  # none set aside: all written once the fault went
+    assert OutboxWriter._save(batch) == (batch, [])  # none set aside: all written once the fault went
     assert calls == [len(batch)] + [1] * len(batch) + [len(batch)]
-    assert [event.event_id for event in stored] == [event.event_id for event, _ in batch]
+    assert [event.event_id for event in stored] == [event.event_id for event, *_ in batch]
     assert not any("can never be stored" in message for message in caplog.messages)
     [line] = [message for message in caplog.messages if "refused one by one" in message]
     assert f"all {len(batch)} items" in line and "a code bug" in line
+
+
+def test_the_outbox_writer_sets_aside_a_batch_the_database_refuses_event_by_event(monkeypatch):
+    from events.producers import OutboxWriter
+
+    calls = []
+    batch = [(new_event("session:malformed", "click", movie_id), None, None) for movie_id in range(1, 4)]
+
+    def refuses_each(events, due_now=False):  # the database's verdict on each row alone
+        calls.append(len(events))
+        raise DataError("Data too long for column 'visitor_key'")
+
+    monkeypatch.setattr(outbox, "save", refuses_each)
+    monkeypatch.setattr(OutboxWriter, "_wait", lambda backoff: pytest.fail("retried"))
+    assert OutboxWriter._save(batch) == ([], batch)  # all set aside, the writer goes on
+    assert calls == [len(batch)] + [1] * len(batch)
 
 
 @pytest.mark.parametrize(
@@ -786,7 +842,7 @@ def test_a_journal_event_that_can_never_be_stored_is_kept_and_the_rest_recovered
     for name, events in segments.items():
         path = settings.EVENTS_JOURNAL_DIR / f"{name}{journal.SUFFIX}"
         path.write_bytes(b"".join(to_message(event)[1] + b"\n" for event in events))
-    planted = (settings.EVENTS_JOURNAL_DIR / f"1-1{journal.SUFFIX}").read_bytes()
+    planted_unstorable = to_message(unstorable)[1] + b"\n"
     real_insert = outbox.insert_events
 
     def refuses_one(model, events, **columns):  # the database refuses this record whatever its state
@@ -801,8 +857,10 @@ def test_a_journal_event_that_can_never_be_stored_is_kept_and_the_rest_recovered
     stored_ids = sorted(map(str, ClickEvent.objects.values_list("event_id", flat=True)))
     assert stored_ids == sorted(event.event_id for event in good)
     [kept] = settings.EVENTS_JOURNAL_DIR.iterdir()
-    assert kept.name == f"1-1{journal.UNSTORABLE_SUFFIX}" and kept.read_bytes() == planted  # nothing lost
+    assert kept.name == f"1-1{journal.UNSTORABLE_SUFFIX}" and kept.read_bytes() == planted_unstorable  # nothing lost
     assert sum("can never be stored" in message for message in caplog.messages) == 1
+    [counted] = SetAsideEvents.objects.all()  # what the dashboard shows
+    assert (counted.directory, counted.files, counted.events) == (str(settings.EVENTS_JOURNAL_DIR), 1, 1)
 
 
 @pytest.mark.django_db(transaction=True)  # the recovery thread's rows must be visible here

@@ -2,6 +2,7 @@
 percentiles, click-through, consumer lag; and the serving side that records
 impressions without ever breaking a page."""
 
+import socket
 import uuid
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from events.heartbeat import record_consumer_heartbeat, worker_name
 from events.models import ClickEvent, ConsumerHeartbeat
-from events.records import EVENT_TYPES
+from events.records import EVENT_TYPES, new_event
 from predictors import dashboard, serving
 from predictors.models import RecommendationImpression
 from tests.dashboard_helpers import admin_client_, admin_user  # noqa: F401
@@ -160,3 +161,17 @@ def test_dashboard_page_shows_the_numbers(admin_client_, settings):
     assert '<td class="num">1</td>' in events_table
     settings.KAFKA_BOOTSTRAP_SERVERS = ["127.0.0.1:9"]
     assert "no consumer has reported yet" in admin_client_.get("/admin/dashboard/").content.decode()
+
+
+def test_dashboard_says_where_events_are_set_aside_as_unstorable(admin_client_, settings, tmp_path):
+    from events import journal, set_aside
+
+    settings.KAFKA_BOOTSTRAP_SERVERS = ["127.0.0.1:9"]
+    consumer_card = lambda: admin_client_.get("/admin/dashboard/").content.decode().split('id="consumer"', 1)[1]  # noqa: E731
+    assert "No event is set aside as unstorable." in consumer_card()
+    log = journal.Journal(tmp_path, on_set_aside=set_aside.count)  # a web process's journal on this machine
+    events = [new_event("session:a", "click", movie_id) for movie_id in (1, 2)]
+    log.set_aside(log.record(events), events)
+    card = consumer_card()
+    assert "2 events that the outbox can never store are set aside in 1 file (*.unstorable" in card
+    assert f"in {tmp_path} on {socket.gethostname()}" in card
