@@ -94,9 +94,11 @@ class Journal:
         self._open = set()  # every segment this process still holds, sealed ones included
         self._unsettled = 0
 
-    def record(self, events):
-        """Append ``events``; returns their segment, to be passed to ``settle``. Raises OSError."""
-        lines = b"".join(to_message(event)[1] + b"\n" for event in events)
+    def record(self, events, messages=None):
+        """Append ``events`` (``messages``: their to_message pairs, when the
+        caller has them); returns their segment, to be passed to ``settle``. Raises OSError."""
+        messages = messages or [to_message(event) for event in events]
+        lines = b"".join(value + b"\n" for _, value in messages)
         with self._lock:
             segment = self._current()
             try:
