@@ -105,6 +105,13 @@ def check_event_id(value):
     return value.lower()
 
 
+def canonical_uuid(value):
+    """``value`` as a UUID's lower-case 8-4-4-4-12 text; ValueError when it names none."""
+    if isinstance(value, str) and UUID_PATTERN.fullmatch(value) and value.islower():
+        return value  # the form every producer writes: uuid.UUID would only rebuild it (once per consumed message)
+    return str(uuid.UUID(str(value)))
+
+
 def well_formed_ids(event_ids):
     """The ids in ``event_ids`` that could name a stored event (UUIDs), lower-case; others cannot match any."""
     return sorted({str(event_id).lower() for event_id in event_ids if UUID_PATTERN.fullmatch(str(event_id))})
@@ -117,6 +124,8 @@ def check_details(value):
         return {}
     if not isinstance(value, dict):
         raise InvalidEvent("details must be a JSON object.")
+    if not value:
+        return value  # most events carry none: no need to serialize them to measure
     if _depth(value) > MAX_DETAILS_DEPTH:
         raise InvalidEvent(f"details may nest at most {MAX_DETAILS_DEPTH} levels deep.")
     try:
@@ -193,7 +202,7 @@ def from_message(value):
     if body.get("schema") != SCHEMA_VERSION:
         raise InvalidEvent(f"unknown schema version {body.get('schema')!r}.")
     try:
-        event_id = str(uuid.UUID(str(body["event_id"])))
+        event_id = canonical_uuid(body["event_id"])
         visitor_key = body["visitor_key"]
         timestamp = parse_timestamp(body["timestamp"])
         event_type = check_event_type(body["event_type"])
