@@ -276,6 +276,10 @@ KAFKA_SEND_RETRIES = env_int("KAFKA_SEND_RETRIES", 5)
 KAFKA_ACK_TIMEOUT_MS = env_int("KAFKA_ACK_TIMEOUT_MS", 800)
 KAFKA_RETRY_SECONDS = env_int("KAFKA_RETRY_SECONDS", 5)
 KAFKA_LINGER_MS = env_int("KAFKA_LINGER_MS", 1)
+# With the hand-off no request waits for the broker, so the producer gathers
+# records this long into each produce request: kafka-python's network thread
+# costs per request, not per record (docs/tuning.md, "Kafka path").
+KAFKA_HANDOFF_LINGER_MS = env_int("KAFKA_HANDOFF_LINGER_MS", 50)
 # Write every event to the outbox before sending it, not only the unacknowledged
 # ones: for a broker that can lose acknowledged messages (no durable storage, one
 # replica). Costs two more database writes per event.

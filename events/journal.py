@@ -101,9 +101,10 @@ class Journal:
         self._open = set()  # every segment this process still holds, sealed ones included
         self._unsettled = 0
 
-    def record(self, events):
-        """Append ``events``; returns their segment, to be passed to ``settle``. Raises OSError."""
-        lines = _lines(events)
+    def record(self, events, messages=None):
+        """Append ``events`` (``messages``: their to_message pairs, when the
+        caller has them); returns their segment, to be passed to ``settle``. Raises OSError."""
+        lines = _lines(events, messages)
         with self._lock:
             segment = self._current()
             try:
@@ -260,8 +261,9 @@ def unstorable_files(directory):
     return found
 
 
-def _lines(events):
-    return b"".join(to_message(event)[1] + b"\n" for event in events)
+def _lines(events, messages=None):
+    messages = messages or (to_message(event) for event in events)
+    return b"".join(value + b"\n" for _, value in messages)
 
 
 def _write_all(fd, data, path):

@@ -22,12 +22,12 @@ def client_options():
     }
 
 
-def new_producer(max_block_ms=5000, bootstrap_timeout_ms=None):
+def new_producer(max_block_ms=5000, bootstrap_timeout_ms=None, linger_ms=None):
     """kafka-python's idempotent producer (acks=all): its own retries after a
     lost acknowledgement do not put an event on the topic twice. The tansu
     broker supports it (InitProducerId); a broker that forgot its producer ids
     (a restart that lost data) makes it fail for good, and ConfirmedSender
-    then replaces it."""
+    then replaces it. ``linger_ms`` defaults to KAFKA_LINGER_MS."""
     from kafka import KafkaProducer
 
     options = client_options()
@@ -41,7 +41,7 @@ def new_producer(max_block_ms=5000, bootstrap_timeout_ms=None):
         request_timeout_ms=min(5000, settings.KAFKA_DELIVERY_TIMEOUT_MS // 2),
         delivery_timeout_ms=settings.KAFKA_DELIVERY_TIMEOUT_MS,
         max_block_ms=max_block_ms,
-        linger_ms=settings.KAFKA_LINGER_MS,
+        linger_ms=settings.KAFKA_LINGER_MS if linger_ms is None else linger_ms,
         enable_idempotence=True,
         # With idempotence up to 5 requests in flight keep a partition's order.
         max_in_flight_requests_per_connection=5,
@@ -121,9 +121,10 @@ class ConfirmedSender:
     with a non-retriable error is replaced before the next send.
     """
 
-    def __init__(self, topic=None, timeout=None):
+    def __init__(self, topic=None, timeout=None, linger_ms=None):
         self.topic = topic or settings.KAFKA_TOPIC
         self.timeout = timeout if timeout is not None else settings.KAFKA_ACK_TIMEOUT_MS / 1000
+        self.linger_ms = linger_ms
         self._producer = None
         self._lock = threading.Lock()
         self._failed_at = None
@@ -148,16 +149,17 @@ class ConfirmedSender:
             raise KafkaError(str(error)) from error
         self._failed_at = None
 
-    def hand_off(self, events, settled):
-        """Queue ``events`` for the topic without waiting. ``settled(event,
+    def hand_off(self, events, settled, messages=None):
+        """Queue ``events`` (``messages``: their to_message pairs, when the
+        caller has them) for the topic without waiting. ``settled(event,
         error)`` is called once per event handed over, from the producer's
         thread: error None once acknowledged. Raises KafkaError with the index
         of the first event not handed over (``error.unsent_from``)."""
         from kafka.errors import KafkaError
 
         producer = self._connected()
-        for index, event in enumerate(events):
-            key, value = to_message(event)
+        messages = messages or [to_message(event) for event in events]
+        for index, (event, (key, value)) in enumerate(zip(events, messages, strict=True)):
             try:
                 future = producer.send(self.topic, key=key, value=value)
             except Exception as error:  # noqa: BLE001 - a closed producer raises plain errors
@@ -192,7 +194,9 @@ class ConfirmedSender:
             if self._producer is None:
                 timeout_ms = int(self.timeout * 1000)
                 try:
-                    self._producer = new_producer(max_block_ms=timeout_ms, bootstrap_timeout_ms=timeout_ms)
+                    self._producer = new_producer(
+                        max_block_ms=timeout_ms, bootstrap_timeout_ms=timeout_ms, linger_ms=self.linger_ms
+                    )
                 except Exception as error:
                     self._failed_at = time.monotonic()
                     self.failures += 1

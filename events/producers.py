@@ -17,6 +17,7 @@ from django.dispatch import receiver
 
 from events import outbox, recent
 from events.group_commit import GroupCommit
+from events.records import to_message
 from events.stores import StoreUnavailable, get_store, reset_store
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,10 @@ class KafkaEventProducer(EventProducer):
     def __init__(self, topic=None):
         from events.kafka_io import ConfirmedSender
 
-        self.sender = ConfirmedSender(topic or settings.KAFKA_TOPIC)
+        hands_off = not (settings.KAFKA_WAIT_FOR_ACK or settings.KAFKA_OUTBOX_FIRST)
+        # No request waits on a handed-off record, so it may linger for company.
+        linger_ms = settings.KAFKA_HANDOFF_LINGER_MS if hands_off else None
+        self.sender = ConfirmedSender(topic or settings.KAFKA_TOPIC, linger_ms=linger_ms)
         self._pid = os.getpid()
         self._journal_lock = threading.Lock()
         self._journal_instance = None
@@ -120,8 +124,9 @@ class KafkaEventProducer(EventProducer):
         if failed_within_retry(self._journal_failed_at):
             outbox.save(events, due_now=True)  # not retried (nor logged) on every request while the folder fails
             return
+        messages = [to_message(event) for event in events]  # once for the journal, the topic and the cache
         try:
-            segment = journal.record(events)
+            segment = journal.record(events, messages)
         except OSError as error:
             self._journal_failed_at = time.monotonic()
             logger.warning(
@@ -139,13 +144,13 @@ class KafkaEventProducer(EventProducer):
                 self._fallback.put(event, lambda: journal.settle(segment), lambda: journal.set_aside(segment, [event]))
 
         try:
-            self.sender.hand_off(events, settled)
+            self.sender.hand_off(events, settled, messages)
         except KafkaError as error:
             logger.warning("Kafka did not take %d event(s) (%r); they go to the outbox", len(events), error)
             unsent = events[getattr(error, "unsent_from", 0) :]
             outbox.save(unsent, due_now=True)
             journal.settle(segment, len(unsent))
-        recent.remember(events)
+        recent.remember(events, messages)
 
     def _journal(self):
         with self._journal_lock:

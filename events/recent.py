@@ -24,11 +24,12 @@ def _key(visitor_key):
     return f"events-recent:{visitor_key}"
 
 
-def remember(events):
-    """Add acknowledged ``events`` to their visitors' recent lists."""
+def remember(events, messages=None):
+    """Add acknowledged ``events`` (``messages``: their to_message pairs, when
+    the caller has them) to their visitors' recent lists."""
     per_visitor = {}
-    for event in events:
-        per_visitor.setdefault(event.visitor_key, []).append(to_message(event)[1].decode())
+    for event, (_, value) in zip(events, messages or [to_message(event) for event in events], strict=True):
+        per_visitor.setdefault(event.visitor_key, []).append(value.decode())
     try:
         for visitor_key, messages in per_visitor.items():
             kept = cache.get(_key(visitor_key)) or []
