@@ -8,7 +8,6 @@ skipped (INSERT OR IGNORE / INSERT IGNORE / ON CONFLICT DO NOTHING, whichever
 the database speaks).
 """
 
-import re
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -17,6 +16,7 @@ from django.db.models import Q
 from django.db.models.constants import OnConflict
 
 from events.records import Event, well_formed_ids
+from sitewide.driver_reads import driver_sql, fetch_all
 
 EVENT_FIELDS = ("event_id", "visitor_key", "event_type", "movie_id", "rating", "timestamp", "details")
 
@@ -70,10 +70,8 @@ def newest_events_of_tables(models, visitor_keys, limit, event_types=None):
 
 
 def _run(connection, sql, params, converters):
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
     events = []
+    rows = fetch_all(connection, sql, params)
     for row in rows:
         row = list(row)
         for position, (functions, expression) in converters:
@@ -152,18 +150,6 @@ def driver_cursor(connection):
             yield cursor
         finally:
             cursor.close()
-
-
-def driver_sql(connection, sql):
-    """``sql`` with Django's %s placeholders in the driver's own style (SQLite's
-    ?, converted as Django's SQLite cursor does). Callers keep the result:
-    it is built once per statement shape."""
-    if connection.vendor != "sqlite":
-        return sql
-    return FORMAT_PLACEHOLDER.sub("?", sql).replace("%%", "%")
-
-
-FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")
 
 
 def insert_ignoring_sql(connection, model, field_names):

@@ -22,6 +22,7 @@ from django.db.models import Count, Max, Prefetch
 from movie import search
 from movie.models import Dataset, Genre, Movie, MovieTag
 from sitewide.bounded_cache import BoundedCache
+from sitewide.driver_reads import fetch_all
 
 # Movies (and cards) kept per process: a few pages' worth of every list, a
 # few MB; a bigger catalog's long tail is read from the database.
@@ -189,10 +190,10 @@ def catalog_version():
 
 def _dataset_row(name):
     # Plain SQL: the ORM's query building cost more than the query, once per request.
-    table = connections[Dataset.objects.db].ops.quote_name(Dataset._meta.db_table)
-    with connections[Dataset.objects.db].cursor() as cursor:
-        cursor.execute(f"SELECT id, fingerprint, imported_at FROM {table} WHERE name = %s", [name])
-        return cursor.fetchone()
+    connection = connections[Dataset.objects.db]
+    table = connection.ops.quote_name(Dataset._meta.db_table)
+    rows = fetch_all(connection, f"SELECT id, fingerprint, imported_at FROM {table} WHERE name = %s", [name])
+    return rows[0] if rows else None
 
 
 def current_cache():

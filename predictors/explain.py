@@ -19,6 +19,8 @@ movie nothing in the history explains gets no "because".
 import logging
 import weakref
 
+import numpy as np
+
 from predictors import serving
 from predictors.lazy_modules import LazyModule
 
@@ -34,27 +36,28 @@ _unit_sides = weakref.WeakKeyDictionary()  # frozen serving model -> (n_items, F
 
 
 def unit_item_sides(model):
-    """(n_items, F) the model's item representations scaled to unit length,
-    computed once per frozen model."""
+    """(n_items, F) float32 numpy array of the model's item representations
+    scaled to unit length, computed once per frozen model."""
     if model not in _unit_sides:
         with torch.no_grad():
             side = model.cached_item_side(torch.arange(model.n_items)).reshape(model.n_items, -1).float()
-            _unit_sides[model] = torch.nn.functional.normalize(side, dim=1)
+            _unit_sides[model] = torch.nn.functional.normalize(side, dim=1).numpy()
     return _unit_sides[model]
 
 
 def contributions(model, history_items, history_weights, items):
     """(h,) history item indices and weights, (k,) recommended item indices ->
-    (h, k) how much each history item contributed to each recommended one
-    (see the module's docstring for the measure per kind of model)."""
-    history_items = torch.as_tensor(history_items, dtype=torch.int64)
-    items = torch.as_tensor(items, dtype=torch.int64)
-    with torch.no_grad():
-        if isinstance(model, ease.EASE):  # its exact terms x_h B[h, i]
-            weights = torch.as_tensor(history_weights, dtype=torch.float32)
-            return weights[:, None] * model.weights[history_items][:, items]  # (h, 1) * (h, k)
-        sides = unit_item_sides(model)
-        return sides[history_items] @ sides[items].T  # (h, F) @ (F, k) -> (h, k)
+    (h, k) float32 numpy array of how much each history item contributed to
+    each recommended one (see the module's docstring for the measure per kind
+    of model). In numpy: a table this small costs torch more in per-call
+    overhead than in arithmetic."""
+    history_items = np.asarray(history_items, dtype=np.int64)
+    items = np.asarray(items, dtype=np.int64)
+    if isinstance(model, ease.EASE):  # its exact terms x_h B[h, i]
+        weights = np.asarray(history_weights, dtype=np.float32)
+        return weights[:, None] * model.weights.detach().numpy()[np.ix_(history_items, items)]  # (h, 1) * (h, k)
+    sides = unit_item_sides(model)
+    return sides[history_items] @ sides[items].T  # (h, F) @ (F, k) -> (h, k)
 
 
 def top_causes(model, history, items, limit=NAMED):
@@ -64,9 +67,9 @@ def top_causes(model, history, items, limit=NAMED):
     if not liked or not len(items):
         return {}
     table = contributions(model, [item for item, _ in liked], [weight for _, weight in liked], items)
-    # One sort of every column and plain lists after it: a few tensor calls
+    # One sort of every column and plain lists after it: a few array calls
     # per recommended item cost more than the explanation's arithmetic.
-    orders = torch.argsort(table, dim=0, descending=True, stable=True)[:limit].T.tolist()
+    orders = np.argsort(-table, axis=0, kind="stable")[:limit].T.tolist()
     values = table.T.tolist()
     return {
         item: [liked[row][0] for row in order if values[column][row] > 0]

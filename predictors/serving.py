@@ -33,6 +33,7 @@ from predictors.models import ModelVersion
 from predictors.names import SERVED_MODELS
 from predictors.popularity import popular_movie_ids
 from sitewide.bounded_cache import BoundedCache
+from sitewide.driver_reads import fetch_all
 
 # torch and DGL load with the first recommendation, not with the URL conf (predictors/lazy_modules.py).
 foldin = LazyModule("predictors.foldin")
@@ -131,9 +132,8 @@ def active_versions(names=None):
         # Newest last, so that it wins should an activation briefly leave two active.
         f"ORDER BY {quote('version')}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [ModelVersion.Status.ACTIVE.value, *names])
-        return {name: (pk, sha) for pk, name, sha in cursor.fetchall()}
+    rows = fetch_all(connection, sql, [ModelVersion.Status.ACTIVE.value, *names])
+    return {name: (pk, sha) for pk, name, sha in rows}
 
 
 # "Read the active version from the registry" (None already means "none is active").

@@ -1,6 +1,8 @@
 import dataclasses
+import json
 
-from django.http import HttpResponse, JsonResponse
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_safe
@@ -149,7 +151,8 @@ def recommendations_api(request):
                 for movie in row.movies
             ],
         }
-        return JsonResponse(answer).content
+        # JsonResponse's bytes without building a response only to read its content.
+        return json.dumps(answer, cls=DjangoJSONEncoder).encode()
 
     key = fragments.api_key(model_name, versions, visitor.history, visitor.exclude, k, result)
     return HttpResponse(fragments.cached(key, body), content_type="application/json")
