@@ -74,7 +74,10 @@ class Segment:
             return
         self.removed = True
         try:
-            os.unlink(self.path)
+            # Only this segment's own file: an operator may have renamed a set-aside
+            # file onto its name (to have it recovered), and that one must stay.
+            if os.stat(self.path).st_ino == os.fstat(self.fd).st_ino:
+                os.unlink(self.path)
         except FileNotFoundError:
             pass
         except OSError as error:

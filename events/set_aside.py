@@ -50,5 +50,6 @@ def sentence(events, files, directory, host=None):
         f"{events} event{'s' if events != 1 else ''} that the outbox can never store "
         f"{'are' if events != 1 else 'is'} set aside in {files} file{'s' if files != 1 else ''} "
         f"(*{UNSTORABLE_SUFFIX}, one event a line) in {directory}{f' on {host}' if host else ''}: "
-        f"the error log says why; once the cause is fixed, rename them to *{SUFFIX} and the next recovery stores them."
+        f"the error log says why; once the cause is fixed, give each a new name ending in {SUFFIX} "
+        f"(requeued-1{SUFFIX}, say) and the next recovery stores them."
     )

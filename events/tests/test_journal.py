@@ -209,6 +209,20 @@ def test_a_set_aside_file_renamed_back_is_recovered(tmp_path):
     assert list(tmp_path.iterdir()) == [] and journal.unstorable_files(tmp_path) == []
 
 
+def test_a_set_aside_file_renamed_onto_a_live_segments_name_is_not_deleted_with_it(tmp_path):
+    """An operator renames a set-aside file back while the process still holds
+    the segment of that name: the process settles and deletes its own segment,
+    and the renamed file stays for the next recovery."""
+    log = journal.Journal(tmp_path)
+    refused, later = click(movie_id=1), click(movie_id=2)
+    segment = log.record([refused])
+    kept = log.set_aside(segment, [refused])
+    kept.replace(segment.path)
+    log.settle(log.record([later]))
+    log.close()
+    assert [found.event_id for found in recovered(tmp_path)] == [refused.event_id]
+
+
 def test_a_segment_whose_every_event_is_refused_is_left_for_a_later_recovery(tmp_path, caplog):
     log = journal.Journal(tmp_path)
     events = [click(movie_id=n) for n in range(1, 4)]

@@ -27,7 +27,7 @@ def test_the_command_says_how_many_are_set_aside_and_where(db, settings, tmp_pat
     assert SetAsideEvents.objects.get().events == 2  # counted as they were set aside
     sentence = report()
     assert sentence.startswith("2 events that the outbox can never store are set aside in 2 files (*.unstorable")
-    assert f"in {tmp_path}:" in sentence and "rename them to *.events" in sentence
+    assert f"in {tmp_path}:" in sentence and "a new name ending in .events" in sentence
 
 
 def test_the_command_recounts_once_the_files_are_dealt_with(db, settings, tmp_path):
