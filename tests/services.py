@@ -136,15 +136,28 @@ class ServerProcess:
 
     def __init__(self, port=None):
         self.port = port or free_port()
+        self.port_chosen_here = port is None
         self.process = None
 
     def command(self):
         raise NotImplementedError
 
     def start(self):
-        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(self.port)
-        return self
+        """Start it, and make sure what answers on the port is this server:
+        another process may take a free port between free_port() and the
+        server's bind, and a test would then stop a server that is not there."""
+        for _ in range(3):
+            self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_for_port(self.port)
+            try:
+                self.process.wait(timeout=0.2)  # a server that could not bind exits at once
+            except subprocess.TimeoutExpired:
+                self.port_chosen_here = False  # a restart keeps the port its clients know
+                return self
+            if not self.port_chosen_here:
+                break
+            self.port = free_port()
+        raise RuntimeError(f"{self.command()[0]} exited at start: 127.0.0.1:{self.port} belongs to another process")
 
     def stop(self):
         if self.process is not None:

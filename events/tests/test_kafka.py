@@ -623,8 +623,10 @@ def test_events_a_stalled_broker_never_acknowledged_go_to_the_outbox_and_are_sto
     browser = Browser()
     first = browser.click(movies[0].pk).json()["ids"]  # connects the producer and learns the topic's leaders
     assert get_producer().flush(timeout=20) and OutboxEvent.objects.count() == 0
-    assert not get_producer().sender.recently_failed()  # so the next click is handed off, not sent to the outbox
+    producer = get_producer()
+    assert not producer.sender.recently_failed()  # so the next click is handed off, not sent to the outbox
 
+    assert private_kafka_broker.process.poll() is None  # the process the stop reaches is the one serving
     os.kill(private_kafka_broker.process.pid, signal.SIGSTOP)
     try:
         started = time.monotonic()
@@ -632,7 +634,7 @@ def test_events_a_stalled_broker_never_acknowledged_go_to_the_outbox_and_are_sto
         assert response.status_code == 202
         assert time.monotonic() - started < 1  # answered without waiting for the broker
         assert len(visitor_history(browser.visitor_key())) == 2
-        assert get_producer().flush(timeout=30)
+        assert get_producer() is producer and producer.flush(timeout=30)
         assert [str(event.event_id) for event in OutboxEvent.objects.all()] == response.json()["ids"]
     finally:
         os.kill(private_kafka_broker.process.pid, signal.SIGCONT)
