@@ -84,11 +84,26 @@ def live_chromium():
 
 
 def wait_until(condition, timeout=10.0):
-    """Poll ``condition()`` until it is true (the browser's requests land in another thread)."""
+    """Poll ``condition()`` until it is true (the browser's requests land in another thread).
+
+    The live server and the test share one in-memory SQLite database, whose
+    shared cache refuses a read at once ("database table is locked") while the
+    server's thread writes that table: such a poll counts as "not yet"."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not _holds(condition):
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
+
+
+def _holds(condition):
+    from django.db import OperationalError
+
+    try:
+        return condition()
+    except OperationalError as error:
+        if "database table is locked" not in str(error):
+            raise
+        return False
 
 
 def run_for_json(command, env, timeout, prefix=()):
