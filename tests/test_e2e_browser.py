@@ -226,6 +226,13 @@ def test_a_new_visitor_clicks_rates_and_gets_recommendations(tab, site):
 
     for model_name in MODELS:
         page.goto(f"/movie/{model_name}")
+        # Two web workers and no shared cache (REDIS_URL): read-your-writes is the
+        # worker's own, and a rating the other worker took shows once the consumer
+        # has stored it (the hand-off lingers up to KAFKA_HANDOFF_LINGER_MS first).
+        deadline = time.monotonic() + 15
+        while page.locator('[data-list="history"] li .stars').count() < len(rated) and time.monotonic() < deadline:
+            page.wait_for_timeout(300)
+            page.goto(f"/movie/{model_name}")
         tab.shot(f"model-{model_name}")
         picks = list_ids(page, "recommendations")
         assert len(picks) == 10 and not set(picks) & set(clicked), model_name
