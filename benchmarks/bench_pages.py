@@ -153,11 +153,16 @@ class VisitorWalk:
         return result
 
 
+def visitor_headers(cookie_kind, visitors):
+    """The cached visitor's cookie header, for its pages and their bare view."""
+    return [f"Cookie: {visitors['visitor']}"] if cookie_kind == "visitor" else []
+
+
 def runner(base, path, cookie_kind, visitors, walk):
     """run(seconds, **shape) -> wrk's result for an endpoint's visitor: none, the cached one, or the walk."""
     if cookie_kind == "uncached":
         return lambda seconds, **shape: walk.wrk(base + path, seconds, **shape)
-    headers = [f"Cookie: {visitors['visitor']}"] if cookie_kind == "visitor" else []
+    headers = visitor_headers(cookie_kind, visitors)
     return lambda seconds, **shape: wrk(base + path, seconds, headers=headers, **shape)
 
 
@@ -243,7 +248,7 @@ def main():
             shape = {"connections": args.connections, "threads": args.wrk_threads, "cpu_of": [site.gunicorn.pid]}
             run_ours = runner(base, path, cookie_kind, visitors, walk)
             # The bare view gets the same cookie header, so both parse the same request.
-            bare_headers = [f"Cookie: {visitors['visitor']}"] if cookie_kind == "visitor" else []
+            bare_headers = visitor_headers(cookie_kind, visitors)
             run_ours(args.warmup_seconds, **shape)
             wrk(base + BARE_PATH, args.warmup_seconds, headers=bare_headers, **shape)
             since, _, _ = count_impressions()

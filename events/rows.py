@@ -8,7 +8,6 @@ skipped (INSERT OR IGNORE / INSERT IGNORE / ON CONFLICT DO NOTHING, whichever
 the database speaks).
 """
 
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from django.db import connections, router
@@ -16,7 +15,7 @@ from django.db.models import Q
 from django.db.models.constants import OnConflict
 
 from events.records import Event, well_formed_ids
-from sitewide.driver_reads import driver_sql, fetch_all
+from sitewide.driver_reads import driver_cursor, driver_sql, fetch_all
 
 EVENT_FIELDS = ("event_id", "visitor_key", "event_type", "movie_id", "rating", "timestamp", "details")
 
@@ -124,32 +123,6 @@ def _compile(shape):
 def writer(model):
     """The connection that writes ``model``'s table."""
     return connections[router.db_for_write(model)]
-
-
-@contextmanager
-def driver_cursor(connection):
-    """The database driver's own cursor of Django's ``connection``, its errors
-    raised as Django's (a locked SQLite file is still a DatabaseError).
-
-    For the statements a click runs on every write (driver_sql's): Django's
-    cursor wrapper, its execute wrappers and SQLite's placeholder rewrite cost
-    more per statement than the statement itself (docs/tuning.md, "Click writes").
-    Statements run here bypass Django's query log (connection.queries,
-    CaptureQueriesContext, execute_wrapper): count them by their rows.
-
-    Like Django's own cursor it first drops a connection that failed its
-    health check (a restarted server) and refuses to run in a broken
-    transaction, so a caller outside atomic() reconnects as before."""
-    connection.close_if_health_check_failed()
-    if connection.in_atomic_block:
-        connection.validate_no_broken_transaction()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        cursor = connection.connection.cursor()
-        try:
-            yield cursor
-        finally:
-            cursor.close()
 
 
 def insert_ignoring_sql(connection, model, field_names):
