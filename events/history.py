@@ -4,6 +4,7 @@ and the cache of acknowledged events (read-your-writes).
 """
 
 import logging
+from operator import attrgetter
 
 from events import outbox, recent
 from events.records import EVENT_TYPES, RATING_TYPES
@@ -38,7 +39,7 @@ def visitor_history(key, limit=HISTORY_LIMIT, event_types=None):
 
 
 def newest_first(events):
-    return sorted(events, key=lambda event: event.sort_key, reverse=True)
+    return sorted(events, key=attrgetter("time_order"), reverse=True)
 
 
 def latest_ratings(history):

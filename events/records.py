@@ -45,8 +45,13 @@ class Event:
 
     @property
     def sort_key(self):
-        """Orders events in time, and apart when they share a timestamp."""
+        """Orders events in time, and apart when they share a timestamp (text, for DynamoDB's sort keys)."""
         return f"{format_timestamp(self.timestamp)}#{self.event_id}"
+
+    @property
+    def time_order(self):
+        """sort_key's order without formatting the time: what in-process sorts compare."""
+        return (self.timestamp, self.event_id)
 
 
 def new_event(visitor_key, event_type, movie_id, rating=None, now=None, event_id=None, details=None):

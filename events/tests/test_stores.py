@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from events.models import ClickEvent, OutboxEvent
 from events.records import EVENT_TYPES, new_event
-from events.rows import newest_events
+from events.rows import events_from, newest_events
 from events.stores import get_store
 from events.stores.sql import SqlClickLogStore
 from tests.services import dynamodb_server, dynamodb_store  # noqa: F401
@@ -36,6 +36,24 @@ def test_no_visitors_or_a_limit_of_zero_is_no_events(db, model):
     SqlClickLogStore().write([event("session:a", "click", 1, 5)])
     assert newest_events(model, [], 10) == []
     assert newest_events(model, ["session:a"], 0) == []
+
+
+@pytest.mark.parametrize("model", [ClickEvent, OutboxEvent])
+def test_a_history_read_gives_back_each_event_as_it_was_written(db, model):
+    # The read converts the stored columns itself (rows._column_readers); the ORM's reading is the reference.
+    written = [
+        new_event("session:a", "rating", 7, 4.5, now=NOW.replace(microsecond=123456), details={"from": "card"}),
+        new_event("session:a", "click", 8, now=at(1).replace(microsecond=0)),
+    ]
+    if model is ClickEvent:
+        SqlClickLogStore().write(written)
+    else:
+        OutboxEvent.objects.bulk_create(OutboxEvent(**vars(one), last_sent_at=NOW) for one in written)
+    read = newest_events(model, ["session:a"], 10)
+    assert read == events_from(model.objects.order_by("-timestamp"))
+    assert [(one.event_id, one.timestamp, one.details) for one in read] == [
+        (one.event_id, one.timestamp, one.details) for one in written
+    ]
 
 
 def test_a_redelivered_event_is_stored_once(store):
