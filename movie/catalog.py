@@ -96,6 +96,23 @@ def movies_by_ids(movie_ids):
     return [_own_copy(found[movie_id]) for movie_id in movie_ids if movie_id in found]
 
 
+def movie_summaries(movie_ids):
+    """{pk: {"movie_id", "title", "year", "url"}} of the known ``movie_ids``: what
+    a list in JSON says of each movie, kept per catalog version without Movie
+    objects. The dicts are shared: copy one before adding to it."""
+    cache = current_cache().summaries
+    found = cache.get_many(movie_ids)
+    missing = [movie_id for movie_id in movie_ids if movie_id not in found]
+    if missing:
+        made = {
+            movie.pk: {"movie_id": movie.pk, "title": movie.title, "year": movie.year, "url": movie.get_absolute_url()}
+            for movie in movies_by_ids(missing)
+        }
+        cache.put_many(made)
+        found.update(made)
+    return found
+
+
 def movie_tags(movie_id, limit):
     """The movie's ``limit`` most used tags (MovieTag rows with their tag), most used first."""
     return current_cache().tags.get_or_put((movie_id, limit), lambda: _most_used_tags(movie_id, limit))
@@ -145,6 +162,7 @@ class CatalogCache:
         self.version = version
         self.movies = BoundedCache(CACHED_MOVIES)
         self.cards = BoundedCache(CACHED_MOVIES)
+        self.summaries = BoundedCache(CACHED_MOVIES)
         self.tags = BoundedCache(CACHED_MOVIES)
         self.searches = BoundedCache(CACHED_SEARCHES)
         self.forms = BoundedCache(CACHED_SEARCHES)

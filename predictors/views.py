@@ -9,6 +9,7 @@ from django.views.decorators.http import require_safe
 
 from events.history import latest_ratings, visitor_history
 from events.visitors import visitor_key
+from movie.catalog import movie_summaries
 from predictors import fragments, home_rows, serving
 from predictors.home_rows import primary_model_name
 from predictors.metrics_log import record_impression
@@ -130,7 +131,7 @@ def recommendations_api(request):
     record_impression(result, visitor.key)
 
     def body():
-        home_rows.attach_movies([row])
+        summaries = movie_summaries([*row.movie_ids, *{pk for named in row.because.values() for pk in named}])
         # The popular list that stands in for a model carries no scores.
         scores = dict(zip(result.movie_ids, result.scores, strict=False))
         answer = {
@@ -140,15 +141,13 @@ def recommendations_api(request):
             "history": [pk for pk, _ in visitor.history],
             "recommendations": [
                 {
-                    "movie_id": movie.pk,
-                    "title": movie.title,
-                    "year": movie.year,
-                    "url": movie.get_absolute_url(),
-                    "score": scores.get(movie.pk),
+                    **summaries[pk],
+                    "score": scores.get(pk),
                     # The liked history movies that contributed most (predictors.explain).
-                    "because": [named.pk for named in movie.because_movies],
+                    "because": [named for named in row.because.get(pk, ()) if named in summaries],
                 }
-                for movie in row.movies
+                for pk in row.movie_ids
+                if pk in summaries
             ],
         }
         # JsonResponse's bytes without building a response only to read its content.
