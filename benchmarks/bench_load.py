@@ -151,8 +151,11 @@ def prepare(work_dir, env, epochs):
 class Site:
     """gunicorn (2 workers) and the consume_events processes (one group), restartable."""
 
-    def __init__(self, env, work_dir, workers=2, threads=4, consumers=2):
+    def __init__(self, env, work_dir, workers=2, threads=4, consumers=2, preload=False):
         self.env, self.work_dir = env, work_dir
+        # The README's production command: config/gunicorn.conf.py and --preload
+        # (models loaded and the heap frozen in the master before the fork).
+        self.preload = preload
         self.port = free_port()
         self.workers, self.threads = workers, threads
         self.gunicorn = None
@@ -175,6 +178,7 @@ class Site:
                 "60",
                 "--graceful-timeout",
                 "20",
+                *(["-c", "config/gunicorn.conf.py", "--preload"] if self.preload else []),
             ],
             cwd=REPO_DIR,
             env=self.env,

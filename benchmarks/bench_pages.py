@@ -215,6 +215,11 @@ def main():
         default=20000,
         help="more than one worker's cache of lists (2048) and of API answers (8192) holds, twice over",
     )
+    parser.add_argument(
+        "--no-preload",
+        action="store_true",
+        help="gunicorn without the README's -c config/gunicorn.conf.py --preload (each worker loads its models)",
+    )
     parser.add_argument("--only", nargs="+", choices=[name for name, *_ in ENDPOINTS])
     parser.add_argument("--work-dir", type=Path, default=RESULTS_DIR / "pages")
     args = parser.parse_args()
@@ -234,7 +239,7 @@ def main():
     lua = work_dir / "cycle-cookies.lua"
     lua.write_text(CYCLE_LUA)
 
-    site = Site(env, work_dir, workers=args.workers, threads=args.threads)
+    site = Site(env, work_dir, workers=args.workers, threads=args.threads, preload=not args.no_preload)
     site.start_web()
     base = f"http://127.0.0.1:{site.port}"
     walk = VisitorWalk(cookies_file, lua, args.wrk_threads)
@@ -294,7 +299,8 @@ def main():
         ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(row) + " |" for row in rows)]
     )
     text = (
-        f"gunicorn {args.workers} workers x {args.threads} gthreads, DEBUG off, SQLite; wrk -t{args.wrk_threads} "
+        f"gunicorn {args.workers} workers x {args.threads} gthreads"
+        f"{', no --preload' if args.no_preload else ', -c config/gunicorn.conf.py --preload'}, DEBUG off, SQLite; wrk -t{args.wrk_threads} "
         f"-c{args.connections}; per endpoint {args.rounds} rounds of {args.seconds} s runs of it and {BARE_PATH}, "
         f"interleaved ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load average "
         f"{' '.join(f'{n:.2f}' for n in os.getloadavg())} at the end).\n\n{table}"
