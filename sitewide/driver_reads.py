@@ -75,10 +75,12 @@ def driver_transaction(connection):
         cursor.execute("BEGIN" if mode is None else f"BEGIN {mode}")
         try:
             yield cursor
+            connection.connection.commit()
         except BaseException:
-            connection.connection.rollback()  # a no-op when SQLite already ended the transaction
+            # As atomic() does, a failed COMMIT (SQLITE_BUSY leaves the transaction
+            # open) is rolled back too; a no-op when SQLite already ended it.
+            connection.connection.rollback()
             raise
-        connection.connection.commit()
 
 
 def fetch_all(connection, sql, params):
