@@ -9,7 +9,7 @@ import re
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 
 from events import catalog_ids
 from events.producers import get_producer
@@ -153,9 +153,11 @@ def rate_limit_retry_after(key, address, count):
     if address:
         limits.append((f"events-rate-address:{address}", settings.EVENTS_RATE_LIMIT_PER_ADDRESS))
     current, elapsed = int(now // window), (now % window) / window
-    used = [_count(f"{name}:{current}", count, window * 2) for name, _ in limits]
+    # The backend once per request: each ``cache.<method>`` looks it up again.
+    cache = caches[DEFAULT_CACHE_ALIAS]
+    used = [_count(cache, f"{name}:{current}", count, window * 2) for name, _ in limits]
     # One read for every limit's previous window (one round trip to Redis).
-    previous = _read([f"{name}:{current - 1}" for name, _ in limits])
+    previous = _read(cache, [f"{name}:{current - 1}" for name, _ in limits])
     over = False
     for (name, limit), used_now in zip(limits, used, strict=True):
         # A sliding window: the previous window's count weighs as much of it
@@ -165,7 +167,7 @@ def rate_limit_retry_after(key, address, count):
     return max(1, int(window - now % window)) if over else None
 
 
-def _read(buckets):
+def _read(cache, buckets):
     """{bucket: count} of the buckets the cache holds ({} when it cannot say)."""
     try:
         return cache.get_many(buckets)
@@ -173,7 +175,7 @@ def _read(buckets):
         return {}
 
 
-def _count(bucket, count, window):
+def _count(cache, bucket, count, window):
     """The bucket's total after adding ``count`` (0 when the cache cannot count)."""
     try:
         # incr first: the bucket exists for all but a window's first event, so that is one cache call, not two.

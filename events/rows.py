@@ -194,12 +194,19 @@ def insert_events(model, events, **same_for_all):
     if not events:
         return
     connection = writer(model)
+    with driver_cursor(connection) as cursor:
+        insert_events_on(cursor, connection, model, events, **same_for_all)
+
+
+def insert_events_on(cursor, connection, model, events, **same_for_all):
+    """``insert_events`` on a driver cursor of ``connection`` the caller holds (its transaction, say)."""
     ops = connection.ops
     constants = tuple(
         model._meta.get_field(name).get_db_prep_save(value, connection) for name, value in same_for_all.items()
     )
     native_uuid = connection.features.has_native_uuid_field
     prepare_details = model._meta.get_field("details").get_db_prep_save
+    no_details = _no_details(connection, model)
     rows = [
         (
             event.event_id if native_uuid else event.event_id.replace("-", ""),
@@ -208,13 +215,24 @@ def insert_events(model, events, **same_for_all):
             event.movie_id,
             event.rating,
             ops.adapt_datetimefield_value(event.timestamp),
-            prepare_details(event.details or {}, connection),
+            prepare_details(event.details, connection) if event.details else no_details,
             *constants,
         )
         for event in events
     ]
-    with driver_cursor(connection) as cursor:
-        cursor.executemany(insert_ignoring_sql(connection, model, (*EVENT_FIELDS, *same_for_all)), rows)
+    cursor.executemany(insert_ignoring_sql(connection, model, (*EVENT_FIELDS, *same_for_all)), rows)
+
+
+_no_details_values = {}
+
+
+def _no_details(connection, model):
+    """The details column's value for an event without details (``{}``), prepared once per database and
+    table: most events (every click) have none, and preparing it ran the JSON encoder per row."""
+    key = (connection.alias, connection.vendor, model)
+    if key not in _no_details_values:
+        _no_details_values[key] = model._meta.get_field("details").get_db_prep_save({}, connection)
+    return _no_details_values[key]
 
 
 def of_events(events):

@@ -17,6 +17,8 @@ import re
 import time
 from contextlib import contextmanager
 
+from django.db import transaction
+
 FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")
 _driver_sql = {}  # Django SQL -> the same in the driver's placeholders
 
@@ -53,6 +55,32 @@ def driver_cursor(connection):
             yield cursor
         finally:
             cursor.close()
+
+
+@contextmanager
+def driver_transaction(connection):
+    """One transaction on the driver's own cursor (yielded), committed when
+    the block ends and rolled back when it raises. On SQLite in autocommit
+    mode its BEGIN and COMMIT go straight to the driver, the same statements
+    Django's atomic() sends (the connection's transaction mode included), as
+    atomic()'s own bookkeeping cost more than the commit on a click. Inside an
+    atomic block (a caller's, a test case's) or on another database it is
+    atomic() itself, so nesting and savepoints behave as Django's."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block or not connection.get_autocommit():
+        with transaction.atomic(using=connection.alias), driver_cursor(connection) as cursor:
+            yield cursor
+        return
+    with driver_cursor(connection) as cursor:
+        mode = connection.transaction_mode
+        cursor.execute("BEGIN" if mode is None else f"BEGIN {mode}")
+        try:
+            yield cursor
+            connection.connection.commit()
+        except BaseException:
+            # As atomic() does, a failed COMMIT (SQLITE_BUSY leaves the transaction
+            # open) is rolled back too; a no-op when SQLite already ended it.
+            connection.connection.rollback()
+            raise
 
 
 def fetch_all(connection, sql, params):

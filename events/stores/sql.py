@@ -17,10 +17,9 @@ from events.group_commit import checkpoint_soon, sqlite_writer_turn, without_aut
 from events.models import ClickEvent, OutboxEvent, PopularityCount, PopularityVote
 from events.records import RATING_TYPES, VOTING_TYPES
 from events.rows import (
-    driver_cursor,
     driver_sql,
     events_from,
-    insert_events,
+    insert_events_on,
     insert_ignoring_sql,
     newest_events,
     newest_events_of_tables,
@@ -35,6 +34,7 @@ from events.stores.base import (
     votes,
     zero_counts,
 )
+from sitewide.driver_reads import driver_transaction
 
 
 class SqlClickLogStore(ClickLogStore):
@@ -48,11 +48,13 @@ class SqlClickLogStore(ClickLogStore):
         if not events:
             return
         # One transaction (one commit) per batch; the unique event_id makes a
-        # redelivered event a no-op, the unique vote a redelivered vote.
-        with transaction.atomic():
-            insert_events(ClickEvent, events, stored_at=datetime.now(UTC))
-            self._count_votes(events)
-            self._prune_votes(max(event.timestamp for event in events))
+        # redelivered event a no-op, the unique vote a redelivered vote. The
+        # vote tables live beside the click log, in its database.
+        connection = writer(ClickEvent)
+        with driver_transaction(connection) as cursor:
+            insert_events_on(cursor, connection, ClickEvent, events, stored_at=datetime.now(UTC))
+            self._count_votes(cursor, connection, events)
+            self._prune_votes(cursor, connection, max(event.timestamp for event in events))
 
     def write_in_turn(self, events):
         # SQLite: the processes' writers take turns through a lock file, and
@@ -64,34 +66,34 @@ class SqlClickLogStore(ClickLogStore):
     def after_group_write(self):
         checkpoint_soon(ClickEvent)
 
-    def _count_votes(self, events):
-        connection = writer(PopularityVote)
+    def _count_votes(self, cursor, connection, events):
         adapt = connection.ops.adapt_datetimefield_value
         insert_vote = insert_ignoring_sql(connection, PopularityVote, ("bucket", "movie_id", "visitor_key"))
         new_visitors = Counter()
-        with driver_cursor(connection) as cursor:
-            # One statement per vote: only its own row count says whether this vote is new.
-            for bucket, movie_id, visitor_key in votes(events):
-                cursor.execute(insert_vote, (adapt(bucket), movie_id, visitor_key))
-                if cursor.rowcount == 1:
-                    new_visitors[bucket, movie_id] += 1
-            if not new_visitors:
-                return
-            insert_count = insert_ignoring_sql(connection, PopularityCount, ("bucket", "movie_id", "visitors"))
-            add_visitors = _add_visitors_sql(connection)
-            for (bucket, movie_id), n in sorted(new_visitors.items()):
-                cursor.execute(add_visitors, (n, adapt(bucket), movie_id))
-                if cursor.rowcount:
-                    continue
-                cursor.execute(insert_count, (adapt(bucket), movie_id, n))
-                if cursor.rowcount != 1:  # another writer created it meanwhile
-                    cursor.execute(add_visitors, (n, adapt(bucket), movie_id))
+        # One statement per vote: only its own row count says whether this vote is new.
+        for bucket, movie_id, visitor_key in votes(events):
+            cursor.execute(insert_vote, (adapt(bucket), movie_id, visitor_key))
+            if cursor.rowcount == 1:
+                new_visitors[bucket, movie_id] += 1
+        if not new_visitors:
+            return
+        insert_count = insert_ignoring_sql(connection, PopularityCount, ("bucket", "movie_id", "visitors"))
+        add_visitors = _statement(connection, "add visitors", _add_visitors_sql)
+        for (bucket, movie_id), n in sorted(new_visitors.items()):
+            bucket = adapt(bucket)
+            cursor.execute(add_visitors, (n, bucket, movie_id))
+            if cursor.rowcount:
+                continue
+            cursor.execute(insert_count, (bucket, movie_id, n))
+            if cursor.rowcount != 1:  # another writer created it meanwhile
+                cursor.execute(add_visitors, (n, bucket, movie_id))
 
-    def _prune_votes(self, newest):
+    def _prune_votes(self, cursor, connection, newest):
         """Drop the votes of buckets that have left the window (once per bucket and process)."""
         horizon = bucket_start(newest - popularity_window(), popularity_bucket())
         if horizon != self._votes_pruned_before:
-            PopularityVote.objects.filter(bucket__lt=horizon).delete()
+            prune = _statement(connection, "prune votes", _prune_votes_sql)
+            cursor.execute(prune, (connection.ops.adapt_datetimefield_value(horizon),))
             self._votes_pruned_before = horizon
 
     def history(self, visitor_keys, limit, event_types=None, since=None):
@@ -152,21 +154,27 @@ class SqlClickLogStore(ClickLogStore):
         return counts
 
 
-_add_visitors = {}
+_statements = {}
 
 
-def _add_visitors_sql(connection):
-    """The counter's UPDATE, in the driver's placeholders: plain SQL, as the ORM's
-    update cost more per click than the statement (built once per database)."""
-    key = (connection.alias, connection.vendor)
-    if key not in _add_visitors:
-        quote = connection.ops.quote_name
-        _add_visitors[key] = driver_sql(
-            connection,
-            f"UPDATE {quote(PopularityCount._meta.db_table)} SET {quote('visitors')} = {quote('visitors')} + %s "
-            f"WHERE {quote('bucket')} = %s AND {quote('movie_id')} = %s",
-        )
-    return _add_visitors[key]
+def _statement(connection, name, build):
+    """The statement ``build(quote)`` writes, in the driver's placeholders: plain SQL,
+    as the ORM's update and delete cost more per click than the statements (built once per database)."""
+    key = (connection.alias, connection.vendor, name)
+    if key not in _statements:
+        _statements[key] = driver_sql(connection, build(connection.ops.quote_name))
+    return _statements[key]
+
+
+def _add_visitors_sql(quote):
+    return (
+        f"UPDATE {quote(PopularityCount._meta.db_table)} SET {quote('visitors')} = {quote('visitors')} + %s "
+        f"WHERE {quote('bucket')} = %s AND {quote('movie_id')} = %s"
+    )
+
+
+def _prune_votes_sql(quote):
+    return f"DELETE FROM {quote(PopularityVote._meta.db_table)} WHERE {quote('bucket')} < %s"
 
 
 Store = SqlClickLogStore
