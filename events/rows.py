@@ -97,7 +97,9 @@ def _column_readers(connection, converters):
 
         return read
 
-    id_column, time_column, details_column = django(0), django(5), django(6)
+    id_column, time_column, details_column = (
+        django(EVENT_FIELDS.index(name)) for name in ("event_id", "timestamp", "details")
+    )
     times_are_utc = settings.USE_TZ and connection.timezone_name == "UTC"
 
     def read_id(value):

@@ -86,13 +86,7 @@ def movies_by_ids(movie_ids):
     prefetched; unknown ids are skipped. Each is the caller's own copy, free
     to take attributes (say the visitor's rating)."""
     movie_ids = list(movie_ids)
-    cache = current_cache()
-    found = cache.movies.get_many(movie_ids)
-    missing = [movie_id for movie_id in movie_ids if movie_id not in found]
-    if missing:
-        fetched = catalog_movies().in_bulk(missing)
-        cache.movies.put_many(fetched)
-        found.update(fetched)
+    found = _kept_or_fetched(current_cache().movies, movie_ids, lambda missing: catalog_movies().in_bulk(missing))
     return [_own_copy(found[movie_id]) for movie_id in movie_ids if movie_id in found]
 
 
@@ -100,16 +94,24 @@ def movie_summaries(movie_ids):
     """{pk: {"movie_id", "title", "year", "url"}} of the known ``movie_ids``: what
     a list in JSON says of each movie, kept per catalog version without Movie
     objects. The dicts are shared: copy one before adding to it."""
-    cache = current_cache().summaries
+    return _kept_or_fetched(
+        current_cache().summaries,
+        movie_ids,
+        lambda missing: {
+            movie.pk: {"movie_id": movie.pk, "title": movie.title, "year": movie.year, "url": movie.get_absolute_url()}
+            for movie in movies_by_ids(missing)
+        },
+    )
+
+
+def _kept_or_fetched(cache, movie_ids, fetch):
+    """{pk: value} of ``movie_ids`` from ``cache``, the missing ones from fetch(missing) and kept."""
     found = cache.get_many(movie_ids)
     missing = [movie_id for movie_id in movie_ids if movie_id not in found]
     if missing:
-        made = {
-            movie.pk: {"movie_id": movie.pk, "title": movie.title, "year": movie.year, "url": movie.get_absolute_url()}
-            for movie in movies_by_ids(missing)
-        }
-        cache.put_many(made)
-        found.update(made)
+        fetched = fetch(missing)
+        cache.put_many(fetched)
+        found.update(fetched)
     return found
 
 
