@@ -108,9 +108,11 @@ def _column_readers(connection, converters):
         return str(id_column(value))
 
     def read_time(value):
-        if times_are_utc and type(value) is str:  # SQLite's text of a naive UTC time
-            moment = datetime.fromisoformat(value)
-            if moment.tzinfo is None:
+        if times_are_utc:
+            # SQLite's text of a naive UTC time, or the driver's datetime of it
+            # (where the column's declared type reaches the cursor).
+            moment = datetime.fromisoformat(value) if type(value) is str else value
+            if type(moment) is datetime and moment.tzinfo is None:
                 return moment.replace(tzinfo=UTC)
         return time_column(value)
 

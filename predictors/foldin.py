@@ -27,7 +27,9 @@ the full network), so with likes only that one step is the exact answer;
 dislikes (logistic) and NGCF's layers take at most ``max_steps``. Each
 step costs a (D, D) solve and the history's h scores, and the catalog is
 scored once in numpy by the space, so the work is about ALS's
-``recalculate_user`` (see benchmarks/bench_foldin_speed.py).
+``recalculate_user`` (see benchmarks/bench_foldin_speed.py). Where that one
+step is exact, serving takes it without the (D, D) solve (``QuadraticMode``:
+the prior and the catalog term are diagonal in one basis, built per model).
 
 The history is a list of item indices (each a like) or of (item, weight)
 pairs: weight > 0 a like of that strength, weight < 0 a dislike ("not
@@ -43,6 +45,7 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 import torch
 from scipy.linalg import lapack
 
@@ -321,6 +324,8 @@ class LinearSpace(FoldInSpace):
                 for block in (slice(start, start + chunk) for start in range(0, len(self.items), chunk))
             ),
         )
+        # A logistic like's posterior is no quadratic: posterior_mode's steps solve it.
+        self.quadratic_mode = None if self.like_kind == LOGISTIC else QuadraticMode(self)
 
     def item_bias(self, items):
         return self.bias if np.ndim(self.bias) == 0 else self.bias[items]
@@ -461,6 +466,28 @@ def shared_dislikes(weights):
 KEPT_HESSIAN = "kept Hessian"
 
 
+class HistoryTerms:
+    """How each history entry of ``weights`` enters the likelihood, for one space."""
+
+    def __init__(self, space, weights):
+        liked = weights > 0
+        self.labels = np.where(liked, 1.0, -1.0)  # a like wants a high score, a dislike a low one
+        self.strength = np.abs(weights)
+        # A like's term 1/2 a s^2 - b s when it is not logistic: softmax a = 0,
+        # b = w; least squares 1/2 ((1 + c w)(1 - s)^2 - s^2): a = c w, b = 1 + c w.
+        # Least squares reads a dislike as the mirror of a like, a confident cell
+        # with target -1 (EASE's negative entry): 1/2 ((1 + c w)(1 + s)^2 - s^2).
+        squares = space.like_kind == SQUARES
+        plain = (liked & (space.like_kind != LOGISTIC)) | (~liked & squares)
+        self.logistic = ~plain
+        self.quadratic = bool(plain.all())  # no logistic term: the likelihood is a quadratic in the scores
+        self.like_curvature = np.where(plain & squares, space.confidence * self.strength, 0.0)
+        pull = self.labels * (self.strength + self.like_curvature) if squares else self.strength
+        self.like_pull = np.where(plain, pull, 0.0)
+        once = space.negatives_per_positive == 0.0  # least squares: the catalog's cells count once
+        self.expected_negatives = 1.0 if once else space.negatives_per_positive * float(weights[liked].sum())
+
+
 class Posterior:
     """-log posterior of θ for one history, with its gradient and Gauss-Newton Hessian."""
 
@@ -470,20 +497,10 @@ class Posterior:
         liked = weights > 0
         self.context = space.context(items[liked], weights[liked])
         self.rows = space.history_rows(items)
-        self.labels = np.where(liked, 1.0, -1.0)  # a like wants a high score, a dislike a low one
-        self.strength = np.abs(weights)
-        # A like's term 1/2 a s^2 - b s when it is not logistic: softmax a = 0,
-        # b = w; least squares 1/2 ((1 + c w)(1 - s)^2 - s^2): a = c w, b = 1 + c w.
-        # Least squares reads a dislike as the mirror of a like, a confident cell
-        # with target -1 (EASE's negative entry): 1/2 ((1 + c w)(1 + s)^2 - s^2).
-        squares = space.like_kind == SQUARES
-        self.plain = (liked & (space.like_kind != LOGISTIC)) | (~liked & squares)
-        self.logistic = ~self.plain
-        self.like_curvature = np.where(self.plain & squares, space.confidence * self.strength, 0.0)
-        pull = self.labels * (self.strength + self.like_curvature) if squares else self.strength
-        self.like_pull = np.where(self.plain, pull, 0.0)
-        once = space.negatives_per_positive == 0.0  # least squares: the catalog's cells count once
-        self.expected_negatives = 1.0 if once else space.negatives_per_positive * float(weights[liked].sum())
+        terms = HistoryTerms(space, weights)
+        self.labels, self.strength, self.logistic = terms.labels, terms.strength, terms.logistic
+        self.like_curvature, self.like_pull = terms.like_curvature, terms.like_pull
+        self.expected_negatives = terms.expected_negatives
         # A dislike says "less than the average user", not "never": its logistic
         # term is centred on the prior mean's score for the movie, which keeps it
         # to the scale of a like however high the model scores what was watched
@@ -495,7 +512,7 @@ class Posterior:
             self.centre[~liked] = space.scores(space.prior_mean, self.context, disliked, mapped)[0]
         # With scores linear in θ and softmax likes only, the objective is exactly
         # quadratic: one Newton step from anywhere is its minimum.
-        self.quadratic = not space.maps_user and not self.logistic.any()
+        self.quadratic = not space.maps_user and terms.quadratic
         self.negative_curvature = self.hessian = None
         if not space.maps_user:
             # Prior and expected negatives are then one quadratic in θ, 1/2 θ A θ - b θ + c,
@@ -565,6 +582,49 @@ def solve_positive_definite(matrix, vector):
     return solution if info == 0 else np.linalg.solve(matrix, vector)
 
 
+class QuadraticMode:
+    """The mode of a quadratic posterior in a LinearSpace (likes only with a
+    softmax loss, any history with least squares) without factorising a
+    (D, D) matrix per visitor; the same θ as posterior_mode's one step.
+
+    The curvature is a P + b N + F^T C F: a the prior's weight, b the catalog
+    term's count, P the prior precision, N the catalog term's Hessian, F the
+    h history rows and C their curvatures. In the generalized eigenbasis V of
+    (N, P), V^T P V = I and V^T N V = Λ, so a P + b N is the diagonal a + b Λ
+    for every a and b, and the history's rank-h part is one (h, h) solve
+    (Woodbury). Built once per space, with the space."""
+
+    def __init__(self, space):
+        negatives = space.negatives
+        _, (negative_linear, _) = space.quadratic_parts()
+        self.eigenvalues, self.basis = scipy.linalg.eigh(negatives.hessian, space.prior_precision)  # (D,), (D, D)
+        self.mean = space.prior_mean  # (D,)
+        # The catalog term's gradient at the prior mean, per unit of its count, in the basis;
+        # the prior's own gradient is zero at its mean.
+        self.negative_slope = self.basis.T @ (negatives.hessian @ self.mean - negative_linear)  # (D,)
+        # Every item's row in the basis, and its score at the prior mean, so that a
+        # visitor's rows are gathered, not multiplied: float32 as the items themselves.
+        self.rotated_items = (space.items @ self.basis.astype(np.float32)).astype(np.float32)  # (N, D)
+        self.mean_scores = space.items.astype(np.float64) @ self.mean + space.item_bias(slice(None))  # (N,)
+
+    def mode(self, items, terms, prior_weight):
+        """θ (D,) for the history's ``items`` (h,) and their HistoryTerms."""
+        rotated = self.rotated_items[items].astype(np.float64)  # (h, D)
+        scores = self.mean_scores[items]  # (h,) at the prior mean
+        # Gradient at the mean and the diagonal part of the curvature, in the basis.
+        gradient = terms.expected_negatives * self.negative_slope + rotated.T @ (
+            terms.like_curvature * scores - terms.like_pull
+        )
+        diagonal = prior_weight + terms.expected_negatives * self.eigenvalues  # (D,)
+        step = gradient / diagonal
+        scaled = np.sqrt(terms.like_curvature)[:, None] * rotated  # (h, D): C^1/2 F V
+        if terms.like_curvature.any():
+            # (diag + K^T K)^-1 g = diag^-1 g - diag^-1 K^T (I + K diag^-1 K^T)^-1 K diag^-1 g
+            inner = np.eye(len(scaled)) + (scaled / diagonal) @ scaled.T  # (h, h)
+            step = step - (scaled.T @ solve_positive_definite(inner, scaled @ step)) / diagonal
+        return self.mean - self.basis @ step
+
+
 def posterior_mode(space, items, weights, settings=DEFAULT_SETTINGS, prior_weight=1.0):
     """Damped Gauss-Newton from the prior mean: a step is halved until it
     lowers the objective, so the iteration cannot diverge. The first step is
@@ -629,7 +689,15 @@ def _fold_in(model, history, settings):
         weights = shared_dislikes(weights)
     if space is None:  # a model whose users are their histories (EASE): nothing to solve for
         return model.history_representation(torch.from_numpy(items), torch.from_numpy(weights).float())
-    theta, context, _ = posterior_mode(space, items, weights, settings, prior_weight(model, space, weights))
+    weight = prior_weight(model, space, weights)
+    solver = getattr(space, "quadratic_mode", None)
+    if solver is not None:
+        terms = HistoryTerms(space, weights)
+        if terms.quadratic:
+            liked = weights > 0
+            theta = solver.mode(items, terms, weight)
+            return space.representation(theta, space.context(items[liked], weights[liked]))
+    theta, context, _ = posterior_mode(space, items, weights, settings, weight)
     return space.representation(theta, context)
 
 

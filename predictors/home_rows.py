@@ -150,8 +150,8 @@ def model_row(model_name, history, exclude, k=ROW_LENGTH, versions=None):
     row = Row(TOP_PICKS, "Top picks for you", movie_ids, because, model_label=label, served=result)
     # Popularity standing in changes with the clicks of the site: never kept.
     if identity is not None and not result.is_fallback:
-        derived.put_many({key: _own_row(row, result)[0]})
-    return _own_row(row, result)
+        derived.put_many({key: _own_row(row, result)[0]})  # the kept copy; this one is the caller's own
+    return row, result
 
 
 def _own_row(row, result):

@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from events.models import ClickEvent, OutboxEvent
 from events.records import EVENT_TYPES, new_event
-from events.rows import events_from, newest_events
+from events.rows import events_from, newest_events, newest_events_of_tables
 from events.stores import get_store
 from events.stores.sql import SqlClickLogStore
 from tests.services import dynamodb_server, dynamodb_store  # noqa: F401
@@ -54,6 +54,9 @@ def test_a_history_read_gives_back_each_event_as_it_was_written(db, model):
     assert [(one.event_id, one.timestamp, one.details) for one in read] == [
         (one.event_id, one.timestamp, one.details) for one in written
     ]
+    # Both tables in one statement, as a page reads them (the driver may then parse the times itself).
+    together = newest_events_of_tables((ClickEvent, OutboxEvent), ["session:a"], 10)
+    assert sorted(together, key=lambda one: one.time_order, reverse=True) == read
 
 
 def test_a_redelivered_event_is_stored_once(store):

@@ -263,6 +263,35 @@ def test_a_least_squares_model_is_solved_exactly_in_one_step():
     assert steps == 1 and np.abs(posterior(theta)[1]).max() < 1e-6
 
 
+@pytest.mark.parametrize(
+    "name, history",
+    [
+        ("gmf+wls", [0, 4, 9, 22]),
+        ("gmf+wls", [(3, 2.0), (24, foldin.DISLIKE), 7, (30, 0.5)]),
+        ("gmf+softmax", [1, 5, (26, 3.0)]),
+        ("neumf+softmax", [2, 8, 21]),
+        ("ngcf+mse", [0, 6, (25, foldin.DISLIKE)]),
+    ],
+)
+def test_the_quadratic_modes_closed_form_is_the_newton_steps_mode(name, history):
+    """Served fold-in of a quadratic posterior skips the (D, D) factorisation
+    (foldin.QuadraticMode): the visitor's vector is the one posterior_mode finds."""
+    space = ngcf_with_gates(0.0, name)[1] if name == "ngcf+mse" else foldin.space_for(train(name))
+    items, weights = foldin.weighted_history(history)
+    weights = foldin.shared_dislikes(weights) if space.like_kind == foldin.SQUARES else weights
+    assert space.quadratic_mode is not None, name
+    terms = foldin.HistoryTerms(space, weights)
+    for prior_weight in (1.0, 0.3, 0.05):
+        posterior = foldin.Posterior(space, items, weights, prior_weight)
+        newton, _, _ = foldin.posterior_mode(space, items, weights, prior_weight=prior_weight)
+        closed = space.quadratic_mode.mode(items, terms, prior_weight)
+        # Equal in the posterior's own metric: what is left to gain is far below a
+        # standard deviation's (the planted priors are too ill-conditioned for equal digits).
+        value, gradient, hessian = posterior(closed)
+        assert gradient @ np.linalg.solve(hessian, gradient) < 1e-6, (name, prior_weight)
+        assert value == pytest.approx(posterior(newton)[0], rel=1e-8, abs=1e-8), (name, prior_weight)
+
+
 def test_ngcf_fold_in_is_the_visitors_node_propagated_by_the_trained_layers():
     model = train("ngcf")
     history = [2, 6, 24]
