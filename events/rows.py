@@ -223,7 +223,7 @@ def insert_events_on(cursor, connection, model, events, **same_for_all):
     """``insert_events`` on a driver cursor of ``connection`` the caller holds (its transaction, say)."""
     adapt_time = time_adapter(connection)
     constants = tuple(
-        model._meta.get_field(name).get_db_prep_save(value, connection) for name, value in same_for_all.items()
+        _prepared(model._meta.get_field(name), value, connection, adapt_time) for name, value in same_for_all.items()
     )
     native_uuid = connection.features.has_native_uuid_field
     prepare_details = model._meta.get_field("details").get_db_prep_save
@@ -242,6 +242,13 @@ def insert_events_on(cursor, connection, model, events, **same_for_all):
         for event in events
     ]
     cursor.executemany(insert_ignoring_sql(connection, model, (*EVENT_FIELDS, *same_for_all)), rows)
+
+
+def _prepared(field, value, connection, adapt_time):
+    """``field.get_db_prep_save(value)``; a time for a DateTimeField through ``adapt_time`` (a click's stored_at)."""
+    if type(value) is datetime and value.tzinfo is UTC and field.get_internal_type() == "DateTimeField":
+        return adapt_time(value)
+    return field.get_db_prep_save(value, connection)
 
 
 _no_details_values = {}

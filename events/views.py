@@ -23,13 +23,12 @@ from sitewide.errors import is_api, json_error
 @waits_for_database
 @require_POST
 def post_events(request):
-    too_big = f"Request body is larger than {settings.EVENTS_MAX_BODY_BYTES} bytes."
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
     if declared > settings.EVENTS_MAX_BODY_BYTES:
-        return json_error(413, too_big)
+        return json_error(413, _too_big())
     key = event_post_visitor_key(request)
     if key is None:
         # A new id per cookie-less POST would make every request a new visitor
@@ -42,7 +41,7 @@ def post_events(request):
     try:
         accepted = ingest.accept(request.body, key, request.META.get("REMOTE_ADDR"))
     except RequestDataTooBig:
-        return json_error(413, too_big)
+        return json_error(413, _too_big())
     except InvalidEvent as error:
         return json_error(400, str(error))
     except ingest.RateLimited as limited:
@@ -56,6 +55,10 @@ def post_events(request):
     answer = {"accepted": len(accepted), "ids": [event.event_id for event in accepted]}
     # The same JSON JsonResponse writes, without its encoder class built per answer.
     return HttpResponse(json.dumps(answer), content_type="application/json", status=202)
+
+
+def _too_big():
+    return f"Request body is larger than {settings.EVENTS_MAX_BODY_BYTES} bytes."
 
 
 def csrf_failure(request, reason=""):
