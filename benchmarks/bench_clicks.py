@@ -19,7 +19,7 @@ accepted event on the Kafka path (store rows + outbox inserts + outbox
 deletes) and checks every accepted event was stored once. Issue 20 goal 2:
 inline >= 0.5x bare, Kafka >= 0.9x inline, at most one write per event.
 
-    python benchmarks/bench_clicks.py [--seconds 4] [--rounds 5] [--visitors 50]
+    python benchmarks/bench_clicks.py [--seconds 4] [--rounds 5] [--visitors 50] [--paths inline]
 
 Needs wrk (apt-get install wrk). Not a test: run it by hand.
 """
@@ -88,10 +88,13 @@ def manage(env, *args):
     subprocess.run([str(BIN / "python"), "manage.py", *args], cwd=REPO_DIR, env=env, check=True, capture_output=True)
 
 
-def start_gunicorn(env, port, workers, threads):
+def start_gunicorn(env, port, workers, threads, preload=True):
+    """gunicorn as the README's production command runs it (``preload``: -c
+    config/gunicorn.conf.py --preload, so the master freezes its heap before the fork)."""
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers), "-k", "gthread"]
-        + ["--threads", str(threads), "--log-level", "warning"],
+        + ["--threads", str(threads), "--timeout", "60", "--graceful-timeout", "20", "--log-level", "warning"]
+        + (["-c", "config/gunicorn.conf.py", "--preload"] if preload else []),
         cwd=REPO_DIR,
         env=env,
     )
@@ -169,6 +172,9 @@ def visitor_keys(visitors_file):
     return keys
 
 
+ALL_PATHS = ("inline", "kafka", "handoff")
+
+
 def accepted(result):
     return result["requests"] - result["errors"]
 
@@ -182,6 +188,18 @@ def main():
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--work-dir", type=Path, default=None, help="a folder with ml-100k imported, to reuse")
+    parser.add_argument(
+        "--no-preload",
+        action="store_true",
+        help="gunicorn without the README's -c config/gunicorn.conf.py --preload",
+    )
+    parser.add_argument(
+        "--paths",
+        nargs="+",
+        choices=ALL_PATHS,
+        default=list(ALL_PATHS),
+        help="the click paths to run against the bare POST (inline alone needs no broker)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench_clicks.py needs wrk: apt-get install -y wrk")
@@ -200,7 +218,8 @@ def main():
         db.execute("DELETE FROM movie_clickevent")
         db.execute("DELETE FROM movie_outboxevent")
         movie_ids = [row[0] for row in db.execute("SELECT id FROM movie_movie ORDER BY id LIMIT 500")]
-    paths = ("inline", "kafka", "handoff")
+    paths = tuple(name for name in ALL_PATHS if name in args.paths or name == "inline")  # inline: the bare's site
+    kafka_paths = tuple(name for name in paths if name != "inline")
     files = {"lua": work_dir / "clicks.lua", "movies": work_dir / "movies.txt"}
     files.update({name: work_dir / f"visitors-{name}.tsv" for name in paths})
     files["lua"].write_text(LUA)
@@ -208,27 +227,29 @@ def main():
 
     webs, broker, consumer = [], None, None
     try:
-        broker = TansuBroker().start()
-        kafka_env = site_env(work_dir, broker)
-        manage(kafka_env, "shell", "-c", "from events.kafka_io import ensure_topic; ensure_topic()")
-        consumer = subprocess.Popen(
-            [str(BIN / "python"), "manage.py", "consume_events", "--progress-seconds", "5"],
-            cwd=REPO_DIR,
-            env=kafka_env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        # Three sites on one database, side by side: inline, Kafka waiting for
-        # each acknowledgement (KAFKA_WAIT_FOR_ACK=1), Kafka handing off (the default).
-        site_envs = {"inline": env, "kafka": {**kafka_env, "KAFKA_WAIT_FOR_ACK": "1"}, "handoff": kafka_env}
+        site_envs = {"inline": env}
+        if kafka_paths:
+            broker = TansuBroker().start()
+            kafka_env = site_env(work_dir, broker)
+            manage(kafka_env, "shell", "-c", "from events.kafka_io import ensure_topic; ensure_topic()")
+            consumer = subprocess.Popen(
+                [str(BIN / "python"), "manage.py", "consume_events", "--progress-seconds", "5"],
+                cwd=REPO_DIR,
+                env=kafka_env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            # Kafka waiting for each acknowledgement (KAFKA_WAIT_FOR_ACK=1), Kafka handing off (the default).
+            site_envs.update({"kafka": {**kafka_env, "KAFKA_WAIT_FOR_ACK": "1"}, "handoff": kafka_env})
+        # The sites side by side on one database.
         bases, pids = {}, {}
         for name in paths:
             port = free_port()
-            webs.append(start_gunicorn(site_envs[name], port, args.workers, args.threads))
+            webs.append(start_gunicorn(site_envs[name], port, args.workers, args.threads, not args.no_preload))
             bases[name] = f"http://127.0.0.1:{port}"
             pids[name] = [webs[-1].pid]
         # A Kafka path's CPU includes the broker's and the consumer's: they run on the same cores.
-        for name in ("kafka", "handoff"):
+        for name in kafka_paths:
             pids[name] += [consumer.pid, broker.process.pid]
         # Visitors of their own per path, so the store's rows say which path wrote them.
         for name in paths:
@@ -271,8 +292,8 @@ def main():
         "| CPU ms per request, ours / baseline = baseline / ours | goal | errors/timeouts | met |"
     )
     lines = [header, "|---|---|---|---|---|---|---|---|"]
-    pairs = [("inline", "bare", 0.5), ("kafka", "bare", None), ("handoff", "bare", None)]
-    pairs += [("kafka", "inline", 0.9), ("handoff", "inline", 0.9)]
+    pairs = [("inline", "bare", 0.5), *((name, "bare", None) for name in kafka_paths)]
+    pairs += [(name, "inline", 0.9) for name in kafka_paths]
     for label, baseline, goal in pairs:
         ours, base, ratio = summary(rows[label]), summary(rows[baseline]), ratios(rows[label], rows[baseline])
         errors = f"{ours['errors']}/{ours['timeouts']}"
@@ -282,12 +303,10 @@ def main():
             f"({ratio['min']:.2f}-{ratio['max']:.2f}) | {ours['cpu_ms']:.2f} / {base['cpu_ms']:.2f} = "
             f"{ratio['cpu']:.2f} | {'>= ' + str(goal) if goal else ''} | {errors} | {met} |"
         )
-    kafka_rows = counts["kafka"]["rows"] + counts["handoff"]["rows"]
-    outbox_rows = counts["kafka"]["outbox_inserted"]  # the table's, both Kafka sites'
-    writes = kafka_rows + outbox_rows * 2  # each outbox row: an insert and a delete
     print()
     print(
-        f"gunicorn {args.workers} workers x {args.threads} gthreads, DEBUG off, SQLite; wrk -t2 -c32; "
+        f"gunicorn {args.workers} workers x {args.threads} gthreads"
+        f"{', no --preload' if args.no_preload else ', -c config/gunicorn.conf.py --preload'}, DEBUG off, SQLite; wrk -t2 -c32; "
         f"{args.rounds} interleaved rounds of {args.seconds} s runs ({', '.join(targets)}), {args.visitors} "
         f"visitors per path; load average {' '.join(f'{n:.2f}' for n in os.getloadavg())} at the end"
     )
@@ -304,10 +323,14 @@ def main():
             f"at most {in_flight} more than answered were in flight when wrk stopped)"
             + ("" if exact else " -- NOT exactly once")
         )
-    print(
-        f"Kafka paths: outbox rows written {outbox_rows}, left {counts['kafka']['outbox_now']}; "
-        f"database writes per stored event {writes / max(kafka_rows, 1):.2f} (goal <= 1)"
-    )
+    if kafka_paths:
+        kafka_rows = sum(counts[name]["rows"] for name in kafka_paths)
+        outbox_rows = counts[kafka_paths[0]]["outbox_inserted"]  # the table's, both Kafka sites'
+        writes = kafka_rows + outbox_rows * 2  # each outbox row: an insert and a delete
+        print(
+            f"Kafka paths: outbox rows written {outbox_rows}, left {counts[kafka_paths[0]]['outbox_now']}; "
+            f"database writes per stored event {writes / max(kafka_rows, 1):.2f} (goal <= 1)"
+        )
     print(json.dumps({"work_dir": str(work_dir)}))
 
 

@@ -26,7 +26,25 @@ class _Slot:
     __slots__ = ("events", "done", "lead", "error")
 
     def __init__(self, events):
-        self.events, self.done, self.lead, self.error = events, threading.Event(), False, None
+        self.events, self.done, self.lead, self.error = events, _Signal(), False, None
+
+
+class _Signal:
+    """A one-time wake-up: a lock taken at birth, released by ``set``, so ``wait``
+    returns once it was set. A ``threading.Event`` (a condition, its lock and
+    a list of waiters) cost more to make and set than a lone click's slot should."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def set(self):
+        self._lock.release()
+
+    def wait(self):
+        self._lock.acquire()
 
 
 class GroupCommit:

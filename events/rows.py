@@ -202,11 +202,30 @@ def insert_events(model, events, **same_for_all):
         insert_events_on(cursor, connection, model, events, **same_for_all)
 
 
+def time_adapter(connection):
+    """``connection.ops.adapt_datetimefield_value`` for the times of events.
+
+    On SQLite with UTC connections a UTC time is stored as its naive text,
+    which is what Django's adapter makes of it after checking the settings
+    and converting the zone on every call (three times per click); any
+    other time or database goes through Django's."""
+    adapt = connection.ops.adapt_datetimefield_value
+    if connection.vendor != "sqlite" or not settings.USE_TZ or connection.timezone_name != "UTC":
+        return adapt
+
+    def adapt_time(value):
+        if type(value) is datetime and value.tzinfo is UTC:
+            return str(value.replace(tzinfo=None))
+        return adapt(value)
+
+    return adapt_time
+
+
 def insert_events_on(cursor, connection, model, events, **same_for_all):
     """``insert_events`` on a driver cursor of ``connection`` the caller holds (its transaction, say)."""
-    ops = connection.ops
+    adapt_time = time_adapter(connection)
     constants = tuple(
-        model._meta.get_field(name).get_db_prep_save(value, connection) for name, value in same_for_all.items()
+        _prepared(model._meta.get_field(name), value, connection, adapt_time) for name, value in same_for_all.items()
     )
     native_uuid = connection.features.has_native_uuid_field
     prepare_details = model._meta.get_field("details").get_db_prep_save
@@ -218,13 +237,20 @@ def insert_events_on(cursor, connection, model, events, **same_for_all):
             event.event_type,
             event.movie_id,
             event.rating,
-            ops.adapt_datetimefield_value(event.timestamp),
+            adapt_time(event.timestamp),
             prepare_details(event.details, connection) if event.details else no_details,
             *constants,
         )
         for event in events
     ]
     cursor.executemany(insert_ignoring_sql(connection, model, (*EVENT_FIELDS, *same_for_all)), rows)
+
+
+def _prepared(field, value, connection, adapt_time):
+    """``field.get_db_prep_save(value)``; a time for a DateTimeField through ``adapt_time`` (a click's stored_at)."""
+    if type(value) is datetime and value.tzinfo is UTC and field.get_internal_type() == "DateTimeField":
+        return adapt_time(value)
+    return field.get_db_prep_save(value, connection)
 
 
 _no_details_values = {}

@@ -21,6 +21,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.core import signing
 from django.core.cache import cache
 from django.dispatch import receiver
+from django.utils.functional import SimpleLazyObject, empty
 
 from events.models import VisitorLink
 
@@ -44,6 +45,26 @@ def visitor_key(request, create=True):
     if user is not None and user.is_authenticated:
         return f"user:{user.pk}"
     return anonymous_key(request, create)
+
+
+def event_post_visitor_key(request):
+    """``visitor_key(request, create=False)`` for an event POST.
+
+    A request without a session cookie whose user nobody has looked at yet
+    is anonymous (Django's session login is the only way in, and a login
+    during the request sets ``request.user`` itself), so its user and
+    session are not loaded: that was a good part of a click's own work, and
+    marked the session read (a ``Vary: Cookie`` the bare POST does not
+    have). Only for answers no cache keeps: a page must still vary on the
+    session it read."""
+    user = request.__dict__.get("user")
+    if (
+        isinstance(user, SimpleLazyObject)
+        and user._wrapped is empty
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
+    ):
+        return anonymous_key(request, create=False)
+    return visitor_key(request, create=False)
 
 
 def linked_keys(key):

@@ -23,6 +23,7 @@ from events.rows import (
     insert_ignoring_sql,
     newest_events,
     newest_events_of_tables,
+    time_adapter,
     visitor_rows,
     writer,
 )
@@ -67,7 +68,7 @@ class SqlClickLogStore(ClickLogStore):
         checkpoint_soon(ClickEvent)
 
     def _count_votes(self, cursor, connection, events):
-        adapt = connection.ops.adapt_datetimefield_value
+        adapt = time_adapter(connection)
         insert_vote = insert_ignoring_sql(connection, PopularityVote, ("bucket", "movie_id", "visitor_key"))
         new_visitors = Counter()
         # One statement per vote: only its own row count says whether this vote is new.

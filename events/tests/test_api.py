@@ -235,6 +235,25 @@ def test_logged_in_visitor_key_is_the_user(browser, movie):
     assert ClickEvent.objects.get().visitor_key == f"user:{user.pk}"
 
 
+def test_an_anonymous_click_answers_without_reading_the_session(browser, movie):
+    # The user and session of a request without a session cookie are not loaded
+    # (events.visitors.event_post_visitor_key): no Vary: Cookie, the visitor's key as before.
+    browser.open("/")
+    response = browser.click(movie.pk)
+    assert response.status_code == 202 and "Vary" not in response
+    key = ClickEvent.objects.get().visitor_key
+    assert key.startswith("session:") and key == browser.visitor_key()
+
+
+def test_an_anonymous_visitor_with_a_session_still_sends_as_the_visitor(browser, movie):
+    # A session cookie without a login (a failed login's messages, say): the user is loaded, anonymous.
+    browser.open("/")
+    session = Session.objects.create(session_key="s" * 32, session_data="", expire_date=timezone.now() + timedelta(1))
+    browser.client.cookies["sessionid"] = session.session_key
+    assert browser.click(movie.pk).status_code == 202
+    assert ClickEvent.objects.get().visitor_key == browser.visitor_key()
+
+
 def log_in(browser, username):
     """Through the login form, as a person does (the request carries the visitor's cookies)."""
     browser.open("/accounts/login/")
