@@ -31,8 +31,8 @@ class _Slot:
 
 class _Signal:
     """A one-time wake-up: a lock taken at birth, released by ``set``, so ``wait``
-    returns once it was set. A ``threading.Event`` (a condition, its lock and
-    a list of waiters) cost more to make and set than a lone click's slot should."""
+    returns once it was set: all a slot needs of a ``threading.Event`` (a
+    condition, its lock and a list of waiters), made per click."""
 
     __slots__ = ("_lock",)
 
@@ -72,7 +72,7 @@ class GroupCommit:
         error = None
         try:
             self._write([event for queued in batch for event in queued.events])
-        except Exception as failure:  # noqa: BLE001 - every waiting request gets it
+        except BaseException as failure:  # noqa: BLE001 - every waiting request gets it, and none waits on
             error = failure
         with self._lock:
             successor = self._queue[0] if self._queue else None

@@ -207,7 +207,7 @@ def time_adapter(connection):
 
     On SQLite with UTC connections a UTC time is stored as its naive text,
     which is what Django's adapter makes of it after checking the settings
-    and converting the zone on every call (three times per click); any
+    and converting the zone on every call; any
     other time or database goes through Django's."""
     adapt = connection.ops.adapt_datetimefield_value
     if connection.vendor != "sqlite" or not settings.USE_TZ or connection.timezone_name != "UTC":

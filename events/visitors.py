@@ -53,10 +53,9 @@ def event_post_visitor_key(request):
     A request without a session cookie whose user nobody has looked at yet
     is anonymous (Django's session login is the only way in, and a login
     during the request sets ``request.user`` itself), so its user and
-    session are not loaded: that was a good part of a click's own work, and
-    marked the session read (a ``Vary: Cookie`` the bare POST does not
-    have). Only for answers no cache keeps: a page must still vary on the
-    session it read."""
+    session are not loaded (docs/tuning.md, "Click writes"), nor marked
+    read, which would add a ``Vary: Cookie`` to the answer. Only for answers
+    no cache keeps: a page must still vary on the session it read."""
     user = request.__dict__.get("user")
     if (
         isinstance(user, SimpleLazyObject)

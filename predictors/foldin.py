@@ -265,6 +265,7 @@ class FoldInSpace:
 # take 0.4x the time; one that stays cached is faster in float32 (docs/tuning.md).
 HALF_PRECISION_BYTES = 16 * 2**20
 SHORTLIST_PER_PICK = 20  # float16 candidates rescored in float32 per item asked for
+ROTATION_CHUNK = 8192  # items rotated at a time by QuadraticMode (a float64 block of 8 MB at D = 128)
 
 
 class ItemScan:
@@ -325,7 +326,9 @@ class LinearSpace(FoldInSpace):
             ),
         )
         # A logistic like's posterior is no quadratic: posterior_mode's steps solve it.
-        self.quadratic_mode = None if self.like_kind == LOGISTIC else QuadraticMode(self)
+        # QuadraticMode reads the item rows itself: only for scores as this class has them.
+        own_rows = type(self).history_rows is LinearSpace.history_rows and type(self).scores is LinearSpace.scores
+        self.quadratic_mode = QuadraticMode(self) if own_rows and self.like_kind != LOGISTIC else None
 
     def item_bias(self, items):
         return self.bias if np.ndim(self.bias) == 0 else self.bias[items]
@@ -603,8 +606,12 @@ class QuadraticMode:
         # the prior's own gradient is zero at its mean.
         self.negative_slope = self.basis.T @ (negatives.hessian @ self.mean - negative_linear)  # (D,)
         # Every item's row in the basis, and its score at the prior mean, so that a
-        # visitor's rows are gathered, not multiplied: float32 as the items themselves.
-        self.rotated_items = (space.items @ self.basis.astype(np.float32)).astype(np.float32)  # (N, D)
+        # visitor's rows are gathered, not multiplied: rotated in float64, kept in
+        # float32 as the items themselves are.
+        self.rotated_items = np.empty(space.items.shape, dtype=np.float32)  # (N, D)
+        for start in range(0, len(space.items), ROTATION_CHUNK):
+            block = slice(start, start + ROTATION_CHUNK)
+            self.rotated_items[block] = space.items[block].astype(np.float64) @ self.basis
         self.mean_scores = space.items.astype(np.float64) @ self.mean + space.item_bias(slice(None))  # (N,)
 
     def mode(self, items, terms, prior_weight):
@@ -616,12 +623,16 @@ class QuadraticMode:
             terms.like_curvature * scores - terms.like_pull
         )
         diagonal = prior_weight + terms.expected_negatives * self.eigenvalues  # (D,)
-        step = gradient / diagonal
-        scaled = np.sqrt(terms.like_curvature)[:, None] * rotated  # (h, D): C^1/2 F V
-        if terms.like_curvature.any():
-            # (diag + K^T K)^-1 g = diag^-1 g - diag^-1 K^T (I + K diag^-1 K^T)^-1 K diag^-1 g
-            inner = np.eye(len(scaled)) + (scaled / diagonal) @ scaled.T  # (h, h)
-            step = step - (scaled.T @ solve_positive_definite(inner, scaled @ step)) / diagonal
+        curved = terms.like_curvature > 0
+        scaled = np.sqrt(terms.like_curvature[curved])[:, None] * rotated[curved]  # (r, D): C^1/2 F V
+        if len(scaled) >= len(diagonal):  # as many curved rows as dimensions: the (D, D) solve is cheaper
+            step = solve_positive_definite(np.diag(diagonal) + scaled.T @ scaled, gradient)
+        else:
+            step = gradient / diagonal
+            if len(scaled):
+                # (diag + K^T K)^-1 g = diag^-1 g - diag^-1 K^T (I + K diag^-1 K^T)^-1 K diag^-1 g
+                inner = np.eye(len(scaled)) + (scaled / diagonal) @ scaled.T  # (r, r)
+                step = step - (scaled.T @ solve_positive_definite(inner, scaled @ step)) / diagonal
         return self.mean - self.basis @ step
 
 

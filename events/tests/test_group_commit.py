@@ -27,7 +27,8 @@ def test_concurrent_callers_each_return_after_their_own_write():
                 assert (n, i) in written  # returned only once written
                 returned.append((n, i))
 
-    threads = [threading.Thread(target=call, args=(n,)) for n in range(8)]
+    # Daemons: a lost wake-up fails the test instead of hanging the run at exit.
+    threads = [threading.Thread(target=call, args=(n,), daemon=True) for n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -46,7 +47,7 @@ def test_a_failed_write_is_raised_to_every_caller_of_its_group():
         raise RuntimeError("disk full")
 
     commit = GroupCommit(write)
-    first = threading.Thread(target=commit, args=(["a"],))
+    first = threading.Thread(target=commit, args=(["a"],), daemon=True)
     first.start()
     while not calls:
         time.sleep(0.001)
@@ -58,10 +59,14 @@ def test_a_failed_write_is_raised_to_every_caller_of_its_group():
         except RuntimeError as error:
             errors.append(str(error))
 
-    others = [threading.Thread(target=second, args=(name,)) for name in ("b", "c")]
+    others = [threading.Thread(target=second, args=(name,), daemon=True) for name in ("b", "c")]
     for thread in others:
         thread.start()
-    time.sleep(0.05)
+    while True:  # both queued behind the leader, however slow the machine
+        with commit._lock:
+            if len(commit._queue) == 2:
+                break
+        time.sleep(0.001)
     release.set()
     for thread in [first, *others]:
         thread.join(timeout=10)

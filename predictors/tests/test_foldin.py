@@ -268,6 +268,7 @@ def test_a_least_squares_model_is_solved_exactly_in_one_step():
     [
         ("gmf+wls", [0, 4, 9, 22]),
         ("gmf+wls", [(3, 2.0), (24, foldin.DISLIKE), 7, (30, 0.5)]),
+        ("gmf+wls", list(range(0, 40, 2))),  # more curved rows than dimensions: the (D, D) solve
         ("gmf+softmax", [1, 5, (26, 3.0)]),
         ("neumf+softmax", [2, 8, 21]),
         ("ngcf+mse", [0, 6, (25, foldin.DISLIKE)]),
@@ -290,6 +291,20 @@ def test_the_quadratic_modes_closed_form_is_the_newton_steps_mode(name, history)
         value, gradient, hessian = posterior(closed)
         assert gradient @ np.linalg.solve(hessian, gradient) < 1e-6, (name, prior_weight)
         assert value == pytest.approx(posterior(newton)[0], rel=1e-8, abs=1e-8), (name, prior_weight)
+
+
+@pytest.mark.parametrize("history", [[1, 5, 26], [1, 5, (26, foldin.DISLIKE)]])
+def test_served_fold_in_is_the_posterior_mode_with_or_without_the_closed_form(history):
+    """fold_in takes QuadraticMode where the posterior is a quadratic (softmax
+    likes) and posterior_mode's steps where it is not (a logistic dislike): either
+    way the visitor's vector is the posterior's mode."""
+    model = train("gmf+softmax")
+    space = foldin.space_for(model)
+    items, weights = foldin.weighted_history(history)
+    prior_weight = foldin.prior_weight(model, space, weights)
+    theta, context, _ = foldin.posterior_mode(space, items, weights, prior_weight=prior_weight)
+    expected = space.representation(theta, context)
+    assert torch.allclose(foldin.fold_in(model, history), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_ngcf_fold_in_is_the_visitors_node_propagated_by_the_trained_layers():
