@@ -43,6 +43,7 @@ from pathlib import Path
 REPO_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_DIR))
 
+from bench_load import gunicorn_command  # noqa: E402
 from bench_load import site_env as load_site_env  # noqa: E402
 from paired_wrk import cpu_seconds, interleaved_rounds, ratios, summary, wrk  # noqa: E402
 
@@ -89,12 +90,8 @@ def manage(env, *args):
 
 
 def start_gunicorn(env, port, workers, threads, preload=True):
-    """gunicorn as the README's production command runs it (``preload``: -c
-    config/gunicorn.conf.py --preload, so the master freezes its heap before the fork)."""
     process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers), "-k", "gthread"]
-        + ["--threads", str(threads), "--timeout", "60", "--graceful-timeout", "20", "--log-level", "warning"]
-        + (["-c", "config/gunicorn.conf.py", "--preload"] if preload else []),
+        [*gunicorn_command(port, workers, threads, preload), "--log-level", "warning"],
         cwd=REPO_DIR,
         env=env,
     )

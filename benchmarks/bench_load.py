@@ -148,14 +148,35 @@ def prepare(work_dir, env, epochs):
     return seconds
 
 
+def gunicorn_command(port, workers, threads, preload):
+    """gunicorn as the README's production section runs it; ``preload``: with
+    -c config/gunicorn.conf.py --preload (models loaded and the heap frozen in
+    the master before the fork)."""
+    return [
+        GUNICORN,
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "20",
+        *(["-c", "config/gunicorn.conf.py", "--preload"] if preload else []),
+    ]
+
+
 class Site:
     """gunicorn (2 workers) and the consume_events processes (one group), restartable."""
 
     def __init__(self, env, work_dir, workers=2, threads=4, consumers=2, preload=False):
         self.env, self.work_dir = env, work_dir
-        # The README's production command: config/gunicorn.conf.py and --preload
-        # (models loaded and the heap frozen in the master before the fork).
-        self.preload = preload
+        self.preload = preload  # see gunicorn_command
         self.port = free_port()
         self.workers, self.threads = workers, threads
         self.gunicorn = None
@@ -163,23 +184,7 @@ class Site:
 
     def start_web(self):
         self.gunicorn = subprocess.Popen(
-            [
-                GUNICORN,
-                "config.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(self.workers),
-                "--worker-class",
-                "gthread",
-                "--threads",
-                str(self.threads),
-                "--timeout",
-                "60",
-                "--graceful-timeout",
-                "20",
-                *(["-c", "config/gunicorn.conf.py", "--preload"] if self.preload else []),
-            ],
+            gunicorn_command(self.port, self.workers, self.threads, self.preload),
             cwd=REPO_DIR,
             env=self.env,
             stdout=open(self.work_dir / "gunicorn.log", "a"),
