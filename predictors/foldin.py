@@ -207,6 +207,7 @@ class FoldInSpace:
     # SQUARES (its confident cell's squared error less the unseen one's).
     like_kind = LOGISTIC
     confidence = 1.0  # SQUARES: an interaction's cell weighs 1 + confidence w
+    quadratic_mode = None  # a QuadraticMode where the posterior can be a quadratic in θ (LinearSpace)
     prior_mean: np.ndarray
     prior_precision: np.ndarray
     negatives: ExpectedNegatives
@@ -469,6 +470,12 @@ def shared_dislikes(weights):
 KEPT_HESSIAN = "kept Hessian"
 
 
+def liked_context(space, items, weights):
+    """``space.context`` of the history's liked items."""
+    liked = weights > 0
+    return space.context(items[liked], weights[liked])
+
+
 class HistoryTerms:
     """How each history entry of ``weights`` enters the likelihood, for one space."""
 
@@ -494,13 +501,13 @@ class HistoryTerms:
 class Posterior:
     """-log posterior of θ for one history, with its gradient and Gauss-Newton Hessian."""
 
-    def __init__(self, space, items, weights, prior_weight=1.0):
+    def __init__(self, space, items, weights, prior_weight=1.0, terms=None):
         self.space = space
         self.prior_precision = prior_weight * space.prior_precision
         liked = weights > 0
-        self.context = space.context(items[liked], weights[liked])
+        self.context = liked_context(space, items, weights)
         self.rows = space.history_rows(items)
-        terms = HistoryTerms(space, weights)
+        terms = HistoryTerms(space, weights) if terms is None else terms
         self.labels, self.strength, self.logistic = terms.labels, terms.strength, terms.logistic
         self.like_curvature, self.like_pull = terms.like_curvature, terms.like_pull
         self.expected_negatives = terms.expected_negatives
@@ -606,13 +613,15 @@ class QuadraticMode:
         # the prior's own gradient is zero at its mean.
         self.negative_slope = self.basis.T @ (negatives.hessian @ self.mean - negative_linear)  # (D,)
         # Every item's row in the basis, and its score at the prior mean, so that a
-        # visitor's rows are gathered, not multiplied: rotated in float64, kept in
-        # float32 as the items themselves are.
+        # visitor's rows are gathered, not multiplied: rotated in float64, the rows
+        # kept in float32 as the items themselves are.
         self.rotated_items = np.empty(space.items.shape, dtype=np.float32)  # (N, D)
+        self.mean_scores = np.empty(len(space.items))  # (N,)
         for start in range(0, len(space.items), ROTATION_CHUNK):
             block = slice(start, start + ROTATION_CHUNK)
-            self.rotated_items[block] = space.items[block].astype(np.float64) @ self.basis
-        self.mean_scores = space.items.astype(np.float64) @ self.mean + space.item_bias(slice(None))  # (N,)
+            rows = space.items[block].astype(np.float64)
+            self.rotated_items[block] = rows @ self.basis
+            self.mean_scores[block] = rows @ self.mean + space.item_bias(block)
 
     def mode(self, items, terms, prior_weight):
         """θ (D,) for the history's ``items`` (h,) and their HistoryTerms."""
@@ -636,14 +645,15 @@ class QuadraticMode:
         return self.mean - self.basis @ step
 
 
-def posterior_mode(space, items, weights, settings=DEFAULT_SETTINGS, prior_weight=1.0):
+def posterior_mode(space, items, weights, settings=DEFAULT_SETTINGS, prior_weight=1.0, terms=None):
     """Damped Gauss-Newton from the prior mean: a step is halved until it
     lowers the objective, so the iteration cannot diverge. The first step is
     the closed form of the objective's quadratic model at the prior mean (for
     GMF or NeuMF with likes only the exact answer); ``settings.max_steps``
     bounds the rest. ``prior_weight`` scales the prior's precision (what
-    ``prior_weight()`` gives serving). -> (θ, context, number of steps taken)."""
-    posterior = Posterior(space, items, weights, prior_weight)
+    ``prior_weight()`` gives serving); ``terms``: the history's HistoryTerms,
+    when the caller has them. -> (θ, context, number of steps taken)."""
+    posterior = Posterior(space, items, weights, prior_weight, terms)
     theta = space.prior_mean.copy()
     value, gradient, hessian = posterior(theta)
     accepted = 1.0
@@ -700,15 +710,11 @@ def _fold_in(model, history, settings):
         weights = shared_dislikes(weights)
     if space is None:  # a model whose users are their histories (EASE): nothing to solve for
         return model.history_representation(torch.from_numpy(items), torch.from_numpy(weights).float())
-    weight = prior_weight(model, space, weights)
-    solver = getattr(space, "quadratic_mode", None)
-    if solver is not None:
-        terms = HistoryTerms(space, weights)
-        if terms.quadratic:
-            liked = weights > 0
-            theta = solver.mode(items, terms, weight)
-            return space.representation(theta, space.context(items[liked], weights[liked]))
-    theta, context, _ = posterior_mode(space, items, weights, settings, weight)
+    weight, terms = prior_weight(model, space, weights), HistoryTerms(space, weights)
+    if space.quadratic_mode is not None and terms.quadratic:
+        theta = space.quadratic_mode.mode(items, terms, weight)
+        return space.representation(theta, liked_context(space, items, weights))
+    theta, context, _ = posterior_mode(space, items, weights, settings, weight, terms)
     return space.representation(theta, context)
 
 
