@@ -484,9 +484,10 @@ class HistoryTerms:
         self.labels = np.where(liked, 1.0, -1.0)  # a like wants a high score, a dislike a low one
         self.strength = np.abs(weights)
         # A like's term 1/2 a s^2 - b s when it is not logistic: softmax a = 0,
-        # b = w; least squares 1/2 ((1 + c w)(1 - s)^2 - s^2): a = c w, b = 1 + c w.
-        # Least squares reads a dislike as the mirror of a like, a confident cell
-        # with target -1 (EASE's negative entry): 1/2 ((1 + c w)(1 + s)^2 - s^2).
+        # b = w; least squares w/2 ((1 + c)(1 - s)^2 - s^2): a = c w, b = (1 + c) w,
+        # training's cell of confidence 1 + c scaled by the entry's strength (every
+        # like has w = 1; a shared dislike less). Least squares reads a dislike as the
+        # mirror of a like, target -1 (EASE's negative entry): w/2 ((1 + c)(1 + s)^2 - s^2).
         squares = space.like_kind == SQUARES
         plain = (liked & (space.like_kind != LOGISTIC)) | (~liked & squares)
         self.logistic = ~plain
