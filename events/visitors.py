@@ -21,7 +21,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.core import signing
 from django.core.cache import cache
 from django.dispatch import receiver
-from django.utils.functional import SimpleLazyObject, empty
+from django.utils.functional import SimpleLazyObject
 
 from events.models import VisitorLink
 
@@ -50,18 +50,14 @@ def visitor_key(request, create=True):
 def event_post_visitor_key(request):
     """``visitor_key(request, create=False)`` for an event POST.
 
-    A request without a session cookie whose user nobody has looked at yet
-    is anonymous (Django's session login is the only way in, and a login
-    during the request sets ``request.user`` itself), so its user and
-    session are not loaded (docs/tuning.md, "Click writes"), nor marked
-    read, which would add a ``Vary: Cookie`` to the answer. Only for answers
-    no cache keeps: a page must still vary on the session it read."""
+    A request without a session cookie is anonymous as long as its user is
+    still the middleware's lazy one (Django's session login is the only way
+    in, and a login during the request replaces ``request.user``), so its
+    user and session are not loaded (docs/tuning.md, "Click writes"), nor
+    marked read, which would add a ``Vary: Cookie`` to the answer. Only for
+    answers no cache keeps: a page must still vary on the session it read."""
     user = request.__dict__.get("user")
-    if (
-        isinstance(user, SimpleLazyObject)
-        and user._wrapped is empty
-        and settings.SESSION_COOKIE_NAME not in request.COOKIES
-    ):
+    if isinstance(user, SimpleLazyObject) and settings.SESSION_COOKIE_NAME not in request.COOKIES:
         return anonymous_key(request, create=False)
     return visitor_key(request, create=False)
 
