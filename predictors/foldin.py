@@ -508,10 +508,7 @@ class Posterior:
         liked = weights > 0
         self.context = liked_context(space, items, weights)
         self.rows = space.history_rows(items)
-        terms = HistoryTerms(space, weights) if terms is None else terms
-        self.labels, self.strength, self.logistic = terms.labels, terms.strength, terms.logistic
-        self.like_curvature, self.like_pull = terms.like_curvature, terms.like_pull
-        self.expected_negatives = terms.expected_negatives
+        self.terms = terms = HistoryTerms(space, weights) if terms is None else terms
         # A dislike says "less than the average user", not "never": its logistic
         # term is centred on the prior mean's score for the movie, which keeps it
         # to the scale of a like however high the model scores what was watched
@@ -529,7 +526,7 @@ class Posterior:
             # Prior and expected negatives are then one quadratic in θ, 1/2 θ A θ - b θ + c,
             # the same for every step: formed once here, from parts formed once per model.
             (prior_linear, prior_constant), (negative_linear, negative_constant) = space.quadratic_parts()
-            count = self.expected_negatives
+            count = self.terms.expected_negatives
             self.curvature = self.prior_precision + count * space.negatives.hessian
             self.linear = prior_weight * prior_linear + count * negative_linear
             self.constant = prior_weight * prior_constant + count * negative_constant
@@ -544,7 +541,7 @@ class Posterior:
         offset = theta - space.prior_mean
         precision_offset = self.prior_precision @ offset
         negatives, gradient, hessian = space.negatives.terms(z)
-        count = self.expected_negatives
+        count = self.terms.expected_negatives
         value = 0.5 * float(offset @ precision_offset) + count * negatives
         if not derivatives:
             return value, None, None
@@ -561,25 +558,25 @@ class Posterior:
         """-> value, and with ``derivatives`` gradient and Gauss-Newton Hessian
         (else None, None); derivatives=KEPT_HESSIAN: the Hessian is that of the
         last full evaluation (for a space that maps_user, once there was one)."""
-        space = self.space
+        space, terms = self.space, self.terms
         kept = derivatives == KEPT_HESSIAN and space.maps_user and self.hessian is not None
         full = bool(derivatives) and not kept
         mapped = space.user(theta, self.context, full) if space.maps_user else None
         scores, score_gradients = space.scores(theta, self.context, self.rows, mapped)
-        margins = self.labels * (scores - self.centre)
+        margins = terms.labels * (scores - self.centre)
         value, gradient, hessian = self.quadratic_part(theta, mapped, KEPT_HESSIAN if kept else full)
-        logistic = self.logistic
-        value += float(self.strength[logistic] @ softplus(-margins[logistic]))
-        value += float((0.5 * self.like_curvature * scores - self.like_pull) @ scores)
+        logistic = terms.logistic
+        value += float(terms.strength[logistic] @ softplus(-margins[logistic]))
+        value += float((0.5 * terms.like_curvature * scores - terms.like_pull) @ scores)
         if not derivatives:
             return value, None, None
         p = sigmoid(-margins)  # how far each history item is from where its label wants it
-        pull = np.where(logistic, -self.labels * self.strength * p, self.like_curvature * scores - self.like_pull)
+        pull = np.where(logistic, -terms.labels * terms.strength * p, terms.like_curvature * scores - terms.like_pull)
         if kept:
             prior_part, z_part = gradient
             return value, prior_part + space.gradient(theta, self.context, self.rows, z_part, pull), self.hessian
         gradient = gradient + score_gradients.T @ pull
-        curvature = np.where(logistic, self.strength * p * (1.0 - p), self.like_curvature)
+        curvature = np.where(logistic, terms.strength * p * (1.0 - p), terms.like_curvature)
         if curvature.any():
             hessian = hessian + (score_gradients * curvature[:, None]).T @ score_gradients
         self.hessian = hessian
