@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.db.models.constants import OnConflict
 
 from events.records import Event, well_formed_ids
-from sitewide.driver_reads import driver_cursor, driver_sql, fetch_all
+from sitewide.driver_reads import driver_cursor, driver_sql, fetch_all, per_database
 
 EVENT_FIELDS = ("event_id", "visitor_key", "event_type", "movie_id", "rating", "timestamp", "details")
 
@@ -171,13 +171,11 @@ def insert_ignoring_sql(connection, model, field_names):
     """An INSERT of one row of ``field_names`` that does nothing when a unique key is
     taken, in the driver's placeholders (built once per database, table and
     fields: every click asks for three)."""
-    key = (connection.alias, connection.vendor, model, tuple(field_names))
-    if key not in _insert_sql:
-        _insert_sql[key] = driver_sql(connection, _insert_ignoring_sql(connection, model, field_names))
-    return _insert_sql[key]
-
-
-_insert_sql = {}
+    return per_database(
+        connection,
+        ("insert ignoring", model, tuple(field_names)),
+        lambda: driver_sql(connection, _insert_ignoring_sql(connection, model, field_names)),
+    )
 
 
 def _insert_ignoring_sql(connection, model, field_names):
@@ -253,16 +251,12 @@ def _prepared(field, value, connection, adapt_time):
     return field.get_db_prep_save(value, connection)
 
 
-_no_details_values = {}
-
-
 def _no_details(connection, model):
     """The details column's value for an event without details (``{}``), prepared once per database and
     table: most events (every click) have none, and preparing it ran the JSON encoder per row."""
-    key = (connection.alias, connection.vendor, model)
-    if key not in _no_details_values:
-        _no_details_values[key] = model._meta.get_field("details").get_db_prep_save({}, connection)
-    return _no_details_values[key]
+    return per_database(
+        connection, ("no details", model), lambda: model._meta.get_field("details").get_db_prep_save({}, connection)
+    )
 
 
 def of_events(events):

@@ -36,6 +36,18 @@ def driver_sql(connection, sql):
     return converted
 
 
+_per_database = {}  # (alias, vendor, key) -> what ``per_database`` built
+
+
+def per_database(connection, key, build):
+    """build() once per database (its alias and vendor) and ``key``: the
+    statements and prepared values a click needs, which depend on nothing else."""
+    slot = (connection.alias, connection.vendor, key)
+    if slot not in _per_database:
+        _per_database[slot] = build()
+    return _per_database[slot]
+
+
 @contextmanager
 def driver_cursor(connection):
     """The database driver's own cursor of Django's ``connection``, its errors

@@ -35,7 +35,7 @@ from events.stores.base import (
     votes,
     zero_counts,
 )
-from sitewide.driver_reads import driver_transaction
+from sitewide.driver_reads import driver_transaction, per_database
 
 
 class SqlClickLogStore(ClickLogStore):
@@ -155,16 +155,10 @@ class SqlClickLogStore(ClickLogStore):
         return counts
 
 
-_statements = {}
-
-
 def _statement(connection, name, build):
     """The statement ``build(quote)`` writes, in the driver's placeholders: plain SQL,
     as the ORM's update and delete cost more per click than the statements (built once per database)."""
-    key = (connection.alias, connection.vendor, name)
-    if key not in _statements:
-        _statements[key] = driver_sql(connection, build(connection.ops.quote_name))
-    return _statements[key]
+    return per_database(connection, name, lambda: driver_sql(connection, build(connection.ops.quote_name)))
 
 
 def _add_visitors_sql(quote):
