@@ -61,6 +61,17 @@ def writes_in_the_request():
 
 
 @pytest.fixture(autouse=True)
+def fresh_state_reads():
+    """The registry and catalog reads a process keeps for a second
+    (sitewide/recheck.py) start afresh: a flushed database reuses primary keys."""
+    from sitewide.recheck import forget_all
+
+    forget_all()
+    yield
+    forget_all()
+
+
+@pytest.fixture(autouse=True)
 def deferred_writes_done():
     """Outside a transaction (``transaction=True`` tests) record-only writes go
     to a background thread; wait for them at the end of the test, so that

@@ -358,6 +358,10 @@ MIDDLEWARE = [*MIDDLEWARE, "events.visitors.VisitorCookieMiddleware"]
 MODEL_STORE_URI = env_str("MODEL_STORE_URI", str(VAR_DIR / "models"))
 # An S3-compatible endpoint (MinIO, moto in tests); empty means AWS itself.
 MODEL_STORE_ENDPOINT_URL = env_str("MODEL_STORE_ENDPOINT_URL")
+# Each process reads which model versions are active, and which import the
+# catalog is, again after this many seconds (sitewide/recheck.py): an
+# activation or import made by another process is served within it.
+STATE_RECHECK_SECONDS = env_float("STATE_RECHECK_SECONDS", 1.0)
 # torch threads for train_model/evaluate_model (0 keeps torch's own choice). One is
 # fastest on a small shared machine: the tensors are small, thread hand-offs dear.
 MODEL_TRAINING_THREADS = env_int("MODEL_TRAINING_THREADS", 1)

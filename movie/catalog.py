@@ -7,8 +7,9 @@ The catalog changes only when it is imported (or a movie is edited), so each
 process keeps what every page asks for again and again (movies by id with
 their genres, the most-rated order, the genres, rendered cards) for one
 *catalog version*: the dataset's row (fingerprint and import time), a
-counter bumped by any change this process makes, and CACHE_SECONDS. The version is read once
-per request, so another process's import is seen by the next request.
+counter bumped by any change this process makes, and CACHE_SECONDS. The dataset's row is
+read again at most every STATE_RECHECK_SECONDS, so another process's import is seen
+within that long.
 """
 
 import threading
@@ -23,6 +24,7 @@ from movie import search
 from movie.models import Dataset, Genre, Movie, MovieTag
 from sitewide.bounded_cache import BoundedCache
 from sitewide.driver_reads import fetch_all
+from sitewide.recheck import Recheck
 
 # Movies (and cards) kept per process: a few pages' worth of every list, a
 # few MB; a bigger catalog's long tail is read from the database.
@@ -190,16 +192,18 @@ _request = threading.local()
 def catalog_changed(**kwargs):
     """Signal receiver (movie/apps.py): this process changed the catalog."""
     _changes[0] += 1
+    _dataset_rows.changed(**kwargs)
 
 
 def catalog_version():
-    """Identifies the catalog's current content; read from the database once
-    per request (every call outside a request)."""
+    """Identifies the catalog's current content: the dataset's row, read again
+    at most every STATE_RECHECK_SECONDS per process, this process's changes
+    and the CACHE_SECONDS period; fixed for the length of a request."""
     version = getattr(_request, "version", None)
     if version is None:
         version = (
             settings.MOVIELENS_DATASET,
-            _dataset_row(settings.MOVIELENS_DATASET),
+            _dataset_rows.get(Dataset.objects.db, settings.MOVIELENS_DATASET),
             _changes[0],
             int(time.monotonic() // CACHE_SECONDS),
         )
@@ -208,12 +212,16 @@ def catalog_version():
     return version
 
 
-def _dataset_row(name):
-    # Plain SQL: the ORM's query building cost more than the query, once per request.
-    connection = connections[Dataset.objects.db]
+def _dataset_row(alias, name):
+    # Plain SQL: the ORM's query building cost more than the query.
+    connection = connections[alias]
     table = connection.ops.quote_name(Dataset._meta.db_table)
     rows = fetch_all(connection, f"SELECT id, fingerprint, imported_at FROM {table} WHERE name = %s", [name])
     return rows[0] if rows else None
+
+
+# Another process's import is seen within STATE_RECHECK_SECONDS (sitewide/recheck.py).
+_dataset_rows = Recheck(_dataset_row)
 
 
 def current_cache():

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connections, router
+from django.db.models.signals import post_delete, post_save
 
 from predictors.lazy_modules import LazyModule
 from predictors.models import ModelVersion
@@ -34,6 +35,7 @@ from predictors.names import SERVED_MODELS
 from predictors.popularity import popular_movie_ids
 from sitewide.bounded_cache import BoundedCache
 from sitewide.driver_reads import fetch_all
+from sitewide.recheck import Recheck
 
 # torch and DGL load with the first recommendation, not with the URL conf (predictors/lazy_modules.py).
 foldin = LazyModule("predictors.foldin")
@@ -119,12 +121,17 @@ class Recommendation:
 
 def active_versions(names=None):
     """{model name: (version pk, artifact sha256)} of the active versions of
-    ``names`` (the served models by default): one light query, and what a
-    loaded predictor or a cached row is valid for."""
+    ``names`` (the served models by default): what a loaded predictor or a
+    cached row is valid for. Read again at most every STATE_RECHECK_SECONDS
+    per process (sitewide.recheck), at once after this process saved a version."""
+    names = tuple(SERVED_MODELS if names is None else names)
+    return dict(_active_versions.get(router.db_for_read(ModelVersion), names))
+
+
+def _read_active_versions(alias, names):
     # Plain SQL, asked on every recommendation: the ORM's query building cost more than the query.
-    connection = connections[router.db_for_read(ModelVersion)]
+    connection = connections[alias]
     quote = connection.ops.quote_name
-    names = list(SERVED_MODELS if names is None else names)
     sql = (
         f"SELECT {quote('id')}, {quote('model_name')}, {quote('artifact_sha256')} "
         f"FROM {quote(ModelVersion._meta.db_table)} "
@@ -134,6 +141,11 @@ def active_versions(names=None):
     )
     rows = fetch_all(connection, sql, [ModelVersion.Status.ACTIVE.value, *names])
     return {name: (pk, sha) for pk, name, sha in rows}
+
+
+_active_versions = Recheck(_read_active_versions)
+post_save.connect(_active_versions.changed, sender=ModelVersion, dispatch_uid="predictors.serving.version_saved")
+post_delete.connect(_active_versions.changed, sender=ModelVersion, dispatch_uid="predictors.serving.version_deleted")
 
 
 # "Read the active version from the registry" (None already means "none is active").

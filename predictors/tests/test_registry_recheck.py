@@ -1,0 +1,74 @@
+"""Which versions are active is read once a second per process
+(sitewide/recheck.py): an activation made elsewhere is served within
+STATE_RECHECK_SECONDS, one made by this process at once."""
+
+import pytest
+from django.db import transaction
+
+from movie.catalog import catalog_version
+from movie.models import Dataset
+from predictors.models import ModelVersion
+from predictors.serving import active_versions
+
+# Outside a transaction, as a request of the site runs: inside one the registry is always read.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def make_version(model_name="gmf"):
+    return ModelVersion.objects.register(
+        model_name=model_name, dataset="ml-100k", artifact_uri="/nowhere", artifact_sha256="0" * 64
+    )
+
+
+def activate_elsewhere(version):
+    """What another process's activation looks like to this one: rows changed, no signal here."""
+    ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.ACTIVE, active_flag=True)
+
+
+def test_an_activation_by_this_process_is_served_at_once(settings):
+    settings.STATE_RECHECK_SECONDS = 60
+    version = make_version()
+    assert active_versions() == {}
+    version.activate()
+    assert active_versions() == {"gmf": (version.pk, version.artifact_sha256)}
+    version.retire()
+    assert active_versions() == {}
+
+
+def test_an_activation_elsewhere_is_served_once_the_recheck_time_passed(settings):
+    settings.STATE_RECHECK_SECONDS = 60
+    version = make_version()
+    assert active_versions() == {}
+    activate_elsewhere(version)
+    assert active_versions() == {}  # kept: read again only after STATE_RECHECK_SECONDS
+    settings.STATE_RECHECK_SECONDS = 0
+    assert active_versions() == {"gmf": (version.pk, version.artifact_sha256)}
+
+
+def test_inside_a_transaction_the_registry_is_always_read(settings):
+    settings.STATE_RECHECK_SECONDS = 60
+    version = make_version()
+    assert active_versions() == {}
+    with transaction.atomic():
+        activate_elsewhere(version)
+        assert active_versions() == {"gmf": (version.pk, version.artifact_sha256)}
+        transaction.set_rollback(True)
+    assert active_versions() == {}  # what the rolled-back transaction saw was not kept
+
+
+def test_an_answer_is_the_callers_own_copy(settings):
+    settings.STATE_RECHECK_SECONDS = 60
+    make_version().activate()
+    active_versions().clear()
+    assert "gmf" in active_versions()
+
+
+def test_another_processs_import_changes_the_catalog_version_within_the_recheck_time(settings):
+    settings.STATE_RECHECK_SECONDS = 60
+    settings.MOVIELENS_DATASET = "recheck-catalog"
+    Dataset.objects.create(name="recheck-catalog", fingerprint="first")
+    before = catalog_version()
+    Dataset.objects.filter(name="recheck-catalog").update(fingerprint="second")  # another process's import
+    assert catalog_version() == before
+    settings.STATE_RECHECK_SECONDS = 0
+    assert catalog_version() != before
