@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from events.records import InvalidEvent, from_message, to_message
+from events.records import InvalidEvent, from_message, to_messages
 
 logger = logging.getLogger(__name__)
 
@@ -265,8 +265,7 @@ def unstorable_files(directory):
 
 
 def _lines(events, messages=None):
-    messages = messages or (to_message(event) for event in events)
-    return b"".join(value + b"\n" for _, value in messages)
+    return b"".join(value + b"\n" for _, value in to_messages(events, messages))
 
 
 def _write_all(fd, data, path):

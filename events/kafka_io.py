@@ -8,7 +8,7 @@ import time
 
 from django.conf import settings
 
-from events.records import to_message
+from events.records import to_message, to_messages
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class ConfirmedSender:
         from kafka.errors import KafkaError
 
         producer = self._connected()
-        messages = messages or [to_message(event) for event in events]
+        messages = to_messages(events, messages)
         for index, (event, (key, value)) in enumerate(zip(events, messages, strict=True)):
             try:
                 future = producer.send(self.topic, key=key, value=value)

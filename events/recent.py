@@ -13,7 +13,7 @@ import logging
 from django.conf import settings
 from django.core.cache import cache
 
-from events.records import from_message, to_message, well_formed_ids
+from events.records import from_message, to_messages, well_formed_ids
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def remember(events, messages=None):
     """Add acknowledged ``events`` (``messages``: their to_message pairs, when
     the caller has them) to their visitors' recent lists."""
     per_visitor = {}
-    for event, (_, value) in zip(events, messages or [to_message(event) for event in events], strict=True):
+    for event, (_, value) in zip(events, to_messages(events, messages), strict=True):
         per_visitor.setdefault(event.visitor_key, []).append(value.decode())
     try:
         for visitor_key, messages in per_visitor.items():

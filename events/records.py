@@ -196,6 +196,11 @@ def to_message(event):
     return event.visitor_key.encode(), json.dumps(body, separators=(",", ":")).encode()
 
 
+def to_messages(events, messages=None):
+    """``messages`` when the caller already has the events' to_message pairs, else them."""
+    return [to_message(event) for event in events] if messages is None else messages
+
+
 def from_message(value):
     """The Event in a topic message; InvalidEvent says why a message is unusable."""
     try:
