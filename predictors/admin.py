@@ -134,7 +134,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return
         self.log_change(request, version, f"Activated {version.label}.")
         self.message_user(
-            request, f"Activated {version.label}; the site serves it from the next request.", messages.SUCCESS
+            request, f"Activated {version.label}; every web process serves it within a second.", messages.SUCCESS
         )
 
     @admin.action(description="Activate the selected version (one per model)", permissions=["manage"])
@@ -184,7 +184,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             verb = f"Rolled {model_name} back from {current.label} to" if current else f"Rolled {model_name} back to"
             self.log_change(request, target, f"{verb} {target.label}.")
             self.message_user(
-                request, f"{verb} {target.label}; the site serves it from the next request.", messages.SUCCESS
+                request, f"{verb} {target.label}; every web process serves it within a second.", messages.SUCCESS
             )
 
     @admin.action(description="Retire the selected versions", permissions=["manage"])

@@ -1,9 +1,10 @@
 """In-process predictors: one per model name, shared by the requests of a
 process, serving the version the registry marks active.
 
-Each request asks the registry (one indexed query) which version is active;
-only when that changed is the artifact loaded again, checksum verified, so an
-admin's activation reaches every process without a restart. Results are
+Each process asks the registry which versions are active (one indexed query)
+at most every STATE_RECHECK_SECONDS; only when that changed is the artifact
+loaded again, checksum verified, so an admin's activation reaches every
+process within that long, without a restart. Results are
 cached on (version, history): a reload repeats no fold-in.
 
 A visitor's history is a list of (Movie pk, weight) pairs, oldest first
@@ -122,24 +123,25 @@ class Recommendation:
 def active_versions(names=None):
     """{model name: (version pk, artifact sha256)} of the active versions of
     ``names`` (the served models by default): what a loaded predictor or a
-    cached row is valid for. Read again at most every STATE_RECHECK_SECONDS
-    per process (sitewide.recheck), at once after this process saved a version."""
-    names = tuple(SERVED_MODELS if names is None else names)
-    return dict(_active_versions.get(router.db_for_read(ModelVersion), names))
+    cached row is valid for. Every model's are read together, again at most
+    every STATE_RECHECK_SECONDS per process (sitewide.recheck), so all the
+    callers of a process agree on them; at once after this process saved a version."""
+    names = SERVED_MODELS if names is None else names
+    every = _active_versions.get(router.db_for_read(ModelVersion))
+    return {name: every[name] for name in names if name in every}
 
 
-def _read_active_versions(alias, names):
+def _read_active_versions(alias):
     # Plain SQL, asked on every recommendation: the ORM's query building cost more than the query.
     connection = connections[alias]
     quote = connection.ops.quote_name
     sql = (
         f"SELECT {quote('id')}, {quote('model_name')}, {quote('artifact_sha256')} "
-        f"FROM {quote(ModelVersion._meta.db_table)} "
-        f"WHERE {quote('status')} = %s AND {quote('model_name')} IN ({', '.join(['%s'] * len(names))}) "
+        f"FROM {quote(ModelVersion._meta.db_table)} WHERE {quote('status')} = %s "
         # Newest last, so that it wins should an activation briefly leave two active.
         f"ORDER BY {quote('version')}"
     )
-    rows = fetch_all(connection, sql, [ModelVersion.Status.ACTIVE.value, *names])
+    rows = fetch_all(connection, sql, [ModelVersion.Status.ACTIVE.value])
     return {name: (pk, sha) for pk, name, sha in rows}
 
 

@@ -4,17 +4,18 @@ Which model versions are active and which import the catalog comes from are
 asked by every recommendation answer, and change a few times a day. Each
 process reads them again once STATE_RECHECK_SECONDS have passed, so a change
 made by another process (an activation in the admin of another worker, an
-import) is served within that long; one made by this process is seen at once
-(the caller forgets on its own model's save). Inside a transaction the read
-always goes to the database: the transaction may have changed the rows (a
-test case, an activation's own checks), and what it sees must not outlive it.
+import) is served within that long. A change made by this process forgets
+what was kept (the caller's post_save receiver), so the request that made it
+and those after its commit read the rows afresh. Inside a transaction the
+read always goes to the database: the transaction may have changed the rows
+(a test case, an activation's own checks), and what it sees must not outlive it.
 """
 
 import threading
 import time
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connections
 
 _every = []  # every Recheck, for forget_all
 
@@ -57,9 +58,9 @@ class Recheck:
             self._generation += 1
             self._kept.clear()
 
-    def changed(self, using=None, **kwargs):
-        """A signal receiver: this process changed the rows. Forgotten now and
-        again when the transaction commits, as a read in another thread between
-        the two still saw the rows as they were."""
+    def changed(self, **kwargs):
+        """A signal receiver: this process changed the rows. Its own thread
+        then reads them afresh; another of its threads that read them between
+        this change and its commit keeps what it read, like another process,
+        for at most STATE_RECHECK_SECONDS."""
         self.forget()
-        transaction.on_commit(self.forget, using=using)

@@ -1,6 +1,7 @@
 """The pages keep movies and rendered cards per process; what visitors rely
-on is that a re-import (in any process) shows on the next page, and that a
-page's own part of a card stays its own."""
+on is that a re-import shows on the pages (another process's within
+STATE_RECHECK_SECONDS, sitewide/recheck.py; inside a test's transaction at
+once), and that a page's own part of a card stays its own."""
 
 import copy
 

@@ -9,6 +9,7 @@ from movie.catalog import catalog_version
 from movie.models import Dataset
 from predictors.models import ModelVersion
 from predictors.serving import active_versions
+from sitewide.recheck import Recheck
 
 # Outside a transaction, as a request of the site runs: inside one the registry is always read.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,6 +57,27 @@ def test_inside_a_transaction_the_registry_is_always_read(settings):
     assert active_versions() == {}  # what the rolled-back transaction saw was not kept
 
 
+def test_a_deletion_by_this_process_is_served_at_once(settings):
+    settings.STATE_RECHECK_SECONDS = 60
+    version = make_version()
+    version.activate()
+    assert "gmf" in active_versions()
+    version.delete()
+    assert active_versions() == {}
+
+
+def test_one_model_and_all_models_are_one_read(settings):
+    """A page that asks for one model and then for all gets the same
+    versions, so nothing is built with one version and kept under another."""
+    settings.STATE_RECHECK_SECONDS = 60
+    version = make_version()
+    assert active_versions(["gmf"]) == {}
+    activate_elsewhere(version)
+    assert active_versions() == {} and active_versions(["gmf"]) == {}
+    settings.STATE_RECHECK_SECONDS = 0
+    assert active_versions() == active_versions(["gmf"]) == {"gmf": (version.pk, version.artifact_sha256)}
+
+
 def test_an_answer_is_the_callers_own_copy(settings):
     settings.STATE_RECHECK_SECONDS = 60
     make_version().activate()
@@ -63,12 +85,41 @@ def test_an_answer_is_the_callers_own_copy(settings):
     assert "gmf" in active_versions()
 
 
+def dataset_row():
+    return catalog_version()[1]  # the version's other parts: this process's changes, the CACHE_SECONDS period
+
+
 def test_another_processs_import_changes_the_catalog_version_within_the_recheck_time(settings):
     settings.STATE_RECHECK_SECONDS = 60
     settings.MOVIELENS_DATASET = "recheck-catalog"
     Dataset.objects.create(name="recheck-catalog", fingerprint="first")
-    before = catalog_version()
+    before = dataset_row()
     Dataset.objects.filter(name="recheck-catalog").update(fingerprint="second")  # another process's import
-    assert catalog_version() == before
+    assert dataset_row() == before
     settings.STATE_RECHECK_SECONDS = 0
-    assert catalog_version() != before
+    assert dataset_row() != before
+
+
+def test_an_import_by_this_process_changes_the_catalog_version_at_once(settings):
+    settings.STATE_RECHECK_SECONDS = 60
+    settings.MOVIELENS_DATASET = "recheck-catalog"
+    dataset = Dataset.objects.create(name="recheck-catalog", fingerprint="first")
+    before = dataset_row()
+    dataset.fingerprint = "second"
+    dataset.save()
+    assert dataset_row() != before
+
+
+def test_a_read_that_began_before_a_change_is_not_kept(settings):
+    settings.STATE_RECHECK_SECONDS = 60
+    answers = iter(["read while the change was made", "read after it"])
+
+    def read(alias):
+        value = next(answers)
+        if value.startswith("read while"):
+            recheck.changed()  # another thread's save lands during this read
+        return value
+
+    recheck = Recheck(read)
+    assert recheck.get("default") == "read while the change was made"
+    assert recheck.get("default") == "read after it"
