@@ -6,7 +6,8 @@ process reads them again once STATE_RECHECK_SECONDS have passed, so a change
 made by another process (an activation in the admin of another worker, an
 import) is served within that long. A change made by this process forgets
 what was kept (the caller's post_save receiver), so the request that made it
-and those after its commit read the rows afresh. Inside a transaction the
+reads the rows afresh; its other threads, like other processes, within that
+long (``Recheck.changed``). Inside a transaction the
 read always goes to the database: the transaction may have changed the rows
 (a test case, an activation's own checks), and what it sees must not outlive it.
 """

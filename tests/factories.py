@@ -3,6 +3,7 @@
 from django.utils.text import slugify
 
 from movie.models import Dataset, Genre, Interaction, Movie
+from predictors.models import ModelVersion
 
 GENRES = ["Action", "Comedy", "Drama", "Sci-Fi"]
 
@@ -37,3 +38,10 @@ def make_catalog(name="test-catalog", n_movies=30, n_users=12):
     dataset.n_users, dataset.n_movies, dataset.n_interactions = n_users, n_movies, len(rows)
     dataset.save()
     return dataset
+
+
+def new_version(model_name="gmf", **fields):
+    """A registry row of ``model_name`` whose artifact is nowhere: for tests of
+    the registry itself, which never load it."""
+    defaults = {"dataset": "ml-100k", "artifact_uri": "/nowhere", "artifact_sha256": "0" * 64}
+    return ModelVersion.objects.register(model_name=model_name, **{**defaults, **fields})

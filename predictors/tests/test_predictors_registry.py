@@ -7,22 +7,18 @@ from django.db import IntegrityError, transaction
 
 from predictors.models import ModelVersion, TrainingRun
 from tests.dashboard_helpers import store  # noqa: F401
+from tests.factories import new_version
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("model_store")]
 
 
-def make_version(model_name="gmf", **fields):
-    defaults = {"dataset": "ml-100k", "artifact_uri": "/nowhere", "artifact_sha256": "0" * 64}
-    return ModelVersion.objects.register(model_name=model_name, **{**defaults, **fields})
-
-
 def test_versions_are_numbered_per_model():
-    assert [make_version("gmf").version, make_version("gmf").version, make_version("ngcf").version] == [1, 2, 1]
-    assert make_version("gmf").label == "gmf:3"
+    assert [new_version("gmf").version, new_version("gmf").version, new_version("ngcf").version] == [1, 2, 1]
+    assert new_version("gmf").label == "gmf:3"
 
 
 def test_activating_a_version_retires_the_previous_one():
-    first, second, other = make_version("gmf"), make_version("gmf"), make_version("ngcf")
+    first, second, other = new_version("gmf"), new_version("gmf"), new_version("ngcf")
     first.activate()
     other.activate()
     assert ModelVersion.objects.active("gmf") == first
@@ -35,7 +31,7 @@ def test_activating_a_version_retires_the_previous_one():
 
 
 def test_the_database_refuses_a_second_active_version():
-    first, second = make_version("gmf"), make_version("gmf")
+    first, second = new_version("gmf"), new_version("gmf")
     first.activate()
     with pytest.raises(IntegrityError), transaction.atomic():
         ModelVersion.objects.filter(pk=second.pk).update(status="active", active_flag=True)
@@ -136,7 +132,7 @@ def test_evaluate_model_refuses_a_corrupted_artifact(catalog):
 
 def scored(ndcg, popularity=None, **fields):
     baselines = {} if popularity is None else {"popularity": {"full": {"ndcg@10": popularity}}}
-    return make_version(metrics={"full": {"ndcg@10": ndcg}}, baselines=baselines, **fields)
+    return new_version(metrics={"full": {"ndcg@10": ndcg}}, baselines=baselines, **fields)
 
 
 def test_activation_refuses_a_version_below_popularity_unless_forced():
@@ -157,7 +153,7 @@ def test_activation_refuses_a_version_below_popularity_unless_forced():
 def test_activation_can_verify_the_artifact():
     from predictors.models import ActivationRefused
 
-    version = make_version()  # its artifact_uri points nowhere
+    version = new_version()  # its artifact_uri points nowhere
     with pytest.raises(ActivationRefused, match="Refused to activate gmf:1: Artifact /nowhere"):
         version.activate(verify_artifact=True)
     assert ModelVersion.objects.active("gmf") is None
@@ -188,7 +184,7 @@ def test_roll_back_serves_the_version_served_before(store):
 
 
 def test_worse_than_compares_ndcg_at_10_on_each_versions_split():
-    active, better, worse, unscored = scored(0.40), scored(0.45), scored(0.35), make_version(metrics={})
+    active, better, worse, unscored = scored(0.40), scored(0.45), scored(0.35), new_version(metrics={})
     assert worse.worse_than(active) and not better.worse_than(active)
     assert not unscored.worse_than(active) and not worse.worse_than(None)
 

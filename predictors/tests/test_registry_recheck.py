@@ -10,15 +10,10 @@ from movie.models import Dataset
 from predictors.models import ModelVersion
 from predictors.serving import active_versions
 from sitewide.recheck import Recheck
+from tests.factories import new_version
 
 # Outside a transaction, as a request of the site runs: inside one the registry is always read.
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def make_version(model_name="gmf"):
-    return ModelVersion.objects.register(
-        model_name=model_name, dataset="ml-100k", artifact_uri="/nowhere", artifact_sha256="0" * 64
-    )
 
 
 def activate_elsewhere(version):
@@ -28,7 +23,7 @@ def activate_elsewhere(version):
 
 def test_an_activation_by_this_process_is_served_at_once(settings):
     settings.STATE_RECHECK_SECONDS = 60
-    version = make_version()
+    version = new_version()
     assert active_versions() == {}
     version.activate()
     assert active_versions() == {"gmf": (version.pk, version.artifact_sha256)}
@@ -38,7 +33,7 @@ def test_an_activation_by_this_process_is_served_at_once(settings):
 
 def test_an_activation_elsewhere_is_served_once_the_recheck_time_passed(settings):
     settings.STATE_RECHECK_SECONDS = 60
-    version = make_version()
+    version = new_version()
     assert active_versions() == {}
     activate_elsewhere(version)
     assert active_versions() == {}  # kept: read again only after STATE_RECHECK_SECONDS
@@ -48,7 +43,7 @@ def test_an_activation_elsewhere_is_served_once_the_recheck_time_passed(settings
 
 def test_inside_a_transaction_the_registry_is_always_read(settings):
     settings.STATE_RECHECK_SECONDS = 60
-    version = make_version()
+    version = new_version()
     assert active_versions() == {}
     with transaction.atomic():
         activate_elsewhere(version)
@@ -59,7 +54,7 @@ def test_inside_a_transaction_the_registry_is_always_read(settings):
 
 def test_a_deletion_by_this_process_is_served_at_once(settings):
     settings.STATE_RECHECK_SECONDS = 60
-    version = make_version()
+    version = new_version()
     version.activate()
     assert "gmf" in active_versions()
     version.delete()
@@ -70,7 +65,7 @@ def test_one_model_and_all_models_are_one_read(settings):
     """A page that asks for one model and then for all gets the same
     versions, so nothing is built with one version and kept under another."""
     settings.STATE_RECHECK_SECONDS = 60
-    version = make_version()
+    version = new_version()
     assert active_versions(["gmf"]) == {}
     activate_elsewhere(version)
     assert active_versions() == {} and active_versions(["gmf"]) == {}
@@ -80,7 +75,7 @@ def test_one_model_and_all_models_are_one_read(settings):
 
 def test_an_answer_is_the_callers_own_copy(settings):
     settings.STATE_RECHECK_SECONDS = 60
-    make_version().activate()
+    new_version().activate()
     active_versions().clear()
     assert "gmf" in active_versions()
 
