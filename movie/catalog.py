@@ -7,7 +7,7 @@ The catalog changes only when it is imported (or a movie is edited), so each
 process keeps what every page asks for again and again (movies by id with
 their genres, the most-rated order, the genres, rendered cards) for one
 *catalog version*: the dataset's row (fingerprint and import time), a
-counter bumped by any change this process makes, and CACHE_SECONDS. The dataset's row is
+counter bumped by any change this process makes (and again when it commits), and CACHE_SECONDS. The dataset's row is
 read again at most every STATE_RECHECK_SECONDS, so another process's import is seen
 within that long.
 """
@@ -17,7 +17,7 @@ import time
 
 from django.conf import settings
 from django.core.signals import request_finished, request_started
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Count, Max, Prefetch
 
 from movie import search
@@ -189,10 +189,25 @@ _cache_lock = threading.Lock()
 _request = threading.local()
 
 
-def catalog_changed(**kwargs):
-    """Signal receiver (movie/apps.py): this process changed the catalog."""
+def catalog_changed(using=None, **kwargs):
+    """Signal receiver (movie/apps.py): this process changed the catalog.
+
+    The counter goes up at once, so the changing thread's own reads inside its
+    transaction see the change, and again when the transaction commits: a
+    thread that read the old rows in between has cached them under the
+    version of the first bump, which the second one retires."""
     _changes[0] += 1
-    _dataset_rows.changed(**kwargs)
+    _dataset_rows.changed()
+    connection = transaction.get_connection(using)
+    if connection.in_atomic_block:
+        # One hook per run of changes: a re-import sends thousands, and Django's hook list is quadratic in its length.
+        hooks = connection.run_on_commit
+        if not hooks or hooks[-1][1] is not _count_committed_change:
+            transaction.on_commit(_count_committed_change, using=using)
+
+
+def _count_committed_change():
+    _changes[0] += 1
 
 
 def catalog_version():

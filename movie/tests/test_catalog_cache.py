@@ -5,10 +5,12 @@ once), and that a page's own part of a card stays its own."""
 
 import copy
 
+import pytest
+from django.db import transaction
 from django.template import engines
 from django.test import RequestFactory
 
-from movie.catalog import movies_by_ids
+from movie.catalog import catalog_version, movies_by_ids
 from movie.models import Dataset, Movie
 
 
@@ -77,3 +79,18 @@ def test_a_bounded_cache_replacing_a_value_weighs_only_the_new_one():
     assert cache.weight == 10 and set(cache.get_many(["a", "b"])) == {"a", "b"}
     cache.clear()
     assert cache.weight == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_is_counted_again_when_its_transaction_commits(catalog):
+    # Another thread may read the old rows between the change and the commit and
+    # cache them under the version of the change; the commit retires that version.
+    first = catalog.movies.order_by("pk")[0]
+    with transaction.atomic():
+        for title in ("First Edit", "Second Edit"):
+            first.title = title
+            first.save()
+        during = catalog_version()
+        hooks = [hook for _, hook, _ in transaction.get_connection().run_on_commit]
+        assert len(hooks) == 1  # one for the run of changes, not one per change
+    assert catalog_version() != during
