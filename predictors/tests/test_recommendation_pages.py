@@ -161,6 +161,9 @@ def test_json_endpoint(trained, visitor):
     assert len(body["recommendations"]) == 5
     assert not {r["movie_id"] for r in body["recommendations"]} & set(clicked)
     assert set(body["recommendations"][0]) == {"movie_id", "title", "year", "url", "score", "because"}
+    for entry in body["recommendations"]:
+        movie = Movie.objects.get(pk=entry["movie_id"])
+        assert (entry["title"], entry["year"], entry["url"]) == (movie.title, movie.year, movie.get_absolute_url())
     assert body["history"] == clicked
 
 
