@@ -464,7 +464,7 @@ def part_ml_25m(args):
     if args.skip_memory:
         memory = ["Memory part skipped (--skip-memory).", ""]
     else:
-        memory = serving_memory_lines(models, users, items, building_peak)
+        memory = serving_memory_lines(models, size["n_users"], users, items, building_peak)
         del models
     if args.baseline_lengths:
         base_rows = baseline_rows(
@@ -489,18 +489,18 @@ def part_ml_25m(args):
     )
 
 
-def serving_memory_lines(models, users, items, building_peak):
+def serving_memory_lines(models, n_users, users, items, building_peak):
     """A fresh process loads the models' registry artifacts and serves a few requests: its memory."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=RESULTS_DIR) as store_dir:
-        saved = save_artifacts(models, users, items, store_dir)
+        saved = save_artifacts(models, n_users, users, items, store_dir)
         models.clear()
         gc.collect()
         serving = json.loads(
             subprocess.run(
                 [sys.executable, __file__, "--part", "serving-memory", "--artifacts", json.dumps(saved)],
                 check=True,
-                capture_output=True,
+                stdout=subprocess.PIPE,  # its answer; its log and any traceback go to our stderr
                 text=True,
             ).stdout.splitlines()[-1]
         )
@@ -512,21 +512,22 @@ def serving_memory_lines(models, users, items, building_peak):
         f"steady {'met' if serving['steady_mb'] < MEMORY_GOAL_MB else 'NOT met'}, "
         f"peak {'met' if serving['peak_mb'] < MEMORY_GOAL_MB else 'NOT met'}.",
         "",
-        f"For comparison, this benchmark process (25M generated interactions, NGCF's graph built and propagated, "
+        f"For comparison, this benchmark process ({len(users):,} generated interactions, NGCF's graph built and propagated, "
         f"as in training) peaked at {building_peak:.0f} MB.",
         "",
     ]
     return memory
 
 
-def save_artifacts(models, users, items, store_dir):
-    """Registry artifacts of the frozen models -> {name: (uri, sha256)}."""
+def save_artifacts(models, n_users, users, items, store_dir):
+    """Registry artifacts of the frozen models (``n_users`` users: --synthetic-users
+    or ml-25m's) -> {name: (uri, sha256)}."""
     setup_django()
     from predictors import artifacts
     from predictors.registry import artifact_payload
 
     store = artifacts.LocalStore(store_dir)
-    data = SimpleNamespace(user_ids=np.arange(ML_25M["n_users"]), item_ids=np.arange(ML_25M["n_items"]))
+    data = SimpleNamespace(user_ids=np.arange(n_users), item_ids=np.arange(ML_25M["n_items"]))
     fit = SimpleNamespace(users=users, items=items)
     saved = {}
     for name, model in models.items():
