@@ -188,7 +188,7 @@ def main():
         )
     print(
         f"\nSummary: overlap {np.mean(overlap):.2f}, cold p95 {p(times['cold'], 95):.1f} ms, "
-        f"warm p95 {p(times['warm'], 95):.1f} ms (other helpers were loading the 2-core machine)."
+        f"warm p95 {p(times['warm'], 95):.1f} ms (load average {os.getloadavg()[0]:.1f} at the end)."
     )
 
 

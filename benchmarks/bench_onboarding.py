@@ -318,7 +318,7 @@ def main():
     text = (
         f"## Onboarding: recall@10 after picking from the groups ({'validation' if args.validation else 'test'} users, "
         f"seeds {', '.join(map(str, args.seeds))}, users pooled over seeds; intervals: paired bootstrap over users, "
-        f"{BOOTSTRAP_ROUNDS} rounds)\n\n{table}\n\nAll goals {'met' if all_met else 'NOT met'}; "
+        f"{BOOTSTRAP_ROUNDS} rounds)\n\n{table}\n\n{'Every goal met' if all_met else 'At least one goal NOT met (see the table)'}; "
         f"{time.perf_counter() - started:.0f} s in all (OMP_NUM_THREADS=1)."
     )
     print(text)
