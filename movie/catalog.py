@@ -43,10 +43,15 @@ CACHE_SECONDS = 300
 MAX_QUERY_LENGTH = 100
 
 
+def dataset_movies():
+    """Movies of the site's dataset, in no order, nothing prefetched."""
+    return Movie.objects.filter(dataset__name=settings.MOVIELENS_DATASET)
+
+
 def catalog_movies():
     """Movies of the site's dataset, most rated first, genres prefetched."""
     return (
-        Movie.objects.filter(dataset__name=settings.MOVIELENS_DATASET)
+        dataset_movies()
         .prefetch_related(Prefetch("genres", queryset=Genre.objects.order_by("name")))
         .order_by("-rating_count", "title", "pk")
     )
@@ -72,7 +77,7 @@ def matching_movie_ids(query, limit):
 
 
 def _title_index():
-    movies = Movie.objects.filter(dataset__name=settings.MOVIELENS_DATASET)
+    movies = dataset_movies()
     dataset = Dataset.objects.filter(name=settings.MOVIELENS_DATASET).values_list("pk", "fingerprint", "imported_at")
     key = (dataset.first(), tuple(movies.aggregate(n=Count("pk"), last=Max("pk")).values()))
     return search.index_for(key, lambda: list(movies.values_list("pk", "title", "year", "rating_count")))
@@ -103,7 +108,7 @@ def movie_summaries(movie_ids):
 def _fetch_summaries(movie_ids):
     # Three columns, not Movie objects with their genres: a long catalog's tail
     # (ml-25m's 62k movies) is fetched here again and again.
-    rows = Movie.objects.filter(dataset__name=settings.MOVIELENS_DATASET, pk__in=movie_ids)
+    rows = dataset_movies().filter(pk__in=movie_ids)
     return {
         pk: {"movie_id": pk, "title": title, "year": year, "url": url_for_id("movie:detail", pk)}
         for pk, title, year in rows.values_list("pk", "title", "year")
