@@ -203,6 +203,11 @@ def list_ids(page, list_name):
     ]
 
 
+def history_is_complete(page, movies, ratings):
+    history = page.locator('[data-list="history"] li')
+    return history.count() >= movies and page.locator('[data-list="history"] li .stars').count() >= ratings
+
+
 def test_a_new_visitor_clicks_rates_and_gets_recommendations(tab, site):
     page = tab.page
     page.goto("/")
@@ -227,10 +232,11 @@ def test_a_new_visitor_clicks_rates_and_gets_recommendations(tab, site):
     for model_name in MODELS:
         page.goto(f"/movie/{model_name}")
         # Two web workers and no shared cache (REDIS_URL): read-your-writes is the
-        # worker's own, and a rating the other worker took shows once the consumer
+        # worker's own, and an event the other worker took shows once the consumer
         # has stored it (the hand-off lingers up to KAFKA_HANDOFF_LINGER_MS first).
+        # Wait for every movie and every rating, or a late click can still be picked.
         deadline = time.monotonic() + 15
-        while page.locator('[data-list="history"] li .stars').count() < len(rated) and time.monotonic() < deadline:
+        while not history_is_complete(page, len(clicked), len(rated)) and time.monotonic() < deadline:
             page.wait_for_timeout(300)
             page.goto(f"/movie/{model_name}")
         tab.shot(f"model-{model_name}")
