@@ -107,9 +107,9 @@ def wait_ready(base, timeout=300):
     while quick < 16 and time.monotonic() < deadline:
         started = time.monotonic()
         try:
-            urllib.request.urlopen(base + "/bench/bare-post", timeout=120).close()
+            urllib.request.urlopen(base + "/bench/bare", timeout=120).close()
         except urllib.error.HTTPError:
-            pass  # 405 for a GET: the worker answered
+            pass  # any answer means the worker is up
         except OSError:
             time.sleep(0.5)
             continue

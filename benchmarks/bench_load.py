@@ -17,7 +17,7 @@ Afterwards every event the site accepted (202 and its event ids) must be in
 the store exactly once. Prints a table per phase and writes it, with the raw
 numbers, to benchmarks/results/. Not a test: run it by hand, once.
 
-    .venv/bin/python benchmarks/bench_load.py [--visitors 32] [--think-seconds 2] \
+    .venv/bin/python benchmarks/bench_load.py [--visitors 50] [--think-seconds 2] \
         [--steady-seconds 30] [--fault-seconds 130] [--consumers 2]
         [--work-dir DIR]   # reuse a prepared database (skips import and training)
 
@@ -358,7 +358,10 @@ class Visitor:
 
 
 def drive(port, movie_ids, visitors, seconds, recorder, seed, think_seconds=0.0):
-    """``visitors`` threads, each running new-visitor journeys until ``seconds`` pass."""
+    """``visitors`` threads, each running new-visitor journeys until ``seconds`` pass.
+    A journey begun before the deadline runs to its end (its events belong to
+    the phase), so a phase lasts up to one journey longer; rates use the wall
+    time this returns."""
     deadline = time.monotonic() + seconds
 
     def run(index):
