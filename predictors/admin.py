@@ -412,9 +412,15 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
 
+    def get_readonly_fields(self, request, obj=None):
+        # On the add form "epochs" is the staff's override (a number to type), not the run's per-epoch log.
+        return [] if obj is None else super().get_readonly_fields(request, obj)
+
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
-            kwargs["form"] = self.add_form
+            # Only the form's own model fields are saved: the overrides go to the run's overrides,
+            # and "epochs" names the run's per-epoch log too, which a typed number must not replace.
+            kwargs.update(form=self.add_form, fields=self.add_form.Meta.fields)
         return super().get_form(request, obj, **kwargs)
 
     def has_change_permission(self, request, obj=None):

@@ -238,6 +238,18 @@ def test_training_form_queues_a_job_with_the_chosen_hyperparameters(catalog, adm
     assert "waiting for the worker" in client.get(DASHBOARD).content.decode()
 
 
+def test_training_form_takes_epochs_and_a_run_shows_its_epoch_log_read_only(catalog, admin_client_):
+    form = admin_client_.get(TRAIN_FORM).content.decode()
+    assert re.search(r'<input type="number" name="epochs"[^>]*min="1"[^>]*max="500"', form)
+    assert admin_client_.post(TRAIN_FORM, training_form(epochs="3")).status_code == 302
+    run = TrainingRun.objects.get()
+    assert run.overrides == {"epochs": 3} and run.epochs == []  # the number asked for, not the epoch log
+    run.epochs = [{"stage": "gmf", "loss": 0.5}]
+    run.save()
+    page = admin_client_.get(f"/admin/predictors/trainingrun/{run.pk}/change/").content.decode()
+    assert 'name="epochs"' not in page and "&quot;loss&quot;: 0.5" in page
+
+
 def test_training_form_requires_the_csrf_token(catalog, admin_user):
     client = logged_in(admin_user, enforce_csrf_checks=True)
     assert client.post(TRAIN_FORM, training_form()).status_code == 403
