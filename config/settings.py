@@ -343,8 +343,8 @@ POPULAR_DATASET_VOTES = env_int("POPULAR_DATASET_VOTES", 4)
 POPULAR_CACHE_SECONDS = env_int("POPULAR_CACHE_SECONDS", 30)
 # Recount in a background thread once the list is stale (the request gets the previous one).
 POPULAR_REFRESH_IN_BACKGROUND = env_bool("POPULAR_REFRESH_IN_BACKGROUND", True)
-# A JSON answer when an /api/ write lacks its CSRF token (pages keep Django's).
-CSRF_FAILURE_VIEW = "events.views.csrf_failure"
+# A JSON answer when an /api/ write lacks its CSRF token, the site's page with a way back for a form.
+CSRF_FAILURE_VIEW = "sitewide.errors.csrf_failure"
 # Anonymous visitors are told apart by a signed random id in this cookie, set
 # by the first page they load (events/visitors.py); no session row is created.
 EVENTS_VISITOR_COOKIE_NAME = env_str("EVENTS_VISITOR_COOKIE_NAME", "visitor_id")

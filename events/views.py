@@ -10,14 +10,13 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import HttpResponse
-from django.views.csrf import csrf_failure as html_csrf_failure
 from django.views.decorators.http import require_POST
 
 from events import ingest
 from events.records import InvalidEvent
 from events.visitors import event_post_visitor_key, is_retired
 from sitewide.database import is_unavailable, log_unavailable, waits_for_database
-from sitewide.errors import is_api, json_error
+from sitewide.errors import json_error
 
 
 @waits_for_database
@@ -59,12 +58,3 @@ def post_events(request):
 
 def _too_big():
     return f"Request body is larger than {settings.EVENTS_MAX_BODY_BYTES} bytes."
-
-
-def csrf_failure(request, reason=""):
-    """JSON for the API, Django's usual page everywhere else."""
-    if is_api(request):
-        return json_error(
-            403, f"CSRF check failed: {reason} Send the X-CSRFToken header from the page's csrf-token meta tag."
-        )
-    return html_csrf_failure(request, reason=reason)

@@ -5,6 +5,7 @@ Each says in a sentence what went wrong; none shows a traceback.
 
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 
 
 def is_api(request):
@@ -19,12 +20,12 @@ def json_error(status, message, **headers):
     return response
 
 
-def error_response(request, status, heading, message):
+def error_response(request, status, heading, message, back_url=None):
+    """The page links back to ``back_url`` (a page of this site) when given, else to the home page."""
     if is_api(request):
         return json_error(status, message)
-    return render(
-        request, "sitewide/error.html", {"status": status, "heading": heading, "message": message}, status=status
-    )
+    context = {"status": status, "heading": heading, "message": message, "back_url": back_url}
+    return render(request, "sitewide/error.html", context, status=status)
 
 
 def bad_request(request, exception=None):
@@ -52,6 +53,31 @@ def page_not_found(request, exception=None):
 
 def server_error(request):
     return error_response(request, 500, "Something went wrong", "The error was logged; please try again.")
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a form posted without a valid token (a page left open
+    too long, cookies blocked) gets the site's page and a way back to the form
+    instead of Django's bare 403; the API's scripts get JSON."""
+    if is_api(request):
+        return json_error(
+            403, f"CSRF check failed: {reason} Send the X-CSRFToken header from the page's csrf-token meta tag."
+        )
+    return error_response(
+        request,
+        403,
+        "Form expired",
+        "Your form expired or cookies are blocked; reload the page and try again.",
+        back_url=same_site_referer(request),
+    )
+
+
+def same_site_referer(request):
+    """The page the request came from, if it is on this site; None otherwise (an open redirect is no way back)."""
+    referer = request.META.get("HTTP_REFERER", "")
+    if url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return referer
+    return None
 
 
 class MethodNotAllowedMiddleware:

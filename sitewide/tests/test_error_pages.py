@@ -6,6 +6,7 @@ import logging
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils.html import escape
 
 from sitewide.errors import NotFound, get_or_404, json_error
 
@@ -60,6 +61,26 @@ def test_a_request_for_another_host_is_a_400_page(client):
     response = client.get("/", HTTP_HOST="evil.example")
     assert response.status_code == 400
     assert "The request could not be understood." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("referer", "back"),
+    [
+        ("http://testserver/accounts/login/?next=/for-you/", "http://testserver/accounts/login/?next=/for-you/"),
+        ("https://evil.example/accounts/login/", "/"),  # another site's page is no way back
+        (None, "/"),
+    ],
+)
+def test_a_form_posted_without_a_valid_csrf_token_is_a_site_page_with_a_way_back(referer, back):
+    headers = {} if referer is None else {"HTTP_REFERER": referer}
+    response = Client(enforce_csrf_checks=True).post(
+        "/accounts/login/", {"username": "ada", "password": "pw"}, **headers
+    )
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "<title>Form expired · PseudoRec Movies</title>" in page  # the site's layout, not Django's bare page
+    assert "Your form expired or cookies are blocked; reload the page and try again." in page
+    assert f'<a href="{escape(back)}">Back to ' in page
 
 
 @pytest.mark.parametrize(
