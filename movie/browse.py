@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.db.models import F
 from django.utils.functional import cached_property
 
-from movie.catalog import catalog_movies, matching_movie_ids, movies_by_ids
+from movie.catalog import catalog_movies, genre_list, matching_movie_ids, movies_by_ids
 from sitewide.errors import NotFound
 from sitewide.numbers import whole_number
 
@@ -65,7 +65,7 @@ class Listing:
             choices = [name for name in SORTS if name != "relevance" or default_sort == "relevance"]
             raise BadListing(f"sort must be one of {', '.join(choices)}.")
         return cls(
-            genre=(query.get("genre") or "")[:40],
+            genre=_genre(query.get("genre")),
             decade=decade,
             min_rating=_rating(query.get("min_rating")),
             min_ratings=_whole_number(query.get("min_ratings"), "min_ratings", 0, MAX_RATING_COUNT),
@@ -114,6 +114,16 @@ def _whole_number(raw, name, low, high):
     if value is None or not low <= value <= high:
         raise BadListing(f"{name} must be a whole number from {low} to {high}.")
     return value
+
+
+def _genre(raw):
+    # An unknown slug would filter out every movie: "0 found" would hide the typo the visitor made.
+    if not raw:
+        return ""
+    slugs = [genre.slug for genre in genre_list()]
+    if raw not in slugs:
+        raise BadListing(f"genre must be one of {', '.join(slugs)}; there is no genre {raw[:40]!r}.")
+    return raw
 
 
 def _rating(raw):

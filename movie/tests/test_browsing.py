@@ -58,6 +58,14 @@ def test_a_bad_filter_is_a_400_that_says_why(client, catalog, query, sentence):
     assert sentence in response.content.decode()
 
 
+def test_an_unknown_genre_on_search_is_a_400_that_names_it_and_the_genres(client, catalog):
+    response = client.get("/search/", {"q": "movie", "genre": "nope"})
+    assert response.status_code == 400
+    sentence = "genre must be one of action, comedy, drama, sci-fi; there is no genre &#x27;nope&#x27;."
+    assert sentence in response.content.decode()
+    assert client.get("/search/", {"q": "movie", "genre": "drama"}).status_code == 200
+
+
 def test_numbered_pages_keep_the_filters(client, catalog):
     html = client.get("/", {"page": "1"}).content.decode()
     assert 'aria-current="page">1<' in html and 'href="?page=2"' in html
