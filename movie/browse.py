@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.db.models import F
 from django.utils.functional import cached_property
 
+from movie import search
 from movie.catalog import catalog_movies, genre_list, matching_movie_ids, movies_by_ids
 from sitewide.errors import NotFound
 from sitewide.numbers import whole_number
@@ -38,8 +39,6 @@ FILTER_CHOICES = {
     "min_ratings": [3.0, 3.5, 4.0, 4.5],
     "min_counts": [10, 50, 100, 500, 1000],
 }
-# Matches a search keeps at most: enough for any person, few enough for one query.
-MAX_SEARCH_RESULTS = 1000
 
 
 class BadListing(ValueError):
@@ -178,17 +177,32 @@ def page_numbers(page):
     ]
 
 
+@dataclass(frozen=True)
+class SearchCount:
+    """What a search page says it found: its list holds ``listed`` movies, the
+    best ``shortlist`` of the ``matches`` matching titles, ``filtered`` or not."""
+
+    listed: int
+    shortlist: int
+    matches: int
+    filtered: bool
+
+    @property
+    def capped(self):
+        return self.shortlist < self.matches
+
+
 def search_results(query, listing, raw_page):
     """A page of the movies matching ``query``, filtered by ``listing``; ranked
-    by match quality (then popularity) unless another sort was asked for."""
-    ranked = matching_movie_ids(query, MAX_SEARCH_RESULTS)
+    by match quality (then popularity) unless another sort was asked for; and
+    the SearchCount the page shows."""
+    ranked, matches = matching_movie_ids(query, search.MAX_RESULTS)
     if listing.sort == "relevance" and listing.filters_nothing:
-        # The index holds this catalog version's movies: nothing to look up.
-        return page_of(ranked, raw_page, to_movies=movies_by_ids)
-    movies = listing.filter(catalog_movies().filter(pk__in=ranked))
-    if listing.sort == "relevance":
-        kept = set(movies.values_list("pk", flat=True))
+        ids = ranked  # the index holds this catalog version's movies: nothing to look up
+    elif listing.sort == "relevance":
+        kept = set(listing.filter(catalog_movies().filter(pk__in=ranked)).values_list("pk", flat=True))
         ids = [movie_id for movie_id in ranked if movie_id in kept]
     else:
-        ids = list(movies.order_by(*ORDERINGS[listing.sort]).values_list("pk", flat=True))
-    return page_of(ids, raw_page, to_movies=movies_by_ids)
+        ids = list(listing.ordered(catalog_movies().filter(pk__in=ranked)).values_list("pk", flat=True))
+    count = SearchCount(len(ids), len(ranked), matches, filtered=not listing.filters_nothing)
+    return page_of(ids, raw_page, to_movies=movies_by_ids), count

@@ -69,11 +69,15 @@ def title_index():
 
 
 def matching_movie_ids(query, limit):
-    """Pks of the titles matching ``query``, best match first (title_index().search),
-    remembered per catalog version: the same searches come again and again."""
-    return current_cache().searches.get_or_put(
-        (query, limit), lambda: [match.movie_id for match in title_index().search(query, limit=limit)]
-    )
+    """Pks of the best ``limit`` titles matching ``query``, best match first, and
+    how many titles match in all (title_index().find), remembered per catalog
+    version: the same searches come again and again."""
+
+    def find():
+        found = title_index().find(query, limit)
+        return [match.movie_id for match in found.matches], found.total
+
+    return current_cache().searches.get_or_put((query, limit), find)
 
 
 def _title_index():

@@ -1,10 +1,12 @@
 """Title search that forgives: accents, case, word order, a typo, a missing space.
 
 Two stages keep it fast at ml-25m size (62k titles). A trigram index over each
-title with its spaces removed picks the few hundred titles sharing the most
-letter triples with the query (word order and spaces do not matter there);
-rapidfuzz then scores only those, and results rank by that score and, among
-equally good matches, by how often the movie was rated.
+title with its spaces removed picks the titles sharing at least half of the
+query's letter triples (word order and spaces do not matter there); rapidfuzz
+then scores only those (a title holding the query's letters outright needs no
+scoring), and results rank by that score and, among equally good matches, by
+how often the movie was rated. Every candidate is scored, so the number of
+matches a page shows is exact.
 """
 
 import re
@@ -16,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import fuzz, process
 
-# Titles scored exactly per query; the trigram stage narrows the catalog to these.
-CANDIDATES = 400
+# Matches a search page lists at most: enough for any person, few enough to rank per query.
+MAX_RESULTS = 1000
 # Scores (0-100) below this are not matches at all.
 MIN_SCORE = 60
 # A match this far below the best one is dropped, so "godfathr" lists
@@ -44,6 +46,14 @@ class Match:
     score: int
 
 
+@dataclass(frozen=True)
+class Found:
+    """The best matches of a query (as many as asked for) and how many titles match in all."""
+
+    matches: list
+    total: int
+
+
 class TitleIndex:
     """The searchable titles of one catalog, built once per process and catalog."""
 
@@ -51,8 +61,9 @@ class TitleIndex:
         """``movies``: (movie id, title, year, rating count) tuples."""
         self.ids = np.array([m[0] for m in movies], dtype=np.int64)
         self.popularity = np.array([m[3] for m in movies], dtype=np.int64)
-        self.spaced = [normalize(f"{title} {year or ''}") for _, title, year, _ in movies]
-        self.compact = [text.replace(" ", "") for text in self.spaced]
+        # Object arrays: a query's candidate texts are gathered by one fancy index, not a Python loop.
+        self.spaced = np.array([normalize(f"{title} {year or ''}") for _, title, year, _ in movies], dtype=object)
+        self.compact = np.array([text.replace(" ", "") for text in self.spaced], dtype=object)
         postings = defaultdict(list)
         word_starts = defaultdict(set)
         for position, (spaced, compact) in enumerate(zip(self.spaced, self.compact, strict=True)):
@@ -70,45 +81,57 @@ class TitleIndex:
 
     def search(self, query, limit=None):
         """Matches best first; an empty list when nothing is close enough."""
+        return self.find(query, limit).matches
+
+    def find(self, query, limit=None):
+        """The best ``limit`` matches (all without one), best first, and the number of matches in all.
+        Every candidate is scored: a cap on the candidates would cap the count
+        too, and leave out equally good titles at random."""
         spaced = normalize(query)
         compact = spaced.replace(" ", "")
         if not compact:
-            return []
+            return Found([], 0)
         rows = self._candidates(compact)
         if rows.size == 0:
-            return []
-        texts_spaced = [self.spaced[row] for row in rows]
-        texts_compact = [self.compact[row] for row in rows]
-        by_words = process.cdist([spaced], texts_spaced, scorer=fuzz.token_set_ratio, workers=1)[0]
-        by_letters = process.cdist([compact], texts_compact, scorer=fuzz.partial_ratio, workers=1)[0]
-        scores = np.maximum(by_words, by_letters)
+            return Found([], 0)
+        scores = self._scores(spaced, compact, rows)
         floor = max(MIN_SCORE, scores.max() - MAX_BEHIND_BEST)
         keep = scores >= floor
         rows, scores = rows[keep], scores[keep]
         # Sort by score band, then popularity, then title, all descending but the title.
         bands = np.floor(scores / SCORE_STEP)
-        order = np.lexsort((rows, -self.popularity[rows], -bands))
-        matches = [Match(int(self.ids[rows[i]]), int(round(scores[i]))) for i in order]
-        return matches[:limit] if limit else matches
+        order = np.lexsort((rows, -self.popularity[rows], -bands))[:limit]
+        best = zip(self.ids[rows[order]].tolist(), np.rint(scores[order]).astype(np.int64).tolist(), strict=True)
+        return Found([Match(movie_id, score) for movie_id, score in best], int(rows.size))
+
+    def _scores(self, spaced, compact, rows):
+        """Each row's score: the better of its words' and its letters' similarity to the query."""
+        texts_compact = self.compact[rows]
+        # A title holding the query's letters scores 100 (partial_ratio's best) without rapidfuzz:
+        # common words ("the", "love") have thousands of those at ml-25m size.
+        scores = np.array([compact in text for text in texts_compact], dtype=np.float64) * 100
+        rest = np.flatnonzero(scores == 0)
+        if rest.size:
+            # Below the floor a score is dropped whatever it is, and with a 100 the floor is known
+            # already: rapidfuzz gives up on a title (0) as soon as it cannot reach it.
+            cutoff = MIN_SCORE if rest.size == rows.size else max(MIN_SCORE, 100 - MAX_BEHIND_BEST)
+            words, letters = self.spaced[rows[rest]], texts_compact[rest]
+            by_words = process.cdist([spaced], words, scorer=fuzz.token_set_ratio, score_cutoff=cutoff, workers=1)
+            by_letters = process.cdist([compact], letters, scorer=fuzz.partial_ratio, score_cutoff=cutoff, workers=1)
+            scores[rest] = np.maximum(by_words[0], by_letters[0])
+        return scores
 
     def _candidates(self, compact):
         if len(compact) < 3:
-            # Too short for trigrams: titles with a word starting with it, most rated first.
-            rows = self.word_starts.get(compact, np.array([], dtype=np.int32))
-            if rows.size > CANDIDATES:
-                rows = rows[np.argsort(-self.popularity[rows], kind="stable")[:CANDIDATES]]
-            return rows
+            # Too short for trigrams: titles with a word starting with it.
+            return self.word_starts.get(compact, np.array([], dtype=np.int32))
         query_grams = trigrams(compact)
         grams = [self.postings[gram] for gram in query_grams if gram in self.postings]
         if not grams:
             return np.array([], dtype=np.int32)
         shared = np.bincount(np.concatenate(grams), minlength=len(self.ids))
         # A title must share at least half of the query's trigrams.
-        enough = np.flatnonzero(shared * 2 >= len(query_grams))
-        if enough.size > CANDIDATES:
-            best = np.argpartition(-shared[enough], CANDIDATES)[:CANDIDATES]
-            enough = enough[best]
-        return enough.astype(np.int32)
+        return np.flatnonzero(shared * 2 >= len(query_grams)).astype(np.int32)
 
 
 _indexes = {}

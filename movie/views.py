@@ -69,8 +69,8 @@ def search(request):
         return refused
     if not query:
         return render(request, "movie/search.html", {"query": "", "genres": catalog.genre_list(), "listing": listing})
-    page = search_results(query, listing, request.GET.get("page"))
-    return list_page(request, "movie/search.html", page, listing, query=query)
+    page, found = search_results(query, listing, request.GET.get("page"))
+    return list_page(request, "movie/search.html", page, listing, query=query, found=found)
 
 
 @require_safe

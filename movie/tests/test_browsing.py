@@ -3,7 +3,8 @@ filters and sort orders, numbered pages, tags, links and the rating chart."""
 
 import pytest
 
-from movie.models import Movie, MovieTag, Tag
+from movie import search
+from movie.models import Genre, Movie, MovieTag, Tag
 
 pytestmark = pytest.mark.django_db
 
@@ -64,6 +65,34 @@ def test_an_unknown_genre_on_search_is_a_400_that_names_it_and_the_genres(client
     sentence = "genre must be one of action, comedy, drama, sci-fi; there is no genre &#x27;nope&#x27;."
     assert sentence in response.content.decode()
     assert client.get("/search/", {"q": "movie", "genre": "drama"}).status_code == 200
+
+
+def add_titles(dataset, title, n):
+    """``n`` movies called "<title> <i>", the i-th rated i times; every fifth a drama."""
+    Movie.objects.bulk_create(
+        Movie(dataset=dataset, source_id=1000 + i, title=f"{title} {i}", year=1990, rating_count=i) for i in range(n)
+    )
+    added = Movie.objects.filter(dataset=dataset, source_id__gte=1000)
+    Genre.objects.get(slug="drama").movies.add(*[movie for movie in added if movie.source_id % 5 == 0])
+
+
+def test_the_search_count_is_every_matching_title(client, catalog):
+    add_titles(catalog, "The Sequel", 465)  # more titles than the search used to score (400)
+    response = client.get("/search/", {"q": "the"})
+    assert '<span class="muted">465 found</span>' in response.content.decode()
+    assert titles_on(response)[:2] == ["The Sequel 464", "The Sequel 463"]  # equally good: the most rated first
+    pages = response.context["page"].paginator
+    assert pages.count == 465 and pages.num_pages == 20
+
+
+def test_a_search_list_capped_for_speed_still_says_how_many_titles_match(client, catalog, monkeypatch):
+    add_titles(catalog, "The Sequel", 465)
+    monkeypatch.setattr(search, "MAX_RESULTS", 100)
+    html = client.get("/search/", {"q": "the"}).content.decode()
+    assert '<span class="muted">465 found, showing the best 100</span>' in html
+    # The filter is applied to the best 100 (Sequels 365-464, a fifth of them dramas), and the page says so.
+    html = client.get("/search/", {"q": "the", "genre": "drama"}).content.decode()
+    assert '<span class="muted">20 found among the best 100 of 465 matches</span>' in html
 
 
 def test_numbered_pages_keep_the_filters(client, catalog):

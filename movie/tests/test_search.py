@@ -65,6 +65,13 @@ def test_limit(index):
     assert len(index.search("star", limit=2)) == 2
 
 
+def test_find_counts_every_match_beyond_the_limit_and_keeps_the_most_rated():
+    sequels = TitleIndex([(i, f"The Sequel {i}", 1990, i) for i in range(1, 2001)])
+    found = sequels.find("the", limit=10)
+    assert found.total == 2000 and [match.movie_id for match in found.matches] == list(range(2000, 1990, -1))
+    assert sequels.find("zzzz qqqq").total == 0
+
+
 def test_normalize_drops_accents_case_and_punctuation():
     assert normalize("Á köldum klaka (Cold Fever)") == "a koldum klaka cold fever"
 
