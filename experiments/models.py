@@ -96,7 +96,15 @@ class Experiment(models.Model):
                 ),
                 name="running_flag_matches_status",
             ),
-            models.CheckConstraint(condition=_one_arm("a") & _one_arm("b"), name="each_arm_one_model_or_version"),
+            models.CheckConstraint(
+                condition=_one_arm("a") & _one_arm("b"),
+                name="each_arm_one_model_or_version",
+                # Shown by the admin form (full_clean validates constraints) instead of the constraint's name.
+                violation_error_message=(
+                    "Each side of the experiment names either a model or a version of a model, "
+                    "not both and not neither."
+                ),
+            ),
         ]
 
     def __str__(self):
@@ -120,10 +128,7 @@ class Experiment(models.Model):
         return (version.model_name if version else getattr(self, f"arm_{side}_model")), version
 
     def clean(self):
-        for side in ("a", "b"):
-            model, version = getattr(self, f"arm_{side}_model"), getattr(self, f"arm_{side}_version_id")
-            if bool(model) == bool(version):
-                raise ValidationError(f"Give arm {side.upper()} either a model or a version, one of the two.")
+        # A model or a version per arm is the each_arm_one_model_or_version constraint's to say (once).
         if self.arm_a_version_id and self.arm_a_version.model_name not in SERVED_MODELS:
             raise ValidationError("Arm A's version is of a model the site does not serve.")
         if self.arm_b_version_id and self.arm_b_version.model_name not in SERVED_MODELS:

@@ -87,36 +87,32 @@ def test_a_second_experiment_cannot_start_on_the_same_surface(db):
     assert Experiment.objects.running(TOP_PICKS) == second
 
 
+def post_experiment_form(client, **fields):
+    form = {"name": "EASE vs GMF", "surface": TOP_PICKS, "method": "team_draft", "traffic_percent": 100, **fields}
+    return client.post(reverse("admin:experiments_experiment_add"), form)
+
+
 def test_the_admin_form_refuses_a_second_running_experiment(admin_client_):
     running()
-    response = admin_client_.post(
-        reverse("admin:experiments_experiment_add"),
-        {
-            "name": "another",
-            "surface": TOP_PICKS,
-            "arm_a_model": "gmf",
-            "arm_b_model": "ease",
-            "method": "team_draft",
-            "traffic_percent": 100,
-        },
-    )
+    response = post_experiment_form(admin_client_, name="another", arm_a_model="gmf", arm_b_model="ease")
     assert response.status_code == 200
     assert "already running on this surface" in response.content.decode()
     assert Experiment.objects.count() == 1
 
 
+@pytest.mark.parametrize("arm_a", ["both", "neither"])
+def test_the_admin_form_says_in_a_sentence_that_an_arm_is_a_model_or_a_version(admin_client_, store, arm_a):
+    version = make_version(store, model_name="ease")
+    fields = {"arm_a_model": "ease", "arm_a_version": version.pk} if arm_a == "both" else {}
+    response = post_experiment_form(admin_client_, **fields, arm_b_model="gmf")
+    page = response.content.decode()
+    assert response.status_code == 200 and not Experiment.objects.exists()
+    sentence = "Each side of the experiment names either a model or a version of a model, not both and not neither."
+    assert page.count(sentence) == 1 and "each_arm_one_model_or_version" not in page
+
+
 def test_staff_start_an_experiment_from_the_admin_form(admin_client_):
-    response = admin_client_.post(
-        reverse("admin:experiments_experiment_add"),
-        {
-            "name": "EASE vs GMF",
-            "surface": TOP_PICKS,
-            "arm_a_model": "ease",
-            "arm_b_model": "gmf",
-            "method": "team_draft",
-            "traffic_percent": 50,
-        },
-    )
+    response = post_experiment_form(admin_client_, arm_a_model="ease", arm_b_model="gmf", traffic_percent=50)
     experiment = Experiment.objects.get()
     assert response.url == reverse("admin:experiments_experiment_dashboard", args=[experiment.pk])
     assert experiment.status == Experiment.Status.RUNNING and experiment.traffic_share == 0.5
