@@ -16,7 +16,7 @@ from experiments.charts import preference_svg
 from experiments.decisions import decided_version, stop_and_activate
 from experiments.models import Experiment, ExperimentRuleError
 from experiments.results import results
-from predictors.admin import activation_doubts
+from predictors.admin import activation_doubts, register_dashboard_link
 from predictors.models import RegistryRuleError
 
 ARM_FIELDS = ["arm_a_model", "arm_a_version", "arm_b_model", "arm_b_version"]
@@ -208,3 +208,7 @@ class ExperimentAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
         return back
+
+
+# The registry dashboard is where staff look after their models; the experiments comparing them are a click away.
+register_dashboard_link("Experiments", "admin:experiments_experiment_changelist", "experiments.view_experiment")

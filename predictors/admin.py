@@ -451,6 +451,23 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
 # --- The dashboard page ------------------------------------------------------------------------
 
+# Links the admins of apps above predictors add beside "All versions" (the experiments' list, say):
+# predictors cannot import them, so they register here. {url name: (label, permission)}
+_dashboard_links = {}
+
+
+def register_dashboard_link(label, url_name, permission):
+    """A link among the dashboard's tools, shown to staff who have ``permission``."""
+    _dashboard_links[url_name] = (label, permission)
+
+
+def dashboard_links(user):
+    return [
+        {"label": label, "url": reverse(url_name)}
+        for url_name, (label, permission) in _dashboard_links.items()
+        if user.has_perm(permission)
+    ]
+
 
 def dashboard_view(request):
     """/admin/dashboard/ (wrapped in admin.site.admin_view: staff only)."""
@@ -461,6 +478,7 @@ def dashboard_view(request):
         **dashboard_context(),
         "title": "Model registry dashboard",
         "can_train": request.user.has_perm("predictors.add_trainingrun"),
+        "links": dashboard_links(request.user),
     }
     for row in context["serving"].values():
         row["click_through_percent"] = None if row["click_through"] is None else 100 * row["click_through"]

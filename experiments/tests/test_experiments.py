@@ -19,7 +19,7 @@ from experiments.stats import sign_test_interval
 from predictors.models import ModelVersion
 from predictors.surfaces import TOP_PICKS
 from predictors.tests.test_recommendation_pages import train_version
-from tests.dashboard_helpers import admin_client_, admin_user, make_version, store
+from tests.dashboard_helpers import admin_client_, admin_user, logged_in, make_version, staff_user, store
 from tests.services import Browser, dynamodb_server, dynamodb_store
 
 DETAILS = re.compile(r'data-impression-details="([^"]+)"')
@@ -109,6 +109,16 @@ def test_the_admin_form_says_in_a_sentence_that_an_arm_is_a_model_or_a_version(a
     assert response.status_code == 200 and not Experiment.objects.exists()
     sentence = "Each side of the experiment names either a model or a version of a model, not both and not neither."
     assert page.count(sentence) == 1 and "each_arm_one_model_or_version" not in page
+
+
+def test_the_registry_dashboard_links_to_the_experiments_for_staff_who_may_see_them(admin_client_):
+    changelist = reverse("admin:experiments_experiment_changelist")
+    dashboard = admin_client_.get("/admin/dashboard/").content.decode()
+    tools = re.search(r'<ul class="object-tools">(.*?)</ul>', dashboard, re.S).group(1)  # beside "All versions"
+    assert f'<a href="{changelist}">Experiments</a>' in tools
+    assert admin_client_.get(changelist).status_code == 200
+    registry_only = logged_in(staff_user("viewer", "view_modelversion"))
+    assert changelist not in registry_only.get("/admin/dashboard/").content.decode()
 
 
 def test_staff_start_an_experiment_from_the_admin_form(admin_client_):
