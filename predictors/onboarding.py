@@ -6,7 +6,7 @@ of well-known movies and lets the visitor pick: one click per movie, or "more
 like this group" for the group's first few. Every pick is stored as a ``like``
 event (not a rating: the visitor said "I like it", not how many stars), which
 ``serving.history_from_events`` reads as a positive, like any click; after
-three picks the page asks /api/recommendations for the visitor's list.
+three picks the page puts the visitor's personal rows (/for-you/rows) under the panel.
 
 The groups come from the primary model's own item representations, so that
 a group is what that model considers alike:

@@ -5,6 +5,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from events.history import latest_ratings, visitor_history
@@ -97,6 +98,18 @@ def _recommendation_page(request, model_name, for_you=False):
     content = fragments.cached(key, render_content)
     label = SERVED_MODELS[model_name]
     return render(request, "predictors/model_page.html", {"content": content, "for_you": for_you, "model_label": label})
+
+
+@require_safe
+@never_cache
+def home_rows_fragment(request):
+    """The home page's personal part for the requesting visitor, which the
+    onboarding panel puts in place of the popular grid once they have picked
+    enough (static/js/onboarding.js); 204 while they have no history."""
+    rows = home_rows.home_rows_for(request, visitor_history(visitor_key(request, create=False)))
+    if not rows:
+        return HttpResponse(status=204)
+    return render(request, "predictors/_home_personal.html", {"rows": rows})
 
 
 @require_safe

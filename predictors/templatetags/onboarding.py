@@ -8,7 +8,6 @@ from the menu (``?onboarding=open``). Each pick is posted as a ``like`` event.
 
 from django import template
 from django.template.loader import render_to_string
-from django.urls import reverse
 
 from events.history import HISTORY_LIMIT, visitor_history
 from events.visitors import visitor_key
@@ -60,14 +59,14 @@ def onboarding_panel(context, events=None):
     liked = liked_movie_ids(request, events)
     found = onboarding.site_groups(model_name)
     key = None if liked else fragments.onboarding_key(model_name, versions, found.source)
-    return fragments.cached(key, lambda: render_to_string(PANEL_TEMPLATE, panel_context(model_name, liked, found)))
+    return fragments.cached(key, lambda: render_to_string(PANEL_TEMPLATE, panel_context(liked, found)))
 
 
 PANEL_TEMPLATE = "predictors/_onboarding_panel.html"
 
 
-def panel_context(model_name, liked, found):
-    """The template's context for ``found`` (onboarding.site_groups(model_name))."""
+def panel_context(liked, found):
+    """The template's context for ``found`` (onboarding.site_groups)."""
     movies = {movie.pk: movie for movie in movies_by_ids([pk for g in found.groups for pk in g.movie_ids])}
     groups = [
         {
@@ -85,5 +84,4 @@ def panel_context(model_name, liked, found):
         "picks_needed": onboarding.PICKS_FOR_LIST,
         "picked": len(liked),
         "group_picks": onboarding.GROUP_PICKS,
-        "recommendations_url": f"{reverse('recommendations_api')}?model={model_name}&k=10",
     }

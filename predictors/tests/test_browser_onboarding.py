@@ -80,8 +80,9 @@ def test_onboarding_from_an_empty_history_to_personal_picks(page):
     panel = page.locator("[data-onboarding]")
     expect(panel).to_be_visible()
     expect(panel.locator("h2").first).to_have_text("Pick a few movies you like")
-    expect(panel.locator("[data-onboarding-results]")).to_be_hidden()
+    expect(page.locator("h1")).to_have_text("Popular movies")
     shoot(page, "onboarding", "1-first-visit")
+    page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
 
     first = panel.locator("[data-pick]").first
     first.click()
@@ -99,19 +100,30 @@ def test_onboarding_from_an_empty_history_to_personal_picks(page):
     ]
     assert len(set(picked)) == 1 + onboarding.GROUP_PICKS
 
-    # Without a reload, the visitor's own list appears under the groups.
-    results = panel.locator('[data-list="onboarding-picks"] .movie-card')
-    expect(results).to_have_count(10)
-    assert not set(card_ids(results)) & set(picked)  # never a movie they just picked
+    # Without a reload, the home page's personal rows take the popular grid's place under the panel.
+    top_picks = page.locator('[data-home-content] [data-row="top-picks"] .movie-card')
+    expect(top_picks).to_have_count(10)
+    expect(page.locator("[data-home-content] h1")).to_have_text("For you")
+    expect(page.locator('[data-row="recent"] .movie-card')).to_have_count(len(picked))
+    expect(panel.locator("[data-onboarding-progress]")).to_have_text(
+        f"{len(picked)} picks: your recommendations are below. Pick more to refine them."
+    )
+    assert not set(card_ids(top_picks)) & set(picked)  # never a movie they just picked
+    assert page.evaluate("window.sameDocument === true")
     shoot(page, "onboarding", "3-picks-for-you")
     wait_until(lambda: ClickEvent.objects.filter(event_type="like").count() == len(set(picked)))
+    # The rows that came in work like the page's own: "Not interested" takes a card off.
+    hidden = card_ids(top_picks)[0]
+    top_picks.first.locator("[data-not-interested]").click()
+    expect(page.locator(f'[data-row="top-picks"] .movie-card[data-movie-id="{hidden}"]')).to_have_count(0)
+    wait_until(lambda: ClickEvent.objects.filter(event_type="not_interested", movie_id=hidden).exists())
 
     # The picks are history now: the next visit opens on personal rows, without the panel.
     page.reload()
     expect(page.locator("[data-onboarding]")).to_have_count(0)
     top_picks = page.locator('[data-row="top-picks"] .movie-card')
     expect(top_picks.first).to_be_visible()
-    assert not set(card_ids(top_picks)) & set(picked)
+    assert not set(card_ids(top_picks)) & {*picked, hidden}
     shoot(page, "onboarding", "4-home-after-reload")
     page.goto("/for-you/")
     recommended = page.locator('[data-list="recommendations"] .movie-card')
@@ -132,6 +144,30 @@ def test_the_panel_can_be_dismissed_and_reopened_from_the_menu(page):
     page.get_by_role("link", name="Pick movies").click()
     expect(page.locator("[data-onboarding]")).to_be_visible()
     shoot(page, "dismiss", "2-reopened")
+
+
+def test_reopened_after_three_picks_the_panel_speaks_of_the_rows_that_are_there(page):
+    page.goto("/")
+    picked = pick_three(page)
+    wait_until(lambda: ClickEvent.objects.filter(event_type="like").count() == 3)
+    page.goto("/?onboarding=open")
+    panel = page.locator("[data-onboarding]")
+    expect(panel.locator('[data-pick][aria-pressed="true"]')).to_have_count(3)
+    expect(panel.locator("[data-onboarding-progress]")).to_have_text(
+        "3 picks: your recommendations are below. Pick more to refine them."
+    )
+    top_picks = page.locator('[data-row="top-picks"] .movie-card')
+    expect(top_picks.first).to_be_visible()
+    shoot(page, "reopened", "1-three-picks")
+    # A fourth pick refines the rows in place.
+    fourth = panel.locator('[data-pick][aria-pressed="false"]').first
+    fourth_id = int(fourth.get_attribute("data-movie-id"))
+    fourth.click()
+    expect(panel.locator("[data-onboarding-progress]")).to_have_text(
+        "4 picks: your recommendations are below. Pick more to refine them."
+    )
+    expect(page.locator(f'[data-row="recent"] .movie-card[data-movie-id="{fourth_id}"]')).to_have_count(1)
+    assert fourth_id not in card_ids(top_picks) and not set(card_ids(top_picks)) & set(picked)
 
 
 def test_deleting_ones_activity_empties_the_personal_rows(page):

@@ -76,6 +76,19 @@ def test_a_history_makes_home_personal_and_no_movie_is_in_two_rows(trained, visi
     assert "Because you liked" in html and 'data-not-interested data-movie-id="' in html
 
 
+def test_the_rows_fragment_is_the_home_pages_personal_part_for_the_onboarding_panel(trained, visitor):
+    assert visitor.open("/for-you/rows").status_code == 204  # no history: nothing to put in place yet
+    liked = movie_pks(3)
+    assert visitor.post_events([{"type": "like", "movie_id": pk} for pk in liked]).status_code == 202
+    response = visitor.open("/for-you/rows")
+    fragment = response.content.decode()
+    assert response.status_code == 200 and "no-cache" in response["Cache-Control"]
+    assert "<html" not in fragment and "<h1>For you</h1>" in fragment
+    home = visitor.open("/").content.decode()
+    assert rows_of(fragment) == rows_of(home)  # the rows a reload would show
+    assert 'href="/?page=1"' in fragment and "js/not_interested.js" in home
+
+
 def event(kind, movie_id, rating=None):
     return new_event("session:test", kind, movie_id, rating)
 

@@ -23,26 +23,37 @@
     window.MovieEvents.send([{ type: "impression", event_id: id, details: details }]).catch(function () {});
   }
 
-  function start() {
+  var observer = null;
+
+  // The rows under ``root`` (the document, or rows a script put on the page later: the onboarding panel's).
+  function watch(root) {
     if (!window.MovieEvents) {
       return; // events.js found no endpoint or no fetch: nothing is sent
     }
-    var rows = document.querySelectorAll("[data-impression-details]");
+    var rows = root.querySelectorAll("[data-impression-details]");
     if (!("IntersectionObserver" in window)) {
       rows.forEach(sendImpression);
       return;
     }
-    var observer = new IntersectionObserver(function (entries) {
-      entries.forEach(function (entry) {
-        if (entry.isIntersecting) {
-          observer.unobserve(entry.target);
-          sendImpression(entry.target);
-        }
+    observer =
+      observer ||
+      new IntersectionObserver(function (entries) {
+        entries.forEach(function (entry) {
+          if (entry.isIntersecting) {
+            observer.unobserve(entry.target);
+            sendImpression(entry.target);
+          }
+        });
       });
-    });
     rows.forEach(function (row) {
       observer.observe(row);
     });
+  }
+
+  window.MovieExperiments = { watch: watch };
+
+  function start() {
+    watch(document);
   }
 
   if (document.readyState === "loading") {

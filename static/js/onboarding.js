@@ -1,9 +1,9 @@
 // The onboarding panel ({% onboarding_panel %}): each picked movie is posted
 // to /api/events as a "like" event; once the visitor has picked enough of
-// them, the panel asks /api/recommendations for their list and shows it
-// without a reload. "More like this group" likes the group's first movies.
-// "Not now" hides the panel and remembers it in a cookie (the menu reopens it).
-// Cards are built with DOM calls and textContent only: titles are data.
+// them, each pick brings the home page's personal rows from the server
+// (/for-you/rows) in place of the popular grid, without a reload. "More like
+// this group" likes the group's first movies. "Not now" hides the panel and
+// remembers it in a cookie (the menu reopens it).
 (function () {
   "use strict";
 
@@ -14,9 +14,7 @@
   var needed = parseInt(panel.getAttribute("data-picks-needed"), 10) || 3;
   var groupPicks = parseInt(panel.getAttribute("data-group-picks"), 10) || 3;
   var progress = panel.querySelector("[data-onboarding-progress]");
-  var results = panel.querySelector("[data-onboarding-results]");
-  var status = panel.querySelector("[data-onboarding-status]");
-  var list = results.querySelector("ol");
+  var slot = document.querySelector("[data-home-content]");
   var picked = {};
   // Likes from earlier visits (the menu reopened the panel) count, and their buttons show as picked.
   var pickCount = parseInt(panel.getAttribute("data-picked"), 10) || 0;
@@ -47,11 +45,15 @@
     });
   }
 
+  // Says only what the page shows: the rows below once they are there.
   function showProgress() {
-    progress.textContent =
-      pickCount >= needed
-        ? pickCount + " picks: your list is below. Pick more to refine it."
-        : pickCount + " of " + needed + " picks";
+    if (pickCount < needed) {
+      progress.textContent = pickCount + " of " + needed + " picks";
+    } else if (slot && slot.querySelector("[data-home-rows]")) {
+      progress.textContent = pickCount + " picks: your recommendations are below. Pick more to refine them.";
+    } else {
+      progress.textContent = pickCount + " picks: finding movies for you…";
+    }
   }
 
   function like(movieIds, most) {
@@ -79,8 +81,8 @@
         mark(fresh, "picked");
         pickCount += fresh.length;
         showProgress();
-        if (pickCount >= needed) {
-          loadPicks();
+        if (pickCount >= needed && slot) {
+          loadRows();
         }
       })
       .catch(function () {
@@ -92,62 +94,31 @@
       });
   }
 
-  function card(movie) {
-    var poster = panel.getAttribute("data-poster-pattern").replace("/0/", "/" + movie.movie_id + "/");
-    var item = document.createElement("li");
-    item.className = "movie-card";
-    item.setAttribute("data-movie-id", String(movie.movie_id));
-    var posterLink = document.createElement("a");
-    posterLink.className = "poster-link";
-    posterLink.href = movie.url;
-    posterLink.setAttribute("data-event", "click");
-    posterLink.setAttribute("data-movie-id", String(movie.movie_id));
-    var image = document.createElement("img");
-    image.src = poster;
-    image.alt = "Poster of " + movie.title;
-    image.width = 200;
-    image.height = 300;
-    posterLink.appendChild(image);
-    var info = document.createElement("div");
-    info.className = "info";
-    var title = document.createElement("a");
-    title.className = "title";
-    title.href = movie.url;
-    title.setAttribute("data-event", "click");
-    title.setAttribute("data-movie-id", String(movie.movie_id));
-    title.textContent = movie.title;
-    info.appendChild(title);
-    if (movie.year) {
-      var meta = document.createElement("div");
-      meta.className = "meta";
-      meta.textContent = String(movie.year);
-      info.appendChild(meta);
-    }
-    item.appendChild(posterLink);
-    item.appendChild(info);
-    return item;
-  }
-
-  function loadPicks() {
+  // The home page's personal rows, rendered by the server (/for-you/rows), put
+  // in place of the popular grid: the page a reload would show, without one.
+  function loadRows() {
     var number = ++requestNumber;
-    results.hidden = false;
-    status.textContent = "Finding movies for you…";
-    fetch(panel.getAttribute("data-recommendations"), { credentials: "same-origin" })
+    fetch(panel.getAttribute("data-rows-url"), { credentials: "same-origin" })
       .then(function (response) {
         if (!response.ok) {
           throw new Error(String(response.status));
         }
-        return response.json();
+        return response.text();
       })
-      .then(function (body) {
-        if (number !== requestNumber) {
-          return; // a newer pick asked again
+      .then(function (html) {
+        if (number !== requestNumber || !html) {
+          return; // a newer pick asked again, or the picks are not history yet
         }
-        list.replaceChildren.apply(list, body.recommendations.map(card));
-        status.textContent = body.fallback ? "Popular movies for now: no model is trained yet." : "";
+        slot.innerHTML = html;
+        if (window.MovieExperiments) {
+          window.MovieExperiments.watch(slot);
+        }
+        showProgress();
       })
       .catch(function () {
-        status.textContent = "Could not load your picks; reload the page to try again.";
+        if (number === requestNumber) {
+          progress.textContent = "Could not load your recommendations; reload the page to try again.";
+        }
       });
   }
 
