@@ -1,5 +1,6 @@
 """/activity/: "Your activity", the visitor's own events, newest first, with
-a delete button on each and one for all of them.
+a delete button on each and one for all of them; and the Undo of "Not
+interested", which deletes the visitor's not_interested events of one movie.
 
 Logged-in users and anonymous visitors alike: a visitor is whoever their
 session or cookie says (events/visitors.py), and every delete is scoped to
@@ -13,21 +14,24 @@ import logging
 
 from django.contrib import messages
 from django.db import DatabaseError
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST, require_safe
 
-from events.history import delete_history, visitor_history
+from events.history import delete_history, delete_movie_events, visitor_history
 from events.records import InvalidEvent, check_event_id
 from events.stores import StoreUnavailable
 from events.visitors import is_retired, visitor_key
 from movie.models import Movie
 from sitewide.errors import error_response
+from sitewide.numbers import whole_number
 
 log = logging.getLogger(__name__)
 
 ACTIVITY_LIMIT = 500
 # What the visitor did; impressions (what the site showed them) are deleted with "all" but not listed.
+UNDONE = ("not_interested",)  # what the Undo of "Not interested" deletes
 LISTED_TYPES = ("click", "view", "rating", "rating_cleared", "like", "not_interested")
 DESCRIPTIONS = {
     "click": "Opened from a list",
@@ -68,17 +72,25 @@ def activity_page(request):
     return render(request, "events/activity.html", {"entries": listed_events(key)})
 
 
+def _delete(request, key, delete):
+    """delete(key) -> how many of the visitor's events went, or the answer
+    refusing it (a retired visitor id, the store unavailable)."""
+    if refused := _retired(request, key, "delete"):
+        return refused
+    try:
+        return delete(key)
+    except (StoreUnavailable, DatabaseError):
+        log.exception("Activity could not be deleted")
+        return error_response(request, 503, "Try again", "Your activity cannot be deleted right now; please try again.")
+
+
 def _deleted(request, event_ids):
     key = visitor_key(request, create=False)
     if key is None:
         return redirect("activity")
-    if refused := _retired(request, key, "delete"):
-        return refused
-    try:
-        deleted = delete_history(key, event_ids) > 0
-    except (StoreUnavailable, DatabaseError):
-        log.exception("Activity could not be deleted")
-        return error_response(request, 503, "Try again", "Your activity cannot be deleted right now; please try again.")
+    deleted = _delete(request, key, lambda own: delete_history(own, event_ids))
+    if isinstance(deleted, HttpResponse):
+        return deleted
     if event_ids is not None and not deleted:
         return error_response(
             request, 404, "Not found", "That event is not in your activity (it may be deleted already)."
@@ -108,8 +120,27 @@ def delete_all(request):
     return _deleted(request, None)
 
 
+@require_POST
+def undo_not_interested(request):
+    """The Undo of "Not interested" (the movie page's, and a hidden card's in
+    static/js/not_interested.js): deletes the visitor's own not_interested
+    events of the movie, so it is back in their lists. Answers JSON to the
+    script, and sends a form's browser back to the movie's page."""
+    movie_id = whole_number(request.POST.get("movie_id", ""))
+    if not movie_id:
+        return error_response(request, 400, "Bad request", "movie_id must be the number of a movie.")
+    key = visitor_key(request, create=False)
+    deleted = 0 if key is None else _delete(request, key, lambda own: delete_movie_events(own, movie_id, UNDONE))
+    if isinstance(deleted, HttpResponse):
+        return deleted
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"movie_id": movie_id, "undone": deleted > 0})
+    return redirect("movie:detail", movie_id)
+
+
 urlpatterns = [
     path("", activity_page, name="activity"),
     path("delete", delete_one, name="activity_delete"),
     path("delete-all", delete_all, name="activity_delete_all"),
+    path("not-interested/undo", undo_not_interested, name="undo_not_interested"),
 ]

@@ -135,3 +135,47 @@ def test_an_id_linked_to_an_account_neither_sees_nor_deletes_its_activity(movies
     refused = stolen.client.post("/activity/delete-all", {"confirm": "all", "csrfmiddlewaretoken": stolen.token})
     assert refused.status_code == 403 and b"log in to delete your activity" in refused.content
     assert ClickEvent.objects.count() == 1
+
+
+def not_interested(browser, movie_id):
+    return browser.post_events([{"type": "not_interested", "movie_id": movie_id}])
+
+
+def undo_from_script(browser, movie_id):
+    """The Undo as static/js/not_interested.js posts it: CSRF header, JSON asked for."""
+    return browser.client.post(
+        "/activity/not-interested/undo",
+        {"movie_id": str(movie_id)},
+        HTTP_X_CSRFTOKEN=browser.token,
+        HTTP_ACCEPT="application/json",
+    )
+
+
+def test_undo_takes_back_only_the_visitors_own_not_interested_in_that_movie(movies):
+    visitor, other = Browser(), Browser()
+    target, kept = movies[0].pk, movies[1].pk
+    visitor.click(target)
+    assert not_interested(visitor, target).status_code == 202
+    assert not_interested(visitor, kept).status_code == 202
+    assert not_interested(other, target).status_code == 202
+    visitor.open(f"/movie/{target}/")
+    response = undo_from_script(visitor, target)
+    assert response.status_code == 200 and response.json() == {"movie_id": target, "undone": True}
+    mine = ClickEvent.objects.filter(visitor_key=visitor.visitor_key())
+    assert sorted(mine.values_list("event_type", "movie_id")) == sorted([("click", target), ("not_interested", kept)])
+    assert ClickEvent.objects.filter(visitor_key=other.visitor_key(), event_type="not_interested").count() == 1
+    # Again: nothing left to undo, and saying so is no error.
+    assert undo_from_script(visitor, target).json() == {"movie_id": target, "undone": False}
+
+
+def test_the_undo_form_needs_the_csrf_token_and_goes_back_to_the_movie(movies):
+    visitor = Browser()
+    target = movies[0].pk
+    assert not_interested(visitor, target).status_code == 202
+    assert visitor.client.post("/activity/not-interested/undo", {"movie_id": str(target)}).status_code == 403
+    assert ClickEvent.objects.filter(event_type="not_interested").count() == 1
+    assert visitor.client.get("/activity/not-interested/undo").status_code == 405
+    assert delete(visitor, "/activity/not-interested/undo", {"movie_id": "x"}).status_code == 400
+    response = delete(visitor, "/activity/not-interested/undo", {"movie_id": str(target)})
+    assert response.status_code == 302 and response["Location"] == f"/movie/{target}/"
+    assert ClickEvent.objects.filter(event_type="not_interested").count() == 0

@@ -5,7 +5,7 @@
 - {% visitor_events as history_events %}: the visitor's history, read once for the page's rows and onboarding panel;
 - {% personal_rows history_events as rows %}: the home page's rows for the visitor (predictors.home_rows),
   each shown by {% home_row row number %};
-- {% not_interested_control movie %}: the "Not interested" button of a movie's page;
+- {% not_interested_control movie %}: the "Not interested" button of a movie's page, or its Undo;
 - {% onboarding_available as flag %}: whether the onboarding tag library is installed;
 - ``value|as_json``: a value as JSON text, for a data- attribute (autoescaped there).
 """
@@ -69,9 +69,13 @@ def home_row(row, number):
     return home_rows.rendered_row(row, lambda r: render_to_string(ROW_TEMPLATE, {"row": r, "number": number}))
 
 
-@register.inclusion_tag("predictors/_not_interested.html")
-def not_interested_control(movie):
-    return {"movie": movie}
+@register.inclusion_tag("predictors/_not_interested.html", takes_context=True)
+def not_interested_control(context, movie):
+    """ "Not interested", or once the visitor said so, that and its Undo: by
+    the rule every list hides movies by (home_rows.hidden_movies), from the
+    history a list would read."""
+    events = visitor_history(visitor_key(context["request"], create=False))
+    return {"movie": movie, "hidden": movie.pk in home_rows.hidden_movies(events)}
 
 
 @register.simple_tag(takes_context=True)

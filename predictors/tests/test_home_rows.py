@@ -219,6 +219,35 @@ def test_the_movie_page_has_a_not_interested_control(trained, visitor):
     assert "data-not-interested-control" in html and "js/not_interested.js" in html
 
 
+def control_state(html):
+    """Which of the control's two parts shows: "open" (the button) or "marked" (the sentence and Undo)."""
+    opened = re.search(r"<p [^>]*data-not-interested-open( hidden)?>", html)
+    marked = re.search(r"<form [^>]*data-not-interested-marked[^>]*?( hidden)?>", html)
+    assert bool(opened.group(1)) != bool(marked.group(1)), "exactly one part shows"
+    return "marked" if opened.group(1) else "open"
+
+
+def test_the_movie_page_says_it_is_marked_not_interested_until_undone(trained, visitor):
+    target, other = movie_pks(2)
+    page = f"/movie/{target}/"
+    assert control_state(visitor.open(page).content.decode()) == "open"
+    assert visitor.post_events([{"type": "not_interested", "movie_id": target}]).status_code == 202
+    html = visitor.open(page).content.decode()
+    assert control_state(html) == "marked" and "You marked this not interested" in html
+    assert 'name="csrfmiddlewaretoken"' in html and 'action="/activity/not-interested/undo"' in html
+    assert control_state(visitor.open(f"/movie/{other}/").content.decode()) == "open"
+    # A later like is the movie's verdict, as in every list: no longer marked.
+    assert visitor.post_events([{"type": "like", "movie_id": target}]).status_code == 202
+    assert control_state(visitor.open(page).content.decode()) == "open"
+    assert visitor.post_events([{"type": "not_interested", "movie_id": target}]).status_code == 202
+    html = visitor.open(page).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    undone = visitor.client.post("/activity/not-interested/undo", {"movie_id": target, "csrfmiddlewaretoken": token})
+    assert undone.status_code == 302
+    assert control_state(visitor.open(page).content.decode()) == "open"
+    assert target in dict(rows_of(visitor.open("/").content.decode()))["recent"]  # back in the lists
+
+
 def test_hidden_and_recent_activity_follow_the_rule_fold_in_follows():
     # Newest first: the rating was cleared, so "not interested" is the movie's verdict.
     events = [event("rating_cleared", 7), event("rating", 7, 4.0), event("not_interested", 7), event("click", 8)]

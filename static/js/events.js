@@ -151,7 +151,7 @@
     return post(JSON.stringify({ events: identified }), 0);
   }
 
-  window.MovieEvents = { send: send, newEventId: newEventId };
+  window.MovieEvents = { send: send, newEventId: newEventId, csrfToken: csrfToken };
 
   function movieId(element) {
     return parseInt(element.getAttribute("data-movie-id"), 10);
