@@ -132,10 +132,21 @@ def test_onboarding_from_an_empty_history_to_personal_picks(page):
     shoot(page, "onboarding", "5-for-you")
 
 
+def focused(page):
+    """document.activeElement as (tag, text)."""
+    return tuple(page.evaluate("() => [document.activeElement.tagName, document.activeElement.textContent.trim()]"))
+
+
 def test_the_panel_can_be_dismissed_and_reopened_from_the_menu(page):
     page.goto("/")
-    page.locator("[data-onboarding-dismiss]").click()
+    page.locator("[data-onboarding-dismiss]").focus()
+    page.keyboard.press("Enter")
     expect(page.locator("[data-onboarding]")).to_be_hidden()
+    # The keyboard goes on from the page's heading under the panel, not from the top of <body>.
+    assert focused(page) == ("H1", "Popular movies")
+    shoot(page, "dismiss", "0-just-dismissed")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.closest('[data-home-content]') !== null")
     page.reload()
     expect(page.locator("[data-onboarding]")).to_have_count(0)
     shoot(page, "dismiss", "1-dismissed")

@@ -140,6 +140,12 @@
     if (event.target.closest("[data-onboarding-dismiss]")) {
       document.cookie = "onboarding_dismissed=1; path=/; max-age=31536000; SameSite=Lax";
       panel.hidden = true;
+      // The pressed button is gone: the keyboard goes on from the heading under the panel, not from <body>.
+      var heading = slot && slot.querySelector("h1");
+      if (heading) {
+        heading.setAttribute("tabindex", "-1");
+        heading.focus();
+      }
     }
   });
 })();
