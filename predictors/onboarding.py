@@ -19,8 +19,9 @@ a group is what that model considers alike:
 
 The ``CANDIDATES`` most rated movies the model knows are clustered by
 k-means on the length-normalised vectors (cosine k-means); each group is
-labelled by its dominant genres (the genres most over-represented in it
-against all candidates) and two titles: its most rated of those genres. Without a trained
+labelled from the movies it shows: their dominant genres (the genres most
+over-represented among them against all candidates) and two titles, the most
+rated of them in those genres. Without a trained
 model the candidates are grouped by genre instead.
 
 The grouping functions are plain (arrays in, ``Group`` out) for the tests;
@@ -88,18 +89,16 @@ def dominant_genres(member_ids, all_ids, genres_of, count=LABEL_GENRES):
 
 
 def make_group(member_ids, all_ids, popularity, genres_of, titles, shown_by=None):
-    """A Group of ``member_ids`` shown most rated first (highest ``shown_by``
-    first when given: {id: score}); ``popularity``: {id: rating count}."""
+    """A Group of ``member_ids``: the MOVIES_PER_GROUP most rated shown, most
+    rated first (the highest ``shown_by`` when given: {id: score}), labelled
+    from those; ``popularity``: {id: rating count}."""
     ordered = sorted(member_ids, key=lambda pk: (-popularity[pk], pk))
-    genres = dominant_genres(ordered, all_ids, genres_of)
-    # The examples show what the genres say: the most rated members of those genres first.
-    typical = sorted(ordered, key=lambda pk: not set(genres) & set(genres_of.get(pk, ())))
-    shown = ordered if shown_by is None else sorted(ordered, key=lambda pk: -shown_by[pk])
-    return Group(
-        genres=genres,
-        examples=tuple(titles[pk] for pk in typical[:2]),
-        movie_ids=tuple(shown[:MOVIES_PER_GROUP]),
-    )
+    shown = (ordered if shown_by is None else sorted(ordered, key=lambda pk: -shown_by[pk]))[:MOVIES_PER_GROUP]
+    # The label describes the movies the visitor sees, not the rest of a large cluster, which they never see.
+    genres = dominant_genres(shown, all_ids, genres_of)
+    # The examples show what the genres say: the most rated shown movies of those genres first.
+    typical = sorted(shown, key=lambda pk: (not set(genres) & set(genres_of.get(pk, ())), -popularity[pk], pk))
+    return Group(genres=genres, examples=tuple(titles[pk] for pk in typical[:2]), movie_ids=tuple(shown))
 
 
 def ordered_groups(clusters, all_ids, popularity, genres_of, titles, n_groups, shown_by=None):

@@ -129,24 +129,34 @@ def test_nan_vectors_are_refused_rather_than_clustered():
         cluster_groups(vectors, ids, popularity, genres_of, titles)
 
 
-def test_a_group_can_show_its_movies_by_another_score_and_keeps_the_most_rated_as_examples():
+def test_a_group_can_show_its_movies_by_another_score_and_names_the_most_rated_it_shows():
     genres_of = {pk: ("Drama",) for pk in range(1, 9)}
     popularity = {pk: 100 - pk for pk in genres_of}
     telling = {pk: float(pk) for pk in genres_of}  # the least rated first
     titles = {pk: f"M{pk}" for pk in genres_of}
     group = onboarding.make_group(list(genres_of), list(genres_of), popularity, genres_of, titles, shown_by=telling)
     assert group.movie_ids == (8, 7, 6, 5, 4, 3)[: onboarding.MOVIES_PER_GROUP]
-    assert group.examples == ("M1", "M2")
+    assert group.examples == ("M3", "M4")  # never a title the group does not show
+
+
+def test_a_large_groups_label_describes_the_movies_it_shows():
+    # Ten members: the six most rated (shown) are comedies, the four others horror, rare among all candidates.
+    genres_of = {pk: ("Comedy",) for pk in range(1, 7)} | {pk: ("Horror",) for pk in range(7, 11)}
+    everyone = {**genres_of, **{pk: ("Comedy",) for pk in range(11, 31)}}
+    popularity = {pk: 100 - pk for pk in everyone}
+    titles = {pk: f"M{pk}" for pk in everyone}
+    group = onboarding.make_group(list(genres_of), list(everyone), popularity, everyone, titles)
+    assert group.movie_ids == (1, 2, 3, 4, 5, 6)
+    assert group.genres == ("Comedy",) and group.examples == ("M1", "M2")
+    assert {titles[pk] for pk in group.movie_ids} >= set(group.examples)
 
 
 @pytest.mark.django_db
-def test_counts_given_stand_in_for_the_catalogs_rating_counts(catalog):
-    from movie.catalog import catalog_movies
-
-    movies = list(catalog_movies())
-    assert onboarding.catalog_candidates(n=3)[0] == [movie.pk for movie in movies[:3]]  # most rated
-    # The benchmark's training users' counts: a movie the catalog ranks last comes first.
-    last, second = movies[-1].pk, movies[1].pk
-    ids, counts, genres_of, titles = onboarding.catalog_candidates(counts={last: 50, second: 7}, n=3)
-    assert ids[:2] == [last, second] and counts[last] == 50 and titles[last] == movies[-1].title
-    assert ids[2] == movies[0].pk and counts[ids[2]] == 0  # uncounted: the catalog's order, counted 0
+def test_the_sites_groups_and_their_labels_are_the_same_at_every_reload(catalog, fresh_predictors):
+    onboarding.clear_cache()
+    first = onboarding.site_groups("ease")
+    onboarding.clear_cache()  # as another process, or the next version of the catalog, makes them again
+    assert onboarding.site_groups("ease") == first
+    titles = onboarding.catalog_candidates()[3]
+    for group in first.groups:
+        assert set(group.examples) <= {titles[pk] for pk in group.movie_ids}
