@@ -235,7 +235,7 @@ def test_a_new_visitor_clicks_rates_and_gets_recommendations(tab, site):
         # worker's own, and an event the other worker took shows once the consumer
         # has stored it (the hand-off lingers up to KAFKA_HANDOFF_LINGER_MS first).
         # Wait for every movie and every rating, or a late click can still be picked.
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while not history_is_complete(page, len(clicked), len(rated)) and time.monotonic() < deadline:
             page.wait_for_timeout(300)
             page.goto(f"/movie/{model_name}")
