@@ -46,6 +46,8 @@ def wait_for_port(port, timeout=10.0):
 
 
 CHROMIUM = "/usr/bin/chromium"
+# The two sizes every page is checked at: a laptop and a phone.
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 # Headless and quiet: no sandbox (containers), and no background fetches that
 # would reach past the loopback server under test.
 CHROMIUM_ARGS = [

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from events.models import ClickEvent
 from movie.models import Movie
 from tests.factories import make_catalog
-from tests.services import live_chromium, wait_until
+from tests.services import VIEWPORTS, live_chromium, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -46,6 +46,70 @@ def test_rating_widget_saves_changes_and_shows_the_current_rating(page):
     assert widget.get_attribute("data-current") == "2.5"
     assert widget.locator(".rating-star.full").count() == 2
     assert widget.locator(".rating-star.half").count() == 1
+
+
+# How many stars are lit (a half star counts a half), the list's choice and the text beside them.
+WIDGET_STATE = """widget => ({
+  stars: Array.from(widget.querySelectorAll(".rating-star")).reduce(
+    (lit, star) => lit + (star.classList.contains("full") ? 1 : star.classList.contains("half") ? 0.5 : 0), 0),
+  select: widget.querySelector("[data-rating-select]").value,
+  text: widget.querySelector(".rating-value").textContent,
+  clear: !widget.querySelector("[data-rating-clear]").hidden,
+})"""
+
+
+def shows(widget, rating):
+    """The stars, the list and the text all say ``rating`` (None: not rated)."""
+    if rating is None:
+        expected = {"stars": 0, "select": "", "text": "Not rated yet", "clear": False}
+    else:
+        expected = {"stars": rating, "select": f"{rating:g}", "text": f"{rating:g} / 5", "clear": True}
+    expect(widget.locator(".rating-value")).to_have_text(expected["text"])  # the server has answered
+    assert widget.evaluate(WIDGET_STATE) == expected
+
+
+def rate(widget, rating):
+    """As the visitor does it: the list where it shows (phones), else a star."""
+    select = widget.locator("[data-rating-select]")
+    if select.is_visible():
+        select.select_option("" if rating is None else f"{rating:g}")
+    elif rating is None:
+        widget.locator("[data-rating-clear]").click()
+    else:
+        widget.locator(f'[data-rating="{rating:g}"]').click()
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_the_stars_and_the_list_show_the_same_rating_after_every_change(page, viewport):
+    page.set_viewport_size(VIEWPORTS[viewport])
+    movie = Movie.objects.order_by("pk").first()
+    page.goto(f"/movie/{movie.pk}/")
+    widget = page.locator("[data-rating-widget]")
+    # Phones get the list, larger screens the stars; each is the one the visitor can use.
+    assert widget.locator("[data-rating-select]").is_visible() == (viewport == "phone")
+    shows(widget, None)
+    rate(widget, 4)
+    shows(widget, 4)
+    rate(widget, 2.5)
+    shows(widget, 2.5)
+    wait_until(lambda: ClickEvent.objects.filter(event_type="rating").count() == 2)
+
+    # A refused save goes back to the rating before it, in both views.
+    page.route("**/api/events", lambda route: route.fulfill(status=400, json={"error": "refused"}))
+    rate(widget, 1)
+    expect(widget.locator(".rating-value")).to_have_text("Could not save your rating; please try again.")
+    assert widget.evaluate(WIDGET_STATE)["stars"] == 2.5 and widget.evaluate(WIDGET_STATE)["select"] == "2.5"
+    page.unroute("**/api/events")
+
+    # A reload shows the stored rating in both, whatever the browser restores in the list.
+    page.reload()
+    shows(widget, 2.5)
+    # Clearing (the list's "Clear rating" on a phone, the "Clear" button beside the stars) empties both.
+    rate(widget, None)
+    shows(widget, None)
+    wait_until(lambda: ClickEvent.objects.filter(event_type="rating_cleared").count() == 1)
+    page.reload()
+    shows(widget, None)
 
 
 def test_a_click_whose_page_left_before_it_was_sent_is_sent_by_the_next_page_once(page):

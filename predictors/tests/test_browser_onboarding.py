@@ -15,12 +15,11 @@ from movie.models import Movie
 from predictors import onboarding
 from predictors.tests.test_recommendation_pages import train_version
 from tests.factories import make_catalog
-from tests.services import REPO_DIR, launch_chromium, wait_until
+from tests.services import REPO_DIR, VIEWPORTS, launch_chromium, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fresh_predictors")]
 
 SCREENSHOTS = REPO_DIR / "screenshots" / "foryou"
-VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
 @pytest.fixture

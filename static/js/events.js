@@ -174,6 +174,9 @@
   document.addEventListener("auxclick", onClick, true);
 
   // --- Rating widget ---
+  // The stars and the phone's list ("Rate…") are two views of one rating, the
+  // widget's data-current: every change, from either, goes through show(), so
+  // the stars, the list, the "x / 5" text and "Clear" never disagree.
   function formatRating(value) {
     return (value % 1 === 0 ? value.toFixed(0) : value.toFixed(1)) + " / 5";
   }
@@ -188,43 +191,58 @@
 
   function currentOf(widget) {
     var text = widget.getAttribute("data-current");
-    return text ? parseFloat(text) : 0;
+    return text ? parseFloat(text) : null;
   }
 
-  function showClear(widget, shown) {
+  // ``value`` null is "not rated"; ``text`` replaces the "x / 5" line (saving, an error).
+  function show(widget, value, text) {
+    widget.setAttribute("data-current", value === null ? "" : String(value));
+    paint(widget, value === null ? 0 : value);
+    var select = widget.querySelector("[data-rating-select]");
+    if (select) {
+      select.value = value === null ? "" : String(value);
+      // Once there is a rating, the list's empty choice takes it back.
+      select.options[0].textContent = value === null ? "Rate…" : "Clear rating";
+    }
     var clear = widget.querySelector("[data-rating-clear]");
     if (clear) {
-      clear.hidden = !shown;
+      clear.hidden = value === null;
     }
+    widget.querySelector(".rating-value").textContent =
+      text || (value === null ? "Not rated yet" : formatRating(value));
   }
 
-  // "Clear": a rating_cleared event takes the rating back (it no longer counts for recommendations).
-  function clearRating(widget, output) {
-    var previous = widget.getAttribute("data-current");
-    var select = widget.querySelector("[data-rating-select]");
-    widget.setAttribute("data-current", "");
-    paint(widget, 0);
-    output.textContent = "Clearing…";
-    send([{ type: "rating_cleared", movie_id: movieId(widget) }])
+  // Shows ``value`` at once, sends it, and goes back to the rating before it
+  // if the server refuses. Only the latest change's answer is shown, so a slow
+  // answer to an earlier one cannot overwrite it.
+  function change(widget, value) {
+    var previous = currentOf(widget);
+    var sequence = (widget.ratingSequence = (widget.ratingSequence || 0) + 1);
+    var event =
+      value === null
+        ? { type: "rating_cleared", movie_id: movieId(widget) }
+        : { type: "rating", movie_id: movieId(widget), rating: value };
+    show(widget, value, value === null ? "Clearing…" : "Saving " + formatRating(value) + "…");
+    send([event])
       .then(function (response) {
         if (!response.ok) {
           throw new Error(String(response.status));
         }
-        output.textContent = "Not rated yet";
-        showClear(widget, false);
-        if (select) {
-          select.value = "";
+        if (sequence === widget.ratingSequence) {
+          show(widget, value);
         }
       })
       .catch(function () {
-        widget.setAttribute("data-current", previous || "");
-        paint(widget, currentOf(widget));
-        output.textContent = "Could not clear your rating; please try again.";
+        if (sequence === widget.ratingSequence) {
+          var doing = value === null ? "clear" : "save";
+          show(widget, previous, "Could not " + doing + " your rating; please try again.");
+        }
       });
   }
 
   function setUpWidget(widget) {
-    var output = widget.querySelector(".rating-value");
+    // The browser may have restored the list's choice of an earlier visit (back, reload): the page's rating wins.
+    show(widget, currentOf(widget));
     widget.addEventListener("mouseover", function (event) {
       var button = event.target.closest("[data-rating]");
       if (button) {
@@ -232,36 +250,24 @@
       }
     });
     widget.addEventListener("mouseleave", function () {
-      paint(widget, currentOf(widget));
+      paint(widget, currentOf(widget) || 0);
     });
     widget.addEventListener("click", function (event) {
       if (event.target.closest("[data-rating-clear]")) {
-        clearRating(widget, output);
+        change(widget, null);
         return;
       }
       var button = event.target.closest("[data-rating]");
-      if (!button) {
-        return;
+      if (button) {
+        change(widget, parseFloat(button.getAttribute("data-rating")));
       }
-      var previous = widget.getAttribute("data-current");
-      var value = parseFloat(button.getAttribute("data-rating"));
-      widget.setAttribute("data-current", String(value));
-      paint(widget, value);
-      output.textContent = "Saving " + formatRating(value) + "…";
-      send([{ type: "rating", movie_id: movieId(widget), rating: value }])
-        .then(function (response) {
-          if (!response.ok) {
-            throw new Error(String(response.status));
-          }
-          output.textContent = formatRating(value);
-          showClear(widget, true);
-        })
-        .catch(function () {
-          widget.setAttribute("data-current", previous || "");
-          paint(widget, currentOf(widget));
-          output.textContent = "Could not save your rating; please try again.";
-        });
     });
+    var select = widget.querySelector("[data-rating-select]");
+    if (select) {
+      select.addEventListener("change", function () {
+        change(widget, select.value ? parseFloat(select.value) : null);
+      });
+    }
   }
 
   function start() {

@@ -106,18 +106,6 @@
     input.addEventListener("blur", function () { setTimeout(close, 150); });
   }
 
-  /* The phone's rating list presses the matching star button, so the rating
-     goes out exactly as a click on the star would (static/js/events.js). */
-  function setUpRatingSelects() {
-    document.querySelectorAll("[data-rating-select]").forEach(function (select) {
-      select.addEventListener("change", function () {
-        var widget = select.closest("[data-rating-widget]");
-        var star = widget && widget.querySelector('[data-rating="' + select.value + '"]');
-        if (star) star.click();
-      });
-    });
-  }
-
   /* A display equation wider than the screen scrolls inside its own box, and
      says so, instead of being cut at the page's edge. */
   function setUpWideEquations() {
@@ -139,7 +127,6 @@
   document.addEventListener("DOMContentLoaded", function () {
     setUpMenu();
     setUpWideEquations();
-    setUpRatingSelects();
     if (endpoint) document.querySelectorAll("input[data-suggest]").forEach(setUpSuggestions);
   });
 })();
