@@ -47,7 +47,7 @@ def model_page_key(page):
         tuple((pk, tuple(named)) for pk, named in sorted(row.because.items())),
         json.dumps(row.details, sort_keys=True, default=str),
         tuple(page.popular.movie_ids),
-        tuple(page.history.movie_ids),
+        tuple((pk, page.history.kinds.get(pk)) for pk in page.history.movie_ids),
         tuple((pk, page.ratings[pk]) for pk in shown if pk in page.ratings),
     )
 

@@ -44,6 +44,14 @@ MIN_ROW_LENGTH = 3  # a "Because you liked" row with fewer left after dedup is d
 RECENT_SHOWN = 10
 ACTIVITY_TYPES = ("click", "view", "rating", "like")
 HIDDEN_TYPES = ("not_interested",)
+# What a history entry says the visitor did (history_entries names the event).
+HISTORY_WORDS = {
+    "click": "clicked",
+    "view": "viewed",
+    "rating": "rated",
+    "like": "liked",
+    "not_interested": "not interested",
+}
 
 TOP_PICKS, BECAUSE_LIKED, POPULAR, RECENT = "top-picks", "because-liked", "popular", "recent"
 CHANGING = (POPULAR, RECENT)  # rows computed on every view, never cached
@@ -57,6 +65,7 @@ class Row:
     because: dict[int, list[int]] = field(default_factory=dict)  # movie pk -> history movie pks
     anchor: int | None = None  # the liked movie of a "Because you liked" row
     details: dict | None = None  # an experiment's impression details (top picks through a provider)
+    kinds: dict[int, str] = field(default_factory=dict)  # movie pk -> the event a history entry is named by
     model_label: str | None = None
     served: serving.Recommendation | None = None  # the model's answer behind the row, for the dashboard
     movies: list = field(default_factory=list)  # Movie objects, set by attach_movies
@@ -101,6 +110,19 @@ def recent_activity(events, hidden, limit=RECENT_SHOWN):
     fold-in follows: a rating taken back by ``rating_cleared`` is no activity."""
     verdicts = serving.verdicts_from_events(events)
     return [pk for pk, (_, kind) in verdicts.items() if kind in ACTIVITY_TYPES and pk not in hidden][:limit]
+
+
+def history_entries(events, limit=RECENT_SHOWN):
+    """{movie pk: the event type it is named by}, newest activity first: every
+    movie fold-in uses, "not interested" ones too (the model's dislikes). The
+    deciding event names it (serving.verdicts_from_events); of a click and a
+    view, the click, since every click is followed by a view but choosing a
+    movie from a list says more than landing on its page."""
+    clicked = {event.movie_id for event in events if event.event_type == "click"}
+    verdicts = serving.verdicts_from_events(events)
+    return {
+        pk: "click" if kind == "view" and pk in clicked else kind for pk, (_, kind) in list(verdicts.items())[:limit]
+    }
 
 
 def liked_newest_first(history):
@@ -297,7 +319,9 @@ def attach_movies(rows, ratings=None):
     for row in rows:
         row.anchor_movie = by_id.get(row.anchor)
         row.movies = [
-            Card(by_id[pk], [by_id[h] for h in row.because.get(pk, ()) if h in by_id], ratings.get(pk))
+            Card(
+                by_id[pk], [by_id[h] for h in row.because.get(pk, ()) if h in by_id], ratings.get(pk), row.kinds.get(pk)
+            )
             for pk in row.movie_ids
             if pk in by_id
         ]
@@ -310,8 +334,13 @@ class Card:
     """A movie as one row shows it: the Movie's fields plus the row's evidence
     (a wrapper, since one Movie may be a card in one row and the evidence of another)."""
 
-    def __init__(self, movie, because_movies, visitor_rating):
+    def __init__(self, movie, because_movies, visitor_rating, history_kind=None):
         self.movie, self.because_movies, self.visitor_rating = movie, because_movies, visitor_rating
+        self.history_kind = history_kind  # in a history list: the event it is named by (history_entries)
+
+    @property
+    def history_words(self):
+        return HISTORY_WORDS.get(self.history_kind, "")
 
     @cached_property
     def because_links(self):

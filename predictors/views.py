@@ -36,8 +36,8 @@ class VisitorState:
         self.exclude = frozenset({pk for pk, _ in self.history} | self.hidden)
 
     def recent_row(self, limit=HISTORY_SHOWN):
-        recent = home_rows.recent_activity(self.events, self.hidden, limit)
-        return home_rows.Row(home_rows.RECENT, "Your history", recent)
+        kinds = home_rows.history_entries(self.events, limit)
+        return home_rows.Row(home_rows.RECENT, "Your history", list(kinds), kinds=kinds)
 
 
 @require_safe

@@ -77,6 +77,48 @@ def test_history_gives_ten_unseen_ranked_movies(trained, visitor, model_name):
     assert "★ 4.5" in history and history.count("clicked") == 3
 
 
+def history_entries(html):
+    """[(movie pk, what the entry says)] of the page's "Your history", in its order."""
+    section = html.split('data-list="history"', 1)[1].split("</ul>", 1)[0]
+    items = re.findall(r'<li data-history-kind="[^"]*"><a href="/movie/(\d+)/">[^<]*</a>(.*?)</li>', section, re.S)
+    # The words after the title, without the tags and the "(year)".
+    return [(int(pk), " ".join(re.sub(r"<[^>]+>|\([^)]*\)", " ", text).split())) for pk, text in items]
+
+
+def test_the_history_names_what_the_visitor_did_with_each_movie(catalog, store, visitor):
+    train_version("ease")
+    clicked, viewed, opened, liked, dismissed, rated, liked_after_rating = movie_pks(7)
+    visitor.click(clicked)
+    visitor.post_events([{"type": "view", "movie_id": viewed}])
+    # A poster click and the detail view it leads to: the click names it, whichever arrived last.
+    visitor.post_events([{"type": "view", "movie_id": opened}, {"type": "click", "movie_id": opened}])
+    visitor.post_events([{"type": "view", "movie_id": opened}])
+    visitor.post_events([{"type": "like", "movie_id": liked}])
+    visitor.click(dismissed)
+    visitor.post_events([{"type": "not_interested", "movie_id": dismissed}])
+    visitor.click(rated)
+    visitor.rate(rated, 3.5)
+    visitor.rate(liked_after_rating, 2)
+    visitor.post_events([{"type": "like", "movie_id": liked_after_rating}])  # the newest verdict names it
+
+    entries = history_entries(visitor.client.get("/movie/ease").content.decode())
+    assert entries == [
+        (liked_after_rating, "liked"),
+        (rated, "rated ★ 3.5"),
+        (dismissed, "not interested"),
+        (liked, "liked"),
+        (opened, "clicked"),
+        (viewed, "viewed"),
+        (clicked, "clicked"),
+    ]
+    # A new label in the same order is a new page, not the cached one.
+    newest = movie_pks(8)[-1]
+    visitor.post_events([{"type": "view", "movie_id": newest}])
+    assert history_entries(visitor.client.get("/movie/ease").content.decode())[0] == (newest, "viewed")
+    visitor.click(newest)
+    assert history_entries(visitor.client.get("/movie/ease").content.decode())[0] == (newest, "clicked")
+
+
 @pytest.mark.parametrize(
     "model_name, slug",
     [
