@@ -1,6 +1,8 @@
 """/activity/: "Your activity", the visitor's own events, newest first, with
-a delete button on each and one for all of them; and the Undo of "Not
-interested", which deletes the visitor's not_interested events of one movie.
+a delete button on each and one for all of them, which asks first (its form
+has a box to tick, and a POST without the tick deletes nothing); and the
+Undo of "Not interested", which deletes the visitor's not_interested events
+of one movie.
 
 Logged-in users and anonymous visitors alike: a visitor is whoever their
 session or cookie says (events/visitors.py), and every delete is scoped to
@@ -114,8 +116,8 @@ def delete_all(request):
         return error_response(
             request,
             400,
-            "Bad request",
-            'To delete all your activity, send confirm=all (the page\'s "Delete all" button does).',
+            "Please confirm",
+            'Nothing was deleted: tick "Yes, delete all" beside the button to confirm that all of it should go.',
         )
     return _deleted(request, None)
 

@@ -1,6 +1,8 @@
 """/activity/: a visitor's own events, newest first, and deleting one or all
 of them: never anyone else's, only by a CSRF-checked POST."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
 
@@ -63,13 +65,21 @@ def test_nobody_deletes_anyone_elses_events(movies):
     assert ClickEvent.objects.count() == 1
 
 
-def test_delete_all_needs_the_confirmation_and_a_post_with_the_csrf_token(movies):
+def test_delete_all_asks_first_and_needs_a_post_with_the_csrf_token(movies):
     visitor = Browser()
     visitor.click(movies[0].pk)
-    assert delete(visitor, "/activity/delete-all", {}).status_code == 400
+    visitor.rate(movies[1].pk, 3)
+    form = visitor.open("/activity/").content.decode().split('action="/activity/delete-all"', 1)[1].split("</form>")[0]
+    # The page asks: a box to tick (required, so no script is needed), not a confirmation sent for the visitor.
+    assert re.search(r'<input type="checkbox" name="confirm" value="all" required[^>]*> Yes, delete all 2 events', form)
+    assert 'type="hidden" name="confirm"' not in form
+    for unticked in ({}, {"confirm": "yes"}):
+        refused = delete(visitor, "/activity/delete-all", unticked)
+        assert refused.status_code == 400
+        assert "Nothing was deleted: tick &quot;Yes, delete all&quot;" in refused.content.decode()
     assert visitor.client.post("/activity/delete-all", {"confirm": "all"}).status_code == 403  # no token
     assert visitor.client.get("/activity/delete-all").status_code == 405
-    assert ClickEvent.objects.count() == 1
+    assert ClickEvent.objects.count() == 2
     assert delete(visitor, "/activity/delete-all", {"confirm": "all"}).status_code == 302
     assert ClickEvent.objects.count() == 0
 

@@ -201,21 +201,30 @@ def test_deleting_ones_activity_empties_the_personal_rows(page):
     expect(page.locator(".messages")).to_contain_text("Deleted the event")
     expect(items).to_have_count(2)
     shoot(page, "activity", "2-one-deleted")
+    # "Delete all" asks first: unticked, the browser keeps the form (no script needed) and nothing goes.
+    stored = ClickEvent.objects.count()
+    page.get_by_role("button", name="Delete all my activity").click()
+    confirm = page.get_by_label("Yes, delete all 2 events")
+    assert confirm.evaluate("box => box.validity.valueMissing")
+    expect(items).to_have_count(2)
+    assert ClickEvent.objects.count() == stored
+    confirm.check()
+    shoot(page, "activity", "3-confirm-delete-all")
     page.get_by_role("button", name="Delete all my activity").click()
     expect(page.locator("[data-empty-activity]")).to_be_visible()
-    shoot(page, "activity", "3-all-deleted")
+    shoot(page, "activity", "4-all-deleted")
     assert ClickEvent.objects.count() == 0
 
     # Nothing personal is left: the model's list gives way to the popular one, the history is empty.
     page.goto("/for-you/")
     expect(page.locator("[data-fallback]")).to_have_count(1)
     expect(page.locator('[data-list="history"] li')).to_have_count(0)
-    shoot(page, "activity", "4-for-you-empty")
+    shoot(page, "activity", "5-for-you-empty")
     # ... and the home page has no personal row left: a fresh start, the panel is back.
     page.goto("/")
     expect(page.locator("[data-home-rows]")).to_have_count(0)
     expect(page.locator("[data-onboarding]")).to_be_visible()
-    shoot(page, "activity", "5-home-empty")
+    shoot(page, "activity", "6-home-empty")
 
 
 def test_a_rating_can_be_cleared_from_the_widget(page):
