@@ -37,6 +37,9 @@ def test_the_page_lists_the_visitors_events_newest_first_with_titles(movies):
     listed = html.split('data-list="activity"', 1)[1]
     assert listed.index(movies[1].title) < listed.index(movies[0].title)  # newest first
     assert "★ 4.5" in listed and "Rated" in listed and "Opened from a list" in listed
+    # Each with its moment as the whole site writes one (sitewide/templatetags/dates.py): "3 Dec 2026, 14:05".
+    moments = re.findall(r'<time class="when" datetime="[^"]+">([^<]*)</time>', listed)
+    assert len(moments) == 2 and all(re.fullmatch(r"\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d", m) for m in moments)
     assert movies[2].title not in listed
 
 
