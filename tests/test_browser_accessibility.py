@@ -1,6 +1,7 @@
-"""Text contrast as chromium draws it: the colours getComputedStyle gives an
-element's text and the first opaque background behind it, against WCAG AA's
-4.5:1 for normal text."""
+"""Accessibility as chromium draws it: text contrast (the colours
+getComputedStyle gives an element's text and the first opaque background
+behind it, against WCAG AA's 4.5:1 for normal text), and the "Skip to
+content" link a keyboard meets first."""
 
 import pytest
 
@@ -61,3 +62,24 @@ def test_not_rated_yet_and_the_active_genre_chip_meet_aa_contrast(live_server, b
     active = page.locator(".genre-chips a.active")
     assert active.inner_text() == genre.name
     assert contrast(active) >= AA_NORMAL_TEXT
+
+
+def in_view(locator):
+    box = locator.bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] > 0
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_the_first_tab_shows_skip_to_content_which_moves_focus_past_the_header(live_server, browser, viewport):
+    page = browser.new_page(base_url=live_server.url, viewport=VIEWPORTS[viewport])
+    page.goto("/genres/")
+    skip = page.get_by_role("link", name="Skip to content")
+    assert not in_view(skip)  # out of sight for a mouse or a finger
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    assert in_view(skip) and contrast(skip) >= AA_NORMAL_TEXT
+    page.keyboard.press("Enter")
+    assert page.evaluate("[location.hash, document.activeElement.id]") == ["#content", "content"]
+    # The next Tab goes to the page's own first link, not back into the header.
+    page.keyboard.press("Tab")
+    assert page.evaluate("!!document.activeElement.closest('main')")
