@@ -1,8 +1,8 @@
 """/activity/: "Your activity", the visitor's own events, newest first, with
 a delete button on each and one for all of them, which asks first (its form
 has a box to tick, and a POST without the tick deletes nothing); and the
-Undo of "Not interested", which deletes the visitor's not_interested events
-of one movie.
+Undo of "Not interested" for a form without the page's script, which sends
+the same ``unhidden`` event as the script does (events.ingest).
 
 Logged-in users and anonymous visitors alike: a visitor is whoever their
 session or cookie says (events/visitors.py), and every delete is scoped to
@@ -16,12 +16,12 @@ import logging
 
 from django.contrib import messages
 from django.db import DatabaseError
-from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_POST, require_safe
 
-from events.history import delete_history, delete_movie_events, visitor_history
+from events import ingest
+from events.history import delete_history, visitor_history
 from events.records import InvalidEvent, check_event_id
 from events.stores import StoreUnavailable
 from events.visitors import is_retired, visitor_key
@@ -33,8 +33,7 @@ log = logging.getLogger(__name__)
 
 ACTIVITY_LIMIT = 500
 # What the visitor did; impressions (what the site showed them) are deleted with "all" but not listed.
-UNDONE = ("not_interested",)  # what the Undo of "Not interested" deletes
-LISTED_TYPES = ("click", "view", "rating", "rating_cleared", "like", "not_interested")
+LISTED_TYPES = ("click", "view", "rating", "rating_cleared", "like", "not_interested", "unhidden")
 DESCRIPTIONS = {
     "click": "Opened from a list",
     "view": "Viewed",
@@ -42,6 +41,7 @@ DESCRIPTIONS = {
     "rating_cleared": "Cleared the rating of",
     "like": "Liked",
     "not_interested": "Not interested in",
+    "unhidden": "Took back \u201cnot interested\u201d in",
 }
 
 
@@ -74,25 +74,17 @@ def activity_page(request):
     return render(request, "events/activity.html", {"entries": listed_events(key)})
 
 
-def _delete(request, key, delete):
-    """delete(key) -> how many of the visitor's events went, or the answer
-    refusing it (a retired visitor id, the store unavailable)."""
-    if refused := _retired(request, key, "delete"):
-        return refused
-    try:
-        return delete(key)
-    except (StoreUnavailable, DatabaseError):
-        log.exception("Activity could not be deleted")
-        return error_response(request, 503, "Try again", "Your activity cannot be deleted right now; please try again.")
-
-
 def _deleted(request, event_ids):
     key = visitor_key(request, create=False)
     if key is None:
         return redirect("activity")
-    deleted = _delete(request, key, lambda own: delete_history(own, event_ids))
-    if isinstance(deleted, HttpResponse):
-        return deleted
+    if refused := _retired(request, key, "delete"):
+        return refused
+    try:
+        deleted = delete_history(key, event_ids)
+    except (StoreUnavailable, DatabaseError):
+        log.exception("Activity could not be deleted")
+        return error_response(request, 503, "Try again", "Your activity cannot be deleted right now; please try again.")
     if event_ids is not None and not deleted:
         return error_response(
             request, 404, "Not found", "That event is not in your activity (it may be deleted already)."
@@ -117,26 +109,35 @@ def delete_all(request):
             request,
             400,
             "Please confirm",
-            'Nothing was deleted: tick "Yes, delete all" beside the button to confirm that all of it should go.',
+            'Nothing was deleted: tick "Yes, delete all my activity" beside the button to confirm it.',
+            back_url=reverse("activity"),
         )
     return _deleted(request, None)
 
 
 @require_POST
 def undo_not_interested(request):
-    """The Undo of "Not interested" (the movie page's, and a hidden card's in
-    static/js/not_interested.js): deletes the visitor's own not_interested
-    events of the movie, so it is back in their lists. Answers JSON to the
-    script, and sends a form's browser back to the movie's page."""
+    """The movie page's Undo of "Not interested" as a plain form (the page's
+    script sends the event itself): an ``unhidden`` event, taken in as any
+    event is, which puts the movie back in the visitor's lists; then back to
+    the movie's page."""
     movie_id = whole_number(request.POST.get("movie_id", ""))
     if not movie_id:
         return error_response(request, 400, "Bad request", "movie_id must be the number of a movie.")
     key = visitor_key(request, create=False)
-    deleted = 0 if key is None else _delete(request, key, lambda own: delete_movie_events(own, movie_id, UNDONE))
-    if isinstance(deleted, HttpResponse):
-        return deleted
-    if "application/json" in request.headers.get("Accept", ""):
-        return JsonResponse({"movie_id": movie_id, "undone": deleted > 0})
+    if key is None:  # no visitor id, so nothing was marked
+        return redirect("movie:detail", movie_id)
+    if refused := _retired(request, key, "change"):
+        return refused
+    try:
+        ingest.accept_one(key, "unhidden", movie_id, request.META.get("REMOTE_ADDR"))
+    except InvalidEvent:  # the one rule a form's own event can break: a movie the catalog lacks
+        return error_response(request, 400, "Bad request", f"There is no movie {movie_id} in the catalog to undo.")
+    except ingest.RateLimited as limited:
+        return error_response(request, 429, "Too many requests", str(limited))
+    except (StoreUnavailable, DatabaseError):
+        log.exception("An Undo of not interested could not be recorded")
+        return error_response(request, 503, "Try again", "That cannot be undone right now; please try again.")
     return redirect("movie:detail", movie_id)
 
 

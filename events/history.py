@@ -15,7 +15,6 @@ logger = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 50
 RATINGS_LIMIT = 2000
-MOVIE_EVENTS_READ = 2000  # the visitor's events of a type read to find one movie's (delete_movie_events)
 # What a visitor did with movies; impressions (what an experiment showed them)
 # are read only when asked for by type.
 TASTE_TYPES = tuple(event_type for event_type in EVENT_TYPES if event_type != "impression")
@@ -91,12 +90,3 @@ def delete_history(key, event_ids=None):
         deleted += store.delete_visitor_events(own_key, event_ids)
         cached += recent.discard(own_key, event_ids)
     return deleted or cached
-
-
-def delete_movie_events(key, movie_id, event_types):
-    """Delete the visitor's own events of ``event_types`` for one movie (the
-    Undo of "Not interested" takes its not_interested events back), as
-    ``delete_history`` deletes them; returns how many went (0: none was there)."""
-    events = visitor_history(key, MOVIE_EVENTS_READ, event_types=event_types)
-    event_ids = [event.event_id for event in events if event.movie_id == movie_id]
-    return delete_history(key, event_ids) if event_ids else 0

@@ -51,6 +51,12 @@ def accept(body, key, address=None):
     return events
 
 
+def accept_one(key, event_type, movie_id, address=None):
+    """One event sent by a plain form rather than the JSON endpoint, checked,
+    rate-limited and published as ``accept`` does."""
+    return accept(json.dumps({"type": event_type, "movie_id": movie_id}), key, address)
+
+
 def parse_events(body):
     """The events of a request body as new_event keyword arguments (event_type,
     movie_id, rating, event_id, details), or InvalidEvent.

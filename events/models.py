@@ -18,6 +18,7 @@ EVENT_TYPES = [
     ("like", "Like"),
     ("not_interested", "Not interested"),
     ("rating_cleared", "Rating cleared"),
+    ("unhidden", "Not interested taken back"),
     ("impression", "Impression"),
 ]
 EVENT_TYPE_LENGTH = 16

@@ -14,8 +14,11 @@ from datetime import UTC, datetime
 SCHEMA_VERSION = 1
 # like: a positive without stars (onboarding picks); not_interested: hide the
 # movie, a negative; rating_cleared: the visitor took their rating back;
-# impression: what an experiment showed (its list is in details, no movie_id).
-EVENT_TYPES = ("click", "view", "rating", "like", "not_interested", "rating_cleared", "impression")
+# unhidden: the Undo of a "not interested" (appended rather than deleting it,
+# so that a not_interested still on its way to the store cannot hide the
+# movie again); impression: what an experiment showed (its list is in
+# details, no movie_id).
+EVENT_TYPES = ("click", "view", "rating", "like", "not_interested", "rating_cleared", "unhidden", "impression")
 # The events that count as a visitor's engagement with a movie for "Popular now".
 VOTING_TYPES = frozenset({"click", "view", "rating", "like"})
 # Events about the visitor's rating of a movie; the newest one decides it.

@@ -13,7 +13,8 @@ panel's picks) or a rating above FOLD_IN_DISLIKE_AT is a like (+1); a rating
 at or below it, or a "not interested", is a dislike (-1), which fold-in takes
 as a negative, like a low rating. Every movie of the history, liked or not,
 is kept out of the list (so "not interested" hides a movie everywhere at
-once). A ``rating_cleared`` takes back the movie's earlier ratings;
+once). A ``rating_cleared`` takes back the movie's earlier ratings, an
+``unhidden`` (the Undo of "not interested") its earlier "not interested"s;
 impressions are what the site showed, not what the visitor did, and are no
 history.
 
@@ -48,7 +49,9 @@ CACHE_SIZE = 2048
 DISLIKE_EVENTS = {"not_interested"}
 # What the visitor said about a movie outright; the newest of them decides over any click or view.
 EXPLICIT_EVENTS = {"rating", "like", "not_interested"}
-NOT_HISTORY_EVENTS = {"impression", "rating_cleared"}
+# Events that take back the movie's earlier events of one type; they are no history themselves.
+TAKES_BACK = {"rating_cleared": "rating", "unhidden": "not_interested"}
+NOT_HISTORY_EVENTS = {"impression", *TAKES_BACK}
 
 
 def dislike_threshold():
@@ -68,15 +71,16 @@ def verdicts_from_events(events):
     it)}, one per movie of the history, the movie with the newest history event
     first. Its latest rating, like or "not interested" decides when it has one
     (a later click does not undo a low rating), else its latest click or view.
-    A rating older than the movie's latest ``rating_cleared`` is no longer there.
+    A rating older than the movie's latest ``rating_cleared``, or a "not
+    interested" older than its latest ``unhidden``, is no longer there (TAKES_BACK).
     The one rule every list (fold-in, hidden movies, recent activity) follows."""
-    threshold, verdicts, cleared = dislike_threshold(), {}, set()
+    threshold, verdicts, taken_back = dislike_threshold(), {}, set()
     for event in events:  # newest first: the first verdict seen per movie is the latest
         movie_id, kind = event.movie_id, event.event_type
         decided = verdicts.get(movie_id, (None, None))[1] in EXPLICIT_EVENTS
-        if kind == "rating_cleared" and not decided:
-            cleared.add(movie_id)
-        if kind in NOT_HISTORY_EVENTS or decided or (kind == "rating" and movie_id in cleared):
+        if kind in TAKES_BACK and not decided:
+            taken_back.add((movie_id, TAKES_BACK[kind]))
+        if kind in NOT_HISTORY_EVENTS or decided or (movie_id, kind) in taken_back:
             continue
         if kind in EXPLICIT_EVENTS or movie_id not in verdicts:
             verdicts[movie_id] = (event_weight(event, threshold), kind)

@@ -74,12 +74,13 @@ def test_delete_all_asks_first_and_needs_a_post_with_the_csrf_token(movies):
     visitor.rate(movies[1].pk, 3)
     form = visitor.open("/activity/").content.decode().split('action="/activity/delete-all"', 1)[1].split("</form>")[0]
     # The page asks: a box to tick (required, so no script is needed), not a confirmation sent for the visitor.
-    assert re.search(r'<input type="checkbox" name="confirm" value="all" required[^>]*> Yes, delete all 2 events', form)
+    checkbox = r'<input type="checkbox" name="confirm" value="all" required[^>]*> Yes, delete all my activity'
+    assert re.search(checkbox, form)
     assert 'type="hidden" name="confirm"' not in form
     for unticked in ({}, {"confirm": "yes"}):
         refused = delete(visitor, "/activity/delete-all", unticked)
         assert refused.status_code == 400
-        assert "Nothing was deleted: tick &quot;Yes, delete all&quot;" in refused.content.decode()
+        assert "Nothing was deleted: tick &quot;Yes, delete all my activity&quot;" in refused.content.decode()
     assert visitor.client.post("/activity/delete-all", {"confirm": "all"}).status_code == 403  # no token
     assert visitor.client.get("/activity/delete-all").status_code == 405
     assert ClickEvent.objects.count() == 2
@@ -154,31 +155,12 @@ def not_interested(browser, movie_id):
     return browser.post_events([{"type": "not_interested", "movie_id": movie_id}])
 
 
-def undo_from_script(browser, movie_id):
-    """The Undo as static/js/not_interested.js posts it: CSRF header, JSON asked for."""
-    return browser.client.post(
-        "/activity/not-interested/undo",
-        {"movie_id": str(movie_id)},
-        HTTP_X_CSRFTOKEN=browser.token,
-        HTTP_ACCEPT="application/json",
-    )
-
-
-def test_undo_takes_back_only_the_visitors_own_not_interested_in_that_movie(movies):
-    visitor, other = Browser(), Browser()
-    target, kept = movies[0].pk, movies[1].pk
-    visitor.click(target)
-    assert not_interested(visitor, target).status_code == 202
-    assert not_interested(visitor, kept).status_code == 202
-    assert not_interested(other, target).status_code == 202
-    visitor.open(f"/movie/{target}/")
-    response = undo_from_script(visitor, target)
-    assert response.status_code == 200 and response.json() == {"movie_id": target, "undone": True}
-    mine = ClickEvent.objects.filter(visitor_key=visitor.visitor_key())
-    assert sorted(mine.values_list("event_type", "movie_id")) == sorted([("click", target), ("not_interested", kept)])
-    assert ClickEvent.objects.filter(visitor_key=other.visitor_key(), event_type="not_interested").count() == 1
-    # Again: nothing left to undo, and saying so is no error.
-    assert undo_from_script(visitor, target).json() == {"movie_id": target, "undone": False}
+def test_the_undo_is_listed_as_what_the_visitor_did(movies):
+    visitor = Browser()
+    assert not_interested(visitor, movies[0].pk).status_code == 202
+    assert visitor.post_events([{"type": "unhidden", "movie_id": movies[0].pk}]).status_code == 202
+    listed = visitor.open("/activity/").content.decode().split('data-list="activity"', 1)[1]
+    assert listed.index("Took back \u201cnot interested\u201d in") < listed.index("Not interested in")
 
 
 def test_the_undo_form_needs_the_csrf_token_and_goes_back_to_the_movie(movies):
@@ -191,4 +173,8 @@ def test_the_undo_form_needs_the_csrf_token_and_goes_back_to_the_movie(movies):
     assert delete(visitor, "/activity/not-interested/undo", {"movie_id": "x"}).status_code == 400
     response = delete(visitor, "/activity/not-interested/undo", {"movie_id": str(target)})
     assert response.status_code == 302 and response["Location"] == f"/movie/{target}/"
-    assert ClickEvent.objects.filter(event_type="not_interested").count() == 0
+    assert ClickEvent.objects.filter(event_type="unhidden", movie_id=target).count() == 1
+    # A movie that is not in the catalog is refused with a sentence, and nothing is recorded.
+    missing = delete(visitor, "/activity/not-interested/undo", {"movie_id": "999999999"})
+    assert missing.status_code == 400 and "catalog" in missing.content.decode()
+    assert ClickEvent.objects.filter(event_type="unhidden").count() == 1

@@ -204,7 +204,7 @@ def test_deleting_ones_activity_empties_the_personal_rows(page):
     # "Delete all" asks first: unticked, the browser keeps the form (no script needed) and nothing goes.
     stored = ClickEvent.objects.count()
     page.get_by_role("button", name="Delete all my activity").click()
-    confirm = page.get_by_label("Yes, delete all 2 events")
+    confirm = page.get_by_label("Yes, delete all my activity")
     assert confirm.evaluate("box => box.validity.valueMissing")
     expect(items).to_have_count(2)
     assert ClickEvent.objects.count() == stored

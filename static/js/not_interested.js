@@ -3,20 +3,19 @@
 // event ids, CSRF header and retries). The server hides the movie from every
 // list from then on. A card makes way at once for a note with an Undo button;
 // a movie page's control ({% not_interested_control %}) shows its marked
-// state, the one a reload shows, with its Undo. Undo posts to this script
-// tag's data-undo-endpoint (events/activity.py), which deletes the visitor's
-// not_interested events of the movie, and the card or button comes back.
+// state, the one a reload shows, with its Undo. Undo sends an "unhidden"
+// event the same way (after the not_interested one was accepted, so it is the
+// newer of the two), which puts the movie back in every list however late the
+// not_interested reaches the store; the card or button comes back.
 // Focus goes to what took the pressed button's place (Undo, and the button
 // again after an undo), so a keyboard keeps its place on the page.
 (function () {
   "use strict";
 
-  var script = document.currentScript;
   if (window.notInterestedReady) {
     return; // the script may be on a page twice (rows and a movie's control); one listener is enough
   }
   window.notInterestedReady = true;
-  var undoEndpoint = script && script.getAttribute("data-undo-endpoint");
   var sending = {}; // movie id -> its not_interested event's promise: an Undo pressed at once waits for it
 
   function say(holder, text) {
@@ -40,12 +39,7 @@
   function undo(movieId) {
     return (sending[movieId] || Promise.resolve())
       .then(function () {
-        return fetch(undoEndpoint, {
-          method: "POST",
-          credentials: "same-origin",
-          headers: { "X-CSRFToken": window.MovieEvents.csrfToken(), Accept: "application/json" },
-          body: new URLSearchParams({ movie_id: String(movieId) }),
-        });
+        return window.MovieEvents.send([{ type: "unhidden", movie_id: movieId }]);
       })
       .then(accepted);
   }
@@ -147,7 +141,7 @@
   document.addEventListener("submit", function (event) {
     var form = event.target.closest && event.target.closest("[data-undo-not-interested]");
     var control = form && form.closest("[data-not-interested-control]");
-    if (!control || !window.MovieEvents || !undoEndpoint) {
+    if (!control || !window.MovieEvents) {
       return;
     }
     event.preventDefault();
