@@ -100,6 +100,20 @@ def test_the_stars_and_the_list_show_the_same_rating_after_every_change(page, vi
     expect(widget.locator(".rating-value")).to_have_text("Could not save your rating; please try again.")
     assert widget.evaluate(WIDGET_STATE)["stars"] == 2.5 and widget.evaluate(WIDGET_STATE)["select"] == "2.5"
     page.unroute("**/api/events")
+    # Two changes in flight, both refused: back to the stored 2.5, not to the first (never stored) one.
+    held = []
+    page.route("**/api/events", lambda route: held.append(route))
+    rate(widget, 1)
+    rate(widget, 5)
+    for _ in range(50):
+        if len(held) == 2:
+            break
+        page.wait_for_timeout(100)
+    for route in held:
+        route.fulfill(status=400, json={"error": "refused"})
+    expect(widget.locator(".rating-value")).to_have_text("Could not save your rating; please try again.")
+    assert widget.evaluate(WIDGET_STATE)["stars"] == 2.5 and widget.evaluate(WIDGET_STATE)["select"] == "2.5"
+    page.unroute("**/api/events")
 
     # A reload shows the stored rating in both, whatever the browser restores in the list.
     page.reload()

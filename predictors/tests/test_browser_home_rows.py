@@ -127,7 +127,7 @@ def test_not_interested_on_a_movie_page_says_so_after_a_reload_and_undo_takes_it
     expect(state).to_be_hidden()
     control.locator("[data-not-interested]").focus()
     page.keyboard.press("Enter")
-    expect(state).to_have_text("You marked this not interested: it is hidden from your lists.")
+    expect(state).to_have_text("You marked this not interested: it is left out of your recommendations.")
     expect(control.locator("[data-not-interested]")).to_be_hidden()
     focus_becomes(page, ("BUTTON", "", "Undo"))  # the Undo that took the button's place
     wait_until(lambda: ClickEvent.objects.filter(event_type="not_interested", movie_id=target.pk).exists())
@@ -159,7 +159,7 @@ def test_not_interested_on_a_card_leaves_an_undo_in_its_place_and_keeps_the_keyb
     cards.nth(1).locator("[data-not-interested]").focus()
     page.keyboard.press("Enter")
     stand_in = page.locator(f'[data-row="top-picks"] [data-dismissed-movie-id="{target}"]')
-    expect(stand_in).to_contain_text(f"Hidden from your lists: {title}.")
+    expect(stand_in).to_contain_text(f"Left out of your recommendations: {title}.")
     focus_becomes(page, ("BUTTON", "undoCard", "Undo"))
     expect(page.locator(f'li.movie-card[data-movie-id="{target}"]')).to_have_count(0)
     wait_until(lambda: ClickEvent.objects.filter(event_type="not_interested", movie_id=target).exists())

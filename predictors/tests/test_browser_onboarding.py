@@ -131,6 +131,28 @@ def test_onboarding_from_an_empty_history_to_personal_picks(page):
     shoot(page, "onboarding", "5-for-you")
 
 
+def test_rows_the_worker_cannot_see_yet_are_asked_for_again(page):
+    # The first answers are 204, as from a worker that has not the picks yet
+    # (another took them and the consumer has not stored them).
+    asked = []
+
+    def not_yet(route):
+        asked.append(route.request.url)
+        if len(asked) <= 2:
+            route.fulfill(status=204, body="")
+        else:
+            route.continue_()
+
+    page.route("**/for-you/rows", not_yet)
+    page.goto("/")
+    pick_three(page)
+    expect(page.locator('[data-home-content] [data-row="top-picks"] .movie-card')).to_have_count(10)
+    assert len(asked) == 3
+    expect(page.locator("[data-onboarding-progress]")).to_have_text(
+        "3 picks: your recommendations are below. Pick more to refine them."
+    )
+
+
 def focused(page):
     """document.activeElement as (tag, text)."""
     return tuple(page.evaluate("() => [document.activeElement.tagName, document.activeElement.textContent.trim()]"))

@@ -152,6 +152,18 @@ def test_a_large_groups_label_describes_the_movies_it_shows():
 
 
 @pytest.mark.django_db
+def test_counts_given_stand_in_for_the_catalogs_rating_counts(catalog):
+    from movie.catalog import catalog_movies
+
+    movies = list(catalog_movies())
+    assert onboarding.catalog_candidates(n=3)[0] == [movie.pk for movie in movies[:3]]  # most rated
+    # The benchmark's training users' counts: a movie the catalog ranks last comes first.
+    last, second = movies[-1].pk, movies[1].pk
+    ids, counts, genres_of, titles = onboarding.catalog_candidates(counts={last: 50, second: 7}, n=3)
+    assert ids[:2] == [last, second] and counts[last] == 50 and titles[last] == movies[-1].title
+    assert ids[2] == movies[0].pk and counts[ids[2]] == 0  # uncounted: the catalog's order, counted 0
+
+
 def test_the_sites_groups_and_their_labels_are_the_same_at_every_reload(catalog, fresh_predictors):
     onboarding.clear_cache()
     first = onboarding.site_groups("ease")

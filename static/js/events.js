@@ -212,11 +212,12 @@
       text || (value === null ? "Not rated yet" : formatRating(value));
   }
 
-  // Shows ``value`` at once, sends it, and goes back to the rating before it
-  // if the server refuses. Only the latest change's answer is shown, so a slow
-  // answer to an earlier one cannot overwrite it.
+  // Shows ``value`` at once, sends it, and goes back to the last rating the
+  // server took (widget.confirmed, not whatever was on screen) if it refuses.
+  // Only the latest change's answer is shown, so a slow answer to an earlier
+  // one cannot overwrite it, unless the latest failed and the earlier one is
+  // then what is stored.
   function change(widget, value) {
-    var previous = currentOf(widget);
     var sequence = (widget.ratingSequence = (widget.ratingSequence || 0) + 1);
     var event =
       value === null
@@ -228,21 +229,28 @@
         if (!response.ok) {
           throw new Error(String(response.status));
         }
-        if (sequence === widget.ratingSequence) {
-          show(widget, value);
+        if (sequence > widget.confirmedSequence) {
+          widget.confirmed = value;
+          widget.confirmedSequence = sequence;
+        }
+        if (sequence === widget.ratingSequence || widget.failedSequence === widget.ratingSequence) {
+          show(widget, widget.confirmed);
         }
       })
       .catch(function () {
         if (sequence === widget.ratingSequence) {
+          widget.failedSequence = sequence;
           var doing = value === null ? "clear" : "save";
-          show(widget, previous, "Could not " + doing + " your rating; please try again.");
+          show(widget, widget.confirmed, "Could not " + doing + " your rating; please try again.");
         }
       });
   }
 
   function setUpWidget(widget) {
     // The browser may have restored the list's choice of an earlier visit (back, reload): the page's rating wins.
-    show(widget, currentOf(widget));
+    widget.confirmed = currentOf(widget);
+    widget.confirmedSequence = 0;
+    show(widget, widget.confirmed);
     widget.addEventListener("mouseover", function (event) {
       var button = event.target.closest("[data-rating]");
       if (button) {

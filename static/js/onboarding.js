@@ -82,7 +82,7 @@
         pickCount += fresh.length;
         showProgress();
         if (pickCount >= needed && slot) {
-          loadRows();
+          loadRows(0);
         }
       })
       .catch(function () {
@@ -96,8 +96,13 @@
 
   // The home page's personal rows, rendered by the server (/for-you/rows), put
   // in place of the popular grid: the page a reload would show, without one.
-  function loadRows() {
-    var number = ++requestNumber;
+  // A 204 means the picks are not history on that worker yet (another worker
+  // took them and the consumer has not stored them): ask again a little later.
+  var ROWS_RETRY_MS = [500, 1000, 2000, 4000];
+
+  function loadRows(attempt) {
+    attempt = attempt || 0;
+    var number = attempt ? requestNumber : ++requestNumber;
     fetch(panel.getAttribute("data-rows-url"), { credentials: "same-origin" })
       .then(function (response) {
         if (!response.ok) {
@@ -106,10 +111,32 @@
         return response.text();
       })
       .then(function (html) {
-        if (number !== requestNumber || !html) {
-          return; // a newer pick asked again, or the picks are not history yet
+        if (number !== requestNumber) {
+          return; // a newer pick asked again
         }
+        if (!html) {
+          if (attempt < ROWS_RETRY_MS.length) {
+            setTimeout(function () {
+              if (number === requestNumber) {
+                loadRows(attempt + 1);
+              }
+            }, ROWS_RETRY_MS[attempt]);
+          } else {
+            progress.textContent =
+              pickCount + " picks saved: reload the page in a moment to see your recommendations.";
+          }
+          return;
+        }
+        // Focus inside the old rows would fall to <body> with them: keep it on the new rows' heading.
+        var hadFocus = slot.contains(document.activeElement);
         slot.innerHTML = html;
+        if (hadFocus) {
+          var heading = slot.querySelector("h1, h2");
+          if (heading) {
+            heading.setAttribute("tabindex", "-1");
+            heading.focus();
+          }
+        }
         if (window.MovieExperiments) {
           window.MovieExperiments.watch(slot);
         }
