@@ -263,6 +263,12 @@
     widget.addEventListener("click", function (event) {
       if (event.target.closest("[data-rating-clear]")) {
         change(widget, null);
+        // "Clear" hides itself: the keyboard goes on from the control that rates, not from <body>.
+        var select = widget.querySelector("[data-rating-select]");
+        var rater = select && select.offsetParent !== null ? select : widget.querySelector("[data-rating]");
+        if (rater) {
+          rater.focus();
+        }
         return;
       }
       var button = event.target.closest("[data-rating]");
