@@ -9,7 +9,7 @@ from operator import attrgetter
 from events import outbox, recent
 from events.records import EVENT_TYPES, RATING_TYPES
 from events.stores import StoreUnavailable, get_store
-from events.visitors import linked_keys
+from events.visitors import linked_keys, visitor_key
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,25 @@ def visitor_history(key, limit=HISTORY_LIMIT, event_types=None):
     for event in [*get_store().history_and_outbox(keys, limit, event_types), *recent.pending(keys, event_types)]:
         merged.setdefault((event.visitor_key, event.event_id), event)
     return newest_first(merged.values())[:limit]
+
+
+def request_history(request):
+    """``visitor_history`` of the requesting visitor, read once per request:
+    a movie's page shows its rating and its "Not interested" state from it."""
+    if not hasattr(request, "_visitor_history"):
+        request._visitor_history = visitor_history(visitor_key(request, create=False))
+    return request._visitor_history
+
+
+def rating_in(history, key, movie_id):
+    """The visitor's latest rating of ``movie_id``, from ``history`` (their
+    newest HISTORY_LIMIT events) when it decides: it holds a rating event of
+    the movie, or it is their whole history; else read as visitor_rating."""
+    if any(event.event_type in RATING_TYPES and event.movie_id == movie_id for event in history):
+        return latest_ratings(history).get(movie_id)
+    if len(history) < HISTORY_LIMIT:
+        return None
+    return visitor_rating(key, movie_id)
 
 
 def newest_first(events):

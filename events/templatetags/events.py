@@ -3,7 +3,7 @@
 from django import template
 from django.template.loader import render_to_string
 
-from events.history import visitor_rating
+from events.history import rating_in, request_history
 from events.visitors import visitor_key
 from movie.catalog import catalog_fragment
 
@@ -19,7 +19,7 @@ def rating_widget(context, movie):
     catalog version and pair (a visitor without a rating sees the common one)."""
     request = context.get("request")
     key = visitor_key(request, create=False) if request is not None else None
-    current = visitor_rating(key, movie.pk) if key else None
+    current = rating_in(request_history(request), key, movie.pk) if key else None
     return catalog_fragment(("rating widget", movie.pk, current), lambda: render_widget(movie, current))
 
 

@@ -15,7 +15,7 @@ import json
 from django import template
 from django.template.loader import render_to_string
 
-from events.history import visitor_history
+from events.history import request_history, visitor_history
 from events.visitors import visitor_key
 from movie.catalog import movies_by_ids
 from movie.templatetags.movie_cards import card_html, with_addon
@@ -74,7 +74,7 @@ def not_interested_control(context, movie):
     """ "Not interested", or once the visitor said so, that and its Undo: by
     the rule every list hides movies by (home_rows.hidden_movies), from the
     history a list would read."""
-    events = visitor_history(visitor_key(context["request"], create=False))
+    events = request_history(context["request"])
     return {"movie": movie, "hidden": movie.pk in home_rows.hidden_movies(events)}
 
 

@@ -256,6 +256,28 @@ def hidden_from(browser):
     return home_rows.hidden_movies(visitor_history(browser.visitor_key()))
 
 
+def test_a_movie_page_reads_the_visitors_events_once_for_rating_and_control(catalog, visitor):
+    target, other = movie_pks(2)
+    visitor.rate(target, 4.5)
+    visitor.post_events([{"type": "not_interested", "movie_id": other}])
+    for movie_id, rating, state in ((target, "4.5 / 5", "open"), (other, "Not rated yet", "marked")):
+        with CaptureQueriesContext(connection) as queries:
+            html = visitor.open(f"/movie/{movie_id}/").content.decode()
+        assert rating in html and control_state(html) == state
+        assert sum("movie_clickevent" in query["sql"] for query in queries.captured_queries) == 1
+
+
+def test_a_rating_older_than_the_newest_events_is_still_on_the_movie_page(catalog, visitor):
+    from events.history import HISTORY_LIMIT
+
+    target, *others = movie_pks(6)
+    visitor.rate(target, 2)
+    clicks = [{"type": "click", "movie_id": others[n % len(others)]} for n in range(HISTORY_LIMIT)]
+    for start in range(0, len(clicks), 10):
+        assert visitor.post_events(clicks[start : start + 10]).status_code == 202
+    assert "2 / 5" in visitor.open(f"/movie/{target}/").content.decode()
+
+
 def test_undo_puts_the_movie_back_for_that_visitor_only(catalog):
     visitor, other = Browser(), Browser()
     target, kept = movie_pks(2)
