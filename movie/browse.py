@@ -35,7 +35,6 @@ ORDERINGS = {
 }
 # What the filter form offers.
 FILTER_CHOICES = {
-    "decades": list(range(FIRST_DECADE, LAST_DECADE + 1, 10)),
     "min_ratings": [3.0, 3.5, 4.0, 4.5],
     "min_counts": [10, 50, 100, 500, 1000],
 }

@@ -150,6 +150,17 @@ def genre_list():
     return current_cache().value("genres", lambda: list(catalog_genres()))
 
 
+def decade_list():
+    """The decades (1990, 2000, ...) of the site catalog's release years, oldest
+    first, read once per catalog version: the filter offers only what exists."""
+
+    def decades():
+        years = dataset_movies().exclude(year=None).values_list("year", flat=True).distinct()
+        return sorted({year - year % 10 for year in years})
+
+    return current_cache().value("decades", decades)
+
+
 def catalog_fragment(key, render):
     """render() (HTML, say) kept under ``key`` for the current catalog version:
     for page parts that show only catalog values and what ``key`` holds."""

@@ -34,6 +34,7 @@ def list_page(request, template, page, listing, **context):
         listing=listing,
         base_query=functools.partial(listing.query_string, q=context.get("query") or None),
         genres=catalog.genre_list(),
+        decades=catalog.decade_list(),
         sorts=[(name, label) for name, label in SORTS.items() if name != "relevance" or listing.default_sort == name],
         **FILTER_CHOICES,
     )

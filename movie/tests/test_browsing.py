@@ -36,6 +36,17 @@ def test_filters_and_sort_on_a_genre_page(client, catalog):
     assert all("Action" in [g.name for g in m.genres.all()] for m in movies)
 
 
+def test_the_decade_filter_offers_the_decades_the_catalog_has(client, catalog):
+    from movie.catalog import clear_fragments
+
+    Movie.objects.filter(title="Movie 03").update(year=1968)
+    clear_fragments()
+    html = client.get("/search/", {"q": "movie"}).content.decode()
+    offered = html.split('name="decade"', 1)[1].split("</select>", 1)[0]
+    assert '<option value="1960">1960s</option>' in offered and '<option value="1990">1990s</option>' in offered
+    assert "2000s" not in offered and "1970s" not in offered
+
+
 def test_search_filters_by_genre_and_minimum_rating(client, catalog):
     response = client.get("/search/", {"q": "movie", "genre": "drama", "min_rating": "3"})
     movies = [m for page in [response.context["page"]] for m in page.object_list]
