@@ -45,6 +45,7 @@ def model_page_key(page):
         result.fallback if result else None,
         tuple(row.movie_ids),
         tuple((pk, tuple(named)) for pk, named in sorted(row.because.items())),
+        tuple(sorted({pk for named in row.because.values() for pk in named} & row.stated)),  # "liked" or "looked at"
         json.dumps(row.details, sort_keys=True, default=str),
         tuple(page.popular.movie_ids),
         tuple((pk, page.history.kinds.get(pk)) for pk in page.history.movie_ids),

@@ -44,6 +44,9 @@ MIN_ROW_LENGTH = 3  # a "Because you liked" row with fewer left after dedup is d
 RECENT_SHOWN = 10
 ACTIVITY_TYPES = ("click", "view", "rating", "like")
 HIDDEN_TYPES = ("not_interested",)
+# A positive the visitor stated ("liked"); a click or a view is one the model
+# infers, and the page says "looked at" for it rather than claim a like.
+STATED_TYPES = ("like", "rating")
 # What a history entry says the visitor did (history_entries names the event).
 HISTORY_WORDS = {
     "click": "clicked",
@@ -71,6 +74,11 @@ class Row:
     movies: list = field(default_factory=list)  # Movie objects, set by attach_movies
     anchor_movie: object = None
     cache_key: tuple | None = None  # set on a row from the rows cache: its HTML may be cached on it too
+    stated: frozenset = frozenset()  # the history movies the visitor liked outright (stated_likes)
+
+    @property
+    def anchor_verb(self):
+        return "liked" if self.anchor in self.stated else "looked at"
 
     @property
     def dismissable(self):
@@ -103,6 +111,13 @@ def hidden_movies(events):
     """Movie pks whose deciding verdict (serving.verdicts_from_events) is
     "not interested", from events newest first."""
     return {pk for pk, (_, kind) in serving.verdicts_from_events(events).items() if kind in HIDDEN_TYPES}
+
+
+def stated_likes(events):
+    """Movie pks whose deciding verdict is a like or a rating above the dislike
+    threshold, from events newest first: what the visitor said they liked."""
+    verdicts = serving.verdicts_from_events(events)
+    return frozenset(pk for pk, (weight, kind) in verdicts.items() if weight > 0 and kind in STATED_TYPES)
 
 
 def recent_activity(events, hidden, limit=RECENT_SHOWN):
@@ -225,6 +240,9 @@ def personal_rows(request, visitor, events, model_name, k=ROW_LENGTH):
         add(because_liked(model_name, anchor, shown, k))
     add(Row(POPULAR, "Popular now", popular_movie_ids(k, exclude=shown)))
     add(Row(RECENT, "Your recent activity", recent_activity(events, hidden)))
+    stated = stated_likes(events)
+    for row in rows:
+        row.stated = stated
     return rows
 
 
@@ -247,9 +265,18 @@ def cached_personal_rows(request, visitor, events, k=ROW_LENGTH):
     model_name = primary_model_name(versions)
     if surfaces.taken_over(surfaces.TOP_PICKS):
         return personal_rows(request, visitor, events, model_name, k)
-    hidden = hidden_movies(events)
+    hidden, stated = hidden_movies(events), stated_likes(events)
     # The catalog version too: a re-import or edit changes titles, posters and which movies exist.
-    key = (catalog_version(), tuple(sorted(versions.items())), model_name, tuple(history), tuple(sorted(hidden)), k)
+    # The stated likes too: a like of a movie only viewed so far changes no weight, only the words.
+    key = (
+        catalog_version(),
+        tuple(sorted(versions.items())),
+        model_name,
+        tuple(history),
+        tuple(sorted(hidden)),
+        tuple(sorted(stated)),
+        k,
+    )
     cached = _rows_cache.get_or_put(
         key,
         lambda: [row for row in personal_rows(request, visitor, events, model_name, k) if row.kind not in CHANGING],
@@ -320,35 +347,49 @@ def attach_movies(rows, ratings=None):
         row.anchor_movie = by_id.get(row.anchor)
         row.movies = [
             Card(
-                by_id[pk], [by_id[h] for h in row.because.get(pk, ()) if h in by_id], ratings.get(pk), row.kinds.get(pk)
+                by_id[pk],
+                [by_id[h] for h in row.because.get(pk, ()) if h in by_id],
+                ratings.get(pk),
+                row.kinds.get(pk),
+                row.stated,
             )
             for pk in row.movie_ids
             if pk in by_id
         ]
         if row.anchor_movie is not None:
-            row.title = f"Because you liked {row.anchor_movie.title}"
+            row.title = f"Because you {row.anchor_verb} {row.anchor_movie.title}"
     return rows
+
+
+def _links(movies):
+    """ "<a>Jaws</a> and <a>Alien</a>"."""
+    return format_html_join(
+        " and ", '<a href="{}">{}</a>', ((movie.get_absolute_url(), movie.title) for movie in movies)
+    )
 
 
 class Card:
     """A movie as one row shows it: the Movie's fields plus the row's evidence
     (a wrapper, since one Movie may be a card in one row and the evidence of another)."""
 
-    def __init__(self, movie, because_movies, visitor_rating, history_kind=None):
+    def __init__(self, movie, because_movies, visitor_rating, history_kind=None, stated=frozenset()):
         self.movie, self.because_movies, self.visitor_rating = movie, because_movies, visitor_rating
         self.history_kind = history_kind  # in a history list: the event it is named by (history_entries)
+        self.stated = stated  # the row's stated likes: which of because_movies the visitor said they liked
 
     @property
     def history_words(self):
         return HISTORY_WORDS.get(self.history_kind, "")
 
     @cached_property
-    def because_links(self):
-        """ "<a>Jaws</a> and <a>Alien</a>": built here, as a template loop over
-        the named movies would cost a card about as much as the rest of it."""
-        return format_html_join(
-            " and ", '<a href="{}">{}</a>', ((named.get_absolute_url(), named.title) for named in self.because_movies)
-        )
+    def because_sentence(self):
+        """ "Because you liked <a>Jaws</a> and looked at <a>Alien</a>": a movie
+        only clicked or viewed is not called liked. Built here, as a template
+        loop over the named movies would cost a card about as much as the rest of it."""
+        liked = [named for named in self.because_movies if named.pk in self.stated]
+        seen = [named for named in self.because_movies if named.pk not in self.stated]
+        parts = ((verb, _links(movies)) for verb, movies in (("liked", liked), ("looked at", seen)) if movies)
+        return format_html("Because you {}", format_html_join(" and ", "{} {}", parts))
 
     @property
     def because_ids(self):
@@ -362,11 +403,7 @@ class Card:
         parts = []
         if self.because_movies and row_kind != BECAUSE_LIKED:
             parts.append(
-                format_html(
-                    '<div class="because" data-because="{}">Because you liked {}</div>',
-                    self.because_ids,
-                    self.because_links,
-                )
+                format_html('<div class="because" data-because="{}">{}</div>', self.because_ids, self.because_sentence)
             )
         if self.visitor_rating is not None:
             parts.append(

@@ -33,6 +33,7 @@ class VisitorState:
         self.events = visitor_history(self.key)
         self.history = serving.history_from_events(self.events)
         self.hidden = home_rows.hidden_movies(self.events)
+        self.stated = home_rows.stated_likes(self.events)
         self.exclude = frozenset({pk for pk, _ in self.history} | self.hidden)
 
     def recent_row(self, limit=HISTORY_SHOWN):
@@ -62,6 +63,7 @@ def _recommendation_page(request, model_name, for_you=False):
     result = row.served if row is not None else None
     if row is None:
         row, result = home_rows.model_row(model_name, visitor.history, visitor.exclude, versions=versions)
+    row.stated = visitor.stated  # the page's own copy (home_rows._own_row): its words, not its list
     if result is not None:
         record_impression(result, visitor.key)
     # Popular now repeats no pick; when popularity stood in for the model, the two are the same list.
@@ -119,7 +121,7 @@ def compare(request):
     columns = []
     for model_name in SERVED_MODELS:
         row, result = home_rows.model_row(model_name, visitor.history, visitor.exclude)
-        row = dataclasses.replace(row, title=SERVED_MODELS[model_name])
+        row = dataclasses.replace(row, title=SERVED_MODELS[model_name], stated=visitor.stated)
         columns.append({"model_name": model_name, "row": row, "result": result})
     home_rows.attach_movies([column["row"] for column in columns], latest_ratings(visitor.events))
     return render(

@@ -80,6 +80,32 @@ def test_a_history_makes_home_personal_and_no_movie_is_in_two_rows(trained, visi
     assert "Because you liked" in html and 'data-not-interested data-movie-id="' in html
 
 
+def test_a_movie_only_looked_at_is_not_called_liked_until_the_visitor_says_so(trained, visitor):
+    looked = movie_pks(3)
+    for pk in looked:
+        visitor.click(pk)
+    html = visitor.open("/").content.decode()
+    assert "Because you liked" not in html
+    assert re.search(r'<div class="because" data-because="[\d ]+">Because you looked at <a ', html)
+    assert f'Because you looked at <a href="/movie/{looked[-1]}/"' in html  # the newest one's row
+    # A like of the same movie changes no weight (a view was a like to the model), only the words.
+    assert visitor.post_events([{"type": "like", "movie_id": looked[-1]}]).status_code == 202
+    html = visitor.open("/").content.decode()
+    assert f'Because you liked <a href="/movie/{looked[-1]}/"' in html
+
+
+def test_a_card_names_what_was_liked_apart_from_what_was_looked_at(catalog):
+    from movie.models import Movie
+
+    jaws, alien, pick = Movie.objects.order_by("pk")[:3]
+    card = home_rows.Card(pick, [jaws, alien], None, stated=frozenset({alien.pk}))
+    sentence = str(card.because_sentence)
+    assert sentence.startswith(f'Because you liked <a href="{alien.get_absolute_url()}">')
+    assert f'and looked at <a href="{jaws.get_absolute_url()}">' in sentence
+    both = home_rows.Card(pick, [jaws, alien], None, stated=frozenset({jaws.pk, alien.pk}))
+    assert str(both.because_sentence).count("liked") == 1 and "looked at" not in str(both.because_sentence)
+
+
 def test_the_rows_fragment_is_the_home_pages_personal_part_for_the_onboarding_panel(trained, visitor):
     assert visitor.open("/for-you/rows").status_code == 204  # no history: nothing to put in place yet
     liked = movie_pks(3)
