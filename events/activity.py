@@ -26,6 +26,7 @@ from events.records import InvalidEvent, check_event_id
 from events.stores import StoreUnavailable
 from events.visitors import is_retired, visitor_key
 from movie.models import Movie
+from sitewide.database import is_unavailable, log_unavailable
 from sitewide.errors import error_response
 from sitewide.numbers import whole_number
 
@@ -134,9 +135,13 @@ def undo_not_interested(request):
     except InvalidEvent:  # the one rule a form's own event can break: a movie the catalog lacks
         return error_response(request, 400, "Bad request", f"There is no movie {movie_id} in the catalog to undo.")
     except ingest.RateLimited as limited:
-        return error_response(request, 429, "Too many requests", str(limited))
-    except (StoreUnavailable, DatabaseError):
-        log.exception("An Undo of not interested could not be recorded")
+        refused = error_response(request, 429, "Too many requests", str(limited))
+        refused["Retry-After"] = str(limited.retry_after)
+        return refused
+    except DatabaseError as error:
+        if not is_unavailable(error):
+            raise  # a bug (a missing table, say): the 500 path logs its traceback
+        log_unavailable(error, "An Undo of not interested")
         return error_response(request, 503, "Try again", "That cannot be undone right now; please try again.")
     return redirect("movie:detail", movie_id)
 

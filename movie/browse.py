@@ -13,7 +13,7 @@ from django.db.models import F
 from django.utils.functional import cached_property
 
 from movie import search
-from movie.catalog import catalog_movies, genre_list, matching_movie_ids, movies_by_ids
+from movie.catalog import catalog_movies, decade_list, genre_list, matching_movie_ids, movies_by_ids
 from sitewide.errors import NotFound
 from sitewide.numbers import whole_number
 
@@ -38,6 +38,11 @@ FILTER_CHOICES = {
     "min_ratings": [3.0, 3.5, 4.0, 4.5],
     "min_counts": [10, 50, 100, 500, 1000],
 }
+
+
+def decade_choices():
+    """The catalog's decades that a listing accepts (FIRST_DECADE to LAST_DECADE)."""
+    return [decade for decade in decade_list() if FIRST_DECADE <= decade <= LAST_DECADE]
 
 
 class BadListing(ValueError):

@@ -8,7 +8,16 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from movie import catalog, posters
-from movie.browse import FILTER_CHOICES, SORTS, BadListing, Listing, page_numbers, page_of, search_results
+from movie.browse import (
+    FILTER_CHOICES,
+    SORTS,
+    BadListing,
+    Listing,
+    decade_choices,
+    page_numbers,
+    page_of,
+    search_results,
+)
 from movie.charts import rating_bars
 from movie.models import Tag
 from sitewide.errors import NotFound, error_response, get_or_404
@@ -34,7 +43,7 @@ def list_page(request, template, page, listing, **context):
         listing=listing,
         base_query=functools.partial(listing.query_string, q=context.get("query") or None),
         genres=catalog.genre_list(),
-        decades=catalog.decade_list(),
+        decades=decade_choices(),
         sorts=[(name, label) for name, label in SORTS.items() if name != "relevance" or listing.default_sort == name],
         **FILTER_CHOICES,
     )

@@ -12,8 +12,8 @@ A visitor's history is a list of (Movie pk, weight) pairs, oldest first
 panel's picks) or a rating above FOLD_IN_DISLIKE_AT is a like (+1); a rating
 at or below it, or a "not interested", is a dislike (-1), which fold-in takes
 as a negative, like a low rating. Every movie of the history, liked or not,
-is kept out of the list (so "not interested" hides a movie everywhere at
-once). A ``rating_cleared`` takes back the movie's earlier ratings, an
+is kept out of the list (so "not interested" leaves a movie out of every
+recommendation at once). A ``rating_cleared`` takes back the movie's earlier ratings, an
 ``unhidden`` (the Undo of "not interested") its earlier "not interested"s;
 impressions are what the site showed, not what the visitor did, and are no
 history.

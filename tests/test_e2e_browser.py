@@ -204,8 +204,15 @@ def list_ids(page, list_name):
 
 
 def history_is_complete(page, movies, ratings):
-    history = page.locator('[data-list="history"] li')
-    return history.count() >= movies and page.locator('[data-list="history"] li .stars').count() >= ratings
+    """Every movie in "Your history", each rated one with its stars and every
+    other one named "clicked" (its click may reach this worker after its view)."""
+    texts = page.locator('[data-list="history"] li').all_inner_texts()
+    clicked = sum("clicked" in text for text in texts)
+    return (
+        len(texts) >= movies
+        and page.locator('[data-list="history"] li .stars').count() >= ratings
+        and (clicked >= movies - ratings)
+    )
 
 
 def test_a_new_visitor_clicks_rates_and_gets_recommendations(tab, site):
@@ -234,7 +241,7 @@ def test_a_new_visitor_clicks_rates_and_gets_recommendations(tab, site):
         # Two web workers and no shared cache (REDIS_URL): read-your-writes is the
         # worker's own, and an event the other worker took shows once the consumer
         # has stored it (the hand-off lingers up to KAFKA_HANDOFF_LINGER_MS first).
-        # Wait for every movie and every rating, or a late click can still be picked.
+        # Wait for every movie, rating and click, or a late click can still be picked.
         deadline = time.monotonic() + 30
         while not history_is_complete(page, len(clicked), len(rated)) and time.monotonic() < deadline:
             page.wait_for_timeout(300)

@@ -100,17 +100,27 @@ def test_the_stars_and_the_list_show_the_same_rating_after_every_change(page, vi
     expect(widget.locator(".rating-value")).to_have_text("Could not save your rating; please try again.")
     assert widget.evaluate(WIDGET_STATE)["stars"] == 2.5 and widget.evaluate(WIDGET_STATE)["select"] == "2.5"
     page.unroute("**/api/events")
-    # Two changes in flight, both refused: back to the stored 2.5, not to the first (never stored) one.
+    # Two quick changes: the second is sent only once the first is answered (so the server
+    # keeps them in the visitor's order); both refused, back to the stored 2.5, not to the first.
     held = []
     page.route("**/api/events", lambda route: held.append(route))
+
+    def hold_until(count):
+        for _ in range(50):
+            if len(held) >= count:
+                break
+            page.wait_for_timeout(100)
+        page.wait_for_timeout(200)  # time for a second request, if one were sent too early
+        assert len(held) == count
+
     rate(widget, 1)
     rate(widget, 5)
-    for _ in range(50):
-        if len(held) == 2:
-            break
-        page.wait_for_timeout(100)
-    for route in held:
-        route.fulfill(status=400, json={"error": "refused"})
+    hold_until(1)
+    held[0].fulfill(status=400, json={"error": "refused"})
+    hold_until(2)
+    assert '"rating":5' in held[1].request.post_data.replace(" ", "")
+    expect(widget.locator(".rating-value")).to_have_text("Saving 5 / 5…")
+    held[1].fulfill(status=400, json={"error": "refused"})
     expect(widget.locator(".rating-value")).to_have_text("Could not save your rating; please try again.")
     assert widget.evaluate(WIDGET_STATE)["stars"] == 2.5 and widget.evaluate(WIDGET_STATE)["select"] == "2.5"
     page.unroute("**/api/events")

@@ -40,11 +40,12 @@ def test_the_decade_filter_offers_the_decades_the_catalog_has(client, catalog):
     from movie.catalog import clear_fragments
 
     Movie.objects.filter(title="Movie 03").update(year=1968)
+    Movie.objects.filter(title="Movie 04").update(year=1874)  # older than a listing accepts: not offered
     clear_fragments()
     html = client.get("/search/", {"q": "movie"}).content.decode()
     offered = html.split('name="decade"', 1)[1].split("</select>", 1)[0]
     assert '<option value="1960">1960s</option>' in offered and '<option value="1990">1990s</option>' in offered
-    assert "2000s" not in offered and "1970s" not in offered
+    assert "2000s" not in offered and "1970s" not in offered and "1870s" not in offered
 
 
 def test_search_filters_by_genre_and_minimum_rating(client, catalog):

@@ -137,7 +137,7 @@ def test_not_interested_on_a_movie_page_says_so_after_a_reload_and_undo_takes_it
     expect(state).to_be_visible()
     expect(control.locator("[data-not-interested]")).to_be_hidden()
     shoot(page, "movie-not-interested", "2-marked-after-reload")
-    control.get_by_role("button", name=f"Undo: show {target.title} in your lists again").click()
+    control.get_by_role("button", name=f"Undo: show {target.title} in your recommendations again").click()
     expect(control.locator("[data-not-interested]")).to_be_visible()
     expect(state).to_be_hidden()
     focus_becomes(page, NOT_INTERESTED_BUTTON)

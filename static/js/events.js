@@ -212,34 +212,45 @@
       text || (value === null ? "Not rated yet" : formatRating(value));
   }
 
-  // Shows ``value`` at once, sends it, and goes back to the last rating the
-  // server took (widget.confirmed, not whatever was on screen) if it refuses.
-  // Only the latest change's answer is shown, so a slow answer to an earlier
-  // one cannot overwrite it, unless the latest failed and the earlier one is
-  // then what is stored.
+  // Shows ``value`` at once and sends it. One change is in flight per widget
+  // at a time, the newest waiting one next (the server stamps each when it
+  // takes it, and a retried earlier one must not land after a later one), so
+  // the server's order is the visitor's. If the server refuses the last one,
+  // the widget goes back to the last rating it took (widget.confirmed).
   function change(widget, value) {
-    var sequence = (widget.ratingSequence = (widget.ratingSequence || 0) + 1);
+    show(widget, value, value === null ? "Clearing…" : "Saving " + formatRating(value) + "…");
+    widget.waiting = { value: value };
+    if (!widget.sending) {
+      sendWaiting(widget);
+    }
+  }
+
+  function sendWaiting(widget) {
+    var value = widget.waiting.value;
+    widget.waiting = null;
+    widget.sending = true;
     var event =
       value === null
         ? { type: "rating_cleared", movie_id: movieId(widget) }
         : { type: "rating", movie_id: movieId(widget), rating: value };
-    show(widget, value, value === null ? "Clearing…" : "Saving " + formatRating(value) + "…");
     send([event])
       .then(function (response) {
         if (!response.ok) {
           throw new Error(String(response.status));
         }
-        if (sequence > widget.confirmedSequence) {
-          widget.confirmed = value;
-          widget.confirmedSequence = sequence;
-        }
-        if (sequence === widget.ratingSequence || widget.failedSequence === widget.ratingSequence) {
-          show(widget, widget.confirmed);
-        }
+        widget.confirmed = value;
+        return true;
       })
       .catch(function () {
-        if (sequence === widget.ratingSequence) {
-          widget.failedSequence = sequence;
+        return false;
+      })
+      .then(function (saved) {
+        widget.sending = false;
+        if (widget.waiting) {
+          sendWaiting(widget); // a newer change: its answer is the one to show
+        } else if (saved) {
+          show(widget, widget.confirmed);
+        } else {
           var doing = value === null ? "clear" : "save";
           show(widget, widget.confirmed, "Could not " + doing + " your rating; please try again.");
         }
@@ -249,7 +260,6 @@
   function setUpWidget(widget) {
     // The browser may have restored the list's choice of an earlier visit (back, reload): the page's rating wins.
     widget.confirmed = currentOf(widget);
-    widget.confirmedSequence = 0;
     show(widget, widget.confirmed);
     widget.addEventListener("mouseover", function (event) {
       var button = event.target.closest("[data-rating]");

@@ -1,7 +1,7 @@
 // "Not interested" buttons ([data-not-interested][data-movie-id]): send a
 // not_interested event through events.js's sender (window.MovieEvents: its
-// event ids, CSRF header and retries). The server hides the movie from every
-// list from then on. A card makes way at once for a note with an Undo button;
+// event ids, CSRF header and retries). The server leaves the movie out of
+// every recommendation from then on. A card makes way at once for a note with an Undo button;
 // a movie page's control ({% not_interested_control %}) shows its marked
 // state, the one a reload shows, with its Undo. Undo sends an "unhidden"
 // event the same way (after the not_interested one was accepted, so it is the
@@ -57,7 +57,7 @@
     button.type = "button";
     button.className = "not-interested";
     button.setAttribute("data-undo-card", "");
-    button.setAttribute("aria-label", "Undo: show " + name + " in your lists again");
+    button.setAttribute("aria-label", "Undo: show " + name + " in your recommendations again");
     button.textContent = "Undo";
     note.appendChild(text);
     note.appendChild(button);

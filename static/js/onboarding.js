@@ -121,6 +121,8 @@
                 loadRows(attempt + 1);
               }
             }, ROWS_RETRY_MS[attempt]);
+          } else if (slot.querySelector("[data-home-rows]")) {
+            showProgress(); // the rows of the earlier picks are there: they stay
           } else {
             progress.textContent =
               pickCount + " picks saved: reload the page in a moment to see your recommendations.";
