@@ -74,7 +74,7 @@ class Row:
     movies: list = field(default_factory=list)  # Movie objects, set by attach_movies
     anchor_movie: object = None
     cache_key: tuple | None = None  # set on a row from the rows cache: its HTML may be cached on it too
-    stated: frozenset = frozenset()  # the history movies the visitor liked outright (stated_likes)
+    stated: frozenset = frozenset()  # the history movies the visitor liked outright (hidden_and_stated)
 
     @property
     def anchor_verb(self):
@@ -110,14 +110,21 @@ def primary_model_name(versions=None):
 def hidden_movies(events):
     """Movie pks whose deciding verdict (serving.verdicts_from_events) is
     "not interested", from events newest first."""
-    return {pk for pk, (_, kind) in serving.verdicts_from_events(events).items() if kind in HIDDEN_TYPES}
+    return _hidden(serving.verdicts_from_events(events))
 
 
-def stated_likes(events):
-    """Movie pks whose deciding verdict is a like or a rating above the dislike
-    threshold, from events newest first: what the visitor said they liked."""
+def hidden_and_stated(events):
+    """(hidden_movies, the stated likes) of events newest first, from one pass
+    of the verdicts rule. A stated like is a movie whose deciding verdict is a
+    like or a rating above the dislike threshold: what the visitor said they liked."""
     verdicts = serving.verdicts_from_events(events)
-    return frozenset(pk for pk, (weight, kind) in verdicts.items() if weight > 0 and kind in STATED_TYPES)
+    return _hidden(verdicts), frozenset(
+        pk for pk, (weight, kind) in verdicts.items() if weight > 0 and kind in STATED_TYPES
+    )
+
+
+def _hidden(verdicts):
+    return {pk for pk, (_, kind) in verdicts.items() if kind in HIDDEN_TYPES}
 
 
 def recent_activity(events, hidden, limit=RECENT_SHOWN):
@@ -226,7 +233,7 @@ def personal_rows(request, visitor, events, model_name, k=ROW_LENGTH):
     history = serving.history_from_events(events)
     if not history:
         return []
-    hidden = hidden_movies(events)
+    hidden, stated = hidden_and_stated(events)
     shown = {pk for pk, _ in history} | hidden  # no recommending row shows these
     rows = []
 
@@ -240,7 +247,6 @@ def personal_rows(request, visitor, events, model_name, k=ROW_LENGTH):
         add(because_liked(model_name, anchor, shown, k))
     add(Row(POPULAR, "Popular now", popular_movie_ids(k, exclude=shown)))
     add(Row(RECENT, "Your recent activity", recent_activity(events, hidden)))
-    stated = stated_likes(events)
     for row in rows:
         row.stated = stated
     return rows
@@ -265,7 +271,7 @@ def cached_personal_rows(request, visitor, events, k=ROW_LENGTH):
     model_name = primary_model_name(versions)
     if surfaces.taken_over(surfaces.TOP_PICKS):
         return personal_rows(request, visitor, events, model_name, k)
-    hidden, stated = hidden_movies(events), stated_likes(events)
+    hidden, stated = hidden_and_stated(events)
     # The catalog version too: a re-import or edit changes titles, posters and which movies exist.
     # The stated likes too: a like of a movie only viewed so far changes no weight, only the words.
     key = (

@@ -32,8 +32,7 @@ class VisitorState:
         self.key = visitor_key(request, create=False)
         self.events = visitor_history(self.key)
         self.history = serving.history_from_events(self.events)
-        self.hidden = home_rows.hidden_movies(self.events)
-        self.stated = home_rows.stated_likes(self.events)
+        self.hidden, self.stated = home_rows.hidden_and_stated(self.events)
         self.exclude = frozenset({pk for pk, _ in self.history} | self.hidden)
 
     def recent_row(self, limit=HISTORY_SHOWN):
