@@ -9,16 +9,16 @@ from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
 from django.shortcuts import redirect, render, resolve_url
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
+from sitewide.errors import on_this_site
 from sitewide.throttling import throttle_signups
 
 
 def safe_next_url(request):
     """The ?next= target if it stays on this site, else the default after login."""
     target = request.POST.get("next") or request.GET.get("next", "")
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if on_this_site(request, target):
         return target
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 

@@ -75,9 +75,12 @@ def csrf_failure(request, reason=""):
 def same_site_referer(request):
     """The page the request came from, if it is on this site; None otherwise (an open redirect is no way back)."""
     referer = request.META.get("HTTP_REFERER", "")
-    if url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return referer
-    return None
+    return referer if on_this_site(request, referer) else None
+
+
+def on_this_site(request, url):
+    """Whether ``url`` stays on the host the request came to (and on https when it did)."""
+    return url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
 
 
 class MethodNotAllowedMiddleware:

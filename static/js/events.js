@@ -151,7 +151,7 @@
     return post(JSON.stringify({ events: identified }), 0);
   }
 
-  window.MovieEvents = { send: send, newEventId: newEventId, csrfToken: csrfToken };
+  window.MovieEvents = { send: send, newEventId: newEventId };
 
   function movieId(element) {
     return parseInt(element.getAttribute("data-movie-id"), 10);
