@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from events.history import latest_ratings, visitor_history
+from events.history import latest_ratings, request_history, visitor_history
 from events.visitors import visitor_key
 from movie.catalog import movie_summaries
 from predictors import fragments, home_rows, serving
@@ -107,7 +107,7 @@ def home_rows_fragment(request):
     """The home page's personal part for the requesting visitor, which the
     onboarding panel puts in place of the popular grid once they have picked
     enough (static/js/onboarding.js); 204 while they have no history."""
-    rows = home_rows.home_rows_for(request, visitor_history(visitor_key(request, create=False)))
+    rows = home_rows.home_rows_for(request, request_history(request))
     if not rows:
         return HttpResponse(status=204)
     return render(request, "predictors/_home_personal.html", {"rows": rows})

@@ -9,7 +9,7 @@ from the menu (``?onboarding=open``). Each pick is posted as a ``like`` event.
 from django import template
 from django.template.loader import render_to_string
 
-from events.history import HISTORY_LIMIT, visitor_history
+from events.history import HISTORY_LIMIT, request_history, visitor_history
 from events.visitors import visitor_key
 from movie.catalog import movies_by_ids
 from predictors import fragments, onboarding
@@ -51,7 +51,7 @@ def onboarding_panel(context, events=None):
     if request is None:
         return ""
     if not isinstance(events, list):
-        events = visitor_history(visitor_key(request, create=False))
+        events = request_history(request)
     if not wants_panel(request, events):
         return ""
     versions = active_versions()

@@ -15,8 +15,7 @@ import json
 from django import template
 from django.template.loader import render_to_string
 
-from events.history import request_history, visitor_history
-from events.visitors import visitor_key
+from events.history import request_history
 from movie.catalog import movies_by_ids
 from movie.templatetags.movie_cards import card_html, with_addon
 from predictors import fragments, home_rows, related
@@ -52,8 +51,8 @@ def rec_card(card, row_kind, dismissable):
 
 @register.simple_tag(takes_context=True)
 def visitor_events(context):
-    """The requesting visitor's events, newest first (events.history.visitor_history)."""
-    return visitor_history(visitor_key(context["request"], create=False))
+    """The requesting visitor's events, newest first (events.history.request_history: read once per request)."""
+    return request_history(context["request"])
 
 
 @register.simple_tag(takes_context=True)
