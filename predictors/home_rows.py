@@ -47,7 +47,7 @@ HIDDEN_TYPES = ("not_interested",)
 # A positive the visitor stated ("liked"); a click or a view is one the model
 # infers, and the page says "looked at" for it rather than claim a like.
 STATED_TYPES = ("like", "rating")
-# What a history entry says the visitor did (history_entries names the event).
+# What a history entry says the visitor did (Verdicts.entries names the event).
 HISTORY_WORDS = {
     "click": "clicked",
     "view": "viewed",
@@ -74,7 +74,7 @@ class Row:
     movies: list = field(default_factory=list)  # Movie objects, set by attach_movies
     anchor_movie: object = None
     cache_key: tuple | None = None  # set on a row from the rows cache: its HTML may be cached on it too
-    stated: frozenset = frozenset()  # the history movies the visitor liked outright (hidden_and_stated)
+    stated: frozenset = frozenset()  # the history movies the visitor liked outright (Verdicts.stated)
 
     @property
     def anchor_verb(self):
@@ -107,44 +107,36 @@ def primary_model_name(versions=None):
     return name
 
 
-def hidden_movies(events):
-    """Movie pks whose deciding verdict (serving.verdicts_from_events) is
-    "not interested", from events newest first."""
-    return _hidden(serving.verdicts_from_events(events))
+class Verdicts:
+    """A visitor's events (newest first) read once by the one rule every list
+    follows (serving.verdicts_from_events), for every list of a page."""
 
+    def __init__(self, events):
+        self.by_movie = serving.verdicts_from_events(events)  # movie pk -> (weight, deciding event type), newest first
+        self._clicked = {event.movie_id for event in events if event.event_type == "click"}
+        self.history = serving.history_of(self.by_movie)  # [(movie pk, weight)] oldest first
+        self.hidden = {pk for pk, (_, kind) in self.by_movie.items() if kind in HIDDEN_TYPES}
+        # A stated like: a like or a rating above the dislike threshold decides the movie.
+        self.stated = frozenset(
+            pk for pk, (weight, kind) in self.by_movie.items() if weight > 0 and kind in STATED_TYPES
+        )
 
-def hidden_and_stated(events):
-    """(hidden_movies, the stated likes) of events newest first, from one pass
-    of the verdicts rule. A stated like is a movie whose deciding verdict is a
-    like or a rating above the dislike threshold: what the visitor said they liked."""
-    verdicts = serving.verdicts_from_events(events)
-    return _hidden(verdicts), frozenset(
-        pk for pk, (weight, kind) in verdicts.items() if weight > 0 and kind in STATED_TYPES
-    )
+    def recent(self, limit=RECENT_SHOWN):
+        """Movie pks the visitor opened, clicked, liked or rated, newest first,
+        without the hidden ones; a rating taken back by ``rating_cleared`` is no activity."""
+        return [pk for pk, (_, kind) in self.by_movie.items() if kind in ACTIVITY_TYPES and pk not in self.hidden][
+            :limit
+        ]
 
-
-def _hidden(verdicts):
-    return {pk for pk, (_, kind) in verdicts.items() if kind in HIDDEN_TYPES}
-
-
-def recent_activity(events, hidden, limit=RECENT_SHOWN):
-    """Movie pks of the visitor's history, newest activity first, by the rule
-    fold-in follows: a rating taken back by ``rating_cleared`` is no activity."""
-    verdicts = serving.verdicts_from_events(events)
-    return [pk for pk, (_, kind) in verdicts.items() if kind in ACTIVITY_TYPES and pk not in hidden][:limit]
-
-
-def history_entries(events, limit=RECENT_SHOWN):
-    """{movie pk: the event type it is named by}, newest activity first: every
-    movie fold-in uses, "not interested" ones too (the model's dislikes). The
-    deciding event names it (serving.verdicts_from_events); of a click and a
-    view, the click, since every click is followed by a view but choosing a
-    movie from a list says more than landing on its page."""
-    clicked = {event.movie_id for event in events if event.event_type == "click"}
-    verdicts = serving.verdicts_from_events(events)
-    return {
-        pk: "click" if kind == "view" and pk in clicked else kind for pk, (_, kind) in list(verdicts.items())[:limit]
-    }
+    def entries(self, limit=RECENT_SHOWN):
+        """{movie pk: the event type it is named by}, newest first: every movie
+        fold-in uses, "not interested" ones too (the model's dislikes). Of a
+        click and a view, the click: every click is followed by a view, but
+        choosing a movie from a list says more than landing on its page."""
+        return {
+            pk: "click" if kind == "view" and pk in self._clicked else kind
+            for pk, (_, kind) in list(self.by_movie.items())[:limit]
+        }
 
 
 def liked_newest_first(history):
@@ -227,14 +219,13 @@ def because_liked(model_name, anchor, exclude, k=ROW_LENGTH):
     )
 
 
-def personal_rows(request, visitor, events, model_name, k=ROW_LENGTH):
-    """The rows above for a visitor's events (newest first), movie pks only;
-    empty for a visitor without history (the page shows its onboarding)."""
-    history = serving.history_from_events(events)
+def personal_rows(request, visitor, verdicts, model_name, k=ROW_LENGTH):
+    """The rows above for a visitor's Verdicts, movie pks only; empty for a
+    visitor without history (the page shows its onboarding)."""
+    history = verdicts.history
     if not history:
         return []
-    hidden, stated = hidden_and_stated(events)
-    shown = {pk for pk, _ in history} | hidden  # no recommending row shows these
+    shown = {pk for pk, _ in history} | verdicts.hidden  # no recommending row shows these
     rows = []
 
     def add(row):
@@ -246,32 +237,31 @@ def personal_rows(request, visitor, events, model_name, k=ROW_LENGTH):
     for anchor in liked_newest_first(history)[:BECAUSE_ROWS]:
         add(because_liked(model_name, anchor, shown, k))
     add(Row(POPULAR, "Popular now", popular_movie_ids(k, exclude=shown)))
-    add(Row(RECENT, "Your recent activity", recent_activity(events, hidden)))
+    add(Row(RECENT, "Your recent activity", verdicts.recent()))
     for row in rows:
-        row.stated = stated
+        row.stated = verdicts.stated
     return rows
 
 
 ROWS_CACHE_SIZE = 4096
-# (catalog version, versions, model, history, hidden, k) -> the personal rows' ids and evidence
+# (catalog version, versions, model, history, hidden, stated, k) -> the personal rows' ids and evidence
 _rows_cache = BoundedCache(ROWS_CACHE_SIZE)
 
 
-def cached_personal_rows(request, visitor, events, k=ROW_LENGTH):
+def cached_personal_rows(request, visitor, verdicts, k=ROW_LENGTH):
     """``personal_rows`` for the primary model, its recommending rows cached in
     this process on (catalog version, active versions, history, hidden movies): the same
     history shows the same rows without asking the models again, and any new
     event or activation is a new key (read-your-writes). "Popular now" and the
     recent activity are computed on every view (both cheap and changing), and
     while an experiment runs on the row its provider is asked every time."""
-    history = serving.history_from_events(events)
+    history, hidden = verdicts.history, verdicts.hidden
     if not history:
         return []  # the onboarding panel's page, as personal_rows has it
     versions = active_versions()
     model_name = primary_model_name(versions)
     if surfaces.taken_over(surfaces.TOP_PICKS):
-        return personal_rows(request, visitor, events, model_name, k)
-    hidden, stated = hidden_and_stated(events)
+        return personal_rows(request, visitor, verdicts, model_name, k)
     # The catalog version too: a re-import or edit changes titles, posters and which movies exist.
     # The stated likes too: a like of a movie only viewed so far changes no weight, only the words.
     key = (
@@ -280,18 +270,18 @@ def cached_personal_rows(request, visitor, events, k=ROW_LENGTH):
         model_name,
         tuple(history),
         tuple(sorted(hidden)),
-        tuple(sorted(stated)),
+        tuple(sorted(verdicts.stated)),
         k,
     )
     cached = _rows_cache.get_or_put(
         key,
-        lambda: [row for row in personal_rows(request, visitor, events, model_name, k) if row.kind not in CHANGING],
+        lambda: [row for row in personal_rows(request, visitor, verdicts, model_name, k) if row.kind not in CHANGING],
     )
     # Copies: attach_movies sets each view's movies on them.
     rows = [dataclasses.replace(row, cache_key=(key, index)) for index, row in enumerate(cached)]
     shown = {pk for pk, _ in history} | hidden | {pk for row in rows for pk in row.movie_ids}
     rows.append(Row(POPULAR, "Popular now", popular_movie_ids(k, exclude=shown)))
-    rows.append(Row(RECENT, "Your recent activity", recent_activity(events, hidden)))
+    rows.append(Row(RECENT, "Your recent activity", verdicts.recent()))
     return [row for row in rows if row.movie_ids]
 
 
@@ -336,7 +326,7 @@ def home_rows_for(request, events):
     (visitor_history, as the page read it), movies attached. (No
     RecommendationImpression per view: an insert and commit would be most of a
     warm page's time; the page's rows carry what its script reports.)"""
-    rows = cached_personal_rows(request, visitor_key(request, create=False), events)
+    rows = cached_personal_rows(request, visitor_key(request, create=False), Verdicts(events))
     attach_movies([row for row in rows if not is_rendered(row)], latest_ratings(events))
     return rows
 

@@ -90,7 +90,12 @@ def verdicts_from_events(events):
 def history_from_events(events):
     """Events newest first (as visitor_history returns them) -> [(movie pk,
     weight)] oldest first, one per movie (``verdicts_from_events``)."""
-    return [(movie_id, weight) for movie_id, (weight, _) in reversed(verdicts_from_events(events).items())]
+    return history_of(verdicts_from_events(events))
+
+
+def history_of(verdicts):
+    """``verdicts_from_events``' answer -> [(movie pk, weight)] oldest first."""
+    return [(movie_id, weight) for movie_id, (weight, _) in reversed(verdicts.items())]
 
 
 def as_weighted(history):

@@ -31,12 +31,12 @@ class VisitorState:
     def __init__(self, request):
         self.key = visitor_key(request, create=False)
         self.events = visitor_history(self.key)
-        self.history = serving.history_from_events(self.events)
-        self.hidden, self.stated = home_rows.hidden_and_stated(self.events)
+        self.verdicts = home_rows.Verdicts(self.events)
+        self.history, self.hidden, self.stated = self.verdicts.history, self.verdicts.hidden, self.verdicts.stated
         self.exclude = frozenset({pk for pk, _ in self.history} | self.hidden)
 
     def recent_row(self, limit=HISTORY_SHOWN):
-        kinds = home_rows.history_entries(self.events, limit)
+        kinds = self.verdicts.entries(limit)
         return home_rows.Row(home_rows.RECENT, "Your history", list(kinds), kinds=kinds)
 
 

@@ -71,10 +71,10 @@ def home_row(row, number):
 @register.inclusion_tag("predictors/_not_interested.html", takes_context=True)
 def not_interested_control(context, movie):
     """ "Not interested", or once the visitor said so, that and its Undo: by
-    the rule every list hides movies by (home_rows.hidden_movies), from the
+    the rule every list hides movies by (home_rows.Verdicts), from the
     history a list would read."""
     events = request_history(context["request"])
-    return {"movie": movie, "hidden": movie.pk in home_rows.hidden_movies(events)}
+    return {"movie": movie, "hidden": movie.pk in home_rows.Verdicts(events).hidden}
 
 
 @register.simple_tag(takes_context=True)

@@ -137,17 +137,17 @@ def test_a_personal_home_page_reads_the_visitors_history_once(visitor):
 def test_not_interested_hides_a_movie_from_every_row(trained, rf):
     pks = movie_pks(3)
     events = [event("click", pks[0]), event("click", pks[1])][::-1]
-    first = home_rows.personal_rows(rf.get("/"), "session:test", events, "ease")
+    first = home_rows.personal_rows(rf.get("/"), "session:test", home_rows.Verdicts(events), "ease")
     target = first[0].movie_ids[0]
     events = [event("not_interested", target), *events]
-    after = home_rows.personal_rows(rf.get("/"), "session:test", events, "ease")
+    after = home_rows.personal_rows(rf.get("/"), "session:test", home_rows.Verdicts(events), "ease")
     assert all(target not in row.movie_ids for row in after)
-    assert target not in home_rows.recent_activity(events, home_rows.hidden_movies(events))
+    assert target not in home_rows.Verdicts(events).recent()
 
 
 def test_popular_now_repeats_nothing_of_the_personal_rows(trained, rf):
     events = [event("click", pk) for pk in movie_pks(2)]
-    rows = home_rows.personal_rows(rf.get("/"), "session:test", events, "gmf")
+    rows = home_rows.personal_rows(rf.get("/"), "session:test", home_rows.Verdicts(events), "gmf")
     popular = next(row for row in rows if row.kind == home_rows.POPULAR)
     personal = {pk for row in rows if row.kind != home_rows.POPULAR for pk in row.movie_ids}
     assert popular.movie_ids and not set(popular.movie_ids) & personal
@@ -240,8 +240,8 @@ def test_not_interested_through_the_endpoint_is_gone_from_every_list_at_once(tra
 
 def test_a_later_like_brings_a_hidden_movie_back_to_recent_activity():
     events = [event("like", 7), event("not_interested", 7), event("click", 8)]  # newest first
-    assert home_rows.hidden_movies(events) == set()
-    assert home_rows.hidden_movies(events[1:]) == {7}
+    assert home_rows.Verdicts(events).hidden == set()
+    assert home_rows.Verdicts(events[1:]).hidden == {7}
 
 
 def test_the_movie_page_has_a_not_interested_control(trained, visitor):
@@ -279,7 +279,7 @@ def test_the_movie_page_says_it_is_marked_not_interested_until_undone(trained, v
 
 
 def hidden_from(browser):
-    return home_rows.hidden_movies(visitor_history(browser.visitor_key()))
+    return home_rows.Verdicts(visitor_history(browser.visitor_key())).hidden
 
 
 def test_a_movie_page_reads_the_visitors_events_once_for_rating_and_control(catalog, visitor):
@@ -332,12 +332,12 @@ def test_a_not_interested_stored_after_its_undo_stays_undone(catalog):
 def test_hidden_and_recent_activity_follow_the_rule_fold_in_follows():
     # Newest first: the rating was cleared, so "not interested" is the movie's verdict.
     events = [event("rating_cleared", 7), event("rating", 7, 4.0), event("not_interested", 7), event("click", 8)]
-    assert dict(home_rows.serving.history_from_events(events))[7] < 0
-    assert home_rows.hidden_movies(events) == {7}
-    assert home_rows.recent_activity(events, home_rows.hidden_movies(events)) == [8]
+    assert dict(home_rows.Verdicts(events).history)[7] < 0
+    assert home_rows.Verdicts(events).hidden == {7}
+    assert home_rows.Verdicts(events).recent() == [8]
     # A rated-then-cleared movie is no activity (and no history).
     cleared = [event("rating_cleared", 5), event("rating", 5, 4.0), event("click", 8)]
-    assert home_rows.recent_activity(cleared, home_rows.hidden_movies(cleared)) == [8]
+    assert home_rows.Verdicts(cleared).recent() == [8]
 
 
 def test_a_rated_then_cleared_movie_is_in_no_two_rows(trained, visitor):
@@ -364,11 +364,11 @@ def test_a_catalog_change_is_a_new_rows_cache_key(trained, rf, monkeypatch):
 
     monkeypatch.setattr(surfaces, "_providers", {})  # rows are cached only while no experiment ranks top picks
     events = [event("click", pk) for pk in movie_pks(3)]
-    before = home_rows.cached_personal_rows(rf.get("/"), "session:test", events)[0]
-    again = home_rows.cached_personal_rows(rf.get("/"), "session:test", events)[0]
+    before = home_rows.cached_personal_rows(rf.get("/"), "session:test", home_rows.Verdicts(events))[0]
+    again = home_rows.cached_personal_rows(rf.get("/"), "session:test", home_rows.Verdicts(events))[0]
     assert again.cache_key == before.cache_key  # the same catalog reuses the rows and their HTML
     Movie.objects.get(pk=before.movie_ids[0]).save()  # any catalog edit (post_save) bumps its version
-    after = home_rows.cached_personal_rows(rf.get("/"), "session:test", events)[0]
+    after = home_rows.cached_personal_rows(rf.get("/"), "session:test", home_rows.Verdicts(events))[0]
     assert after.cache_key != before.cache_key
 
 
