@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sitewide.numbers import MAX_ID
+
 SCHEMA_VERSION = 1
 # like: a positive without stars (onboarding picks); not_interested: hide the
 # movie, a negative; rating_cleared: the visitor took their rating back;
@@ -25,8 +27,7 @@ VOTING_TYPES = frozenset({"click", "view", "rating", "like"})
 RATING_TYPES = ("rating", "rating_cleared")
 MOVIE_OPTIONAL_TYPES = frozenset({"impression"})
 MIN_RATING, MAX_RATING = 0.5, 5.0
-# The largest primary key every supported database stores (signed 64-bit).
-MAX_MOVIE_ID = 2**63 - 1
+MAX_MOVIE_ID = MAX_ID
 MAX_DETAILS_BYTES = 2048
 MAX_DETAILS_DEPTH = 3  # the details object itself is depth 1
 UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")

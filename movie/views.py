@@ -21,6 +21,7 @@ from movie.browse import (
 from movie.charts import rating_bars
 from movie.models import Tag
 from sitewide.errors import NotFound, error_response, get_or_404
+from sitewide.numbers import MAX_ID
 
 SUGGESTIONS = 8
 TAGS_SHOWN = 12
@@ -57,7 +58,7 @@ def home(request):
 
 
 def movie_or_404(pk):
-    found = catalog.movies_by_ids([pk])
+    found = catalog.movies_by_ids([pk]) if pk <= MAX_ID else []
     if not found:
         raise NotFound(f"There is no movie number {pk} in this catalog.")
     return found[0]

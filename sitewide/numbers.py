@@ -1,5 +1,9 @@
 """Whole numbers typed by people or sent by clients."""
 
+# The largest primary key every supported database stores (signed 64-bit):
+# a larger id in a URL or a body names nothing, and SQLite refuses to compare it.
+MAX_ID = 2**63 - 1
+
 
 def whole_number(text, max_digits=9):
     """``text`` as an int when it is only ASCII digits (at most ``max_digits``), else None.

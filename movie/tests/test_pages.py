@@ -80,6 +80,14 @@ def test_unknown_movie_is_a_404_page(client, catalog):
     assert "There is nothing at this address." in response.content.decode()
 
 
+@pytest.mark.parametrize("path", ["/movie/{}/", "/movie/{}/poster.svg"])
+def test_a_movie_number_past_what_a_database_stores_is_a_404_not_an_error(client, catalog, path):
+    too_big = 2**63  # SQLite refused to compare it: a 500
+    response = client.get(path.format(too_big))
+    assert response.status_code == 404
+    assert f"There is no movie number {too_big} in this catalog." in response.content.decode()
+
+
 def test_movies_of_another_dataset_are_not_shown(client, catalog, settings):
     settings.MOVIELENS_DATASET = "other"
     assert client.get(f"/movie/{Movie.objects.first().pk}/").status_code == 404
