@@ -9,7 +9,7 @@ import json
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
-from django.http import HttpResponse
+from django.http import HttpResponse, RawPostDataException
 from django.views.decorators.http import require_POST
 
 from events import ingest
@@ -41,6 +41,8 @@ def post_events(request):
         accepted = ingest.accept(request.body, key, request.META.get("REMOTE_ADDR"))
     except RequestDataTooBig:
         return json_error(413, _too_big())
+    except RawPostDataException:  # a multipart form: the CSRF check has read its stream already
+        return json_error(400, "body must be JSON, sent as application/json, not a form.")
     except InvalidEvent as error:
         return json_error(400, str(error))
     except ingest.RateLimited as limited:

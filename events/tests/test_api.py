@@ -84,6 +84,16 @@ def test_bad_bodies_get_a_400_with_the_reason_and_store_nothing(browser, movie, 
     assert ClickEvent.objects.count() == 0 and OutboxEvent.objects.count() == 0
 
 
+def test_a_form_posted_as_multipart_is_a_400_not_an_error(browser, movie):
+    browser.open()
+    response = browser.client.post(
+        "/api/events", {"type": "click", "movie_id": movie.pk}, HTTP_X_CSRFTOKEN=browser.token
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": "body must be JSON, sent as application/json, not a form."}
+    assert ClickEvent.objects.count() == 0 and OutboxEvent.objects.count() == 0
+
+
 @pytest.mark.parametrize("rating", BAD_RATINGS)
 def test_out_of_range_or_wrongly_typed_ratings_are_refused(browser, movie, rating):
     response = browser.rate(movie.pk, rating)
