@@ -25,6 +25,16 @@ def test_signup_ignores_an_off_site_next(client):
     assert response.status_code == 302 and response["Location"] == "/"
 
 
+@pytest.mark.parametrize("next_url", ["home", "0", "javascript:alert(1)"])
+def test_a_next_that_is_no_path_leads_home_after_sign_up(client, next_url):
+    form = {"username": "erin", "password1": PASSWORD, "password2": PASSWORD, "next": next_url}
+    response = client.post("/accounts/signup/", form)  # "home" and "0" were reversed as URL names: a 500
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert get_user_model().objects.filter(username="erin").exists()
+    response = client.get("/accounts/signup/", {"next": next_url})  # signed up already: on to next
+    assert response.status_code == 302 and response["Location"] == "/"
+
+
 def test_login_page_links_to_signup_and_logs_in(alice, client):
     page = client.get(f"/accounts/login/?next={NCF}").content.decode()
     assert f'href="/accounts/signup/?next={NCF}"' in page
