@@ -18,5 +18,6 @@ urlpatterns = [
 ]
 
 handler400 = "sitewide.errors.bad_request"
+handler403 = "sitewide.errors.permission_denied"
 handler404 = "sitewide.errors.page_not_found"
 handler500 = "sitewide.database.server_error"

@@ -51,6 +51,14 @@ def page_not_found(request, exception=None):
     return error_response(request, 404, "Not found", message)
 
 
+def permission_denied(request, exception=None):
+    """handler403: a PermissionDenied (the admin's views, staff without the
+    permission) gets a sentence instead of Django's bare "403 Forbidden"."""
+    return error_response(
+        request, 403, "Not allowed", "Your account may not do this here; an administrator can grant the permission."
+    )
+
+
 def server_error(request):
     return error_response(request, 500, "Something went wrong", "The error was logged; please try again.")
 

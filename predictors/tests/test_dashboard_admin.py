@@ -196,7 +196,8 @@ def test_non_staff_cannot_run_actions_or_start_training(db, store):
 def test_staff_without_registry_permissions_is_refused(db, store):
     version = make_version(store)
     client = logged_in(staff_user("helper"))
-    assert client.get(DASHBOARD).status_code == 403
+    refused = client.get(DASHBOARD)
+    assert refused.status_code == 403 and "an administrator can grant the permission" in refused.content.decode()
     assert client.get(TRAIN_FORM).status_code == 403
     client.post(CHANGELIST, {"action": "activate_selected", "_selected_action": [version.pk]})
     assert reload(version)[0].status == "candidate"

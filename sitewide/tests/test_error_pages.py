@@ -57,6 +57,18 @@ def test_a_failing_view_is_a_500_page_or_json_without_a_traceback():
     assert api.json() == {"error": "The error was logged; please try again."}
 
 
+FORBIDDEN = "Your account may not do this here; an administrator can grant the permission."
+
+
+@pytest.mark.urls("sitewide.tests.urls")
+def test_a_permission_denied_is_a_403_page_or_json_with_a_sentence(client):
+    page = client.get("/forbidden/")  # Django's own answer was a bare "403 Forbidden"
+    assert page.status_code == 403
+    assert FORBIDDEN in page.content.decode() and "<title>" in page.content.decode()
+    api = client.get("/api/forbidden")
+    assert api.status_code == 403 and api.json() == {"error": FORBIDDEN}
+
+
 def test_a_request_for_another_host_is_a_400_page(client):
     response = client.get("/", HTTP_HOST="evil.example")
     assert response.status_code == 400

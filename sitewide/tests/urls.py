@@ -1,17 +1,22 @@
 """The site's addresses plus views that fail, to see the 500 and 503 answers."""
 
+from django.core.exceptions import PermissionDenied
 from django.db import OperationalError
 from django.http import HttpResponse
 from django.urls import path
 
-from config.urls import handler400, handler404, handler500
+from config.urls import handler400, handler403, handler404, handler500
 from config.urls import urlpatterns as site_urlpatterns
 
-__all__ = ["handler400", "handler404", "handler500", "urlpatterns"]
+__all__ = ["handler400", "handler403", "handler404", "handler500", "urlpatterns"]
 
 
 def broken(request):
     raise RuntimeError("a bug in a view")
+
+
+def forbidden(request):
+    raise PermissionDenied
 
 
 def locked(request):
@@ -45,6 +50,8 @@ urlpatterns = [
     *site_urlpatterns,
     path("broken/", broken),
     path("api/broken", broken),
+    path("forbidden/", forbidden),
+    path("api/forbidden", forbidden),
     path("locked/", locked),
     path("changes-the-session/", changes_the_session),
     path("schema-bug/", schema_bug),
