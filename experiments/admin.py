@@ -18,6 +18,7 @@ from experiments.models import Experiment, ExperimentRuleError
 from experiments.results import results
 from predictors.admin import activation_doubts, register_dashboard_link
 from predictors.models import RegistryRuleError
+from sitewide.admin_actions import CheckedSelectionAdmin
 
 ARM_FIELDS = ["arm_a_model", "arm_a_version", "arm_b_model", "arm_b_version"]
 
@@ -43,7 +44,7 @@ def percent(value):
 
 
 @admin.register(Experiment)
-class ExperimentAdmin(admin.ModelAdmin):
+class ExperimentAdmin(CheckedSelectionAdmin):
     form = ExperimentForm
     list_display = [
         "name",

@@ -1,17 +1,18 @@
 from django.contrib import admin
 
 from paper_review.models import Comment, Paper, Review
+from sitewide.admin_actions import CheckedSelectionAdmin
 
 
 @admin.register(Paper)
-class PaperAdmin(admin.ModelAdmin):
+class PaperAdmin(CheckedSelectionAdmin):
     list_display = ["title", "venue", "year", "site_models"]
     search_fields = ["title", "authors"]
     prepopulated_fields = {"slug": ["title"]}
 
 
 @admin.register(Review)
-class ReviewAdmin(admin.ModelAdmin):
+class ReviewAdmin(CheckedSelectionAdmin):
     list_display = ["title", "paper", "author", "date"]
     list_select_related = ["paper"]
     search_fields = ["title", "body"]
@@ -21,7 +22,7 @@ class ReviewAdmin(admin.ModelAdmin):
 
 
 @admin.register(Comment)
-class CommentAdmin(admin.ModelAdmin):
+class CommentAdmin(CheckedSelectionAdmin):
     """Moderation: hide (reversible) or delete what breaks the rules."""
 
     list_display = ["excerpt", "author", "review", "created_at", "is_hidden"]

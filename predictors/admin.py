@@ -20,6 +20,7 @@ from predictors.dashboard import KEY_METRICS, dashboard_context, metric
 from predictors.models import ModelVersion, RegistryRuleError, TrainingRun
 from predictors.names import PROTOCOLS
 from predictors.tuning_chart import trial_rows, tuning_svg
+from sitewide.admin_actions import CheckedSelectionAdmin
 from sitewide.numbers import whole_number
 
 # The admin index links to the dashboard.
@@ -37,7 +38,7 @@ def _metric_column(protocol, name, heading):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(CheckedSelectionAdmin):
     list_display = [
         "label",
         "status_badge",
@@ -387,7 +388,7 @@ class TrainingRunForm(forms.ModelForm):
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(CheckedSelectionAdmin):
     list_display = [
         "__str__",
         "kind",

@@ -344,3 +344,15 @@ def test_the_detail_page_shows_the_baselines_and_what_was_served(admin_client_, 
     html = admin_client_.get(f"/admin/predictors/modelversion/{version.pk}/change/").content.decode()
     assert "Served artifact fitted on" in html and "<th>interactions</th><td><code>163</code>" in html
     assert "Baselines on the same split" in html and "popularity" in html and "0.2000" in html
+
+
+@pytest.mark.parametrize("selected", ["abc", str(2**63)])
+def test_an_action_on_a_selection_that_is_no_id_is_a_400_and_changes_nothing(admin_client_, store, selected):
+    version = make_version(store)
+    form = {"action": "activate_selected", "index": "0", "_selected_action": [version.pk, selected]}
+    response = admin_client_.post(CHANGELIST, form)  # ValueError, or OverflowError on SQLite: a 500
+    assert response.status_code == 400
+    assert "The selection holds something that is no id of model versions; nothing was changed." in (
+        response.content.decode()
+    )
+    assert reload(version)[0].status == "candidate"
