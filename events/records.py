@@ -138,7 +138,10 @@ def check_details(value):
     if _depth(value) > MAX_DETAILS_DEPTH:
         raise InvalidEvent(f"details may nest at most {MAX_DETAILS_DEPTH} levels deep.")
     try:
-        size = len(json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
+        size = len(json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode())
+    except UnicodeEncodeError:
+        # Half of a UTF-16 pair ("\ud800"): no text, and MySQL's JSON check refuses it.
+        raise InvalidEvent("details must hold only text that is valid Unicode.") from None
     except ValueError:
         raise InvalidEvent("details must hold only finite numbers.") from None
     if size > MAX_DETAILS_BYTES:

@@ -62,6 +62,16 @@ def test_new_types_and_details_reach_the_history(browser, movies):
     assert (stored.event_id, stored.movie_id, stored.details) == (impression, None, shown)
 
 
+@pytest.mark.parametrize("details", ['{"q": "\\ud800"}', '{"\\udfff": 1}', '{"a": ["ok", {"b": "x\\udc00y"}]}'])
+def test_details_with_half_a_surrogate_pair_are_a_400_on_every_database(browser, movies, details):
+    # JSON can escape half of a UTF-16 pair; MySQL's JSON check refused it with a 500.
+    body = '{"events": [{"type": "click", "movie_id": %d}, {"type": "click", "movie_id": %d, "details": %s}]}'
+    answer = browser.post_events(body % (movies[0], movies[1], details))
+    assert answer.status_code == 400
+    assert "valid Unicode" in answer.json()["error"]
+    assert visitor_history(browser.visitor_key()) == []  # the batch is refused whole
+
+
 def test_a_cleared_rating_leaves_no_rating(browser, movies):
     browser.rate(movies[0], 4.0)
     browser.post_events([{"type": "rating_cleared", "movie_id": movies[0]}])
