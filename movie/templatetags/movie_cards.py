@@ -1,6 +1,7 @@
 """{% movie_card movie [extra] %}: a movie's card (movie/_movie_card_body.html),
-and {% genre_chips [genre] %}: the genre chips, each rendered once per catalog
-version (movie/catalog.py) and reused by every page and thread of the process.
+and {% genre_chips [genre [listing]] %}: the genre chips, which keep the
+listing's other filters; each is rendered once per catalog version
+(movie/catalog.py) and reused by every page and thread of the process.
 The cached card shows the movie only. What a page adds about the visitor
 comes from the ``card_addon`` template in the context (``{% include
 "movie/_movie_card.html" with card_addon=... %}``), rendered on every use
@@ -12,6 +13,7 @@ the catalog only (the block must use nothing else of its context)."""
 
 from django import template
 from django.template.loader import get_template
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from movie.catalog import catalog_fragment, current_cache, genre_list
@@ -49,16 +51,24 @@ def movie_card(context, movie, extra=""):
     return html
 
 
+# Stands in the cached chips for the listing's query string, which varies by request.
+FILTERS_SLOT = "__listing_filters__"
+
+
 @register.simple_tag
-def genre_chips(active=None):
-    """The genre chips (movie/_genre_chips_body.html), ``active`` marked, once per catalog version."""
+def genre_chips(active=None, listing=None):
+    """The genre chips (movie/_genre_chips_body.html), ``active`` marked, once
+    per catalog version; each chip keeps ``listing``'s other filters and sort."""
     cache = current_cache()
     key = active.pk if hasattr(active, "pk") else None
-    return cache.value(("genre chips", key), lambda: _render_chips(active))
+    html = cache.value(("genre chips", key), lambda: _render_chips(active))
+    filters = listing.without_genre().query_string() if listing is not None else ""
+    return mark_safe(html.replace(FILTERS_SLOT, escape(f"?{filters}") if filters else ""))
 
 
 def _render_chips(active):
-    return get_template("movie/_genre_chips_body.html").render({"genres": genre_list(), "genre": active})
+    context = {"genres": genre_list(), "genre": active, "filters_slot": FILTERS_SLOT}
+    return get_template("movie/_genre_chips_body.html").render(context)
 
 
 FILTER_CONTEXT = ("query", "genre", "listing", "genres", "decades", "min_ratings", "min_counts", "sorts")

@@ -36,6 +36,16 @@ def test_filters_and_sort_on_a_genre_page(client, catalog):
     assert all("Action" in [g.name for g in m.genres.all()] for m in movies)
 
 
+def test_a_genre_chip_keeps_the_other_filters_and_the_sort(client, catalog):
+    html = client.get("/genres/action/", {"decade": "1990", "min_ratings": "1", "sort": "title", "page": "1"})
+    chips = html.content.decode().split('class="genre-chips"', 1)[1].split("</ul>", 1)[0]
+    assert 'href="/genres/drama/?decade=1990&amp;min_ratings=1&amp;sort=title"' in chips
+    # The chips are cached per catalog: the next page's own filters, and none on the home page.
+    again = client.get("/genres/action/", {"decade": "1980"}).content.decode()
+    assert 'href="/genres/drama/?decade=1980"' in again
+    assert 'href="/genres/drama/"' in client.get("/").content.decode()
+
+
 def test_the_decade_filter_offers_the_decades_the_catalog_has(client, catalog):
     from movie.catalog import clear_fragments
 
