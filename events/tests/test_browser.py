@@ -154,3 +154,29 @@ def test_a_click_whose_page_left_before_it_was_sent_is_sent_by_the_next_page_onc
     # The site's CSP forbids the eval that wait_for_function needs; poll from here instead.
     wait_until(lambda: page.evaluate("!window.sessionStorage.getItem('movie-events-unsent')"))
     assert sorted(ClickEvent.objects.values_list("event_type", flat=True)) == ["click", "view"]
+
+
+def test_on_a_phone_a_tap_on_a_star_gives_that_whole_star(page):
+    page.set_viewport_size(VIEWPORTS["phone"])
+    movie = Movie.objects.order_by("pk").first()
+    page.goto(f"/movie/{movie.pk}/")
+    widget = page.locator("[data-rating-widget]")
+    fourth = widget.locator('.rating-star[data-star="4"]')
+    box = fourth.bounding_box()
+    assert box["width"] >= 24 and box["height"] >= 24  # WCAG 2.2 AA's smallest target
+    page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] / 2)  # its left half, too
+    shows(widget, 4)
+    wait_until(lambda: ClickEvent.objects.filter(event_type="rating", rating=4).exists())
+
+
+def test_a_page_out_of_date_says_to_reload_it_rather_than_try_again(page):
+    movie = Movie.objects.order_by("pk").first()
+    page.goto(f"/movie/{movie.pk}/")
+    widget = page.locator("[data-rating-widget]")
+    # Signing in or out in another tab leaves this page's form token stale: the API answers 403.
+    page.route("**/api/events", lambda route: route.fulfill(status=403, json={"error": "stale"}))
+    rate(widget, 4)
+    expect(widget.locator(".rating-value")).to_have_text(
+        "Could not save your rating: this page is out of date. Reload it to continue."
+    )
+    assert widget.evaluate(WIDGET_STATE)["stars"] == 0  # back to the rating the server has

@@ -151,7 +151,17 @@
     return post(JSON.stringify({ events: identified }), 0);
   }
 
-  window.MovieEvents = { send: send, newEventId: newEventId };
+  // What to tell the visitor when a send failed with ``error`` (its message the
+  // HTTP status, when there was an answer). A 403 is a page out of date (signed
+  // in or out in another tab, so its form token is stale): trying again cannot help.
+  function failureSentence(error, what) {
+    if (error && error.message === "403") {
+      return "Could not " + what + ": this page is out of date. Reload it to continue.";
+    }
+    return "Could not " + what + "; please try again.";
+  }
+
+  window.MovieEvents = { send: send, newEventId: newEventId, failureSentence: failureSentence };
 
   function movieId(element) {
     return parseInt(element.getAttribute("data-movie-id"), 10);
@@ -239,20 +249,20 @@
           throw new Error(String(response.status));
         }
         widget.confirmed = value;
-        return true;
+        return null;
       })
-      .catch(function () {
-        return false;
+      .catch(function (error) {
+        return error;
       })
-      .then(function (saved) {
+      .then(function (error) {
         widget.sending = false;
         if (widget.waiting) {
           sendWaiting(widget); // a newer change: its answer is the one to show
-        } else if (saved) {
+        } else if (!error) {
           show(widget, widget.confirmed);
         } else {
-          var doing = value === null ? "clear" : "save";
-          show(widget, widget.confirmed, "Could not " + doing + " your rating; please try again.");
+          var what = (value === null ? "clear" : "save") + " your rating";
+          show(widget, widget.confirmed, failureSentence(error, what));
         }
       });
   }

@@ -95,9 +95,9 @@
           restore();
           button.focus();
         })
-        .catch(function () {
+        .catch(function (error) {
           undoButton.disabled = false;
-          say(note, "Could not undo that; please try again.");
+          say(note, window.MovieEvents.failureSentence(error, "undo that"));
         });
     });
     return restore;
@@ -124,13 +124,14 @@
           card.remove(); // kept by the note's Undo, which puts it back
         }
       })
-      .catch(function () {
+      .catch(function (error) {
+        var sentence = window.MovieEvents.failureSentence(error, "save that");
         if (restore) {
           restore();
-          say(card.querySelector(".info"), "Could not save that; please try again.");
+          say(card.querySelector(".info"), sentence);
         } else if (control) {
           showMarked(control, false);
-          say(control, "Could not save that; please try again.");
+          say(control, sentence);
         }
         button.disabled = false;
         button.focus();
@@ -151,9 +152,9 @@
       .then(function () {
         showMarked(control, false);
       })
-      .catch(function () {
+      .catch(function (error) {
         submit.disabled = false;
-        say(control, "Could not undo that; please try again.");
+        say(control, window.MovieEvents.failureSentence(error, "undo that"));
       });
   });
 })();

@@ -85,12 +85,12 @@
           loadRows(0);
         }
       })
-      .catch(function () {
+      .catch(function (error) {
         fresh.forEach(function (movieId) {
           delete picked[movieId];
         });
         mark(fresh, "none");
-        progress.textContent = "Could not save that pick; please try again.";
+        progress.textContent = window.MovieEvents.failureSentence(error, "save that pick");
       });
   }
 
