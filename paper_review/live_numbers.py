@@ -2,7 +2,7 @@
 
 The registry (predictors.models.ModelVersion) is optional here: before it
 exists, before its table is migrated, or while no version is active, a model's
-row says "not trained yet" instead of breaking the review page.
+row says "no active version" instead of breaking the review page.
 """
 
 import logging
@@ -42,7 +42,7 @@ class LiveRow:
     model_name: str
     label: str
     page_url: str | None  # the model's recommendation page, when the site has one
-    version: int | None = None  # None: no active version (not trained yet)
+    version: int | None = None  # None: no active version (none trained, or none activated)
     dataset: str = ""
     activated_at: object = None
     # One float or None per PROTOCOLS metric, in order (all None until trained).

@@ -75,7 +75,7 @@ def test_review_page_has_try_it_links_to_its_model_pages(client):
 def test_review_page_shows_live_numbers_table_before_training(client):
     page = client.get(NGCF).content.decode()
     table = page.split('id="live-numbers"', 1)[1].split("</figure>", 1)[0]
-    assert "not trained yet" in table
+    assert "no active version" in table
     for header in ("HR@10", "NDCG@10", "Recall@20", "NDCG@20", "Hit@50", "AUC"):
         assert header in table
     # The table sits inside the review's comparison section, not after the whole text.
