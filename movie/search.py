@@ -64,6 +64,7 @@ class TitleIndex:
         # Object arrays: a query's candidate texts are gathered by one fancy index, not a Python loop.
         self.spaced = np.array([normalize(f"{title} {year or ''}") for _, title, year, _ in movies], dtype=object)
         self.compact = np.array([text.replace(" ", "") for text in self.spaced], dtype=object)
+        self.padded = np.array([f" {text}" for text in self.spaced], dtype=object)  # a space before every word
         postings = defaultdict(list)
         word_starts = defaultdict(set)
         for position, (spaced, compact) in enumerate(zip(self.spaced, self.compact, strict=True)):
@@ -108,13 +109,19 @@ class TitleIndex:
         """Each row's score: the better of its words' and its letters' similarity to the query."""
         texts_compact = self.compact[rows]
         # A title holding the query's letters scores 100 (partial_ratio's best) without rapidfuzz:
-        # common words ("the", "love") have thousands of those at ml-25m size.
+        # common words ("the", "love") have thousands of those at ml-25m size. Letters that
+        # start no word of it, or run across a space ("lo|st ar|k" for "star"), score a band less.
         scores = np.array([compact in text for text in texts_compact], dtype=np.float64) * 100
+        held = np.flatnonzero(scores)
+        padded = f" {spaced}"
+        scores[held] -= (
+            np.array([padded not in text for text in self.padded[rows[held]]], dtype=np.float64) * SCORE_STEP
+        )
         rest = np.flatnonzero(scores == 0)
         if rest.size:
-            # Below the floor a score is dropped whatever it is, and with a 100 the floor is known
-            # already: rapidfuzz gives up on a title (0) as soon as it cannot reach it.
-            cutoff = MIN_SCORE if rest.size == rows.size else max(MIN_SCORE, 100 - MAX_BEHIND_BEST)
+            # Below the floor a score is dropped whatever it is, and with a letter match the floor is
+            # known already: rapidfuzz gives up on a title (0) as soon as it cannot reach it.
+            cutoff = MIN_SCORE if rest.size == rows.size else max(MIN_SCORE, scores.max() - MAX_BEHIND_BEST)
             words, letters = self.spaced[rows[rest]], texts_compact[rest]
             by_words = process.cdist([spaced], words, scorer=fuzz.token_set_ratio, score_cutoff=cutoff, workers=1)
             by_letters = process.cdist([compact], letters, scorer=fuzz.partial_ratio, score_cutoff=cutoff, workers=1)

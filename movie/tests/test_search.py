@@ -17,6 +17,8 @@ CATALOG = [
     (1, "Toy Story", 1995, 452),
     (1000, "Return of the Pink Panther, The", 1974, 54),
     (2000, "Stars Fell on Henrietta, The", 1995, 3),
+    (174, "Raiders of the Lost Ark", 1981, 420),
+    (222, "Star Trek: First Contact", 1996, 365),
 ]
 
 
@@ -45,6 +47,12 @@ def test_the_intended_movie_comes_first(index, query, movie_id):
 def test_equally_good_matches_rank_by_popularity(index):
     ranked = [match.movie_id for match in index.search("godfather")]
     assert ranked[:2] == [127, 187]
+
+
+def test_a_query_at_a_word_start_ranks_above_letters_that_run_across_a_space(index):
+    # "lo|st ar|k" holds the letters of "star" with the spaces taken out; it is still a match.
+    ranked = [match.movie_id for match in index.search("star")]
+    assert ranked.index(174) > max(ranked.index(50), ranked.index(222), ranked.index(271))
 
 
 def test_unrelated_titles_are_not_matches(index):
