@@ -88,14 +88,27 @@ def dominant_genres(member_ids, all_ids, genres_of, count=LABEL_GENRES):
     return tuple(telling[:count])
 
 
-def make_group(member_ids, all_ids, popularity, genres_of, titles, shown_by=None):
+def distinct_genres(ranked, taken, count=LABEL_GENRES):
+    """The first ``count`` of ``ranked`` genres, unless another group already
+    has that set ("Romance and Action" below "Action and Romance"): then the
+    last is swapped for the next genre that makes a new set, if there is one."""
+    chosen = ranked[:count]
+    if set(chosen) in taken:
+        for genre in ranked[count:]:
+            if {*chosen[:-1], genre} not in taken:
+                return (*chosen[:-1], genre)
+    return chosen
+
+
+def make_group(member_ids, all_ids, popularity, genres_of, titles, shown_by=None, taken=()):
     """A Group of ``member_ids``: the MOVIES_PER_GROUP most rated shown, most
     rated first (the highest ``shown_by`` when given: {id: score}), labelled
-    from those; ``popularity``: {id: rating count}."""
+    from those; ``popularity``: {id: rating count}. ``taken``: the genre sets
+    of the groups above it, which its label does not repeat when it can help it."""
     ordered = sorted(member_ids, key=lambda pk: (-popularity[pk], pk))
     shown = (ordered if shown_by is None else sorted(ordered, key=lambda pk: -shown_by[pk]))[:MOVIES_PER_GROUP]
     # The label describes the movies the visitor sees, not the rest of a large cluster, which they never see.
-    genres = dominant_genres(shown, all_ids, genres_of)
+    genres = distinct_genres(dominant_genres(shown, all_ids, genres_of, count=None), taken)
     # The examples show what the genres say: the most rated shown movies of those genres first.
     typical = sorted(shown, key=lambda pk: (not set(genres) & set(genres_of.get(pk, ())), -popularity[pk], pk))
     return Group(genres=genres, examples=tuple(titles[pk] for pk in typical[:2]), movie_ids=tuple(shown))
@@ -106,7 +119,11 @@ def ordered_groups(clusters, all_ids, popularity, genres_of, titles, n_groups, s
     in total, in that order; clusters under MIN_GROUP_SIZE are left out."""
     kept = [members for members in clusters if len(members) >= MIN_GROUP_SIZE]
     kept.sort(key=lambda members: (-sum(popularity[pk] for pk in members), min(members)))
-    return tuple(make_group(members, all_ids, popularity, genres_of, titles, shown_by) for members in kept[:n_groups])
+    groups = []
+    for members in kept[:n_groups]:
+        taken = [set(group.genres) for group in groups]
+        groups.append(make_group(members, all_ids, popularity, genres_of, titles, shown_by, taken))
+    return tuple(groups)
 
 
 def cluster_groups(vectors, movie_ids, popularity, genres_of, titles, n_groups=GROUPS, seed=0, shown_by=None):

@@ -62,6 +62,22 @@ def test_the_examples_are_the_most_rated_movies_of_the_dominant_genres():
     assert group.movie_ids[0] == 1  # shown most rated first all the same
 
 
+def test_no_two_groups_carry_the_same_genres_in_another_order():
+    # Two clusters of action romances, the second with some romantic comedies, and dramas around them.
+    genres_of = {pk: ("Action", "Romance") for pk in range(1, 11)}
+    genres_of.update({pk: ("Romance", "Comedy") for pk in (11, 12)})
+    genres_of.update({pk: ("Drama", "Comedy") if pk < 17 else ("Drama",) for pk in range(13, 25)})
+    popularity = {pk: 100 - pk for pk in genres_of}
+    titles = {pk: f"M{pk}" for pk in genres_of}
+    clusters = [list(range(1, 7)), list(range(7, 13)), list(range(13, 25))]
+    assert set(dominant_genres(list(range(7, 13)), list(genres_of), genres_of)) == {"Action", "Romance"}
+    groups = onboarding.ordered_groups(clusters, list(genres_of), popularity, genres_of, titles, n_groups=3)
+    by_first_movie = {group.movie_ids[0]: set(group.genres) for group in groups}
+    assert by_first_movie[1] == {"Action", "Romance"}  # the group above keeps its label
+    assert by_first_movie[7] == {"Romance", "Comedy"}  # the one below says what sets it apart
+    assert len({frozenset(genres) for genres in by_first_movie.values()}) == 3
+
+
 def test_two_dominant_genres_in_order_of_over_representation():
     genres_of = {1: ("Sci-Fi", "Action"), 2: ("Sci-Fi", "Action"), 3: ("Sci-Fi",), 4: ("Comedy",), 5: ("Comedy",)}
     assert dominant_genres([1, 2, 3], [1, 2, 3, 4, 5], genres_of) == ("Sci-Fi", "Action")
