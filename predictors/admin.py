@@ -354,8 +354,7 @@ class TrainingRunForm(forms.ModelForm):
     ratings = forms.ChoiceField(
         required=False,
         choices=[
-            ("", "all (default)"),
-            ("all", "all: every rating an interaction"),
+            ("", "every rating an interaction (default)"),
             ("weighted", "weighted by stars"),
             ("threshold", "threshold: 2 stars or less left out"),
         ],
@@ -444,7 +443,8 @@ class TrainingRunAdmin(CheckedSelectionAdmin):
         self.message_user(
             request,
             f"Queued job {obj.pk}: train {obj.model_name} on {obj.dataset}. "
-            "`manage.py run_training_jobs` picks it up; progress shows here.",
+            "The training worker starts it when it is free (no worker running? start one with "
+            "manage.py run_training_jobs); its progress shows on this dashboard.",
             messages.SUCCESS,
         )
         return HttpResponseRedirect(reverse("registry_dashboard"))

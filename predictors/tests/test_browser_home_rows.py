@@ -159,7 +159,7 @@ def test_not_interested_on_a_card_leaves_an_undo_in_its_place_and_keeps_the_keyb
     cards.nth(1).locator("[data-not-interested]").focus()
     page.keyboard.press("Enter")
     stand_in = page.locator(f'[data-row="top-picks"] [data-dismissed-movie-id="{target}"]')
-    expect(stand_in).to_contain_text(f"Left out of your picks: {title}.")
+    expect(stand_in).to_contain_text(f"Left out of your recommendations: {title}.")
     focus_becomes(page, ("BUTTON", "undoCard", "Undo"))
     expect(page.locator(f'li.movie-card[data-movie-id="{target}"]')).to_have_count(0)
     wait_until(lambda: ClickEvent.objects.filter(event_type="not_interested", movie_id=target).exists())

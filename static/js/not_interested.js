@@ -52,7 +52,7 @@
     note.className = "dismissed-card";
     note.setAttribute("data-dismissed-movie-id", String(movieId));
     var text = document.createElement("span");
-    text.textContent = "Left out of your picks: " + name + ".";
+    text.textContent = "Left out of your recommendations: " + name + ".";
     var button = document.createElement("button");
     button.type = "button";
     button.className = "not-interested";
