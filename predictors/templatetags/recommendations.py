@@ -73,8 +73,10 @@ def not_interested_control(context, movie):
     """ "Not interested", or once the visitor said so, that and its Undo: by
     the rule every list hides movies by (home_rows.Verdicts), from the
     history a list would read."""
-    events = request_history(context["request"])
-    return {"movie": movie, "hidden": movie.pk in home_rows.Verdicts(events).hidden}
+    verdicts = home_rows.Verdicts(request_history(context["request"]))
+    deciding = verdicts.by_movie.get(movie.pk, (None, None))[1]
+    # A like (an onboarding pick) has no stars to show in the rating widget: the control says it.
+    return {"movie": movie, "hidden": movie.pk in verdicts.hidden, "liked": deciding == "like"}
 
 
 @register.simple_tag(takes_context=True)

@@ -293,6 +293,17 @@ def test_a_movie_page_reads_the_visitors_events_once_for_rating_and_control(cata
         assert sum("movie_clickevent" in query["sql"] for query in queries.captured_queries) == 1
 
 
+def test_a_movie_picked_as_liked_says_so_on_its_page_until_rated(catalog, visitor):
+    (target,) = movie_pks(1)
+    liked = "You picked this as a movie you like."
+    assert liked not in visitor.open(f"/movie/{target}/").content.decode()
+    visitor.post_events([{"type": "like", "movie_id": target}])  # an onboarding pick
+    html = visitor.open(f"/movie/{target}/").content.decode()
+    assert liked in html and "Not rated yet" in html
+    visitor.rate(target, 2.0)  # a rating decides over the like, and the widget shows it
+    assert liked not in visitor.open(f"/movie/{target}/").content.decode()
+
+
 def test_a_rating_older_than_the_newest_events_is_still_on_the_movie_page(catalog, visitor):
     from events.history import HISTORY_LIMIT
 
