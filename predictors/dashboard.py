@@ -15,7 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from events import set_aside
-from events.models import ConsumerHeartbeat
+from events.models import EVENT_TYPES, ConsumerHeartbeat
 from events.stores import StoreUnavailable, get_store
 from predictors.models import MODEL_CHOICES, ModelVersion, RecommendationImpression, TrainingRun
 from predictors.names import SERVED_MODELS
@@ -62,6 +62,10 @@ def event_counts(now=None):
         log.warning("Event counts unavailable: %s", error)
         return None
     counts = {label: {"total": sum(by_type.values()), **by_type} for label, by_type in per_window.items()}
+    # One row per type, every type the totals count, so the rows add up to them.
+    counts["by_type"] = [
+        (label, per_window["hour"].get(kind, 0), per_window["day"].get(kind, 0)) for kind, label in EVENT_TYPES
+    ]
     counts["approximate"] = store.approximate_counts
     return counts
 

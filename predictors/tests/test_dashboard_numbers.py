@@ -2,6 +2,7 @@
 percentiles, click-through, consumer lag; and the serving side that records
 impressions without ever breaking a page."""
 
+import re
 import socket
 import uuid
 from datetime import timedelta
@@ -161,6 +162,17 @@ def test_dashboard_page_shows_the_numbers(admin_client_, settings):
     assert '<td class="num">1</td>' in events_table
     settings.KAFKA_BOOTSTRAP_SERVERS = ["127.0.0.1:9"]
     assert "no consumer has reported yet" in admin_client_.get("/admin/dashboard/").content.decode()
+
+
+def test_the_event_rows_add_up_to_the_total(admin_client_):
+    for kind in ("click", "like", "not_interested", "unhidden"):
+        event("session:a", 3, 5, event_type=kind)
+    html = admin_client_.get("/admin/dashboard/").content.decode()
+    table = html.split('id="events"', 1)[1].split("</table>", 1)[0]
+    rows = dict(re.findall(r'<tr><th>([^<]+)</th><td class="num">(\d+)</td>', table))
+    assert rows["All events"] == "4"
+    assert rows["Like"] == rows["Not interested"] == rows["Not interested taken back"] == "1"
+    assert sum(int(n) for label, n in rows.items() if label != "All events") == 4
 
 
 def test_dashboard_says_where_events_are_set_aside_as_unstorable(admin_client_, settings, tmp_path):
