@@ -36,6 +36,16 @@ def catalog(db, settings):
     return make_catalog("test-catalog")
 
 
+@pytest.fixture
+def empty_cache():
+    """Rate-limit counters and recent events must not leak from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Tiny tensors on a shared 2-core machine: thread hand-offs cost more than they save."""

@@ -16,11 +16,7 @@ def member(db):
     return User.objects.create_user("reader", password=PASSWORD)
 
 
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("empty_cache")
 
 
 def log_in(client, password, address="203.0.113.7"):
