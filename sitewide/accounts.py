@@ -16,6 +16,14 @@ from sitewide.errors import on_this_site
 from sitewide.throttling import throttle_signups
 
 
+class SignupForm(UserCreationForm):
+    """Django's form, with a weak password's reasons under the password itself
+    (Django puts them under the confirmation, next to the mismatch error)."""
+
+    def validate_password_for_user(self, user, **kwargs):
+        super().validate_password_for_user(user, password_field_name="password1")
+
+
 def safe_next_url(request):
     """The ?next= target if it is a path on this site, else the default after
     login. Never a URL name: ``redirect("home")`` would reverse what a
@@ -31,7 +39,7 @@ def safe_next_url(request):
 def signup(request):
     if request.user.is_authenticated:
         return HttpResponseRedirect(safe_next_url(request))
-    form = UserCreationForm(request.POST if request.method == "POST" else None)
+    form = SignupForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")

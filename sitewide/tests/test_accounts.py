@@ -7,7 +7,7 @@ from tests.accounts import PASSWORD
 
 NCF = "/paper_review/neural-collaborative-filtering/"
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing", "empty_cache")]
 
 
 def test_signup_with_mismatched_passwords_is_refused(client):
@@ -48,3 +48,19 @@ def test_login_with_a_wrong_password_shows_an_error(alice, client):
     response = client.post("/accounts/login/", {"username": "alice", "password": "wrong"})
     assert response.status_code == 200
     assert "Please enter a correct username and password." in response.content.decode()
+
+
+def test_a_weak_password_is_explained_under_the_password_field(client):
+    response = client.post("/accounts/signup/", {"username": "dave", "password1": "12345678", "password2": "12345678"})
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert "This password is entirely numeric." in form.errors["password1"]
+    assert "password2" not in form.errors
+    assert not get_user_model().objects.filter(username="dave").exists()
+
+
+def test_the_header_sign_up_link_comes_back_to_the_same_search(client):
+    page = client.get("/search/", {"q": "star wars", "page": "1"}).content.decode()
+    assert 'href="/accounts/signup/?next=/search/%3Fq%3Dstar%2Bwars%26page%3D1"' in page
+    other = client.get("/search/", {"q": "alien"}).content.decode()  # the cached header is per query
+    assert 'href="/accounts/login/?next=/search/%3Fq%3Dalien"' in other
