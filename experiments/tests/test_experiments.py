@@ -288,7 +288,10 @@ def test_without_a_winner_nothing_is_activated_or_stopped(admin_client_, store, 
     response = admin_client_.post(
         reverse("admin:experiments_experiment_stop_and_activate", args=[experiment.pk]), follow=True
     )
-    assert "no winner yet" in response.content.decode()
+    page = response.content.decode()
+    assert "no winner yet" in page
+    assert 'disabled aria-describedby="no-winner-reason"' in page  # the button says why it is off
+    assert "No winner to activate yet: the 95% interval still includes zero." in page
     candidate.refresh_from_db()
     experiment.refresh_from_db()
     assert candidate.status == ModelVersion.Status.CANDIDATE and experiment.status == Experiment.Status.RUNNING
