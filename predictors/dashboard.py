@@ -102,7 +102,7 @@ def serving_stats(now=None):
     first_shown = defaultdict(dict)  # model -> {(visitor, movie): first time the model showed it}
     stats = {}
     for name, label in SERVED_MODELS.items():
-        stats[name] = {"label": label, "served": 0, "fallbacks": 0, "latencies": []}
+        stats[name] = {"label": label, "served": 0, "fallbacks": 0, "cached": 0, "latencies": []}
     for row in impressions:
         entry = stats.get(row["model_name"])
         if entry is None:
@@ -111,7 +111,9 @@ def serving_stats(now=None):
         if row["fallback"]:
             entry["fallbacks"] += 1
             continue
-        if not row["cached"]:  # a cached list repeats the first answer's time; counting it again would skew p50/p95
+        if row["cached"]:  # a cached list repeats the first answer's time; counting it again would skew p50/p95
+            entry["cached"] += 1
+        else:
             entry["latencies"].append(row["seconds"])
         if row["visitor_key"]:
             shown = first_shown[row["model_name"]]

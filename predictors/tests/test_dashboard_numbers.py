@@ -130,6 +130,14 @@ def test_cached_lists_are_served_and_clicked_but_add_no_latency(db):
     stats = dashboard.serving_stats(NOW)["ease"]
     assert stats["served"] == 3 and stats["clicked"] == 1 and stats["recommended"] == 4
     assert stats["p50_ms"] == pytest.approx(20.0)  # of the two computed lists only
+    assert stats["cached"] == 1
+
+
+def test_a_model_whose_lists_all_came_from_a_cache_says_so(admin_client_):
+    impression("ease", "session:a", [1, 2], 5, seconds=0.010, cached=True)
+    serving_table = admin_client_.get("/admin/dashboard/").content.decode().split('id="serving"', 1)[1]
+    ease_row = serving_table.split("<tr><th>EASE</th>", 1)[1].split("</tr>", 1)[0]
+    assert ease_row.count("all cached") == 2  # p50 and p95: served, but none timed
 
 
 def test_model_page_records_an_impression(catalog, client):
