@@ -34,13 +34,14 @@ log = logging.getLogger(__name__)
 
 ACTIVITY_LIMIT = 500
 # What the visitor did; impressions (what the site showed them) are deleted with "all" but not listed.
-LISTED_TYPES = ("click", "view", "rating", "rating_cleared", "like", "not_interested", "unhidden")
+LISTED_TYPES = ("click", "view", "rating", "rating_cleared", "like", "like_cleared", "not_interested", "unhidden")
 DESCRIPTIONS = {
     "click": "Opened from a list",
     "view": "Viewed",
     "rating": "Rated",
     "rating_cleared": "Cleared the rating of",
     "like": "Liked",
+    "like_cleared": "Took back the like of",
     "not_interested": "Not interested in",
     "unhidden": "Took back \u201cnot interested\u201d in",
 }

@@ -19,6 +19,7 @@ EVENT_TYPES = [
     ("not_interested", "Not interested"),
     ("rating_cleared", "Rating cleared"),
     ("unhidden", "Not interested taken back"),
+    ("like_cleared", "Like taken back"),
     ("impression", "Impression"),
 ]
 EVENT_TYPE_LENGTH = 16

@@ -18,9 +18,20 @@ SCHEMA_VERSION = 1
 # movie, a negative; rating_cleared: the visitor took their rating back;
 # unhidden: the Undo of a "not interested" (appended rather than deleting it,
 # so that a not_interested still on its way to the store cannot hide the
-# movie again); impression: what an experiment showed (its list is in
+# movie again); like_cleared: the Undo of a like, appended for the same
+# reason; impression: what an experiment showed (its list is in
 # details, no movie_id).
-EVENT_TYPES = ("click", "view", "rating", "like", "not_interested", "rating_cleared", "unhidden", "impression")
+EVENT_TYPES = (
+    "click",
+    "view",
+    "rating",
+    "like",
+    "not_interested",
+    "rating_cleared",
+    "unhidden",
+    "like_cleared",
+    "impression",
+)
 # The events that count as a visitor's engagement with a movie for "Popular now".
 VOTING_TYPES = frozenset({"click", "view", "rating", "like"})
 # Events about the visitor's rating of a movie; the newest one decides it.

@@ -50,7 +50,7 @@ DISLIKE_EVENTS = {"not_interested"}
 # What the visitor said about a movie outright; the newest of them decides over any click or view.
 EXPLICIT_EVENTS = {"rating", "like", "not_interested"}
 # Events that take back the movie's earlier events of one type; they are no history themselves.
-TAKES_BACK = {"rating_cleared": "rating", "unhidden": "not_interested"}
+TAKES_BACK = {"rating_cleared": "rating", "unhidden": "not_interested", "like_cleared": "like"}
 NOT_HISTORY_EVENTS = {"impression", *TAKES_BACK}
 
 
@@ -71,8 +71,9 @@ def verdicts_from_events(events):
     it)}, one per movie of the history, the movie with the newest history event
     first. Its latest rating, like or "not interested" decides when it has one
     (a later click does not undo a low rating), else its latest click or view.
-    A rating older than the movie's latest ``rating_cleared``, or a "not
-    interested" older than its latest ``unhidden``, is no longer there (TAKES_BACK).
+    A rating older than the movie's latest ``rating_cleared``, a "not
+    interested" older than its latest ``unhidden`` or a like older than its
+    latest ``like_cleared`` is no longer there (TAKES_BACK).
     The one rule every list (fold-in, hidden movies, recent activity) follows."""
     threshold, verdicts, taken_back = dislike_threshold(), {}, set()
     for event in events:  # newest first: the first verdict seen per movie is the latest

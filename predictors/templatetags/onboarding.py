@@ -3,7 +3,8 @@
 
 Shown to a visitor with no history who has not dismissed it (the
 ``onboarding_dismissed`` cookie the script sets), and to anyone who opens it
-from the menu (``?onboarding=open``). Each pick is posted as a ``like`` event.
+from the menu (``?onboarding=open``). Each pick is posted as a ``like`` event;
+pressing a picked movie again takes it back with a ``like_cleared``.
 """
 
 from django import template
@@ -12,7 +13,7 @@ from django.template.loader import render_to_string
 from events.history import HISTORY_LIMIT, request_history, visitor_history
 from events.visitors import visitor_key
 from movie.catalog import movies_by_ids
-from predictors import fragments, onboarding
+from predictors import fragments, onboarding, serving
 from predictors.home_rows import active_versions, primary_model_name
 
 register = template.Library()
@@ -20,6 +21,7 @@ register = template.Library()
 DISMISSED_COOKIE = "onboarding_dismissed"
 OPEN_PARAMETER = "onboarding"
 LIKES_READ = 200
+PICK_TYPES = ("like", "like_cleared")
 
 
 def wants_panel(request, events):
@@ -29,14 +31,15 @@ def wants_panel(request, events):
 
 
 def liked_movie_ids(request, events):
-    """Movies the visitor already liked, shown as picked when the menu reopens
-    the panel. ``events`` (the newest HISTORY_LIMIT, as the page read them)
-    hold them all only when shorter than that; else the likes are read alone,
-    so that picks followed by many clicks or views stay picked."""
+    """Movies the visitor liked and has not taken back, shown as picked when
+    the menu reopens the panel. ``events`` (the newest HISTORY_LIMIT, as the
+    page read them) hold them all only when shorter than that; else the likes
+    are read alone, so that picks followed by many clicks or views stay picked."""
     if len(events) < HISTORY_LIMIT:
-        return {event.movie_id for event in events if event.event_type == "like"}
-    likes = visitor_history(visitor_key(request, create=False), LIKES_READ, event_types=("like",))
-    return {event.movie_id for event in likes}
+        picks = [event for event in events if event.event_type in PICK_TYPES]
+    else:
+        picks = visitor_history(visitor_key(request, create=False), LIKES_READ, event_types=PICK_TYPES)
+    return {pk for pk, (_, kind) in serving.verdicts_from_events(picks).items() if kind == "like"}
 
 
 @register.simple_tag(takes_context=True)

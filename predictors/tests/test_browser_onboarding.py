@@ -200,6 +200,19 @@ def test_reopened_after_three_picks_the_panel_speaks_of_the_rows_that_are_there(
     )
     expect(page.locator(f'[data-row="recent"] .movie-card[data-movie-id="{fourth_id}"]')).to_have_count(1)
     assert fourth_id not in card_ids(top_picks) and not set(card_ids(top_picks)) & set(picked)
+    # Pressed again, the fourth pick is taken back, and the rows in place forget it.
+    fourth = panel.locator(
+        f'[data-pick][data-movie-id="{fourth_id}"]'
+    ).first  # the locator above now finds the next one
+    fourth.click()
+    expect(fourth).to_have_attribute("aria-pressed", "false")
+    expect(panel.locator("[data-onboarding-progress]")).to_have_text(
+        "3 picks: your recommendations are below. Pick more to refine them."
+    )
+    expect(page.locator(f'[data-row="recent"] .movie-card[data-movie-id="{fourth_id}"]')).to_have_count(0)
+    shoot(page, "reopened", "2-fourth-taken-back")
+    page.goto("/?onboarding=open")
+    expect(page.locator(f'[data-pick][data-movie-id="{fourth_id}"]')).to_have_attribute("aria-pressed", "false")
 
 
 def test_deleting_ones_activity_empties_the_personal_rows(page):

@@ -349,6 +349,11 @@ def test_hidden_and_recent_activity_follow_the_rule_fold_in_follows():
     # A rated-then-cleared movie is no activity (and no history).
     cleared = [event("rating_cleared", 5), event("rating", 5, 4.0), event("click", 8)]
     assert home_rows.Verdicts(cleared).recent() == [8]
+    # A pick taken back is no like any more, and picked again it is one.
+    unpicked = [event("like_cleared", 6), event("like", 6), event("click", 8)]
+    assert home_rows.Verdicts(unpicked).recent() == [8] and 6 not in home_rows.Verdicts(unpicked).stated
+    repicked = [event("like", 6), *unpicked]
+    assert home_rows.Verdicts(repicked).recent() == [6, 8] and 6 in home_rows.Verdicts(repicked).stated
 
 
 def test_a_rated_then_cleared_movie_is_in_no_two_rows(trained, visitor):

@@ -60,6 +60,21 @@ def test_reopened_from_the_menu_the_panel_shows_earlier_picks_as_picked(catalog)
     assert "1 of 3 picks" in html and html.count('aria-pressed="true"') == 1
 
 
+def test_a_pick_taken_back_is_not_picked_when_the_panel_reopens(catalog):
+    visitor = Browser()
+    first, second = onboarding.site_groups("ease").groups[0].movie_ids[:2]
+    for pick in ({"type": "like", "movie_id": first}, {"type": "like", "movie_id": second}):
+        assert visitor.post_events([pick]).status_code == 202
+    # As static/js/onboarding.js sends it when a picked movie is pressed again.
+    assert visitor.post_events([{"type": "like_cleared", "movie_id": first}]).status_code == 202
+    html = visitor.open("/?onboarding=open").content.decode()
+    assert f'data-pick data-movie-id="{first}" aria-pressed="false"' in html
+    assert f'data-pick data-movie-id="{second}" aria-pressed="true"' in html
+    assert "1 of 3 picks" in html
+    assert "You picked this as a movie you like." in visitor.open(f"/movie/{second}/").content.decode()
+    assert "You picked this as a movie you like." not in visitor.open(f"/movie/{first}/").content.decode()
+
+
 def test_reopened_the_panel_takes_the_likes_from_the_history_the_page_read(catalog, monkeypatch):
     from events.stores.sql import SqlClickLogStore
 

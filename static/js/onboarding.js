@@ -1,7 +1,8 @@
 // The onboarding panel ({% onboarding_panel %}): each picked movie is posted
 // to /api/events as a "like" event; once the visitor has picked enough of
 // them, each pick brings the home page's personal rows from the server
-// (/for-you/rows) in place of the popular grid, without a reload. "More like
+// (/for-you/rows) in place of the popular grid, without a reload. Pressing a
+// picked movie again takes the pick back (a "like_cleared" event). "More like
 // this group" likes the group's first movies. "Not now" hides the panel and
 // remembers it in a cookie (the menu reopens it).
 (function () {
@@ -94,6 +95,28 @@
       });
   }
 
+  function unlike(movieId) {
+    delete picked[movieId];
+    mark([movieId], "saving");
+    send([{ type: "like_cleared", movie_id: movieId }])
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error(String(response.status));
+        }
+        mark([movieId], "none");
+        pickCount = Math.max(0, pickCount - 1);
+        showProgress();
+        if (pickCount && slot && slot.querySelector("[data-home-rows]")) {
+          loadRows(0); // the rows shown were chosen with that pick
+        }
+      })
+      .catch(function (error) {
+        picked[movieId] = true;
+        mark([movieId], "picked");
+        progress.textContent = window.MovieEvents.failureSentence(error, "take back that pick");
+      });
+  }
+
   // The home page's personal rows, rendered by the server (/for-you/rows), put
   // in place of the popular grid: the page a reload would show, without one.
   // A 204 means the picks are not history on that worker yet (another worker
@@ -158,7 +181,15 @@
   panel.addEventListener("click", function (event) {
     var pick = event.target.closest("[data-pick]");
     if (pick) {
-      like([parseInt(pick.getAttribute("data-movie-id"), 10)]);
+      var movieId = parseInt(pick.getAttribute("data-movie-id"), 10);
+      if (pick.classList.contains("saving")) {
+        return; // its last press is still on its way
+      }
+      if (pick.getAttribute("aria-pressed") === "true") {
+        unlike(movieId);
+      } else {
+        like([movieId]);
+      }
       return;
     }
     var group = event.target.closest("[data-pick-group]");
