@@ -17,7 +17,7 @@ from movie.models import Movie
 from predictors.tests.test_browser_onboarding import page, shoot  # noqa: F401 (its page, on this module's site)
 from predictors.tests.test_recommendation_pages import MODELS, train_version
 from tests.factories import make_catalog
-from tests.services import wait_until
+from tests.services import VIEWPORTS, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fresh_predictors")]
 
@@ -91,6 +91,18 @@ def test_clicks_make_home_personal_a_dislike_changes_it_and_not_interested_stays
         expect(page.locator(f'[data-list="compare-{name}"] li.movie-card')).to_have_count(10)
     expect(page.locator(f'li.movie-card[data-movie-id="{target}"]')).to_have_count(0)
     shoot(page, "rows", "5-compare")
+    if page.viewport_name == "phone":  # one model at a time; its name above brings it into view
+        last = MODELS[-1]
+        page.locator(f'.compare-jump a[href="#compare-{last}"]').click()
+        page.wait_for_function(
+            """name => {
+                const box = document.querySelector(`[data-model='${name}']`).getBoundingClientRect();
+                return box.left >= 0 && box.right <= window.innerWidth + 1;
+            }""",
+            arg=last,
+        )
+        assert page.evaluate("document.documentElement.scrollWidth") == VIEWPORTS["phone"]["width"]
+        shoot(page, "rows", "5-compare-last-model", full_page=False)
     page.goto("/movie/ngcf")
     expect(page.locator('[data-list="recommendations"] li.movie-card')).to_have_count(10)
     shoot(page, "rows", "6-model-page")

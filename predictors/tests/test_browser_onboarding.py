@@ -52,10 +52,11 @@ def page(site, request):
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
-def shoot(page, journey, step):
+def shoot(page, journey, step, full_page=True):
+    """``full_page=False`` keeps what the viewport shows (a full page is laid out anew, scroll positions lost)."""
     folder = SCREENSHOTS / f"{journey}-{page.viewport_name}"
     folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{step}.png"), full_page=True)
+    page.screenshot(path=str(folder / f"{step}.png"), full_page=full_page)
 
 
 def card_ids(locator):
