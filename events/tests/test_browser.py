@@ -156,17 +156,36 @@ def test_a_click_whose_page_left_before_it_was_sent_is_sent_by_the_next_page_onc
     assert sorted(ClickEvent.objects.values_list("event_type", flat=True)) == ["click", "view"]
 
 
-def test_on_a_phone_a_tap_on_a_star_gives_that_whole_star(page):
-    page.set_viewport_size(VIEWPORTS["phone"])
+def tap_the_left_half_of_the_fourth_star(page, tap):
+    """``tap(x, y)`` lands on the fourth star's left half, which must rate a whole 4."""
     movie = Movie.objects.order_by("pk").first()
     page.goto(f"/movie/{movie.pk}/")
     widget = page.locator("[data-rating-widget]")
     fourth = widget.locator('.rating-star[data-star="4"]')
     box = fourth.bounding_box()
     assert box["width"] >= 24 and box["height"] >= 24  # WCAG 2.2 AA's smallest target
-    page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] / 2)  # its left half, too
+    tap(box["x"] + box["width"] * 0.25, box["y"] + box["height"] / 2)  # its left half, too
     shows(widget, 4)
     wait_until(lambda: ClickEvent.objects.filter(event_type="rating", rating=4).exists())
+
+
+def test_on_a_phone_a_tap_on_a_star_gives_that_whole_star(page):
+    page.set_viewport_size(VIEWPORTS["phone"])
+    tap_the_left_half_of_the_fourth_star(page, page.mouse.click)
+
+
+def test_on_a_wide_touch_screen_a_tap_on_a_star_gives_that_whole_star(live_server, page):
+    # A tablet or a touch laptop: as wide as a desktop, but a finger (pointer: coarse) cannot hit a half star.
+    context = page.context.browser.new_context(base_url=live_server.url, viewport=VIEWPORTS["desktop"], has_touch=True)
+    try:
+        touch = context.new_page()
+        touch.set_default_timeout(10000)
+        assert touch.evaluate("matchMedia('(pointer: coarse)').matches")
+        tap_the_left_half_of_the_fourth_star(touch, touch.touchscreen.tap)
+        # The halves are in the list beside the stars, as on a phone.
+        assert touch.locator("[data-rating-select]").is_visible()
+    finally:
+        context.close()
 
 
 def test_a_page_out_of_date_says_to_reload_it_rather_than_try_again(page):
