@@ -106,27 +106,48 @@
     input.addEventListener("blur", function () { setTimeout(close, 150); });
   }
 
-  /* A display equation wider than the screen scrolls inside its own box, and
-     says so, instead of being cut at the page's edge. */
-  function setUpWideEquations() {
-    document.querySelectorAll('.review-body math[display="block"]').forEach(function (math) {
+  /* A display equation or a table wider than the screen scrolls inside its
+     own box, and says so ("scroll →", site.css) only while it is wider than
+     its box: a ResizeObserver sees the box and what it holds change size
+     (a turned phone, a resized window, math laid out late), the window's
+     resize event where there is none. */
+  function setUpScrollHints() {
+    document.querySelectorAll('.review-body math[display="block"], .review-body table').forEach(function (wide) {
+      if (wide.parentNode.matches(".math-scroll, .table-scroll")) return;
       var box = document.createElement("div");
-      box.className = "math-scroll";
-      math.parentNode.insertBefore(box, math);
-      box.appendChild(math);
+      box.className = wide.tagName.toLowerCase() === "table" ? "table-scroll" : "math-scroll";
+      wide.parentNode.insertBefore(box, wide);
+      box.appendChild(wide);
     });
-    function mark() {
-      document.querySelectorAll(".math-scroll").forEach(function (box) {
-        box.classList.toggle("overflows", box.scrollWidth > box.clientWidth + 1);
-      });
+    var boxes = document.querySelectorAll(".review-body .math-scroll, .review-body .table-scroll");
+    // The box scrolls a table; a display equation scrolls itself (site.css), inside it.
+    function wider(element) {
+      return !!element && element.scrollWidth > element.clientWidth + 1;
     }
-    mark();
-    window.addEventListener("resize", mark);
+    function mark(box) {
+      box.classList.toggle("overflows", wider(box) || wider(box.firstElementChild));
+    }
+    if (window.ResizeObserver) {
+      // Marked in the next frame: the hint's own line resizes the box, which
+      // inside the callback would be a "ResizeObserver loop" error.
+      var observer = new ResizeObserver(function (entries) {
+        window.requestAnimationFrame(function () {
+          entries.forEach(function (entry) { mark(entry.target.closest(".math-scroll, .table-scroll")); });
+        });
+      });
+      boxes.forEach(function (box) {
+        observer.observe(box);
+        if (box.firstElementChild) observer.observe(box.firstElementChild);
+      });
+    } else {
+      boxes.forEach(mark);
+      window.addEventListener("resize", function () { boxes.forEach(mark); });
+    }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     setUpMenu();
-    setUpWideEquations();
+    setUpScrollHints();
     if (endpoint) document.querySelectorAll("input[data-suggest]").forEach(setUpSuggestions);
   });
 })();
