@@ -132,6 +132,40 @@ def test_onboarding_from_an_empty_history_to_personal_picks(page):
     shoot(page, "onboarding", "5-for-you")
 
 
+# Each group's row of movies: its box, and the box of each card in it (left, right, width in px).
+ROWS = """rows => rows.map(row => {
+  const box = row.getBoundingClientRect();
+  const width = row.clientWidth;
+  return {left: box.left, right: box.left + width, width: width, scrolls: row.scrollWidth > width,
+          cards: Array.from(row.children).map(card => {
+            const r = card.getBoundingClientRect();
+            return {left: r.left, right: r.right, width: r.width};
+          })};
+})"""
+
+
+def test_each_group_shows_its_movies_in_a_row_that_a_phone_scrolls(page):
+    page.goto("/")
+    rows = page.locator("[data-onboarding] .onboarding-movies").evaluate_all(ROWS)
+    assert any(len(row["cards"]) >= 4 for row in rows)
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")  # no page-wide scroll
+    for row in rows:
+        if page.viewport_name == "desktop":  # three a line, nothing to scroll
+            assert not row["scrolls"] and all(card["right"] <= row["right"] + 1 for card in row["cards"])
+            continue
+        # About 28% of the row each: three cards, and a slice of the fourth that says the row goes on.
+        assert all(0.26 <= card["width"] / row["width"] <= 0.30 for card in row["cards"])
+        assert row["cards"][0]["left"] >= row["left"] - 1
+        if len(row["cards"]) >= 4:
+            fourth = row["cards"][3]
+            assert row["scrolls"] and fourth["left"] <= row["right"] - 16 and fourth["right"] > row["right"]
+    shoot(page, "onboarding", "0-rows")
+    if page.viewport_name == "phone":
+        # Narrower still, each group's column stays in the panel (1fr's automatic minimum would let a group widen it).
+        page.set_viewport_size({"width": 240, "height": 844})
+        assert page.locator(".onboarding-groups").evaluate("grid => grid.scrollWidth <= grid.clientWidth")
+
+
 def test_rows_the_worker_cannot_see_yet_are_asked_for_again(page):
     # The first answers are 204, as from a worker that has not the picks yet
     # (another took them and the consumer has not stored them).
