@@ -1,9 +1,10 @@
 """Accessibility as chromium draws it: text contrast (the colours
 getComputedStyle gives an element's text and the first opaque background
-behind it, against WCAG AA's 4.5:1 for normal text), and the "Skip to
-content" link a keyboard meets first."""
+behind it, against WCAG AA's 4.5:1 for normal text), the "Skip to
+content" link a keyboard meets first, and the phone menu's Escape."""
 
 import pytest
+from playwright.sync_api import expect
 
 from movie.models import Genre, Movie
 from tests.factories import make_catalog
@@ -83,3 +84,34 @@ def test_the_first_tab_shows_skip_to_content_which_moves_focus_past_the_header(l
     # The next Tab goes to the page's own first link, not back into the header.
     page.keyboard.press("Tab")
     assert page.evaluate("!!document.activeElement.closest('main')")
+
+
+def test_on_a_phone_escape_closes_the_menu_and_gives_the_focus_back_to_its_button(live_server, browser):
+    page = browser.new_page(base_url=live_server.url, viewport=VIEWPORTS["phone"])
+    page.goto("/genres/")
+    button = page.locator("[data-menu-button]")
+    menu = page.locator("#site-menu")
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(menu).to_be_visible()
+    assert button.get_attribute("aria-expanded") == "true"
+    page.keyboard.press("Tab")  # into the menu: its first link
+    assert page.evaluate("!!document.activeElement.closest('#site-menu')")
+    page.keyboard.press("Escape")
+    expect(menu).to_be_hidden()
+    assert button.get_attribute("aria-expanded") == "false"
+    assert page.evaluate("document.activeElement.hasAttribute('data-menu-button')")
+
+    # In the menu's search box, the first Escape closes the suggestions only; the next one, the menu.
+    page.keyboard.press("Enter")
+    search = menu.get_by_role("combobox", name="Search titles")
+    search.fill("Movie")
+    suggestions = page.get_by_role("listbox")
+    expect(suggestions).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(suggestions).to_be_hidden()
+    expect(menu).to_be_visible()
+    assert search.input_value() == "Movie"
+    page.keyboard.press("Escape")
+    expect(menu).to_be_hidden()
+    assert page.evaluate("document.activeElement.hasAttribute('data-menu-button')")

@@ -12,9 +12,20 @@
     var header = document.querySelector("[data-site-header]");
     var button = document.querySelector("[data-menu-button]");
     if (!header || !button) return;
-    button.addEventListener("click", function () {
-      var open = header.classList.toggle("menu-open");
+    function setOpen(open) {
+      header.classList.toggle("menu-open", open);
       button.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    button.addEventListener("click", function () {
+      setOpen(!header.classList.contains("menu-open"));
+    });
+    // Escape closes the open menu from anywhere in the page, and the keyboard goes
+    // on from the Menu button (not from <body>, where a hidden link had the focus).
+    // An Escape that closed the search suggestions is theirs (defaultPrevented).
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape" || event.defaultPrevented || !header.classList.contains("menu-open")) return;
+      setOpen(false);
+      button.focus();
     });
     // A click outside the "Compare models" group closes it.
     document.addEventListener("click", function (event) {
@@ -97,7 +108,7 @@
       if (list.hidden) return;
       if (event.key === "ArrowDown") { event.preventDefault(); highlight(active + 1); }
       else if (event.key === "ArrowUp") { event.preventDefault(); highlight(active - 1); }
-      else if (event.key === "Escape") { close(); }
+      else if (event.key === "Escape") { event.preventDefault(); close(); } // the text stays; a second Escape clears it
       else if (event.key === "Enter" && active >= 0) {
         event.preventDefault();
         window.location.assign(options()[active].querySelector("a").href);
