@@ -269,6 +269,7 @@ def test_deleting_ones_activity_empties_the_personal_rows(page):
     shoot(page, "activity", "1-activity")
     items.first.get_by_role("button", name="Delete").click()
     expect(page.locator(".messages")).to_contain_text("Deleted the event")
+    expect(page.locator(".messages")).to_be_focused()  # so that a screen reader says what happened
     expect(items).to_have_count(2)
     shoot(page, "activity", "2-one-deleted")
     # "Delete all" asks first: unticked, the browser keeps the form (no script needed) and nothing goes.

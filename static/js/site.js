@@ -156,7 +156,16 @@
     }
   }
 
+  /* What the last action did ("Your comment was posted."): focused, so that a
+     screen reader says it, except where the URL has an #anchor, whose target
+     the browser has scrolled to and keeps as the place the keyboard goes on from. */
+  function focusMessages() {
+    var messages = document.querySelector("[data-messages]");
+    if (messages && !window.location.hash) messages.focus();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    focusMessages();
     setUpMenu();
     setUpScrollHints();
     if (endpoint) document.querySelectorAll("input[data-suggest]").forEach(setUpSuggestions);
